@@ -1,0 +1,1 @@
+"""RefDesk: the shared domain package deployed as the Lambda layer."""

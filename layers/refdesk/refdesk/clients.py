@@ -1,0 +1,74 @@
+"""Clients for AWS, Slack and Twilio: created on first use, cached for the container's life,
+and replaceable in tests with `use(name, client)`. Slack's WebClient and twilio.rest are
+imported only here, inside the factories, so webhook functions never pay for them."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from refdesk.settings import get_settings
+
+_cache: dict[str, Any] = {}
+
+
+def _dynamodb_table():
+    import boto3
+
+    return boto3.resource("dynamodb").Table(get_settings().table_name)
+
+
+def _sqs():
+    import boto3
+
+    return boto3.client("sqs")
+
+
+def _slack():
+    from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+    settings = get_settings()
+    options = {"base_url": settings.slack_api_url} if settings.slack_api_url else {}
+    client = WebClient(token=settings.secret("slack_bot_token"), timeout=10, **options)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def _twilio():
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    settings = get_settings()
+
+    class RedirectingHttpClient(TwilioHttpClient):
+        """Sends to TWILIO_API_URL instead of https://api.twilio.com (the local stand-in)."""
+
+        def request(self, method, url, *args, **kwargs):
+            url = url.replace("https://api.twilio.com", settings.twilio_api_url, 1)
+            return super().request(method, url, *args, **kwargs)
+
+    http_client = RedirectingHttpClient(timeout=10) if settings.twilio_api_url else TwilioHttpClient(timeout=10)
+    return Client(settings.secret("twilio_account_sid"), settings.secret("twilio_auth_token"),
+                  http_client=http_client)
+
+
+FACTORIES: dict[str, Callable[[], Any]] = {
+    "table": _dynamodb_table,
+    "sqs": _sqs,
+    "slack": _slack,
+    "twilio": _twilio,
+}
+
+
+def get(name: str):
+    if name not in _cache:
+        _cache[name] = FACTORIES[name]()
+    return _cache[name]
+
+
+def use(name: str, client) -> None:
+    """Inject a client (a fake, or one pointed at moto)."""
+    _cache[name] = client
+
+
+def reset() -> None:
+    _cache.clear()

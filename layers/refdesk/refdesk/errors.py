@@ -1,0 +1,61 @@
+"""Domain errors. Each carries the HTTP status it maps to; refdesk.http turns them into answers."""
+from __future__ import annotations
+
+
+class RefDeskError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class BadRequest(RefDeskError):
+    status, code = 400, "bad_request"
+
+
+class Forbidden(RefDeskError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(RefDeskError):
+    status, code = 404, "not_found"
+
+
+class Conflict(RefDeskError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(RefDeskError):
+    status, code = 413, "too_large"
+
+
+class UnsupportedMediaType(RefDeskError):
+    status, code = 415, "unsupported_media_type"
+
+
+class RateLimited(RefDeskError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DuplicateDelivery(RefDeskError):
+    """A webhook delivered the same message again; the first copy is kept."""
+
+    status, code = 200, "duplicate"
+
+    def __init__(self, conversation_id: str):
+        super().__init__("message already received")
+        self.conversation_id = conversation_id
+
+
+class DeliveryFailed(RefDeskError):
+    """Sending to a patron failed for good (opted out, invalid number): retrying will not help."""
+
+    code = "delivery_failed"

@@ -1,0 +1,78 @@
+"""One typed settings object. Plain values come from the environment (set by template.yaml);
+secrets come from env vars locally and from SSM SecureStrings (via Powertools) in AWS."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# Secret name -> (env var used locally, SSM parameter name under SSM_PREFIX).
+SECRETS = {
+    "slack_bot_token": ("SLACK_BOT_TOKEN", "slack-bot-token"),
+    "slack_signing_secret": ("SLACK_SIGNING_SECRET", "slack-signing-secret"),
+    "twilio_account_sid": ("TWILIO_ACCOUNT_SID", "twilio-account-sid"),
+    "twilio_auth_token": ("TWILIO_AUTH_TOKEN", "twilio-auth-token"),
+    "patron_id_key": ("PATRON_ID_KEY", "patron-id-key"),
+}
+SECRET_CACHE_SECONDS = 300
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    jobs_queue_url: str
+    ssm_prefix: str = "/refdesk"
+    public_base_url: str = ""
+    slack_staff_channel: str = ""
+    slack_api_url: str = ""
+    twilio_api_url: str = ""
+    twilio_from_number: str = ""
+    sms_ack_text: str = ""
+    closing_text: str = ""
+    reply_format: str = "{name} (library): {text}"
+    allowed_origins: tuple[str, ...] = ()
+    library_timezone: str = "America/New_York"
+    opening_hours: dict = field(default_factory=dict)
+    holidays: tuple[str, ...] = ()
+    max_delivery_attempts: int = 5
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> "Settings":
+        return cls(
+            table_name=env.get("TABLE_NAME", "refdesk"),
+            jobs_queue_url=env.get("JOBS_QUEUE_URL", ""),
+            ssm_prefix=env.get("SSM_PREFIX", "/refdesk").rstrip("/"),
+            public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
+            slack_staff_channel=env.get("SLACK_STAFF_CHANNEL", ""),
+            slack_api_url=env.get("SLACK_API_URL", ""),
+            twilio_api_url=env.get("TWILIO_API_URL", "").rstrip("/"),
+            twilio_from_number=env.get("TWILIO_FROM_NUMBER", ""),
+            sms_ack_text=env.get("SMS_ACK_TEXT", ""),
+            closing_text=env.get("CLOSING_TEXT", ""),
+            reply_format=env.get("REPLY_FORMAT") or "{name} (library): {text}",
+            allowed_origins=_csv(env.get("ALLOWED_ORIGINS", "")),
+            library_timezone=env.get("LIBRARY_TIMEZONE") or "America/New_York",
+            opening_hours=json.loads(env.get("OPENING_HOURS") or "{}"),
+            holidays=_csv(env.get("HOLIDAYS", "")),
+            max_delivery_attempts=int(env.get("MAX_DELIVERY_ATTEMPTS") or 5),
+        )
+
+    def secret(self, name: str) -> str:
+        env_name, parameter = SECRETS[name]
+        if os.environ.get(env_name):
+            return os.environ[env_name]
+        from aws_lambda_powertools.utilities import parameters
+
+        return parameters.get_parameter(
+            f"{self.ssm_prefix}/{parameter}", decrypt=True, max_age=SECRET_CACHE_SECONDS
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
