@@ -27,6 +27,7 @@ class PatronMessage:
     text: str
     reply_address: str = ""  # phone number, or the contact left in the offline form
     follow_up: bool = False
+    patron_name: str = ""  # only when the patron gives one (offline form)
 
 
 def accept_sms(sender: str, message_sid: str, text: str) -> bool:
@@ -73,7 +74,7 @@ def deliver_patron_message(job: dict) -> None:
         conversation_id, patron_id=job["patron_id"], channel=job["channel"], anchor=job["anchor"],
         label=job["label"], follow_up=job.get("follow_up", False))
     if job.get("reply_address"):
-        store.save_reply_to(conversation_id, job["channel"], job["reply_address"])
+        store.save_reply_to(conversation_id, job["channel"], job["reply_address"], job.get("patron_name", ""))
     item, _ = store.put_message(conversation_id, {
         "message_id": job["message_id"], "at": job["at"], "author": "patron", "text": job["text"],
         "visibility": "patron", "client_id": job["message_id"]})
@@ -84,7 +85,8 @@ def deliver_patron_message(job: dict) -> None:
         ts = staff.post_patron_text(conversation.get("slack_channel", channel), conversation["slack_ts"],
                                     conversation["label"], job["text"])
     else:
-        text, blocks, overflow = staff.root_card(conversation, job["text"])
+        text, blocks, overflow = staff.root_card(conversation, job["text"], job.get("reply_address", ""),
+                                                 job.get("patron_name", ""))
         ts = staff.post(channel, text, blocks)
         store.set_slack_root(conversation_id, channel, ts)
         for more in overflow:
@@ -165,7 +167,8 @@ def close(job: dict) -> None:
         return
     first = store.list_messages(conversation_id, visibility="patron", limit=1)
     question = first[0]["text"] if first else ""
-    text, blocks, _ = staff.root_card(conversation, question)
+    reply_to = store.get_reply_to(conversation_id)
+    text, blocks, _ = staff.root_card(conversation, question, reply_to.get("address", ""), reply_to.get("name", ""))
     staff.update(conversation["slack_channel"], conversation["slack_ts"], f"[closed] {text}",
                  staff.closed_card(blocks, user))
     closing = get_settings().closing_text

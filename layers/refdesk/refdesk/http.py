@@ -133,3 +133,29 @@ def api_handler(func):
             return error_response(error)
 
     return wrapper
+
+
+def cors(handler):
+    """Lets only the configured library origins use a browser-facing API; answers preflights.
+    Requests without an Origin (servers, curl) are not browsers and pass through."""
+
+    @functools.wraps(handler)
+    def wrapper(event, context):
+        from refdesk.settings import get_settings
+
+        origin = {k.lower(): v for k, v in (event.get("headers") or {}).items()}.get("origin")
+        allowed = origin in get_settings().allowed_origins
+        if origin and not allowed:
+            logger.warning("origin not allowed", extra={"route": event.get("routeKey")})
+            return json_response(403, {"error": {"code": "origin_not_allowed", "message": "origin not allowed"}})
+        method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
+        response = respond(204) if method == "OPTIONS" else handler(event, context)
+        if allowed:
+            response["headers"].update({
+                "access-control-allow-origin": origin, "vary": "Origin",
+                "access-control-allow-methods": "GET, POST, OPTIONS",
+                "access-control-allow-headers": "authorization, content-type",
+                "access-control-expose-headers": "retry-after", "access-control-max-age": "600"})
+        return response
+
+    return wrapper

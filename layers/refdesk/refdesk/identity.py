@@ -15,8 +15,12 @@ from refdesk.settings import get_settings
 
 
 def patron_id(channel: str, address: str) -> str:
+    return keyed_hash(channel, normalize(channel, address))
+
+
+def keyed_hash(kind: str, value: str) -> str:
     key = get_settings().secret("patron_id_key").encode()
-    digest = hmac.new(key, f"{channel}:{normalize(channel, address)}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
     return base64.b32encode(digest[:20]).decode().lower()
 
 

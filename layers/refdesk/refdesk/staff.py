@@ -74,18 +74,21 @@ def text_blocks(text: str) -> list[list[dict]]:
     return [sections[i:i + BLOCK_LIMIT] for i in range(0, len(sections), BLOCK_LIMIT)]
 
 
-def card_heading(conversation: dict) -> str:
+def card_heading(conversation: dict, contact: str = "", name: str = "") -> str:
     heading = f"*{escape(conversation['label'])}*"
     if conversation.get("follow_up"):
         heading += " · :envelope: *follow-up requested* (asked while nobody was on duty)"
+        who = " · ".join(escape(part) for part in (name, contact) if part)
+        heading += f"\nReply to: {who}" if who else ""
     return heading
 
 
-def root_card(conversation: dict, question: str) -> tuple[str, list[dict], list[list[dict]]]:
+def root_card(conversation: dict, question: str, contact: str = "",
+              name: str = "") -> tuple[str, list[dict], list[list[dict]]]:
     """(fallback text, blocks, overflow) for a new conversation. Overflow is question text that
     did not fit in one message; it is posted in the thread."""
     first, *overflow = text_blocks(question)
-    fixed = [section(card_heading(conversation)), context(
+    fixed = [section(card_heading(conversation, contact, name)), context(
         "Reply in this thread to answer the patron. Start with `note:` to keep a reply internal.")]
     room = BLOCK_LIMIT - len(fixed) - 1
     blocks = [fixed[0], *first[:room], fixed[1], close_button(conversation["conversation_id"])]

@@ -161,9 +161,9 @@ def get_conversation(conversation_id: str) -> dict:
     return item
 
 
-def save_reply_to(conversation_id: str, channel: str, address: str) -> None:
+def save_reply_to(conversation_id: str, channel: str, address: str, name: str = "") -> None:
     _table().put_item(Item={"pk": f"CONV#{conversation_id}", "sk": "REPLY_TO", "channel": channel,
-                            "address": address})
+                            "address": address, "name": name})
 
 
 def get_reply_to(conversation_id: str) -> dict:

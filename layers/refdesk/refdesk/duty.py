@@ -1,0 +1,23 @@
+"""The /refdesk slash command."""
+from __future__ import annotations
+
+from refdesk import presence
+
+HELP = ("`/refdesk on` - go on duty (patrons see the desk online)\n"
+        "`/refdesk off` - go off duty\n"
+        "`/refdesk status` - who is on duty and what patrons see")
+
+
+def run_command(text: str, user_id: str, user_name: str) -> str:
+    word = text.strip().lower()
+    if not user_id:
+        return "Slack did not say who you are; try again."
+    if word in ("on", "in", "start"):
+        return presence.go_on_duty(user_id, user_name)
+    if word in ("off", "out", "stop"):
+        return presence.go_off_duty(user_id)
+    if word == "status":
+        state = presence.current()
+        return (f"Patrons see the desk as *{state['status']}*; {state['librarians_on_duty']} librarian(s) on duty"
+                + ("." if state["open_now"] else " (the desk is closed now)."))
+    return HELP

@@ -1,0 +1,55 @@
+"""The library's opening hours: a weekly schedule with holiday exceptions, in its time zone."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    hours: dict  # {"mon": "09:00-17:00,18:00-20:00", ...}; a missing day is closed
+    holidays: frozenset[str]
+    timezone: ZoneInfo
+
+    @classmethod
+    def from_settings(cls, settings) -> "Schedule":
+        return cls(settings.opening_hours, frozenset(settings.holidays), ZoneInfo(settings.library_timezone))
+
+    def ranges(self, day: date) -> list[tuple[datetime, datetime]]:
+        if day.isoformat() in self.holidays:
+            return []
+        spans = []
+        for span in filter(None, (self.hours.get(DAYS[day.weekday()]) or "").split(",")):
+            start, end = (part.strip() for part in span.split("-"))
+            spans.append((self._at(day, start), self._at(day, end)))
+        return spans
+
+    def _at(self, day: date, clock: str) -> datetime:
+        if clock == "24:00":
+            return datetime.combine(day + timedelta(days=1), time(0), self.timezone)
+        return datetime.combine(day, time.fromisoformat(clock), self.timezone)
+
+    def is_open(self, now: datetime) -> bool:
+        local = now.astimezone(self.timezone)
+        return any(start <= local < end for day in (local.date() - timedelta(days=1), local.date())
+                   for start, end in self.ranges(day))
+
+    def next_opening(self, now: datetime, horizon_days: int = 31) -> datetime | None:
+        """When the desk next opens after `now` (None if open now or never within the horizon)."""
+        if self.is_open(now):
+            return None
+        local = now.astimezone(self.timezone)
+        for offset in range(horizon_days + 1):
+            for start, _ in self.ranges(local.date() + timedelta(days=offset)):
+                if start > local:
+                    return start
+        return None
+
+    def closing_time(self, now: datetime) -> datetime | None:
+        local = now.astimezone(self.timezone)
+        ends = [end for day in (local.date() - timedelta(days=1), local.date())
+                for start, end in self.ranges(day) if start <= local < end]
+        return max(ends) if ends else None

@@ -1,0 +1,116 @@
+"""The deployable artifact: the template lints, `sam build` (no container) succeeds, the built
+functions import and handle an event with nothing but the layer and Lambda's own boto3, and
+the arm64 build carries no x86_64 binaries."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+# What the Lambda Python runtime provides besides the standard library.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "six.py", "jmespath", "urllib3")
+HOST_ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+
+
+def sam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    sam_cli = shutil.which("sam", path=env["PATH"])
+    assert sam_cli, "sam CLI not installed (make venv installs aws-sam-cli)"
+    return subprocess.run([sam_cli, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def build(architecture: str, build_dir: Path) -> Path:
+    result = sam("build", "--build-dir", str(build_dir), "--parameter-overrides", f"Architecture={architecture}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return build_dir
+
+
+def test_template_passes_sam_validate_lint():
+    result = sam("validate", "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def host_build(tmp_path_factory) -> Path:
+    return build(HOST_ARCHITECTURE, tmp_path_factory.mktemp("sam-host"))
+
+
+def lambda_runtime_dir(tmp_path: Path) -> Path:
+    """A folder holding only what Lambda's runtime adds to sys.path (boto3 and its deps)."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    site = Path(__import__("boto3").__file__).parents[1]
+    for name in RUNTIME_PACKAGES:
+        if (site / name).exists():
+            (runtime / name).symlink_to(site / name)
+    return runtime
+
+
+INVOKE = textwrap.dedent("""
+    import base64, json, sys, time, importlib.util
+    from slack_sdk.signature import SignatureVerifier
+    import twilio.rest, slack_sdk.web  # the dispatcher's lazy imports must be in the layer too
+
+    def load(folder):
+        spec = importlib.util.spec_from_file_location("app_" + folder.split("/")[-1], folder + "/app.py")
+        module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); return module
+
+    class Context:
+        function_name = "f"; function_version = "1"; memory_limit_in_mb = 256; aws_request_id = "r"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:f"
+        def get_remaining_time_in_millis(self): return 3000
+
+    build = sys.argv[1]
+    body = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "t"})
+    ts = str(int(time.time()))
+    signature = SignatureVerifier("secret").generate_signature(timestamp=ts, body=body)
+    event = {"rawPath": "/slack/events", "headers": {"content-type": "application/json",
+             "x-slack-request-timestamp": ts, "x-slack-signature": signature},
+             "requestContext": {"http": {"method": "POST"}}, "body": body, "isBase64Encoded": False}
+    answers = {"slack": load(build + "/SlackEventsFunction").handler(event, Context())}
+    form = base64.b64encode(b"MessageSid=SM00000000000000000000000000000000&From=%2B15551234567&Body=hi").decode()
+    event = {"rawPath": "/sms/inbound", "headers": {"content-type": "application/x-www-form-urlencoded",
+             "x-twilio-signature": "forged"}, "requestContext": {"http": {"method": "POST"}},
+             "body": form, "isBase64Encoded": True}
+    answers["sms"] = load(build + "/SmsInboundFunction").handler(event, Context())
+    load(build + "/DispatcherFunction"); load(build + "/WebChatFunction"); load(build + "/SlackCommandsFunction")
+    print(json.dumps({name: [answer["statusCode"], answer["body"]] for name, answer in answers.items()}))
+""")
+
+
+def test_built_functions_import_and_handle_events_with_only_the_layer(host_build, tmp_path):
+    layer = host_build / "RefdeskLayer" / "python"
+    assert (layer / "refdesk" / "conversations.py").exists(), "the refdesk package is missing from the layer"
+    script = tmp_path / "invoke.py"
+    script.write_text(INVOKE)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{layer}:{lambda_runtime_dir(tmp_path)}",
+           "SLACK_SIGNING_SECRET": "secret", "TWILIO_AUTH_TOKEN": "token", "AWS_DEFAULT_REGION": "us-east-1",
+           "PUBLIC_BASE_URL": "https://refdesk.example.org", "TABLE_NAME": "t", "JOBS_QUEUE_URL": "q"}
+    # -S: no site-packages at all, so only the layer and the runtime folder can satisfy imports.
+    result = subprocess.run([sys.executable, "-S", str(script), str(host_build)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers["slack"] == [200, json.dumps({"challenge": "c-123"}, separators=(",", ":"))]
+    assert answers["sms"][0] == 403
+
+
+def test_arm64_build_holds_only_aarch64_or_pure_python_binaries(tmp_path):
+    layer = build("arm64", tmp_path / "arm64") / "RefdeskLayer" / "python"
+    wheel_tags = [line.split(":", 1)[1].strip() for wheel in layer.glob("*.dist-info/WHEEL")
+                  for line in wheel.read_text().splitlines() if line.startswith("Tag:")]
+    assert wheel_tags, "no wheels found in the layer"
+    wrong = [tag for tag in wheel_tags if not (tag.endswith("-any") or "aarch64" in tag)]
+    assert not wrong, f"non-arm64 wheels in the arm64 layer: {wrong}"
+    for shared_object in layer.rglob("*.so"):
+        machine = int.from_bytes(shared_object.read_bytes()[18:20], "little")
+        assert machine == 0xB7, f"{shared_object.name} is not an aarch64 ELF (e_machine {machine:#x})"
