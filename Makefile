@@ -8,7 +8,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: dev test bench lint build clean venv
+.PHONY: dev test lint build clean venv
 
 venv: $(VENV)/.installed
 
@@ -31,8 +31,6 @@ lint: venv
 build: venv
 	sam build --parallel
 
-bench: venv
-	$(PY) -m local.bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache test-output

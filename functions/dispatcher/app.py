@@ -8,6 +8,9 @@ from refdesk import dispatch
 
 logger = Logger(service="refdesk")
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# Report every failure as batchItemFailures, even all of them: raising instead would make
+# Lambda log each record's exception text, which can quote a phone number.
+processor.raise_on_entire_batch_failure = False
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -25,7 +25,7 @@ def handler(request: Request, event: dict) -> dict:
         return json_response(200, status, SHORT_CACHE)
     queue, host = request.path_params.get("queue", ""), request.path_params.get("host", "")
     answer = presence.libraryh3lp_body(request.path_params.get("format", ""), queue, host,
-                                       status["status"] == "available")
+                                       status["status"] == "available", request.query.get("cb", ""))
     if not (NAME.match(queue) and NAME.match(host) and host.startswith("chat.") and answer):
         raise NotFound("no such presence resource")
     return respond(200, answer[1], answer[0], SHORT_CACHE)

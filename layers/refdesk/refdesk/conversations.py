@@ -165,8 +165,8 @@ def close(job: dict) -> None:
     except Conflict:
         staff.tell(job["channel"], user, "That conversation was already closed.")
         return
-    first = store.list_messages(conversation_id, visibility="patron", limit=1)
-    question = first[0]["text"] if first else ""
+    question = next((item["text"] for item in store.list_messages(conversation_id)
+                     if item["author"] == "patron"), "")
     reply_to = store.get_reply_to(conversation_id)
     text, blocks, _ = staff.root_card(conversation, question, reply_to.get("address", ""), reply_to.get("name", ""))
     staff.update(conversation["slack_channel"], conversation["slack_ts"], f"[closed] {text}",

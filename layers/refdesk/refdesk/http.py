@@ -84,7 +84,7 @@ class Request:
             raise UnsupportedMediaType(f"expected {JSON_TYPE}")
         try:
             value = json.loads(self.text())
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise BadRequest("malformed JSON body") from exc
         if not isinstance(value, dict):
             raise BadRequest("JSON body must be an object")

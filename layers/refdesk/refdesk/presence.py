@@ -2,6 +2,8 @@
 desk is available when it is open and at least one of them is on duty."""
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timedelta, timezone
 from xml.sax.saxutils import quoteattr
 
@@ -52,9 +54,14 @@ def go_off_duty(user_id: str) -> str:
     return f"{prefix} {remaining} librarian(s) still on duty; patrons see the desk as {state}."
 
 
-def libraryh3lp_body(fmt: str, queue: str, host: str, available: bool) -> tuple[str, str] | None:
+CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
+
+
+def libraryh3lp_body(fmt: str, queue: str, host: str, available: bool,
+                     callback: str = "") -> tuple[str, str] | None:
     """(content type, body) in LibraryH3lp's documented presence formats, so an existing
-    presence snippet keeps working with only the host changed."""
+    presence snippet keeps working with only the host changed. The js format calls `cb`
+    afterwards, as LibraryH3lp does, when it is a plain (dotted) JavaScript name."""
     show = "available" if available else "unavailable"
     if fmt == "text":
         return "text/plain; charset=utf-8", show
@@ -63,12 +70,11 @@ def libraryh3lp_body(fmt: str, queue: str, host: str, available: bool) -> tuple[
         return "text/xml; charset=utf-8", f"<presence user={quoteattr(queue)} server={quoteattr(host)}>{resource}</presence>"
     if fmt == "js":
         resources = "[{\n   name: 'refdesk',\n   priority: 5,\n   show: 'available',\n   status: ''\n}]" if available else "[]"
+        call = f"{callback}();\n" if CALLBACK.match(callback) else ""
         return "application/javascript; charset=utf-8", (
-            f"var jabber_user={_js(queue)};\nvar jabber_server={_js(host)};\nvar jabber_resources={resources};\n")
+            f"var jabber_user={_js(queue)};\nvar jabber_server={_js(host)};\nvar jabber_resources={resources};\n{call}")
     return None
 
 
 def _js(value: str) -> str:
-    import json
-
     return json.dumps(value).replace("<", "\\u003c")

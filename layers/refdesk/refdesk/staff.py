@@ -34,14 +34,15 @@ def escaped_chunks(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 
 def _fitting_pieces(word: str, limit: int) -> list[str]:
     """A word escaped, cut into pieces that each fit the limit (only very long words are cut)."""
-    pieces = []
-    while len(escape(word)) > limit:
-        end = limit
-        while len(escape(word[:end])) > limit:
-            end -= 1
-        pieces.append(escape(word[:end]))
-        word = word[end:]
-    return [*pieces, escape(word)]
+    pieces, current, size = [], [], 0
+    for char in word:
+        escaped = escape(char)
+        if size + len(escaped) > limit:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(escaped)
+        size += len(escaped)
+    return [*pieces, "".join(current)]
 
 
 SLACK_LINK = re.compile(r"<(?:mailto:|tel:)?([^<>|]+)(?:\|([^<>]+))?>")
@@ -127,10 +128,10 @@ def post(channel: str, text: str, blocks: list[dict] | None = None, thread_ts: s
 
 def post_patron_text(channel: str, thread_ts: str, label: str, text: str) -> str:
     """A later patron message as a thread reply (several if it is very long); returns the first ts."""
-    batches = text_blocks(text)
+    fallback = f"{label}: {escaped_chunks(text, 300)[0]}"
     first_ts = ""
-    for blocks in batches:
-        ts = post(channel, f"{label}: {blocks[0]['text']['text'][:300]}", blocks, thread_ts)
+    for blocks in text_blocks(text):
+        ts = post(channel, fallback, blocks, thread_ts)
         first_ts = first_ts or ts
     return first_ts
 

@@ -6,7 +6,8 @@ Items (pk / sk):
   SESSION#{session_id} / META            a web chat session: token hash, its conversation
   CONV#{id}            / META            the conversation: patron id, channel, status, Slack root
   CONV#{id}            / REPLY_TO        where replies go (phone, contact), apart from identity
-  CONV#{id}            / MSG#{at}#{id}   one message (patron, librarian, internal note, system)
+  CONV#{id}            / MSG#{stored}#{id} one message (patron, librarian, internal note, system)
+  CONV#{id}            / ID#{message id}   makes storing a message idempotent
   THREAD#{channel}#{ts} / META           a Slack thread -> its conversation
   DUTY                 / USER#{user}     a librarian on duty
   RATE#{scope}#{key}   / {window}        a rate-limit counter
@@ -223,21 +224,34 @@ def close_conversation(conversation_id: str, closed_by: str) -> dict:
 
 # --- messages --------------------------------------------------------------------------
 
-def message_sort_key(at: str, message_id: str) -> str:
-    return f"MSG#{at}#{message_id}"
+def message_sort_key(stored_at: str, message_id: str) -> str:
+    return f"MSG#{stored_at}#{message_id}"
 
 
 def put_message(conversation_id: str, message: dict) -> tuple[dict, bool]:
-    """Store a message once. Returns (the stored item, created_now)."""
-    item = {"pk": f"CONV#{conversation_id}", "sk": message_sort_key(message["at"], message["message_id"]),
-            **message}
+    """Store a message once per message_id. Returns (the stored item, created_now).
+
+    Messages sort by when they were stored, not when they were written, so a reply stored
+    late (after a retry) still comes after a poller's cursor; a marker keyed by message_id
+    makes the write idempotent whatever the time."""
+    table = _table()
+    stored_at = now_iso()
+    item = {"pk": f"CONV#{conversation_id}", "sk": message_sort_key(stored_at, message["message_id"]),
+            "stored_at": stored_at, **message}
+    marker = {"pk": item["pk"], "sk": f"ID#{message['message_id']}"}
     try:
-        _table().put_item(Item=item, ConditionExpression="attribute_not_exists(sk)",
-                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        table.meta.client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table.name, "Item": {**marker, "message_sk": item["sk"]},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": table.name, "Item": item}},
+        ])
     except ClientError as error:
-        if _failed_condition(error):
-            return _old_item(error) or item, False
-        raise
+        if not _failed_condition(error):
+            raise
+        existing = table.get_item(Key=marker, ConsistentRead=True).get("Item")
+        if not existing:  # cancelled by a concurrent transaction, not by our condition: retry later
+            raise
+        return table.get_item(Key={"pk": item["pk"], "sk": existing["message_sk"]}, ConsistentRead=True)["Item"], False
     return item, True
 
 
@@ -254,15 +268,22 @@ def update_message(conversation_id: str, sort_key: str, **fields) -> None:
 
 def list_messages(conversation_id: str, *, after: str = "", visibility: str | None = None,
                   limit: int = 100) -> list[dict]:
-    """Messages in order, after the sort key `after` (a cursor)."""
+    """Up to `limit` messages in stored order after the sort key `after` (a cursor), reading
+    on past pages the visibility filter emptied."""
     from boto3.dynamodb.conditions import Attr, Key
 
-    key = Key("pk").eq(f"CONV#{conversation_id}")
-    key = key & (Key("sk").gt(after) if after.startswith("MSG#") else Key("sk").begins_with("MSG#"))
-    query = {"KeyConditionExpression": key, "Limit": limit}
+    query = {"KeyConditionExpression": Key("pk").eq(f"CONV#{conversation_id}")
+             & Key("sk").between(after or "MSG#", "MSG#~")}
     if visibility:
         query["FilterExpression"] = Attr("visibility").eq(visibility)
-    return _table().query(**query).get("Items", [])
+    items: list[dict] = []
+    while len(items) < limit:
+        page = _table().query(**query)
+        items += [item for item in page.get("Items", []) if item["sk"] != after]
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return items[:limit]
 
 
 # --- duty roster and rate limits -------------------------------------------------------

@@ -43,6 +43,10 @@ def _text_field(body: dict, name: str, limit: int, required: bool = False) -> st
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a string")
     value = value.strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: half an emoji
+        raise BadRequest(f"{name} is not valid Unicode") from exc
     if required and not value:
         raise BadRequest(f"{name} is empty")
     if len(value) > limit:
@@ -56,7 +60,8 @@ def post_message(session_id: str, token: str, body: dict, source_ip: str) -> dic
     contact = _text_field(body, "contact", MAX_FIELD)
     name = _text_field(body, "name", MAX_FIELD)
     _check_id(session_id)
-    _limit("sends-session", session_id, SENDS_PER_SESSION)
+    # Counted per token hash: requests with a wrong token cannot use up the patron's allowance.
+    _limit("sends-session", identity.token_hash(token), SENDS_PER_SESSION)
     _limit("sends-ip", _address_key(source_ip), SENDS_PER_ADDRESS)
     message = conversations.PatronMessage(
         channel="web", message_id=client_id, patron_id=identity.patron_id("web", session_id),

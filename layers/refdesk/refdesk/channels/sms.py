@@ -59,8 +59,8 @@ def split(text: str, limit: int = MAX_SMS) -> list[str]:
     """Parts of at most `limit` characters, cut at whitespace where possible."""
     parts = []
     while len(text) > limit:
-        cut = text.rfind(" ", 0, limit + 1)
-        cut = cut if cut > limit // 2 else limit
+        spaces = [match.start() for match in re.finditer(r"\s", text[:limit + 1])]
+        cut = spaces[-1] if spaces and spaces[-1] > limit // 2 else limit
         parts.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     return [*parts, text]

@@ -1,0 +1,604 @@
+/*! RefDesk chat widget: <script src="https://API/widget.js" data-library="Name" async></script>
+ * data-api (default: the script's origin), data-library, data-title, data-position (right|left),
+ * data-presence-interval (seconds, default 60). ES2017, no dependencies. Text from patrons,
+ * librarians and the server only ever reaches the page through textContent / text nodes. */
+(function () {
+  'use strict';
+  if (window.RefDeskWidget) return;
+
+  var script = document.currentScript || (function () {
+    var all = document.querySelectorAll('script[src*="widget.js"]');
+    return all[all.length - 1];
+  })();
+  var ds = (script && script.dataset) || {};
+  var scriptUrl = new URL((script && script.src) || location.href, location.href);
+  var API = (ds.api ? new URL(ds.api, scriptUrl).href : scriptUrl.origin).replace(/\/+$/, '');
+  var TITLE = ds.title || 'Ask a librarian';
+  var LIBRARY = ds.library || '';
+  var LEFT = ds.position === 'left';
+  var PRESENCE_MS = Math.max(1, parseFloat(ds.presenceInterval) || 60) * 1000;
+  var POLL_OPEN = 2500, POLL_CLOSED = 10000, POLL_HIDDEN = 30000;
+  var KEY = 'refdesk.session', MAX = 2000, KEEP = 200;
+
+  // The host page's element rules (div{padding}, p{margin}, *{color}...) are undone first.
+  var CSS = `
+.refdesk-root,.refdesk-root *{all:revert;box-sizing:border-box}
+.refdesk-root{font:15px/1.45 system-ui,"Segoe UI",Roboto,Arial,sans-serif;color:#1f2328;text-align:left;letter-spacing:normal}
+.refdesk-root [hidden]{display:none!important}
+.refdesk-root button,.refdesk-root input,.refdesk-root textarea{font:inherit;margin:0;text-transform:none;letter-spacing:normal}
+.refdesk-root :focus-visible{outline:3px solid #111827;outline-offset:2px}
+.refdesk-head :focus-visible,.refdesk-launcher:focus-visible{outline-color:#f5b400}
+.refdesk-sr{position:absolute!important;width:1px;height:1px;margin:-1px;padding:0;border:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.refdesk-launcher{position:fixed;bottom:20px;right:20px;z-index:2147483000;display:inline-flex;align-items:center;gap:10px;max-width:calc(100vw - 40px);padding:12px 18px;border:0;border-radius:999px;background:#4b5563;color:#fff;font-weight:600;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.3);text-align:left}
+.refdesk-launcher.refdesk-on{background:#1d4e89}
+.refdesk-dot{flex:none;width:12px;height:12px;border-radius:50%;background:#c7ccd3;box-shadow:0 0 0 2px rgba(255,255,255,.85)}
+.refdesk-on .refdesk-dot{background:#22c55e}
+.refdesk-badge{flex:none;min-width:22px;padding:1px 7px;border-radius:11px;background:#d92d20;color:#fff;font-size:13px;text-align:center}
+.refdesk-panel{position:fixed;bottom:88px;right:20px;z-index:2147483001;display:flex;flex-direction:column;width:370px;max-width:calc(100vw - 40px);height:560px;max-height:calc(100vh - 108px);background:#fff;border-radius:12px;box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden}
+.refdesk-left .refdesk-launcher,.refdesk-left .refdesk-panel{left:20px;right:auto}
+.refdesk-head{display:flex;align-items:flex-start;gap:8px;padding:12px 12px 12px 16px;background:#1d4e89;color:#fff}
+.refdesk-head>div{flex:1;min-width:0}
+.refdesk-title{margin:0;font-size:17px;line-height:1.3;font-weight:700;color:#fff}
+.refdesk-lib,.refdesk-state{margin:2px 0 0;font-size:13px;color:#dbe6f5}
+.refdesk-close{flex:none;width:36px;height:36px;border:0;border-radius:8px;background:transparent;color:#fff;font-size:24px;line-height:1;cursor:pointer}
+.refdesk-notice{margin:0;padding:8px 16px;background:#fff7e0;color:#5c4400;font-size:13px;border-bottom:1px solid #f0e0b0}
+.refdesk-log{flex:1;overflow-y:auto;padding:12px;background:#f5f6f8;display:flex;flex-direction:column;gap:8px}
+.refdesk-intro{margin:auto 0 0;color:#4b5563;font-size:14px;text-align:center}
+.refdesk-msg{max-width:85%;padding:8px 11px;border-radius:12px;background:#fff;border:1px solid #dfe3e8;align-self:flex-start;overflow-wrap:anywhere}
+.refdesk-me{align-self:flex-end;background:#dce8f7;border-color:#c3d6ee}
+.refdesk-sys{align-self:center;max-width:95%;background:#eef0f3;border-color:#e1e4e8;font-size:14px}
+.refdesk-end{align-self:center;color:#4b5563;font-size:13px;font-style:italic}
+.refdesk-who{display:block;font-size:12px;font-weight:700;color:#374151}
+.refdesk-text{white-space:pre-wrap}
+.refdesk-text a{color:#0b4ea2;text-decoration:underline}
+.refdesk-meta{display:block;margin-top:2px;font-size:12px;color:#4b5563}
+.refdesk-pending{opacity:.75}
+.refdesk-failed{border-color:#d92d20}
+.refdesk-failed .refdesk-meta{color:#b42318}
+.refdesk-link{padding:0;border:0;background:none;color:#0b4ea2;text-decoration:underline;cursor:pointer;font-size:12px}
+.refdesk-compose,.refdesk-ended{padding:10px 12px 12px;border-top:1px solid #dfe3e8;background:#fff}
+.refdesk-row{display:flex;gap:8px;align-items:flex-end}
+.refdesk-root textarea,.refdesk-root input{display:block;width:100%;padding:8px 10px;border:1px solid #8a94a3;border-radius:8px;background:#fff;color:#1f2328}
+.refdesk-root textarea{resize:none;min-height:44px;max-height:140px}
+.refdesk-btn{flex:none;padding:9px 16px;border:0;border-radius:8px;background:#1d4e89;color:#fff;font-weight:600;cursor:pointer}
+.refdesk-btn:hover{background:#163d6c}
+.refdesk-btn:disabled{background:#8a94a3;cursor:default}
+.refdesk-hint{display:flex;justify-content:space-between;gap:8px;margin-top:4px;font-size:12px;color:#4b5563}
+.refdesk-hint>span+span{white-space:nowrap}
+.refdesk-warn{color:#b42318;font-weight:600}
+.refdesk-form{flex:1;overflow-y:auto;padding:14px 16px 16px}
+.refdesk-form p{margin:0 0 10px}
+.refdesk-form label{display:block;margin:10px 0 4px;font-weight:600;font-size:14px}
+.refdesk-form .refdesk-btn{margin-top:14px;width:100%}
+.refdesk-opt{font-weight:400;color:#4b5563}
+.refdesk-err{margin:8px 0 0;color:#b42318;font-size:14px}
+.refdesk-root [aria-invalid="true"]{border-color:#b42318;border-width:2px}
+@media (max-width:480px){.refdesk-panel,.refdesk-left .refdesk-panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}
+.refdesk-launcher{bottom:12px;right:12px;max-width:calc(100vw - 24px);padding:10px 14px;font-size:14px}.refdesk-left .refdesk-launcher{left:12px}}`;
+
+  // state
+  function blank() { return { session_id: null, token: null, cursor: null, closed: false, unread: 0, open: false, msgs: [] }; }
+  var st = blank();
+  try {
+    var saved = JSON.parse(window.sessionStorage.getItem(KEY) || 'null');
+    if (saved && typeof saved === 'object') {
+      st = Object.assign(blank(), saved);
+      st.msgs = (Array.isArray(st.msgs) ? st.msgs : []).filter((m) => m && typeof m.key === 'string');
+      if (!st.session_id || !st.token) { st.session_id = st.token = st.cursor = null; }
+    }
+  } catch (e) { /* storage blocked or corrupt: start fresh */ }
+
+  function save() {
+    try {
+      if (st.session_id || st.msgs.length) window.sessionStorage.setItem(KEY, JSON.stringify(st));
+      else window.sessionStorage.removeItem(KEY);
+    } catch (e) { /* ignore */ }
+  }
+
+  var presence = null, isOpen = false, pollTimer = null, polling = false, pollFailures = 0, sending = false;
+
+  // DOM helpers
+  function el(tag, attrs, kids) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      var v = attrs[k];
+      if (v == null || v === false) return;
+      if (k === 'text') e.textContent = v;
+      else if (k === 'class') e.className = v;
+      else if (k.slice(0, 2) === 'on') e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? '' : String(v));
+    });
+    (kids || []).forEach((c) => { if (c) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
+    return e;
+  }
+  function uuid() { // crypto.randomUUID needs a secure context; this fallback does not
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
+  }
+  function sleep(ms) { return new Promise((r) => { setTimeout(r, ms); }); }
+  // Text with http(s) links made clickable; built from text nodes, never parsed as HTML.
+  function fillText(node, text) {
+    var re = /\bhttps?:\/\/[^\s<>"']+/gi, i = 0, m;
+    text = String(text == null ? '' : text);
+    while ((m = re.exec(text))) {
+      var url = m[0].replace(/[.,;:!?)\]}]+$/, '');
+      node.appendChild(document.createTextNode(text.slice(i, m.index)));
+      node.appendChild(el('a', { href: url, target: '_blank', rel: 'noopener noreferrer nofollow', text: url }));
+      i = m.index + url.length; re.lastIndex = i;
+    }
+    node.appendChild(document.createTextNode(text.slice(i)));
+  }
+  function timeOf(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+  }
+  function whenOpen(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? '' : d.toLocaleString([], { weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+  }
+
+  // API
+  function retryAfter(v) {
+    var s = parseFloat(v);
+    if (isNaN(s) && v) s = (Date.parse(v) - Date.now()) / 1000;
+    return Math.min(300, Math.max(1, isNaN(s) ? 5 : s)) * 1000;
+  }
+  async function api(method, path, body, auth) {
+    var headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (auth) headers.Authorization = 'Bearer ' + st.token;
+    var ctl = window.AbortController ? new AbortController() : null;
+    var timer = ctl && setTimeout(() => { ctl.abort(); }, 20000);
+    try {
+      var res = await fetch(API + path, {
+        method: method, headers: headers, mode: 'cors', credentials: 'omit', cache: 'no-store',
+        body: body === undefined ? undefined : JSON.stringify(body), signal: ctl ? ctl.signal : undefined
+      });
+      var data = null;
+      try { data = await res.json(); } catch (e) { /* not JSON */ }
+      return { status: res.status, data: data || {}, wait: retryAfter(res.headers.get('Retry-After')) };
+    } catch (e) {
+      return { status: 0, data: {}, wait: 0 };
+    } finally { clearTimeout(timer); }
+  }
+  function errText(r, fallback) {
+    var e = r.data && r.data.error;
+    return (e && typeof e.message === 'string' && e.message) || fallback;
+  }
+  var sessionPath = () => '/chat/sessions/' + encodeURIComponent(st.session_id) + '/messages';
+
+  // build the UI
+  var root, launcher, launchLabel, badge, panel, stateLine, notice, log, intro, logEnd;
+  var compose, ta, counter, sendBtn, ended, form, fq, fc, fn, fErr, fSubmit;
+  var nodes = {}; // message key -> element
+
+  function build() {
+    var style = el('style', { id: 'refdesk-style' });
+    style.textContent = CSS;
+    document.head.appendChild(style);
+
+    badge = el('span', { class: 'refdesk-badge', hidden: true });
+    launchLabel = el('span', { class: 'refdesk-label', text: TITLE });
+    launcher = el('button', {
+      type: 'button', class: 'refdesk-launcher', 'aria-expanded': 'false', 'aria-controls': 'refdesk-panel',
+      onclick: () => { if (isOpen) close(); else open(true); }
+    }, [el('span', { class: 'refdesk-dot', 'aria-hidden': 'true' }), launchLabel, badge]);
+
+    stateLine = el('p', { class: 'refdesk-state' });
+    var head = el('div', { class: 'refdesk-head' }, [
+      el('div', null, [
+        el('h2', { class: 'refdesk-title', id: 'refdesk-title', text: TITLE }),
+        LIBRARY ? el('p', { class: 'refdesk-lib', text: LIBRARY }) : null,
+        stateLine
+      ]),
+      el('button', { type: 'button', class: 'refdesk-close', 'aria-label': 'Close chat', onclick: () => { close(); } },
+        [el('span', { 'aria-hidden': 'true', text: '\u00d7' })])
+    ]);
+
+    notice = el('p', { class: 'refdesk-notice', hidden: true });
+    intro = el('p', { class: 'refdesk-intro', text: 'Ask us anything \u2014 a librarian' + (LIBRARY ? ' at ' + LIBRARY : '') + ' will answer right here.' });
+    logEnd = el('div', { 'aria-hidden': 'true' });
+    log = el('div', { class: 'refdesk-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Conversation', tabindex: '0' }, [intro, logEnd]);
+
+    ta = el('textarea', {
+      id: 'refdesk-input', rows: '2', maxlength: String(MAX), placeholder: 'Type your question',
+      'aria-describedby': 'refdesk-keys refdesk-count', oninput: onInput, onkeydown: onKey
+    });
+    counter = el('span', { id: 'refdesk-count', text: '0 / ' + MAX });
+    sendBtn = el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send' });
+    compose = el('form', { class: 'refdesk-compose', novalidate: true, onsubmit: onSend }, [
+      el('label', { for: 'refdesk-input', class: 'refdesk-sr', text: 'Type your question' }),
+      el('div', { class: 'refdesk-row' }, [ta, sendBtn]),
+      el('div', { class: 'refdesk-hint' }, [el('span', { id: 'refdesk-keys', text: 'Enter to send, Shift+Enter for a new line' }), counter])
+    ]);
+    ended = el('div', { class: 'refdesk-ended', hidden: true }, [
+      el('button', { type: 'button', class: 'refdesk-btn', text: 'Start a new chat', onclick: newChat })
+    ]);
+
+    fq = el('textarea', { id: 'refdesk-fq', rows: '4', maxlength: String(MAX), required: true, 'aria-required': 'true' });
+    fc = el('input', { id: 'refdesk-fc', type: 'text', required: true, 'aria-required': 'true', autocomplete: 'email', maxlength: '200'});
+    fn = el('input', { id: 'refdesk-fn', type: 'text', autocomplete: 'name', maxlength: '200' });
+    fErr = el('p', { class: 'refdesk-err', role: 'alert' });
+    fSubmit = el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send question' });
+    form = el('form', { class: 'refdesk-form', novalidate: true, onsubmit: onOffline, oninput: onFix, hidden: true }, [
+      el('p', { text: 'No librarian is online right now. Leave your question and how to reach you, and we\u2019ll get back to you.' }),
+      el('label', { for: 'refdesk-fq', text: 'Your question' }), fq,
+      el('label', { for: 'refdesk-fc', text: 'Email or phone so we can reply' }), fc,
+      el('label', { for: 'refdesk-fn' }, ['Your name ', el('span', { class: 'refdesk-opt', text: '(optional)' })]), fn,
+      fErr, fSubmit
+    ]);
+
+    panel = el('div', {
+      id: 'refdesk-panel', class: 'refdesk-panel', role: 'dialog', 'aria-modal': 'false',
+      'aria-labelledby': 'refdesk-title', hidden: true
+    }, [head, notice, log, compose, ended, form]);
+
+    root = el('div', { class: 'refdesk-root' + (LEFT ? ' refdesk-left' : '') }, [launcher, panel]);
+    root.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Escape' && isOpen) { ev.preventDefault(); close(true); }
+    });
+    document.body.appendChild(root);
+
+    st.msgs.forEach(renderMsg);
+    renderPresence();
+    updateBadge();
+  }
+
+  // rendering
+  function whoOf(m) {
+    if (m.from === 'patron') return 'You';
+    if (m.from === 'librarian') return m.name || 'Librarian';
+    return 'Library';
+  }
+  function renderMsg(m) {
+    var old = nodes[m.key], row;
+    if (m.end) {
+      row = el('div', { class: 'refdesk-end', text: m.text });
+    } else {
+      var kind = m.from === 'patron' ? 'me' : m.from === 'librarian' ? 'them' : 'sys';
+      var text = el('span', { class: 'refdesk-text' });
+      fillText(text, m.text);
+      row = el('div', { class: 'refdesk-msg refdesk-' + kind, title: timeOf(m.at) || null },
+        [el('span', { class: 'refdesk-who', text: whoOf(m) }), el('span', { class: 'refdesk-sr', text: ': ' }), text]);
+      if (m.state) fillMeta(row, m);
+    }
+    if (old) log.replaceChild(row, old); else log.insertBefore(row, logEnd);
+    nodes[m.key] = row;
+    intro.hidden = true;
+  }
+  function fillMeta(row, m) {
+    var meta = row.querySelector('.refdesk-meta');
+    row.classList.toggle('refdesk-pending', m.state === 'sending');
+    row.classList.toggle('refdesk-failed', m.state === 'failed');
+    if (m.state !== 'sending' && m.state !== 'failed') { if (meta) meta.remove(); return; }
+    if (!meta) { meta = el('span', { class: 'refdesk-meta' }); row.appendChild(meta); }
+    meta.textContent = '';
+    if (m.state === 'sending') { meta.textContent = 'Sending\u2026'; return; }
+    meta.appendChild(document.createTextNode((m.error || 'Not sent.') + ' '));
+    meta.appendChild(el('button', { type: 'button', class: 'refdesk-link', text: 'Retry', 'aria-label': 'Retry sending this message', onclick: () => { retry(m); } }));
+  }
+  function updateMsg(m) { var row = nodes[m.key]; if (row) fillMeta(row, m); }
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 80; }
+  function addMsg(m) {
+    var stick = nearBottom() || m.from === 'patron';
+    st.msgs.push(m);
+    if (st.msgs.length > KEEP) {
+      var drop = st.msgs.splice(0, st.msgs.length - KEEP);
+      drop.forEach((d) => { var n = nodes[d.key]; if (n) n.remove(); delete nodes[d.key]; });
+    }
+    renderMsg(m);
+    if (stick) scrollDown();
+  }
+  function note(text, end) {
+    addMsg({ key: 'n' + uuid(), from: 'system', text: text, end: !!end, at: new Date().toISOString() });
+  }
+
+  function launchText() {
+    if (!presence) return TITLE;
+    return TITLE + ' \u2014 ' + (presence.status === 'available' ? 'online now' : 'leave a question');
+  }
+  function renderPresence() {
+    var on = !!presence && presence.status === 'available';
+    launchLabel.textContent = launchText();
+    launcher.classList.toggle('refdesk-on', on);
+    launcher.classList.toggle('refdesk-off', !on);
+    stateLine.textContent = !presence ? '' : on ? 'A librarian is online now' : 'No librarian is online right now';
+    applyView();
+  }
+  function updateBadge() {
+    var n = isOpen ? 0 : st.unread;
+    badge.textContent = '';
+    badge.hidden = !n;
+    if (n) {
+      badge.appendChild(document.createTextNode(String(n)));
+      badge.appendChild(el('span', { class: 'refdesk-sr', text: n === 1 ? ' new reply' : ' new replies' }));
+    }
+  }
+
+  function wantView() {
+    if (st.session_id || st.msgs.length) return 'chat';
+    return presence && presence.status === 'available' ? 'chat' : 'offline';
+  }
+  function hasDraft() { return !!(ta.value.trim() || fq.value.trim() || fc.value.trim() || fn.value.trim()); }
+  function applyView() {
+    var cur = form.hidden ? 'chat' : 'offline', want = wantView();
+    if (want !== cur && (!hasDraft() || st.session_id)) {
+      var hadFocus = panel.contains(document.activeElement);
+      form.hidden = want !== 'offline';
+      if (hadFocus) focusFirst();
+    }
+    var chat = form.hidden;
+    log.hidden = !chat;
+    compose.hidden = !chat || st.closed;
+    ended.hidden = !chat || !st.closed;
+    var away = chat && !st.closed && presence && presence.status !== 'available';
+    notice.hidden = !away;
+    notice.textContent = away ? 'No librarian is online right now. We\u2019ll see your message when we\u2019re back.' : '';
+  }
+  function focusFirst() {
+    if (!form.hidden) fq.focus();
+    else if (st.closed) ended.querySelector('button').focus();
+    else ta.focus();
+  }
+
+  // open / close
+  function open(focus) {
+    if (!root) return;
+    if (!isOpen) {
+      isOpen = true;
+      panel.hidden = false;
+      launcher.setAttribute('aria-expanded', 'true');
+      st.unread = 0; st.open = true; save();
+      updateBadge();
+      applyView();
+      scrollDown();
+      schedulePoll(0);
+      refreshPresence();
+    }
+    if (focus) focusFirst();
+  }
+  function close(returnFocus) {
+    if (!root || !isOpen) return;
+    var inside = panel.contains(document.activeElement);
+    isOpen = false;
+    panel.hidden = true;
+    launcher.setAttribute('aria-expanded', 'false');
+    st.open = false; save();
+    schedulePoll();
+    if (returnFocus !== false && (inside || returnFocus)) launcher.focus();
+  }
+
+  // composing & sending
+  function onInput() {
+    var n = ta.value.length;
+    counter.textContent = n + ' / ' + MAX;
+    counter.classList.toggle('refdesk-warn', n > MAX - 200);
+    ta.style.height = 'auto';
+    ta.style.height = Math.min(140, ta.scrollHeight + 2) + 'px';
+  }
+  function onKey(ev) {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+      ev.preventDefault();
+      onSend(ev);
+    }
+  }
+  function onSend(ev) {
+    ev.preventDefault();
+    var text = ta.value.trim();
+    if (!text) { ta.focus(); return; }
+    ta.value = ''; onInput();
+    queue(text, null);
+    ta.focus();
+  }
+  function onFix(ev) {
+    if (ev.target.hasAttribute('aria-invalid')) { ev.target.removeAttribute('aria-invalid'); fErr.textContent = ''; }
+  }
+  function onOffline(ev) {
+    ev.preventDefault();
+    [fq, fc].forEach((f) => { f.removeAttribute('aria-invalid'); });
+    fErr.textContent = '';
+    var q = fq.value.trim(), c = fc.value.trim(), n = fn.value.trim();
+    var bad = !q ? [fq, 'Please type your question.']
+      : !c ? [fc, 'Please tell us an email address or phone number so we can reply.']
+      : (c.indexOf('@') < 1 && c.replace(/\D/g, '').length < 7) ? [fc, 'Please enter a valid email address or phone number.']
+      : null;
+    if (bad) {
+      bad[0].setAttribute('aria-invalid', 'true');
+      fErr.textContent = bad[1];
+      bad[0].focus();
+      return;
+    }
+    fq.value = fc.value = fn.value = '';
+    form.hidden = true;
+    queue(q, { contact: c, name: n });
+    applyView();
+    ta.focus();
+  }
+  function queue(text, extra) {
+    var m = { key: 'c' + uuid(), from: 'patron', text: text, state: 'sending', at: new Date().toISOString() };
+    m.client_id = m.key.slice(1);
+    if (extra) { m.contact = extra.contact; if (extra.name) m.pname = extra.name; }
+    addMsg(m);
+    save();
+    pump();
+  }
+  function retry(m) { m.state = 'sending'; m.error = null; updateMsg(m); save(); pump(); }
+
+  async function pump() {
+    if (sending) return;
+    sending = true;
+    try {
+      var m;
+      while ((m = st.msgs.find((x) => x.state === 'sending'))) await deliver(m);
+    } finally { sending = false; }
+  }
+
+  async function ensureSession() {
+    if (st.session_id) return null;
+    var r = await api('POST', '/chat/sessions', {});
+    if ((r.status === 201 || r.status === 200) && r.data.session_id && r.data.token) {
+      st.session_id = String(r.data.session_id); st.token = String(r.data.token);
+      st.cursor = null; st.closed = false; save();
+      applyView();
+      return null;
+    }
+    return r;
+  }
+  function dropSession(text) {
+    st.session_id = st.token = st.cursor = null;
+    st.closed = false;
+    clearTimeout(pollTimer);
+    if (text) note(text, true);
+    save();
+  }
+
+  async function deliver(m) {
+    var restarted = false;
+    for (var attempt = 1; ; attempt++) {
+      var r = await ensureSession();
+      if (!r) {
+        var body = { text: m.text, client_id: m.client_id };
+        if (m.contact) { body.contact = m.contact; if (m.pname) body.name = m.pname; }
+        r = await api('POST', sessionPath(), body, true);
+        if (r.status === 201 || r.status === 200) {
+          m.state = 'sent';
+          if (r.data.message_id && !m.id) m.id = String(r.data.message_id);
+          updateMsg(m);
+          if (m.contact) { delete m.contact; delete m.pname; note(thanks(body.contact)); }
+          save();
+          schedulePoll(400);
+          return;
+        }
+        var code = r.data.error && r.data.error.code;
+        if ((r.status === 403 || r.status === 404 || (r.status === 409 && code === 'closed')) && !restarted) {
+          // The session expired or was closed: the message starts a new chat.
+          restarted = true;
+          dropSession(r.status === 409 ? 'This chat has ended' : 'Your earlier chat has expired');
+          st.msgs.splice(st.msgs.indexOf(m), 1); // move it below that line
+          nodes[m.key].remove(); delete nodes[m.key];
+          addMsg(m);
+          continue;
+        }
+      }
+      if (r.status === 429 && attempt < 6) { m.error = null; await sleep(r.wait); continue; }
+      if ((r.status === 0 || r.status >= 500) && attempt < 5) { await sleep(1000 * Math.pow(2, attempt)); continue; }
+      m.state = 'failed';
+      m.error = r.status === 413 ? 'Too long (2,000 characters at most).'
+        : r.status === 0 ? 'Not sent: no connection.'
+          : 'Not sent: ' + errText(r, 'something went wrong.');
+      updateMsg(m);
+      save();
+      return;
+    }
+  }
+  function thanks(contact) {
+    var how = contact.indexOf('@') > 0 ? 'email' : 'phone';
+    var when = 'as soon as we can';
+    if (presence && !presence.open_now && presence.next_open && whenOpen(presence.next_open)) {
+      when = 'after we open on ' + whenOpen(presence.next_open);
+    }
+    return 'Thanks \u2014 a librarian will reply by ' + how + ' ' + when + '. You can add more details here.';
+  }
+
+  function newChat() {
+    clearTimeout(pollTimer);
+    st.msgs.forEach((m) => { var n = nodes[m.key]; if (n) n.remove(); });
+    nodes = {};
+    var wasOpen = st.open;
+    st = blank(); st.open = wasOpen;
+    intro.hidden = false;
+    save();
+    form.hidden = true;
+    applyView();
+    focusFirst();
+  }
+
+  // polling
+  function schedulePoll(ms) {
+    clearTimeout(pollTimer);
+    if (!st.session_id || st.closed) return;
+    if (ms == null) ms = document.hidden ? POLL_HIDDEN : isOpen ? POLL_OPEN : POLL_CLOSED;
+    pollTimer = setTimeout(poll, ms);
+  }
+  async function poll() {
+    if (polling || !st.session_id) return;
+    polling = true;
+    var next;
+    try {
+      var sid = st.session_id;
+      var r = await api('GET', sessionPath() + (st.cursor ? '?after=' + encodeURIComponent(st.cursor) : ''), undefined, true);
+      if (sid !== st.session_id) return;
+      if (r.status === 200) { pollFailures = 0; ingest(r.data); }
+      else if (r.status === 403 || r.status === 404) dropSession('This chat has ended');
+      else if (r.status === 429) next = r.wait;
+      else { pollFailures++; next = Math.min(60000, POLL_OPEN * Math.pow(2, pollFailures)); }
+    } finally {
+      polling = false;
+      schedulePoll(next);
+    }
+  }
+  function ingest(d) {
+    var list = Array.isArray(d.messages) ? d.messages : [];
+    list.forEach(function (s) {
+      if (!s || s.id == null) return;
+      var id = String(s.id);
+      var mine = st.msgs.find((x) => x.id === id || (s.client_id && x.client_id === s.client_id));
+      if (mine) {
+        mine.id = id;
+        if (mine.state === 'sending' || mine.state === 'failed' || mine.state === 'sent') { mine.state = null; mine.error = null; updateMsg(mine); }
+        return;
+      }
+      var from = s.from === 'patron' || s.from === 'librarian' ? s.from : 'system';
+      addMsg({ key: 'm' + id, id: id, from: from, name: typeof s.name === 'string' ? s.name : null, text: String(s.text == null ? '' : s.text), client_id: s.client_id || null, at: s.at });
+      if (from !== 'patron' && !isOpen) st.unread++;
+    });
+    if (typeof d.cursor === 'string' && d.cursor) st.cursor = d.cursor;
+    if (d.status === 'closed' && !st.closed) {
+      st.closed = true;
+      note('This chat has ended', true);
+      var hadFocus = compose.contains(document.activeElement);
+      applyView();
+      if (hadFocus) focusFirst();
+    }
+    updateBadge();
+    save();
+  }
+
+  // presence
+  var presenceTimer = null;
+  async function refreshPresence() {
+    clearTimeout(presenceTimer);
+    var r = await api('GET', '/presence');
+    if (r.status === 200 && (r.data.status === 'available' || r.data.status === 'unavailable')) {
+      presence = r.data;
+    } else if (!presence && r.status !== 429) {
+      presence = { status: 'unavailable', open_now: false, next_open: null, librarians_on_duty: 0 };
+    }
+    renderPresence();
+    clearTimeout(presenceTimer);
+    presenceTimer = setTimeout(refreshPresence, r.status === 429 ? Math.max(r.wait, PRESENCE_MS) : PRESENCE_MS);
+  }
+
+  // start
+  function start() {
+    if (root) return;
+    build();
+    if (st.open) open(false);
+    refreshPresence();
+    schedulePoll(st.open ? 0 : 1000);
+    pump();
+    document.addEventListener('visibilitychange', function () {
+      if (document.hidden) return;
+      refreshPresence();
+      schedulePoll(0);
+    });
+  }
+
+  window.RefDeskWidget = Object.freeze({
+    open: () => { open(true); },
+    close: () => { close(); }
+  });
+  if (document.body) start();
+  else document.addEventListener('DOMContentLoaded', start);
+})();

@@ -1,0 +1,279 @@
+"""The local control API (/_local/api/...), which exists only in the local stack. It drives the
+app as Slack and Twilio would, over HTTP to the gateway's public routes with real signatures,
+and shows what the stand-ins recorded."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+from urllib.parse import parse_qsl, urlencode
+
+from local.console import say
+from local.servers import FORM, JSON_TYPE, Request, json_response
+from local.signing import slack_signature_headers, twilio_signature_header
+from local.slack_standin import (APP_ID, BOT_USER_ID, DEFAULT_USER, STAFF_CHANNEL_NAME, TEAM_DOMAIN, TEAM_ID,
+                                 SlackError, slack_shape, user_name)
+from local.twilio_standin import API_VERSION, new_message_sid, segment_count
+
+SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
+TWILIO_USER_AGENT = "TwilioProxy/1.1"
+# Straight to 127.0.0.1, whatever proxy the developer's shell names.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Control:
+    def __init__(self, gateway_url: str, aws, slack, twilio):
+        self._gateway_url = gateway_url
+        self._aws = aws
+        self._slack = slack
+        self._twilio = twilio
+        self._actions = {
+            ("GET", "/_local/api/config"): self.config,
+            ("GET", "/_local/api/slack/messages"): self.slack_messages,
+            ("POST", "/_local/api/slack/reply"): self.slack_reply,
+            ("POST", "/_local/api/slack/click"): self.slack_click,
+            ("POST", "/_local/api/slack/command"): self.slack_command,
+            ("POST", "/_local/api/phone/send"): self.phone_send,
+            ("GET", "/_local/api/phone/messages"): self.phone_messages,
+            ("POST", "/_local/api/faults"): self.faults,
+            ("POST", "/_local/api/reset"): self.reset,
+            ("GET", "/_local/api/dlq"): self.dead_letters,
+        }
+
+    def __call__(self, request: Request):
+        action = self._actions.get((request.method, request.path))
+        if action is None:
+            return json_response(404, {"message": "Not Found"})
+        try:
+            return json_response(200, action(request))
+        except ControlError as error:
+            return json_response(error.status, {"error": str(error)})
+
+    def config(self, request: Request) -> dict:
+        return {
+            "aws_endpoint_url": os.environ["AWS_ENDPOINT_URL"],
+            "slack_api_url": os.environ["SLACK_API_URL"],
+            "twilio_api_url": os.environ["TWILIO_API_URL"],
+            "embedded": {"aws": self._aws.embedded, "slack": self._slack is not None,
+                         "twilio": self._twilio is not None},
+            "table_name": os.environ["TABLE_NAME"],
+            "jobs_queue_url": os.environ["JOBS_QUEUE_URL"],
+            "dead_letter_queue_urls": self._aws.dead_letter_queue_urls,
+            "public_base_url": os.environ["PUBLIC_BASE_URL"],
+            "slack_staff_channel": os.environ["SLACK_STAFF_CHANNEL"],
+            "twilio_from_number": os.environ["TWILIO_FROM_NUMBER"],
+        }
+
+    # Slack
+
+    def slack_messages(self, request: Request) -> dict:
+        return {"messages": self._stand_in("slack").messages()}
+
+    def slack_reply(self, request: Request) -> dict:
+        """A librarian types in the staff channel: Slack shows it, then sends the event."""
+        data = _input(request)
+        slack = self._stand_in("slack")
+        channel = data.get("channel") or os.environ["SLACK_STAFF_CHANNEL"]
+        # The Slack client escapes what people type before it reaches apps.
+        typed = _required(data, "text").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        message = slack.record_human(channel, data.get("user") or DEFAULT_USER, typed, data.get("thread_ts"))
+        event = {"type": "message", "channel": channel, "user": message["user"], "text": message["text"],
+                 "ts": message["ts"], "channel_type": "channel", "event_ts": message["ts"], "team": TEAM_ID}
+        if message["thread_ts"]:
+            event["thread_ts"] = message["thread_ts"]
+        envelope = {
+            "token": "local", "team_id": TEAM_ID, "api_app_id": APP_ID, "event": event,
+            "type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:12].upper(),
+            "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID,
+                                "is_bot": True, "is_enterprise_install": False}],
+        }
+        status, _ = self._post_slack("/slack/events", json.dumps(envelope), JSON_TYPE)
+        return {"status": status, "ts": message["ts"]}
+
+    def slack_click(self, request: Request) -> dict:
+        """A librarian clicks a button in a recorded message."""
+        data = _input(request)
+        slack = self._stand_in("slack")
+        ts, action_id = _required(data, "ts"), _required(data, "action_id")
+        message = slack.find(ts, data.get("channel"))
+        if message is None:
+            raise ControlError(404, f"no recorded Slack message with ts {ts}")
+        block, button = _find_button(message["blocks"], action_id)
+        user = data.get("user") or DEFAULT_USER
+        action = {"action_id": action_id, "block_id": block.get("block_id", ""), "text": button.get("text"),
+                  "type": "button", "action_ts": f"{time.time():.6f}"}
+        action.update({key: button[key] for key in ("value", "style") if key in button})
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "token": "local",
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "container": {"type": "message", "message_ts": ts, "channel_id": message["channel"],
+                          "is_ephemeral": False},
+            "trigger_id": _trigger_id(),
+            "channel": {"id": message["channel"], "name": STAFF_CHANNEL_NAME},
+            "message": slack_shape(message),
+            "state": {"values": {}},
+            "response_url": slack.response_url(message["channel"], user, ts),
+            "actions": [action],
+        }
+        status, _ = self._post_slack("/slack/interactions", urlencode({"payload": json.dumps(payload)}), FORM)
+        return {"status": status}
+
+    def slack_command(self, request: Request) -> dict:
+        """A librarian types a slash command; Slack shows them the immediate answer."""
+        data = _input(request)
+        slack = self._stand_in("slack")
+        user = data.get("user") or DEFAULT_USER
+        channel = data.get("channel") or os.environ["SLACK_STAFF_CHANNEL"]
+        form = {
+            "token": "local", "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN, "channel_id": channel,
+            "channel_name": STAFF_CHANNEL_NAME, "user_id": user, "user_name": user_name(user),
+            "command": data.get("command") or "/refdesk", "text": data.get("text", ""), "api_app_id": APP_ID,
+            "is_enterprise_install": "false", "response_url": slack.response_url(channel, user),
+            "trigger_id": _trigger_id(),
+        }
+        status, text = self._post_slack("/slack/commands", urlencode(form), FORM)
+        try:
+            body = json.loads(text) if text else None
+        except ValueError:
+            body = text
+        if status == 200 and isinstance(body, dict):
+            try:
+                slack.record_response(channel, user, body)
+            except SlackError as error:
+                say("slack", f"the command's answer is not a valid Slack message: {error}")
+        return {"status": status, "body": body}
+
+    # Phone
+
+    def phone_send(self, request: Request) -> dict:
+        """A patron texts the library: Twilio calls the webhook."""
+        data = _input(request)
+        sid = data.get("message_sid") or new_message_sid()
+        body = data.get("body", "")
+        params = {
+            "ToCountry": "US", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0", "ToCity": "", "FromZip": "",
+            "SmsSid": sid, "FromState": "", "SmsStatus": "received", "FromCity": "", "Body": body,
+            "FromCountry": "US", "To": os.environ["TWILIO_FROM_NUMBER"], "ToZip": "",
+            "NumSegments": str(segment_count(body)), "MessageSid": sid,
+            "AccountSid": os.environ["TWILIO_ACCOUNT_SID"], "From": _required(data, "from"),
+            "ApiVersion": API_VERSION,
+        }
+        # Twilio signs the URL it was configured with, which is PUBLIC_BASE_URL's.
+        signed_url = os.environ["PUBLIC_BASE_URL"].rstrip("/") + "/sms/inbound"
+        headers = {"Content-Type": FORM, "User-Agent": TWILIO_USER_AGENT,
+                   "I-Twilio-Idempotency-Token": str(uuid.uuid4()),
+                   **twilio_signature_header(os.environ["TWILIO_AUTH_TOKEN"], signed_url, params)}
+        status, text = self._post("/sms/inbound", urlencode(params), headers)
+        return {"status": status, "twiml": text, "message_sid": sid}
+
+    def phone_messages(self, request: Request) -> dict:
+        # A "+" typed into the URL is not a space here.
+        number = dict(parse_qsl(request.query.replace("+", "%2B"))).get("number")
+        sent = self._stand_in("twilio").sent()
+        if number:
+            sent = [message for message in sent if _digits(message["to"]) == _digits(number)]
+        return {"messages": sent}
+
+    # Faults, reset, dead letters
+
+    def faults(self, request: Request) -> dict:
+        data = _input(request)
+        unknown = set(data) - {"slack", "twilio", "twilio_opted_out"}
+        if unknown:
+            raise ControlError(400, f"unknown fault(s): {', '.join(sorted(unknown))}")
+        try:
+            if "slack" in data:
+                self._stand_in("slack").faults.set(data["slack"])
+            if "twilio" in data:
+                self._stand_in("twilio").faults.set(data["twilio"])
+        except ValueError as error:
+            raise ControlError(400, str(error)) from None
+        if "twilio_opted_out" in data:
+            if not isinstance(data["twilio_opted_out"], list):
+                raise ControlError(400, "twilio_opted_out is a list of phone numbers")
+            self._stand_in("twilio").opt_out(data["twilio_opted_out"])
+        return {"ok": True}
+
+    def reset(self, request: Request) -> dict:
+        for stand_in in (self._slack, self._twilio):
+            if stand_in:
+                stand_in.reset()
+        return {"ok": True}
+
+    def dead_letters(self, request: Request) -> dict:
+        return {"count": self._aws.dead_letter_count()}
+
+    # Helpers
+
+    def _stand_in(self, name: str):
+        stand_in = self._slack if name == "slack" else self._twilio
+        if stand_in is None:
+            variable = "SLACK_API_URL" if name == "slack" else "TWILIO_API_URL"
+            raise ControlError(409, f"the {name} stand-in is not running here ({variable} is set)")
+        return stand_in
+
+    def _post_slack(self, path: str, body: str, content_type: str) -> tuple[int, str]:
+        headers = {"Content-Type": content_type, "User-Agent": SLACK_USER_AGENT,
+                   **slack_signature_headers(os.environ["SLACK_SIGNING_SECRET"], body)}
+        return self._post(path, body, headers)
+
+    def _post(self, path: str, body: str, headers: dict) -> tuple[int, str]:
+        request = urllib.request.Request(self._gateway_url + path, data=body.encode(), headers=headers, method="POST")
+        try:
+            with _opener.open(request, timeout=30) as response:
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8", "replace")
+
+
+def _input(request: Request) -> dict:
+    if not request.body:
+        return {}
+    # A JSON content type cannot be sent cross-site without a CORS preflight, which this API
+    # never grants: web pages the developer visits cannot drive the stack.
+    if request.content_type != JSON_TYPE:
+        raise ControlError(415, "send JSON with Content-Type: application/json")
+    try:
+        data = request.json()
+    except ValueError:
+        raise ControlError(400, "malformed JSON") from None
+    if not isinstance(data, dict):
+        raise ControlError(400, "expected a JSON object")
+    return data
+
+
+def _required(data: dict, key: str):
+    if key not in data:
+        raise ControlError(400, f"{key} is required")
+    return data[key]
+
+
+def _find_button(blocks: list, action_id: str) -> tuple[dict, dict]:
+    for block in blocks:
+        elements = block.get("elements", []) if block.get("type") == "actions" else [block.get("accessory") or {}]
+        for element in elements:
+            if element.get("type") == "button" and element.get("action_id") == action_id:
+                return block, element
+    raise ControlError(404, f"no button with action_id {action_id} in that message")
+
+
+def _trigger_id() -> str:
+    return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
+
+
+def _digits(number: str) -> str:
+    return re.sub(r"\D", "", number)

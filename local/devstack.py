@@ -1,0 +1,101 @@
+"""`make dev`: the whole RefDesk stack on this machine. Run from the repository root:
+
+    python -m local.devstack        (PORT, default 3000; LOCAL_RETRY_DELAY, default 1 s)
+
+AWS_ENDPOINT_URL, SLACK_API_URL or TWILIO_API_URL, when set, replace the embedded moto,
+Slack stand-in or Twilio stand-in."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from local import environment
+from local.aws import LocalAws
+from local.console import say
+from local.control import Control
+from local.gateway import Gateway
+from local.handlers import Invoker
+from local.pump import Pump
+from local.servers import Server
+from local.slack_standin import SlackStandIn
+from local.template import Template
+from local.twilio_standin import TwilioStandIn
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "local" / "static"
+
+
+def main() -> int:
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    started = time.monotonic()
+    port = int(os.environ.get("PORT") or 3000)
+    retry_delay = float(os.environ.get("LOCAL_RETRY_DELAY") or 1)
+    template = Template(ROOT / "template.yaml", environment.LOCAL_PARAMETER_VALUES)
+
+    with ExitStack() as running:
+        aws = LocalAws(template)
+        running.callback(aws.stop)
+        resolve = template.resolver(aws.refs, aws.attributes)
+        environment.apply(resolve(template.environment()), environment.local_values(port))
+
+        slack = None if os.environ.get("SLACK_API_URL") else SlackStandIn(os.environ["SLACK_BOT_TOKEN"])
+        twilio = None if os.environ.get("TWILIO_API_URL") else TwilioStandIn(
+            os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"], os.environ["TWILIO_FROM_NUMBER"])
+        for stand_in, variable in ((slack, "SLACK_API_URL"), (twilio, "TWILIO_API_URL")):
+            if stand_in:
+                running.callback(stand_in.stop)
+                os.environ[variable] = stand_in.api_url
+
+        # The layer's package is importable in Lambda from /opt/python; here from its source.
+        sys.path[:0] = [str(path) for path in template.layer_dirs()]
+        functions = template.functions()
+        invoker = Invoker(functions)
+        for function in functions:
+            for trigger in function.queue_triggers:
+                pump = Pump(aws.sqs, function.name, trigger, aws.refs[trigger.queue],
+                            aws.attributes[f"{trigger.queue}.Arn"], invoker, retry_delay)
+                pump.start()
+                running.callback(pump.stop)
+
+        gateway_url = f"http://127.0.0.1:{port}"
+        try:
+            control = Control(gateway_url, aws, slack, twilio)
+            server = Server(Gateway(functions, invoker, control, STATIC_DIR, port), port)
+        except OSError as error:
+            say("devstack", f"cannot listen on 127.0.0.1:{port} ({error.strerror}); choose another PORT")
+            return 1
+        running.callback(server.stop)
+        _banner(gateway_url, aws, slack, twilio, time.monotonic() - started)
+
+        while not stopping.wait(0.5):
+            pass
+        say("devstack", "stopping…")
+    say("devstack", "stopped")
+    return 0
+
+
+def _banner(gateway_url: str, aws: LocalAws, slack, twilio, seconds: float) -> None:
+    def origin(embedded: bool) -> str:
+        return "embedded" if embedded else "external"
+
+    print(f"""
+RefDesk local stack ready in {seconds:.1f} s
+  Patron page   {gateway_url}/
+  Staff view    {gateway_url}/_local/
+  Health        {gateway_url}/health
+  AWS           {aws.endpoint_url} ({'moto, ' if aws.embedded else ''}{origin(aws.embedded)})
+  Slack API     {os.environ['SLACK_API_URL']} ({origin(slack is not None)})
+  Twilio API    {os.environ['TWILIO_API_URL']} ({origin(twilio is not None)})
+Ctrl-C to stop.
+""", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""The environment the handlers run in: template.yaml's variables resolved to the local
+resources, plus local secrets and settings. Whatever the developer exported wins."""
+from __future__ import annotations
+
+import json
+import os
+
+# Values for the template parameters that have no default.
+LOCAL_PARAMETER_VALUES = {"SlackStaffChannel": "C0STAFF01", "TwilioFromNumber": "+15005550006"}
+
+LOCAL_SECRETS = {
+    "SLACK_BOT_TOKEN": "xoxb-local-token",
+    "SLACK_SIGNING_SECRET": "local-signing-secret",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "local-auth-token",
+    "PATRON_ID_KEY": "local-patron-id-key",
+}
+
+# Librarians can go on duty at any hour on a developer's machine.
+ALWAYS_OPEN = json.dumps({day: "00:00-24:00" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
+
+
+def local_values(port: int) -> dict[str, str]:
+    base_url = f"http://127.0.0.1:{port}"
+    return {
+        **LOCAL_SECRETS,
+        "PUBLIC_BASE_URL": base_url,
+        "ALLOWED_ORIGINS": f"{base_url},http://localhost:{port}",
+        "OPENING_HOURS": ALWAYS_OPEN,
+    }
+
+
+def apply(*layers: dict) -> None:
+    """Sets each variable from the last layer that has it, unless os.environ already does."""
+    merged = {}
+    for layer in layers:
+        merged.update(layer)
+    for name, value in merged.items():
+        os.environ.setdefault(name, str(value))

@@ -1,0 +1,290 @@
+"""A stand-in for Slack: the Web API that WebClient(base_url=...) calls, and response_url.
+It records the channel as Slack would show it to the staff."""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import threading
+import time
+import uuid
+
+from local.console import excerpt, say
+from local.faults import InjectedFaults
+from local.servers import Request, Server, json_response
+
+TEAM_ID = "T0LIBRARY"
+TEAM_DOMAIN = "library"
+APP_ID = "A0REFDESK"
+BOT_USER_ID = "U0REFDESK"
+BOT_ID = "B0REFDESK"
+STAFF_CHANNEL_NAME = "refdesk-staff"
+DEFAULT_USER = "U0AMANDA"
+# user id -> (first name, last name, title)
+DIRECTORY = {
+    "U0AMANDA": ("Amanda", "Reyes", "Reference Librarian"),
+    "U0BEN": ("Ben", "Okafor", "Reference Librarian"),
+    "U0PRIYA": ("Priya", "Natarajan", "IT"),
+}
+MAX_TEXT = 40_000
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3_000
+RESPONSE_PREFIX = "/_local/response/"
+
+
+class SlackError(Exception):
+    """A Web API error, which Slack answers with HTTP 200 and ok: false."""
+
+
+def user_name(user_id: str) -> str:
+    return DIRECTORY[user_id][0].lower() if user_id in DIRECTORY else user_id.lower()
+
+
+def user_info(user_id: str) -> dict | None:
+    if user_id not in DIRECTORY:
+        return None
+    first, last, title = DIRECTORY[user_id]
+    return {
+        "id": user_id,
+        "team_id": TEAM_ID,
+        "name": first.lower(),
+        "real_name": f"{first} {last}",
+        "is_bot": False,
+        "profile": {"first_name": first, "last_name": last, "real_name": f"{first} {last}",
+                    "display_name": first, "title": title},
+    }
+
+
+def slack_shape(message: dict) -> dict:
+    """A recorded message as Slack's API answers and payloads present it."""
+    shaped = {"type": "message", "user": message["user"], "text": message["text"], "ts": message["ts"],
+              "blocks": message["blocks"], "team": TEAM_ID}
+    if message["user"] == BOT_USER_ID:
+        shaped.update(bot_id=BOT_ID, app_id=APP_ID)
+    for key in ("thread_ts", "username", "icon_url"):
+        if message[key]:
+            shaped[key] = message[key]
+    return shaped
+
+
+class SlackStandIn:
+    def __init__(self, bot_token: str):
+        self._bot_token = bot_token
+        self.faults = InjectedFaults()
+        self._lock = threading.Lock()
+        self._messages: list[dict] = []
+        self._response_targets: dict[str, tuple] = {}
+        self._last_ts = 0
+        self._methods = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.postEphemeral": self._post_ephemeral,
+            "chat.update": self._update,
+            "reactions.add": functools.partial(self._react, add=True),
+            "reactions.remove": functools.partial(self._react, add=False),
+            "users.info": self._users_info,
+        }
+        self._server = Server(self)
+        self.url = self._server.url
+        self.api_url = f"{self.url}/api/"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    # What the control API uses.
+
+    def messages(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._messages)
+
+    def find(self, ts: str, channel: str | None = None) -> dict | None:
+        with self._lock:
+            return next((copy.deepcopy(message) for message in self._messages
+                         if message["ts"] == ts and channel in (None, message["channel"])), None)
+
+    def record_human(self, channel: str, user: str, text: str, thread_ts: str | None) -> dict:
+        message = self._record(channel=channel, user=user, text=text, thread_ts=thread_ts)
+        say("slack", f"{user_name(user)} in {_where(message)}: {excerpt(text)}")
+        return message
+
+    def response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
+        key = uuid.uuid4().hex
+        with self._lock:
+            self._response_targets[key] = (channel, user, message_ts)
+        return f"{self.url}{RESPONSE_PREFIX}{key}"
+
+    def record_response(self, channel: str, user: str, payload: dict, message_ts: str | None = None) -> None:
+        """Shows a slash command's or a response_url's answer as Slack would: replacing or deleting
+        the message acted on, or as a new message, seen only by `user` unless in_channel."""
+        text, blocks = str(payload.get("text") or ""), _blocks(payload.get("blocks"))
+        if message_ts and payload.get("delete_original"):
+            with self._lock:
+                self._messages.remove(self._find(channel, message_ts))
+            say("slack", f"response deleted {message_ts}")
+        elif message_ts and payload.get("replace_original"):
+            with self._lock:
+                self._find(channel, message_ts).update(text=text, blocks=blocks, edited=True)
+            say("slack", f"response replaced {message_ts}: {excerpt(text or '[blocks]')}")
+        elif text or blocks:
+            ephemeral = payload.get("response_type") != "in_channel"
+            message = self._record(channel=channel, text=text, blocks=blocks, thread_ts=payload.get("thread_ts"),
+                                   ephemeral=ephemeral, visible_to=user if ephemeral else None)
+            say("slack", f"response in {_where(message)}: {excerpt(text or '[blocks]')}")
+
+    def reset(self) -> None:
+        with self._lock:
+            self._messages.clear()
+            self._response_targets.clear()
+        self.faults.clear()
+
+    # HTTP.
+
+    def __call__(self, request: Request):
+        if request.path.startswith(RESPONSE_PREFIX):
+            return self._respond(request)
+        if not request.path.startswith("/api/"):
+            return json_response(404, {"ok": False, "error": "unknown_method"})
+        method = request.path.removeprefix("/api/")
+        status = self.faults.take()
+        if status:
+            say("slack", f"{method}: injected HTTP {status}")
+            retry_after = [("Retry-After", "1")] if status == 429 else None
+            return json_response(status, {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},
+                                 retry_after)
+        try:
+            params = request.params()
+            scheme, _, bearer = request.header("authorization").partition(" ")
+            token = params.pop("token", "") or (bearer.strip() if scheme.lower() == "bearer" else "")
+            if token != self._bot_token:
+                raise SlackError("invalid_auth")
+            if method not in self._methods:
+                raise SlackError("unknown_method")
+            return json_response(200, self._methods[method](params))
+        except SlackError as error:
+            say("slack", f"{method}: {error}")
+            return json_response(200, {"ok": False, "error": str(error)})
+
+    def _respond(self, request: Request):
+        target = self._response_targets.get(request.path.removeprefix(RESPONSE_PREFIX))
+        if request.method != "POST" or target is None:
+            return json_response(404, {"ok": False, "error": "expired_url"})
+        channel, user, message_ts = target
+        try:
+            self.record_response(channel, user, request.json(), message_ts)
+        except SlackError as error:
+            return json_response(400, {"ok": False, "error": str(error)})
+        return json_response(200, {"ok": True})
+
+    # Web API methods.
+
+    def _auth_test(self, params: dict) -> dict:
+        return {"ok": True, "url": f"https://{TEAM_DOMAIN}.slack.com/", "team": "Library", "user": "refdesk",
+                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    def _post_message(self, params: dict) -> dict:
+        channel, text, blocks = _channel(params), str(params.get("text") or ""), _blocks(params.get("blocks"))
+        if not text and not blocks:
+            raise SlackError("no_text")
+        message = self._record(channel=channel, text=text[:MAX_TEXT], blocks=blocks,
+                               thread_ts=params.get("thread_ts") or None,
+                               username=params.get("username"), icon_url=params.get("icon_url"))
+        say("slack", f"chat.postMessage {_where(message)}: {excerpt(text or '[blocks]')}")
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": slack_shape(message)}
+
+    def _post_ephemeral(self, params: dict) -> dict:
+        channel, text, blocks = _channel(params), str(params.get("text") or ""), _blocks(params.get("blocks"))
+        if not params.get("user"):
+            raise SlackError("user_not_in_channel")
+        if not text and not blocks:
+            raise SlackError("no_text")
+        message = self._record(channel=channel, text=text[:MAX_TEXT], blocks=blocks,
+                               thread_ts=params.get("thread_ts") or None,
+                               ephemeral=True, visible_to=params["user"])
+        say("slack", f"chat.postEphemeral to {params['user']} in {_where(message)}: {excerpt(text or '[blocks]')}")
+        return {"ok": True, "message_ts": message["ts"]}
+
+    def _update(self, params: dict) -> dict:
+        channel, ts = _channel(params), params.get("ts")
+        blocks = _blocks(params["blocks"]) if "blocks" in params else None
+        with self._lock:
+            message = self._find(channel, ts)
+            if message["user"] != BOT_USER_ID:
+                raise SlackError("cant_update_message")
+            if "text" in params:
+                message["text"] = str(params["text"])[:MAX_TEXT]
+            if blocks is not None:
+                message["blocks"] = blocks
+            message["edited"] = True
+            shaped = slack_shape(message)
+        say("slack", f"chat.update {channel} {ts}: {excerpt(shaped['text'] or '[blocks]')}")
+        return {"ok": True, "channel": channel, "ts": ts, "text": shaped["text"], "message": shaped}
+
+    def _react(self, params: dict, *, add: bool) -> dict:
+        channel, ts, name = _channel(params), params.get("timestamp"), params.get("name")
+        if not name:
+            raise SlackError("invalid_name")
+        with self._lock:
+            reactions = self._find(channel, ts)["reactions"]
+            if add == (name in reactions):
+                raise SlackError("already_reacted" if add else "no_reaction")
+            if add:
+                reactions.append(name)
+            else:
+                reactions.remove(name)
+        say("slack", f"reactions.{'add' if add else 'remove'} :{name}: on {ts}")
+        return {"ok": True}
+
+    def _users_info(self, params: dict) -> dict:
+        user = user_info(params.get("user", ""))
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"ok": True, "user": user}
+
+    # Records.
+
+    def _record(self, **fields) -> dict:
+        with self._lock:
+            # Unique, increasing, in Slack's "seconds.microseconds" form.
+            micros = max(int(time.time() * 1_000_000), self._last_ts + 1)
+            self._last_ts = micros
+            message = {"channel": fields.pop("channel"), "ts": f"{micros // 1_000_000}.{micros % 1_000_000:06d}",
+                       "thread_ts": None, "text": "", "blocks": [], "username": None, "icon_url": None,
+                       "user": BOT_USER_ID, "reactions": [], "edited": False, "ephemeral": False,
+                       "visible_to": None, **fields}
+            self._messages.append(message)
+            return copy.deepcopy(message)
+
+    def _find(self, channel: str, ts: str) -> dict:
+        """The live record; the caller holds the lock."""
+        for message in self._messages:
+            if message["channel"] == channel and message["ts"] == ts:
+                return message
+        raise SlackError("message_not_found")
+
+
+def _channel(params: dict) -> str:
+    if not params.get("channel"):
+        raise SlackError("channel_not_found")
+    return params["channel"]
+
+
+def _blocks(value) -> list:
+    """Blocks arrive as a list (JSON bodies) or a JSON string (form bodies)."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SlackError("invalid_blocks_format") from None
+    if not isinstance(value, list) or len(value) > MAX_BLOCKS or not all(isinstance(b, dict) for b in value):
+        raise SlackError("invalid_blocks")
+    for block in value:
+        if block.get("type") == "section" and len((block.get("text") or {}).get("text", "")) > MAX_SECTION_TEXT:
+            raise SlackError("invalid_blocks")
+    return value
+
+
+def _where(message: dict) -> str:
+    thread = f" thread {message['thread_ts']}" if message["thread_ts"] else ""
+    return f"{message['channel']}{thread}"

@@ -1,0 +1,160 @@
+"""Fixtures for end-to-end tests against the local stack (`python -m local.devstack`).
+
+`stack` is one stack for the whole session; `start_devstack(**env)` starts more, all stopped at
+the end of the session. Each stack's output goes to test-output/devstack-<port>.log."""
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from local.environment import LOCAL_PARAMETER_VALUES, local_values
+from local.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG_DIR = ROOT / "test-output"
+READY_TIMEOUT = 60
+
+
+class Stack:
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path):
+        self.process = process
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.http = requests.Session()
+        self.http.trust_env = False  # straight to 127.0.0.1, whatever proxy the shell names
+
+    @classmethod
+    def start(cls, env: dict[str, str]) -> "Stack":
+        port = _free_port()
+        LOG_DIR.mkdir(exist_ok=True)
+        log_path = LOG_DIR / f"devstack-{port}.log"
+        environment = {**_inherited_environment(), "PORT": str(port), "LOCAL_RETRY_DELAY": "0.2",
+                       "PYTHONUNBUFFERED": "1", **env}
+        with log_path.open("wb") as log:
+            process = subprocess.Popen([sys.executable, "-m", "local.devstack"], cwd=ROOT, env=environment,
+                                       stdout=log, stderr=subprocess.STDOUT)
+        stack = cls(process, port, log_path)
+        stack._wait_ready()
+        return stack
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.http.get(self.url(path), **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.http.post(self.url(path), **kwargs)
+
+    def get_json(self, path: str, **params):
+        response = self.get(path, params=params)
+        assert response.ok, f"GET {path} -> {response.status_code} {response.text}"
+        return response.json()
+
+    def post_json(self, path: str, payload: dict | None = None):
+        response = self.post(path, json=payload or {})
+        assert response.ok, f"POST {path} -> {response.status_code} {response.text}"
+        return response.json()
+
+    @functools.cached_property
+    def config(self) -> dict:
+        """URLs and names of this stack (GET /_local/api/config)."""
+        return self.get_json("/_local/api/config")
+
+    def reset(self) -> None:
+        """Clears what the stand-ins recorded and any injected faults (not the database)."""
+        self.post_json("/_local/api/reset")
+
+    def wait_until(self, predicate, timeout: float = 10.0, interval: float = 0.1, message: str = "the condition"):
+        """Polls predicate until it returns something truthy, and returns that."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {message}; "
+                                     f"the stack's latest output:\n{self.output()[-4000:]}")
+            time.sleep(interval)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """Stops the stack as Ctrl-C or SIGTERM would; returns its exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"local.devstack exited with status {self.process.returncode}:\n{self.output()}")
+            try:
+                if self.get("/health", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"local.devstack was not healthy within {READY_TIMEOUT} s:\n{self.output()}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _inherited_environment() -> dict[str, str]:
+    """The test runner's environment minus everything that configures the stack, so that a
+    developer's exported settings (a real token, an AWS endpoint) cannot leak into the tests."""
+    template = Template(ROOT / "template.yaml", LOCAL_PARAMETER_VALUES)
+    configured = {*template.environment(), *local_values(0), "PORT", "LOCAL_RETRY_DELAY", "SLACK_API_URL",
+                  "TWILIO_API_URL"}
+    return {name: value for name, value in os.environ.items()
+            if name not in configured and not name.startswith("AWS_")}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that start a stack are slow: -m "not slow" leaves them out."""
+    for item in items:
+        if {"stack", "start_devstack"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def start_devstack():
+    """start(**env) -> Stack: another stack, with these environment variables."""
+    started: list[Stack] = []
+
+    def start(**env: str) -> Stack:
+        stack = Stack.start(env)
+        started.append(stack)
+        return stack
+
+    yield start
+    for stack in reversed(started):
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(start_devstack) -> Stack:
+    return start_devstack()
