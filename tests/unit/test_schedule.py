@@ -279,10 +279,6 @@ def test_closing_time_on_the_23_hour_day_is_the_right_instant():
     assert closing.isoformat() == "2024-03-11T00:00:00-04:00"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Schedule.closing_time returns the end of the range containing now, even when the next range "
-    "starts at that very moment (Friday 18:00-24:00 then Saturday 00:00-02:00, or round-the-clock hours), "
-    "so presence.go_on_duty ends a librarian's duty at midnight while the desk is still open"))
 @pytest.mark.parametrize("hours, now, expected", [
     ({"fri": "18:00-24:00", "sat": "00:00-02:00"}, at(2024, 6, 14, 23, 0), at(2024, 6, 15, 2, 0)),
     ({"mon": "09:00-12:00,12:00-17:00"}, at(2024, 6, 17, 11, 0), at(2024, 6, 17, 17, 0)),
@@ -338,7 +334,7 @@ def test_js_escapes_odd_queue_and_host_names(name):
     assert "</" not in body and "<!--" not in body  # cannot end an inline <script> early
     assert "\u2028" not in body and "\u2029" not in body  # line terminators in older engines
     assert len([line for line in body.splitlines() if line.startswith("var ")]) == 3
-    assert re.search(r"^var jabber_resources=\[\];$", body, re.MULTILINE)
+    assert re.search(r"^var jabber_resources=\[\{$", body, re.MULTILINE) and "show: 'unavailable'" in body
 
 
 @pytest.mark.parametrize("available, expected", [(True, "available"), (False, "unavailable")])
@@ -352,3 +348,12 @@ def test_text_is_just_the_word_whatever_the_names(available, expected):
 @pytest.mark.parametrize("fmt", ["image", "json", "", "TEXT", "js "])
 def test_unknown_formats_have_no_body(fmt):
     assert libraryh3lp_body(fmt, "ask-us", "chat.libraryh3lp.com", True) is None
+
+
+def test_a_range_past_midnight_runs_into_the_next_day():
+    late_desk = schedule({"fri": "22:00-02:00"})
+
+    assert late_desk.is_open(at(2026, 11, 27, 23, 30))
+    assert late_desk.is_open(at(2026, 11, 28, 1, 59))
+    assert not late_desk.is_open(at(2026, 11, 28, 2, 0))
+    assert same_instant(late_desk.closing_time(at(2026, 11, 27, 23, 0)), at(2026, 11, 28, 2, 0))

@@ -69,7 +69,8 @@ def libraryh3lp_body(fmt: str, queue: str, host: str, available: bool,
         resource = '\n  <resource show="available" name="refdesk" priority="5"/>\n' if available else ""
         return "text/xml; charset=utf-8", f"<presence user={quoteattr(queue)} server={quoteattr(host)}>{resource}</presence>"
     if fmt == "js":
-        resources = "[{\n   name: 'refdesk',\n   priority: 5,\n   show: 'available',\n   status: ''\n}]" if available else "[]"
+        # An "unavailable" entry rather than []: snippets read jabber_resources[0].show.
+        resources = f"[{{\n   name: 'refdesk',\n   priority: 5,\n   show: '{show}',\n   status: ''\n}}]"
         call = f"{callback}();\n" if CALLBACK.match(callback) else ""
         return "application/javascript; charset=utf-8", (
             f"var jabber_user={_js(queue)};\nvar jabber_server={_js(host)};\nvar jabber_resources={resources};\n{call}")

@@ -23,8 +23,8 @@ class Schedule:
             return []
         spans = []
         for span in filter(None, (self.hours.get(DAYS[day.weekday()]) or "").split(",")):
-            start, end = (part.strip() for part in span.split("-"))
-            spans.append((self._at(day, start), self._at(day, end)))
+            start, end = (self._at(day, part.strip()) for part in span.split("-"))
+            spans.append((start, end if end > start else end + timedelta(days=1)))  # "22:00-02:00"
         return spans
 
     def _at(self, day: date, clock: str) -> datetime:
@@ -48,8 +48,13 @@ class Schedule:
                     return start
         return None
 
-    def closing_time(self, now: datetime) -> datetime | None:
+    def closing_time(self, now: datetime, horizon: timedelta = timedelta(days=2)) -> datetime | None:
+        """When the desk closes, following ranges that meet (24:00 then 00:00, 12:00 then 12:00)."""
         local = now.astimezone(self.timezone)
-        ends = [end for day in (local.date() - timedelta(days=1), local.date())
-                for start, end in self.ranges(day) if start <= local < end]
-        return max(ends) if ends else None
+        spans = sorted(span for offset in range(-1, horizon.days + 1)
+                       for span in self.ranges(local.date() + timedelta(days=offset)))
+        closing = None
+        for start, end in spans:
+            if start <= (closing or local) and (closing is not None or local < end):
+                closing = max(closing or end, end)
+        return closing

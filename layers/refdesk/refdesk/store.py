@@ -130,9 +130,11 @@ def claim_web_message(session_id: str, token_hash: str, client_id: str) -> tuple
         if not _failed_condition(error):
             raise
         old = _check_session(_old_item(error), token_hash)
+        if client_id in old.get("recent_ids", set()):  # a retry of a send that got through
+            raise DuplicateDelivery(old["conversation_id"]) from error
         if "closed_at" in old:
             raise Conflict("this chat has ended; start a new one", code="closed") from error
-        raise DuplicateDelivery(old["conversation_id"]) from error
+        raise
     item = result["Attributes"]
     return item["conversation_id"], int(item["message_count"]) == 1
 
