@@ -71,7 +71,9 @@ class FakeSlack:
     def chat_postMessage(self, **kwargs):
         self._record("chat.postMessage", **kwargs)
         self._ts += 1
-        return {"ok": True, "channel": kwargs["channel"], "ts": f"{self._ts:.6f}"}
+        ts = f"{self._ts:.6f}"
+        self.calls[-1][1]["answered_ts"] = ts  # so tests know a thread's root ts
+        return {"ok": True, "channel": kwargs["channel"], "ts": ts}
 
     def chat_update(self, **kwargs):
         self._record("chat.update", **kwargs)
@@ -97,8 +99,21 @@ class FakeSlack:
     def posts(self):
         return [kwargs for method, kwargs in self.calls if method == "chat.postMessage"]
 
+    def roots(self):
+        """Posts that started a thread (conversation cards)."""
+        return [post for post in self.posts() if not post.get("thread_ts")]
+
     def methods(self):
         return [method for method, _ in self.calls]
+
+
+def close_value(card: dict) -> str:
+    """The conversation id behind a card's Close button."""
+    for block in card["blocks"]:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            if element.get("action_id") == "close_conversation":
+                return element["value"]
+    raise AssertionError("no Close button on the card")
 
 
 class FakeTwilio:

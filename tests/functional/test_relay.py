@@ -14,7 +14,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import (AUTH_TOKEN, ENV, LIBRARY_NUMBER, PUBLIC_BASE_URL, STAFF_CHANNEL, fixture,
+from tests.conftest import (close_value, AUTH_TOKEN, ENV, LIBRARY_NUMBER, PUBLIC_BASE_URL, STAFF_CHANNEL, fixture,
                             http_event, invoke, pump, slack_event, twilio_event)
 
 PATRON = "+15551234567"
@@ -92,17 +92,6 @@ def section_texts(blocks: list[dict]) -> list[str]:
     return [block["text"]["text"] for block in blocks or [] if block.get("type") == "section"]
 
 
-def root_posts(slack) -> list[dict]:
-    return [post for post in slack.posts() if not post.get("thread_ts")]
-
-
-def close_value(post: dict) -> str:
-    for block in post["blocks"]:
-        if block["type"] == "actions":
-            for element in block["elements"]:
-                if element.get("action_id") == "close_conversation":
-                    return element["value"]
-    raise AssertionError("no Close button on the card")
 
 
 def calls_named(slack, method: str) -> list[dict]:
@@ -113,33 +102,6 @@ def reactions(slack) -> list[tuple[str, str]]:
     return [(kwargs["timestamp"], kwargs["name"]) for kwargs in calls_named(slack, "reactions.add")]
 
 
-def drain(aws) -> list[dict]:
-    """conftest.pump, except that a dispatcher invocation that raises counts as every record of the
-    batch failing (what Lambda does with an invocation error): its messages are received again."""
-    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
-    responses = []
-    for _ in range(20):
-        try:
-            return responses + pump(aws)
-        except BatchProcessingError:
-            responses.append({"batchItemFailures": ["<the invocation raised>"]})
-    raise AssertionError("the queue never drained")
-
-
-@pytest.fixture
-def slack(slack):
-    """conftest's FakeSlack; each recorded chat.postMessage also keeps the ts Slack answered
-    (under "answered_ts"), so tests know a thread's root without asking RefDesk's store."""
-    original = slack.chat_postMessage
-
-    def chat_postMessage(**kwargs):
-        response = original(**kwargs)
-        slack.calls[-1][1]["answered_ts"] = response["ts"]
-        return response
-
-    slack.chat_postMessage = chat_postMessage
-    return slack
 
 
 def conversation_of(root: dict) -> dict:
@@ -150,7 +112,7 @@ def open_conversation(aws, slack, body: str | None = None) -> dict:
     response = text_in(body)
     assert response["statusCode"] == 200
     pump(aws)
-    return conversation_of(root_posts(slack)[-1])
+    return conversation_of(slack.roots()[-1])
 
 
 def slack_json(payload: dict, extra_headers: dict | None = None, **signing) -> dict:
@@ -268,7 +230,7 @@ def test_second_text_goes_into_the_same_thread_without_a_second_ack(aws, slack, 
     assert follow_up["channel"] == STAFF_CHANNEL
     assert follow_up["thread_ts"] == conversation["root_ts"]
     assert any("Also, is it available as an ebook?" in text for text in section_texts(follow_up["blocks"]))
-    assert len(root_posts(slack)) == 1
+    assert len(slack.roots()) == 1
     assert PHONE_ANY_FORMAT.search(json.dumps(slack.calls, ensure_ascii=False)) is None
 
 
@@ -307,7 +269,7 @@ def test_a_redelivery_after_a_failed_enqueue_still_reaches_staff(aws, slack, twi
 
     assert retry["statusCode"] == 200
     pump(aws)
-    assert len(root_posts(slack)) == 1
+    assert len(slack.roots()) == 1
 
 
 @pytest.mark.parametrize("step", ["first", "follow-up", "duplicate"])
@@ -758,7 +720,7 @@ def test_a_transient_twilio_failure_is_retried_and_sent_once(aws, slack, twilio)
     payload = reply_payload(conversation["root_ts"])
     invoke("slack_events", slack_json(payload))
 
-    responses = drain(aws)
+    responses = pump(aws)
 
     assert responses[0]["batchItemFailures"]  # the first attempt failed and went back to the queue
     assert twilio.fail_with == []
@@ -784,7 +746,7 @@ def test_a_failure_midway_through_a_long_reply_does_not_resend_the_parts_already
     monkeypatch.setattr(twilio, "create", flaky)
     text = " ".join(f"Step {i}: check the catalog, then the shelf list." for i in range(80))
     staff_reply(conversation["root_ts"], text)
-    drain(aws)
+    pump(aws)
 
     bodies = [sent["body"] for sent in twilio.sent]
     assert len(bodies) == len(set(bodies)) >= 3
@@ -798,7 +760,7 @@ def test_a_reply_that_fails_every_attempt_ends_in_the_dead_letter_queue(aws, sla
     payload = reply_payload(conversation["root_ts"])
     invoke("slack_events", slack_json(payload))
 
-    drain(aws)
+    pump(aws)
 
     assert len(twilio.fail_with) == 2  # tried exactly MAX_DELIVERY_ATTEMPTS times
     assert twilio.sent == []
@@ -821,7 +783,7 @@ def test_a_permanent_twilio_error_is_not_retried(aws, slack, twilio):
     payload = reply_payload(conversation["root_ts"])
     invoke("slack_events", slack_json(payload))
 
-    responses = drain(aws)
+    responses = pump(aws)
 
     assert len(twilio.fail_with) == 2  # one attempt only
     assert all(not response["batchItemFailures"] for response in responses)
@@ -895,7 +857,7 @@ def test_close_updates_the_card_texts_the_patron_and_frees_the_number(aws, slack
 
     assert twiml_message(response) == ACK
     pump(aws)
-    roots = root_posts(slack)
+    roots = slack.roots()
     assert len(roots) == 2
     assert close_value(roots[1]) != conversation["conversation_id"]
     assert any("are you open Sunday?" in text for text in section_texts(roots[1]["blocks"]))
@@ -955,24 +917,24 @@ def test_logs_never_hold_the_phone_number_or_the_texts(aws, slack, twilio, capfd
     first = sms_params(question, MessageSid=new_sid())
     invoke("sms_inbound", twilio_event(first))
     invoke("sms_inbound", twilio_event(first))  # Twilio's retry
-    drain(aws)
-    conversation = conversation_of(root_posts(slack)[0])
+    pump(aws)
+    conversation = conversation_of(slack.roots()[0])
     text_in("Her maiden name was Adeyemi, if that helps")
     invoke("sms_inbound", twilio_event(sms_params("Adeyemi again", MessageSid=new_sid()), signature="AAAA"))
     text_in("STOP")
-    drain(aws)
+    pump(aws)
     staff_reply(conversation["root_ts"], answer, ts=f"{time.time():.6f}", event_id="Ev0PRIVACY001")
-    drain(aws)
+    pump(aws)
     twilio.fail_with = [rest_error(21211, msg=f"The 'To' number {PATRON} is not a valid phone number.")]
     staff_reply(conversation["root_ts"], "Also try the Herald archive", ts=f"{time.time() + 1:.6f}",
                 event_id="Ev0PRIVACY002")
-    drain(aws)
+    pump(aws)
     twilio.fail_with = [rest_error(20500, status=500, msg=f"Could not send to {PATRON}")]
     staff_reply(conversation["root_ts"], "Microfilm is on floor 2", ts=f"{time.time() + 2:.6f}",
                 event_id="Ev0PRIVACY003")
-    drain(aws)
+    pump(aws)
     press_close(conversation["conversation_id"])
-    drain(aws)
+    pump(aws)
     out = capfd.readouterr()
     logs = out.out + out.err
 

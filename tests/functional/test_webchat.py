@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import ENV, STAFF_CHANNEL, fixture, http_event, invoke, pump, slack_event
+from tests.conftest import close_value, ENV, STAFF_CHANNEL, fixture, http_event, invoke, pump, slack_event
 
 ORIGIN = "https://library.example.org"
 CLOSING = ENV["CLOSING_TEXT"]
@@ -21,19 +21,6 @@ PATRON_IP = "203.0.113.7"
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-@pytest.fixture
-def slack(slack):
-    """conftest's FakeSlack; each recorded chat.postMessage also keeps the ts Slack answered."""
-    original = slack.chat_postMessage
-
-    def chat_postMessage(**kwargs):
-        response = original(**kwargs)
-        slack.calls[-1][1]["answered_ts"] = response["ts"]
-        return response
-
-    slack.chat_postMessage = chat_postMessage
-    return slack
 
 
 def body_of(response: dict) -> dict:
@@ -154,17 +141,6 @@ def queued_bodies(aws) -> list[str]:
     return bodies
 
 
-def root_posts(slack) -> list[dict]:
-    return [post for post in slack.posts() if not post.get("thread_ts")]
-
-
-def close_value(post: dict) -> str:
-    for block in post["blocks"]:
-        if block["type"] == "actions":
-            for element in block["elements"]:
-                if element.get("action_id") == "close_conversation":
-                    return element["value"]
-    raise AssertionError("no Close button on the card")
 
 
 def card_text(post: dict) -> str:
@@ -210,7 +186,7 @@ def open_chat(aws, slack, text: str = "Do you have the new Louise Erdrich novel?
     response = send(session, text, **kwargs)
     assert response["statusCode"] == 201, response
     pump(aws)
-    roots = root_posts(slack)
+    roots = slack.roots()
     assert len(roots) == 1
     return session, roots[0]
 
@@ -276,7 +252,7 @@ def test_the_recorded_post_message_event_is_accepted_and_reaches_the_staff_chann
     assert body_of(response)["client_id"] == sent["client_id"]
     assert slack.calls == []  # nothing reaches Slack before the dispatcher runs
     pump(aws)
-    roots = root_posts(slack)
+    roots = slack.roots()
     assert len(roots) == 1
     assert roots[0]["channel"] == STAFF_CHANNEL
     assert sent["text"] in card_text(roots[0])
@@ -309,7 +285,7 @@ def test_a_second_message_goes_into_the_same_thread(aws, slack):
     assert send(session, "Also, is there a large-print edition?")["statusCode"] == 201
     pump(aws)
 
-    assert len(root_posts(slack)) == 1
+    assert len(slack.roots()) == 1
     replies = [post for post in slack.posts() if post.get("thread_ts") == root["answered_ts"]]
     assert len(replies) == 1
     assert "large-print" in card_text(replies[0])
@@ -358,7 +334,7 @@ def test_a_message_with_a_contact_is_a_follow_up_and_the_card_shows_the_contact(
     pump(aws)
 
     assert response["statusCode"] == 201
-    roots = root_posts(slack)
+    roots = slack.roots()
     assert len(roots) == 1
     card = card_text(roots[0])
     assert "follow-up" in card.lower()
@@ -685,7 +661,7 @@ def test_text_with_a_lone_surrogate_is_refused_or_delivered_never_accepted_and_l
     if response["statusCode"] == 400:
         return
     pump(aws)
-    assert any("half an emoji" in card_text(post) for post in root_posts(slack))
+    assert any("half an emoji" in card_text(post) for post in slack.roots())
 
 
 # --- rate limits -----------------------------------------------------------------------
