@@ -20,12 +20,13 @@ SHORT_CACHE = {"cache-control": "public, max-age=15", "access-control-allow-orig
 def handler(request: Request, event: dict) -> dict:
     if request.path == "/widget.js":
         return respond(200, WIDGET, "application/javascript; charset=utf-8", {"cache-control": "public, max-age=300"})
-    status = presence.current()
     if request.path == "/presence":
-        return json_response(200, status, SHORT_CACHE)
+        return json_response(200, presence.current(), SHORT_CACHE)
     queue, host = request.path_params.get("queue", ""), request.path_params.get("host", "")
-    answer = presence.libraryh3lp_body(request.path_params.get("format", ""), queue, host,
-                                       status["status"] == "available", request.query.get("cb", ""))
-    if not (NAME.match(queue) and NAME.match(host) and host.startswith("chat.") and answer):
+    fmt = request.path_params.get("format", "")
+    # Checked before presence.current(): a malformed URL costs no database read.
+    if not (NAME.match(queue) and NAME.match(host) and host.startswith("chat.") and fmt in presence.LIBRARYH3LP_FORMATS):
         raise NotFound("no such presence resource")
-    return respond(200, answer[1], answer[0], SHORT_CACHE)
+    available = presence.current()["status"] == "available"
+    content_type, body = presence.libraryh3lp_body(fmt, queue, host, available, request.query.get("cb", ""))
+    return respond(200, body, content_type, SHORT_CACHE)

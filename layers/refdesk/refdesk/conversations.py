@@ -118,15 +118,15 @@ def relay_staff_reply(job: dict) -> None:
         return
     if item.get("delivery") != "pending":
         return
-    _send_to_patron(conversation_id, item, name, text)
+    _send_to_patron(store.get_conversation(conversation_id), store.get_reply_to(conversation_id), item, name, text)
 
 
-def _send_to_patron(conversation_id: str, item: dict, librarian: str, text: str) -> None:
+def _send_to_patron(conversation: dict, reply_to: dict, item: dict, librarian: str, text: str) -> None:
     """Send a stored outbound message through the patron's channel, resuming after the parts
     already sent, and show the outcome on the Slack message as a reaction."""
-    conversation = store.get_conversation(conversation_id)
+    conversation_id = conversation["conversation_id"]
     adapter = channels.get(conversation["channel"])
-    address = store.get_reply_to(conversation_id).get("address", "")
+    address = reply_to.get("address", "")
     parts = adapter.compose(librarian, text)
     slack_channel, slack_ts = conversation.get("slack_channel"), item.get("slack_ts")
     try:
@@ -176,7 +176,7 @@ def close(job: dict) -> None:
         item, _ = store.put_message(conversation_id, {
             "message_id": f"close-{conversation_id}", "at": store.now_iso(), "author": "system",
             "text": closing, "visibility": "patron", "delivery": "pending"})
-        _send_to_patron(conversation_id, item, "", closing)
+        _send_to_patron(conversation, reply_to, item, "", closing)
     logger.info("conversation closed", extra={"conversation_id": conversation_id})
 
 

@@ -54,6 +54,7 @@ def go_off_duty(user_id: str) -> str:
     return f"{prefix} {remaining} librarian(s) still on duty; patrons see the desk as {state}."
 
 
+LIBRARYH3LP_FORMATS = ("text", "xml", "js")
 CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 
 
