@@ -38,14 +38,12 @@ def settings_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    from refdesk import clients, staff
+    from refdesk import clients
     from refdesk.settings import get_settings
 
     def forget():
         get_settings.cache_clear()
         clients.reset()
-        staff.bot_user_id.cache_clear()
-        staff.first_name.cache_clear()
 
     forget()
     yield

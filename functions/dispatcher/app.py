@@ -1,12 +1,11 @@
 """SQS consumer: every call to Slack and Twilio happens here. Failed records are retried by
 SQS (partial batch response) and end in the dead-letter queue."""
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from refdesk import dispatch
+from refdesk.observability import logger
 
-logger = Logger(service="refdesk")
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 # Report every failure as batchItemFailures, even all of them: raising instead would make
 # Lambda log each record's exception text, which can quote a phone number.
@@ -14,7 +13,7 @@ processor.raise_on_entire_batch_failure = False
 
 
 def record_handler(record: SQSRecord) -> None:
-    dispatch.run(record.json_body, attempts=int(record.attributes.approximate_receive_count))
+    dispatch.run(record.body, attempts=int(record.attributes.approximate_receive_count))
 
 
 @logger.inject_lambda_context

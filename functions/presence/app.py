@@ -2,13 +2,12 @@
 import re
 from pathlib import Path
 
-from aws_lambda_powertools import Logger
 
 from refdesk import presence
 from refdesk.errors import NotFound
 from refdesk.http import Request, api_handler, json_response, respond
+from refdesk.observability import logger
 
-logger = Logger(service="refdesk")
 WIDGET = (Path(__file__).parent / "static" / "widget.js").read_text(encoding="utf-8")
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 # Presence changes when a librarian goes on or off duty; a short cache keeps polling cheap.

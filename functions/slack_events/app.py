@@ -1,11 +1,11 @@
 """POST /slack/events - verify, answer url_verification, enqueue relevant events, ack fast."""
-from aws_lambda_powertools import Logger
 
-from refdesk import jobs, slack_inbound
+from refdesk import jobs
+from refdesk.slack.events import router
 from refdesk.http import Request, api_handler, json_response, respond
 from refdesk.signatures import verify_slack
+from refdesk.observability import logger
 
-logger = Logger(service="refdesk")
 
 
 @logger.inject_lambda_context
@@ -17,10 +17,9 @@ def handler(request: Request, event: dict) -> dict:
         return json_response(200, {"challenge": str(payload.get("challenge", ""))})
     if payload.get("type") != "event_callback":
         return respond(200)
-    found = slack_inbound.job_for_event(payload)
-    if found:
-        kind, job, group = found
-        jobs.enqueue(kind, job, group=group, idempotency_key=payload["event_id"])
-    logger.info("slack event", extra={"event_id": payload["event_id"], "queued": bool(found),
+    job = router.job_for_event(payload)
+    if job:
+        jobs.enqueue(job)
+    logger.info("slack event", extra={"event_id": payload["event_id"], "queued": bool(job),
                                       "retry": request.headers.get("x-slack-retry-num", "0")})
     return respond(200)

@@ -1,13 +1,12 @@
 """POST /sms/inbound - Twilio's Messaging webhook: verify, store, enqueue, answer TwiML."""
-from aws_lambda_powertools import Logger
 
 from refdesk import conversations
 from refdesk.channels import sms
 from refdesk.http import Request, api_handler, respond
 from refdesk.settings import get_settings
 from refdesk.signatures import verify_twilio
+from refdesk.observability import logger
 
-logger = Logger(service="refdesk")
 TWIML = "text/xml; charset=utf-8"
 
 
@@ -16,9 +15,9 @@ TWIML = "text/xml; charset=utf-8"
 def handler(request: Request, event: dict) -> dict:
     form = request.form()
     verify_twilio(request, form)
-    inbound = sms.parse_inbound(form)
-    if inbound.is_keyword:
+    message = sms.CHANNEL.parse(form)
+    if message is None:
         logger.info("opt-out/help keyword left to Twilio")
         return respond(200, sms.twiml(), TWIML)
-    opened = conversations.accept_sms(inbound.sender, inbound.message_sid, inbound.text)
+    opened = conversations.accept(message)
     return respond(200, sms.twiml(get_settings().sms_ack_text if opened else ""), TWIML)

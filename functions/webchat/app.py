@@ -1,10 +1,9 @@
 """Web chat API for the widget: POST /chat/sessions, POST|GET /chat/sessions/{id}/messages."""
-from aws_lambda_powertools import Logger
 
-from refdesk import webchat
+from refdesk.channels import web as webchat
 from refdesk.http import Request, api_handler, cors, json_response
+from refdesk.observability import logger
 
-logger = Logger(service="refdesk")
 
 
 @api_handler

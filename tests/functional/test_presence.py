@@ -46,7 +46,8 @@ class Clock:
     midnight)."""
 
     def __init__(self, monkeypatch):
-        from refdesk import presence, store
+        from refdesk import presence, roster
+        from refdesk.store import duty
 
         self.current = datetime(2024, 6, 17, 12, 0, tzinfo=NY)
         clock = self
@@ -57,7 +58,8 @@ class Clock:
                 return clock.current.astimezone(tz) if tz else clock.current.astimezone(NY).replace(tzinfo=None)
 
         monkeypatch.setattr(presence, "datetime", FixedDateTime)
-        monkeypatch.setattr(store, "time", SimpleNamespace(time=lambda: clock.current.timestamp()))
+        monkeypatch.setattr(roster, "datetime", FixedDateTime)
+        monkeypatch.setattr(duty, "time", SimpleNamespace(time=lambda: clock.current.timestamp()))
 
     def set(self, *args) -> None:
         """clock.set(2024, 6, 14, 16, 0): a wall-clock time in the library's time zone."""

@@ -427,7 +427,8 @@ def test_a_reply_stored_late_after_its_first_attempt_failed_still_reaches_the_wi
 
 def test_a_reply_after_many_internal_notes_still_reaches_the_widget(aws, slack):
     """Internal notes are filtered out of the patron's view: a page they fill must not stall polling."""
-    from refdesk import conversations, store
+    from refdesk import relay, store
+    from refdesk.models import Author, Delivery, Message, Visibility
 
     session, root = open_chat(aws, slack)
     cursor = poll(session)["cursor"]
@@ -435,14 +436,14 @@ def test_a_reply_after_many_internal_notes_still_reaches_the_widget(aws, slack):
     base = time.time()
     for n in range(101):  # what 101 "note:" replies in the thread leave in the table
         ts = f"{base + n / 100_000:.6f}"
-        store.put_message(conversation_id, {
-            "message_id": f"slack-{ts}", "at": conversations._slack_time(ts), "author": "librarian",
-            "author_name": "Ben", "author_user": "U0BEN", "text": f"note: checked shelf {n}", "slack_ts": ts,
-            "visibility": "internal", "delivery": "internal"})
+        store.messages.put(conversation_id, Message(
+            message_id=f"slack-{ts}", at=relay._slack_time(ts), author=Author.LIBRARIAN,
+            author_name="Ben", author_user="U0BEN", text=f"note: checked shelf {n}", slack_ts=ts,
+            visibility=Visibility.INTERNAL, delivery=Delivery.INTERNAL))
     staff_reply(root, "Found it at the branch - it is on hold for you.")
     pump(aws)
-    stored = store.list_messages(conversation_id, visibility="patron", limit=1000)
-    assert stored[-1]["text"] == "Found it at the branch - it is on hold for you."
+    stored = store.messages.list_after(conversation_id, visibility=Visibility.PATRON, limit=1000)
+    assert stored[-1].text == "Found it at the branch - it is on hold for you."
 
     texts = []
     for _ in range(3):  # the widget polls again and again with the cursor it was given
@@ -518,7 +519,7 @@ def test_a_wrong_token_on_a_closed_chat_is_the_same_403_not_a_409(aws, slack):
 
 
 def test_sends_without_the_token_do_not_use_up_the_patrons_allowance(aws, monkeypatch):
-    from refdesk import webchat
+    from refdesk.channels import web as webchat
 
     monkeypatch.setattr(webchat, "SENDS_PER_SESSION", (2, 10 ** 9))
     session = create_session()
@@ -678,7 +679,7 @@ def assert_rate_limited(response: dict, window: int = LONG_WINDOW) -> None:
 
 
 def test_sends_per_session_are_limited_with_429_and_retry_after(aws, slack, monkeypatch):
-    from refdesk import webchat
+    from refdesk.channels import web as webchat
 
     monkeypatch.setattr(webchat, "SENDS_PER_SESSION", (2, LONG_WINDOW))
     session, other = create_session(), create_session()
@@ -698,10 +699,11 @@ def test_sends_per_session_are_limited_with_429_and_retry_after(aws, slack, monk
 def test_retry_after_is_the_time_left_in_the_window(aws, monkeypatch):
     from types import SimpleNamespace
 
-    from refdesk import store, webchat
+    from refdesk.channels import web as webchat
+    from refdesk.store import limits
 
     now = (int(time.time()) // 60) * 60 + 45  # 45 s into a minute: 15 s are left
-    monkeypatch.setattr(store, "time", SimpleNamespace(time=lambda: float(now)))
+    monkeypatch.setattr(limits, "time", SimpleNamespace(time=lambda: float(now)))
     monkeypatch.setattr(webchat, "SENDS_PER_SESSION", (1, 60))
     session = create_session()
     assert send(session, "one")["statusCode"] == 201
@@ -713,7 +715,7 @@ def test_retry_after_is_the_time_left_in_the_window(aws, monkeypatch):
 
 
 def test_sends_per_address_are_limited_across_sessions(aws, monkeypatch):
-    from refdesk import webchat
+    from refdesk.channels import web as webchat
 
     monkeypatch.setattr(webchat, "SENDS_PER_ADDRESS", (3, LONG_WINDOW))
     sessions = [create_session() for _ in range(2)]
@@ -727,7 +729,7 @@ def test_sends_per_address_are_limited_across_sessions(aws, monkeypatch):
 
 
 def test_sessions_per_address_are_limited_and_other_addresses_are_not(aws, monkeypatch):
-    from refdesk import webchat
+    from refdesk.channels import web as webchat
 
     monkeypatch.setattr(webchat, "SESSIONS_PER_ADDRESS", (2, LONG_WINDOW))
 
@@ -742,7 +744,7 @@ def test_sessions_per_address_are_limited_and_other_addresses_are_not(aws, monke
 
 
 def test_polls_per_session_are_limited(aws, monkeypatch):
-    from refdesk import webchat
+    from refdesk.channels import web as webchat
 
     monkeypatch.setattr(webchat, "POLLS_PER_SESSION", (2, LONG_WINDOW))
     session, other = create_session(), create_session()

@@ -1,5 +1,6 @@
-"""Unit tests, no AWS: how patron text is shown to staff (refdesk.staff), the SMS adapter
-(refdesk.channels.sms) and what Slack sends us that becomes a job (refdesk.slack_inbound)."""
+"""Unit tests, no AWS: how patron text is shown to staff (refdesk.slack.text, .cards, .api), the
+SMS adapter (refdesk.channels.sms) and what Slack sends us that becomes a job (refdesk.slack's
+router, events and interactions)."""
 from __future__ import annotations
 
 import re
@@ -8,18 +9,23 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.conftest import fixture
-from refdesk import jobs, slack_inbound, staff
 from refdesk.channels import sms
 from refdesk.errors import BadRequest, DeliveryFailed
+from refdesk.models import CloseJob, Conversation, ReplyTo, StaffEditJob, StaffReplyJob, thread_group
+from refdesk.slack import api as staff
+from refdesk.slack import cards, interactions
+from refdesk.slack import text as texts
+from refdesk.slack.events import router
 
 ENTITY_SAFE = re.compile(r"^(?:[^&<>]|&amp;|&lt;|&gt;)*$")  # escaped mrkdwn: no raw control characters
 
 
-def conversation(**extra) -> dict:
-    return {"conversation_id": "c0190f3a2b4c5d6e7f8091a2b3c4d", "label": "SMS ···4567", "channel": "sms", **extra}
+def conversation(**extra) -> Conversation:
+    return Conversation(**{"conversation_id": "c0190f3a2b4c5d6e7f8091a2b3c4d", "label": "SMS ···4567",
+                           "channel": "sms", "patron_id": "p", "anchor": "sms-p", **extra})
 
 
-# --- staff.escape / escaped_chunks ----------------------------------------------------------
+# --- text.escape / escaped_chunks ----------------------------------------------------------
 
 @pytest.mark.parametrize("raw, escaped", [
     ("<!channel> and <@U123> & co", "&lt;!channel&gt; and &lt;@U123&gt; &amp; co"),
@@ -29,7 +35,7 @@ def conversation(**extra) -> dict:
     ("", ""),
 ])
 def test_escape_replaces_only_the_three_control_characters(raw, escaped):
-    assert staff.escape(raw) == escaped
+    assert texts.escape(raw) == escaped
 
 
 TEXTS = [
@@ -47,17 +53,17 @@ TEXTS = [
 @pytest.mark.parametrize("text", TEXTS, ids=lambda text: f"{text[:6]!r}..{len(text)}")
 @pytest.mark.parametrize("limit", [3000, 300, 7])
 def test_escaped_chunks_fit_the_limit_and_never_cut_an_entity(text, limit):
-    chunks = staff.escaped_chunks(text, limit)
+    chunks = texts.escaped_chunks(text, limit)
 
     assert chunks
     assert all(0 < len(chunk) <= limit for chunk in chunks)
     assert all(ENTITY_SAFE.match(chunk) for chunk in chunks), [c[-6:] for c in chunks if not ENTITY_SAFE.match(c)]
-    assert "".join(chunks) == staff.escape(text)
+    assert "".join(chunks) == texts.escape(text)
 
 
 def test_escaped_chunks_split_between_words():
     text = " ".join(f"word{i}" for i in range(2000))
-    chunks = staff.escaped_chunks(text, 3000)
+    chunks = texts.escaped_chunks(text, 3000)
 
     assert len(chunks) > 1
     for left, right in zip(chunks, chunks[1:]):
@@ -65,11 +71,11 @@ def test_escaped_chunks_split_between_words():
 
 
 def test_escaped_chunks_of_short_and_empty_text():
-    assert staff.escaped_chunks("hi & bye") == ["hi &amp; bye"]
-    assert staff.escaped_chunks("") == [""]
+    assert texts.escaped_chunks("hi & bye") == ["hi &amp; bye"]
+    assert texts.escaped_chunks("") == [""]
 
 
-# --- staff.root_card ---------------------------------------------------------------------
+# --- cards.root_card ---------------------------------------------------------------------
 
 def all_sections(blocks):
     return [block["text"]["text"] for block in blocks if block["type"] == "section"]
@@ -78,49 +84,49 @@ def all_sections(blocks):
 @pytest.mark.parametrize("question", ["&& <> " * 30_000, " ".join(["word"] * 40_000), "&" * 7000, "short question"],
                          ids=["entities", "words", "one-long-word", "short"])
 def test_root_card_respects_slack_limits_and_keeps_all_the_text(question):
-    text, blocks, overflow = staff.root_card(conversation(), question)
+    text, blocks, overflow = cards.root_card(conversation(), question)
 
-    assert len(blocks) <= staff.BLOCK_LIMIT
-    assert all(len(batch) <= staff.BLOCK_LIMIT for batch in overflow)
+    assert len(blocks) <= cards.BLOCK_LIMIT
+    assert all(len(batch) <= cards.BLOCK_LIMIT for batch in overflow)
     for block in [*blocks, *(b for batch in overflow for b in batch)]:
         if block["type"] == "section":
-            assert 0 < len(block["text"]["text"]) <= staff.SECTION_LIMIT
+            assert 0 < len(block["text"]["text"]) <= texts.SECTION_LIMIT
             assert ENTITY_SAFE.match(block["text"]["text"].replace("*", ""))
     assert blocks[-1]["type"] == "actions"
     [button] = blocks[-1]["elements"]
     assert button["action_id"] == "close_conversation"
-    assert button["value"] == conversation()["conversation_id"]
+    assert button["value"] == conversation().conversation_id
     assert sum(block["type"] == "actions" for block in blocks) == 1
     shown = all_sections(blocks)[1:] + [t for batch in overflow for t in all_sections(batch)]
-    assert "".join(shown) == staff.escape(question)
+    assert "".join(shown) == texts.escape(question)
     assert len(text) <= 40_000
     assert ENTITY_SAFE.match(text)
 
 
 def test_root_card_heading_shows_the_masked_label_and_escapes_it():
-    _, blocks, _ = staff.root_card(conversation(label="Web <b>&"), "question")
+    _, blocks, _ = cards.root_card(conversation(label="Web <b>&"), "question")
     assert blocks[0]["text"]["text"] == "*Web &lt;b&gt;&amp;*"
 
-    _, blocks, _ = staff.root_card(conversation(), "question")
+    _, blocks, _ = cards.root_card(conversation(), "question")
     assert "SMS ···4567" in blocks[0]["text"]["text"]
 
 
 def test_root_card_of_an_sms_conversation_never_shows_the_phone_number():
-    text, blocks, overflow = staff.root_card(conversation(), "question", "+15551234567")
+    text, blocks, overflow = cards.root_card(conversation(), "question", ReplyTo(address="+15551234567"))
     assert "5551234567" not in repr((text, blocks, overflow))
 
 
 def test_root_card_of_a_follow_up_shows_who_to_reply_to_escaped():
-    _, blocks, _ = staff.root_card(conversation(follow_up=True, label="Web"), "question",
-                                   "kim@example.org", "Kim <K&R>")
+    _, blocks, _ = cards.root_card(conversation(follow_up=True, label="Web"), "question",
+                                   ReplyTo(address="kim@example.org", name="Kim <K&R>"))
     heading = blocks[0]["text"]["text"]
     assert "follow-up requested" in heading
     assert "Kim &lt;K&amp;R&gt;" in heading and "kim@example.org" in heading
 
 
 def test_closed_card_drops_the_button_and_credits_the_librarian():
-    _, blocks, _ = staff.root_card(conversation(), "question")
-    closed = staff.closed_card(blocks, "U0AMANDA")
+    _, blocks, _ = cards.root_card(conversation(), "question")
+    closed = cards.closed_card(blocks, "U0AMANDA")
 
     assert all(block["type"] != "actions" for block in closed)
     assert closed[:-1] == [block for block in blocks if block["type"] != "actions"]
@@ -145,10 +151,10 @@ def test_a_long_thread_post_is_split_into_messages_of_at_most_50_blocks(slack):
     assert all(post["thread_ts"] == "1700000001.000000" for post in posts)
     assert all(len(post["blocks"]) <= 50 for post in posts)
     assert all(len(t) <= 3000 for post in posts for t in all_sections(post["blocks"]))
-    assert "".join(t for post in posts for t in all_sections(post["blocks"])) == staff.escape(text)
+    assert "".join(t for post in posts for t in all_sections(post["blocks"])) == texts.escape(text)
 
 
-# --- staff.plain_text ----------------------------------------------------------------------
+# --- text.plain_text ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("slack_text, plain", [
     ("Tom &amp; Jerry &lt;3 &gt;", "Tom & Jerry <3 >"),
@@ -161,11 +167,11 @@ def test_a_long_thread_post_is_split_into_messages_of_at_most_50_blocks(slack):
     ("no markup at all", "no markup at all"),
 ])
 def test_plain_text_undoes_slack_markup(slack_text, plain):
-    assert staff.plain_text(slack_text) == plain
+    assert texts.plain_text(slack_text) == plain
 
 
 def test_plain_text_never_leaves_slack_link_syntax():
-    out = staff.plain_text("see <https://a.example/x|A> and <https://b.example/y> or <#C0STAFF01|desk>")
+    out = texts.plain_text("see <https://a.example/x|A> and <https://b.example/y> or <#C0STAFF01|desk>")
     assert "<" not in out and ">" not in out and "|" not in out
 
 
@@ -173,30 +179,30 @@ def test_plain_text_never_leaves_slack_link_syntax():
 
 def test_parse_inbound_reads_the_twilio_fixture():
     form = fixture("sms_inbound.json")
-    inbound = sms.parse_inbound(form)
+    inbound = sms.CHANNEL.parse(form)
 
-    assert inbound.message_sid == form["MessageSid"]
-    assert inbound.sender == "+15551234567"
+    assert inbound.message_id == form["MessageSid"]
+    assert inbound.reply_address == "+15551234567"
     assert inbound.text == form["Body"]
-    assert inbound.media_count == 0
-    assert not inbound.is_keyword
+    assert inbound.label == "SMS ···4567"
+    assert inbound.channel == "sms" and inbound.session_id == f"sms-{inbound.patron_id}"
+    assert "5551234567" not in inbound.patron_id
 
 
 def test_parse_inbound_ignores_unknown_parameters():
     form = {**fixture("sms_inbound.json"), "MessagingServiceSid": "MG" + "1" * 32, "BrandNewField": ""}
-    assert sms.parse_inbound(form).sender == "+15551234567"
+    assert sms.CHANNEL.parse(form).reply_address == "+15551234567"
 
 
 def test_parse_inbound_mms_without_text_gets_a_note():
     form = {**fixture("sms_inbound.json"), "Body": "", "NumMedia": "2", "MessageSid": "MM" + "a" * 32}
-    inbound = sms.parse_inbound(form)
-    assert inbound.media_count == 2
+    inbound = sms.CHANNEL.parse(form)
     assert "2 picture" in inbound.text
 
 
 def test_parse_inbound_mms_with_text_keeps_the_text_and_adds_the_note():
     form = {**fixture("sms_inbound.json"), "Body": "Is this book yours?", "NumMedia": "1"}
-    lines = sms.parse_inbound(form).text.split("\n")
+    lines = sms.CHANNEL.parse(form).text.split("\n")
     assert lines[0] == "Is this book yours?"
     assert "1 picture" in lines[1]
 
@@ -216,7 +222,7 @@ def test_parse_inbound_refuses_what_it_cannot_use(changes):
         else:
             form[name] = value
     with pytest.raises(BadRequest):
-        sms.parse_inbound(form)
+        sms.CHANNEL.parse(form)
 
 
 @pytest.mark.parametrize("body, keyword", [
@@ -225,7 +231,7 @@ def test_parse_inbound_refuses_what_it_cannot_use(changes):
 ])
 def test_keywords_are_recognised_only_when_alone(body, keyword):
     form = {**fixture("sms_inbound.json"), "Body": body}
-    assert sms.parse_inbound(form).is_keyword is keyword
+    assert (sms.CHANNEL.parse(form) is None) is keyword
 
 
 def test_twiml_escapes_the_message():
@@ -304,16 +310,16 @@ def test_send_lets_transient_twilio_errors_through_for_a_retry(twilio, code):
         sms.CHANNEL.send("+15551234567", "hello")
 
 
-# --- slack_inbound.job_for_event ---------------------------------------------------------------
+# --- router.job_for_event ---------------------------------------------------------------
 
 def test_a_human_thread_reply_becomes_a_staff_reply_job():
     payload = fixture("slack_message_reply.json")
-    kind, job, group = slack_inbound.job_for_event(payload)
+    job = router.job_for_event(payload)
 
-    assert kind == jobs.STAFF_REPLY
-    assert job == {"channel": "C0STAFF01", "user": "U0AMANDA", "text": payload["event"]["text"],
-                   "ts": "1700000100.000200", "thread_ts": "1700000001.000000"}
-    assert group == "thread:C0STAFF01:1700000001.000000"
+    assert job == StaffReplyJob(event_id=payload["event_id"], channel="C0STAFF01", user="U0AMANDA",
+                                text=payload["event"]["text"], ts="1700000100.000200", thread_ts="1700000001.000000")
+    assert job.group == "thread:C0STAFF01:1700000001.000000"
+    assert job.idempotency_key == payload["event_id"]
 
 
 def mutated(name: str, **event_changes) -> dict:
@@ -338,24 +344,24 @@ def mutated(name: str, **event_changes) -> dict:
 ], ids=["bot-echo", "bot_message", "bot_message-subtype", "channel_join", "top-level", "parent",
         "app_mention", "other-type"])
 def test_events_that_are_not_librarian_replies_make_no_job(payload):
-    assert slack_inbound.job_for_event(payload) is None
+    assert router.job_for_event(payload) is None
 
 
 def test_message_changed_in_a_thread_becomes_an_edit_job():
-    kind, job, group = slack_inbound.job_for_event(fixture("slack_message_changed.json"))
-    assert kind == jobs.STAFF_EDIT
-    assert job == {"subtype": "message_changed", "channel": "C0STAFF01", "user": "U0AMANDA",
-                   "thread_ts": "1700000001.000000"}
-    assert group == "thread:C0STAFF01:1700000001.000000"
+    payload = fixture("slack_message_changed.json")
+    job = router.job_for_event(payload)
+    assert job == StaffEditJob(event_id=payload["event_id"], subtype="message_changed", channel="C0STAFF01",
+                               user="U0AMANDA", thread_ts="1700000001.000000")
+    assert job.group == "thread:C0STAFF01:1700000001.000000"
 
 
 def test_message_deleted_in_a_thread_becomes_an_edit_job():
-    kind, job, _ = slack_inbound.job_for_event(fixture("slack_message_deleted.json"))
-    assert kind == jobs.STAFF_EDIT
-    assert job["subtype"] == "message_deleted"
-    assert job["user"] == "U0AMANDA"
-    assert job["thread_ts"] == "1700000001.000000"
-    assert "text" not in job
+    job = router.job_for_event(fixture("slack_message_deleted.json"))
+    assert isinstance(job, StaffEditJob)
+    assert job.subtype == "message_deleted"
+    assert job.user == "U0AMANDA"
+    assert job.thread_ts == "1700000001.000000"
+    assert not hasattr(job, "text")
 
 
 @pytest.mark.parametrize("change", ["root", "bot", "top-level"])
@@ -369,7 +375,7 @@ def test_edits_outside_a_thread_or_by_a_bot_make_no_job(change):
             message["bot_id"] = "B0REFDESK1"
         else:
             message.pop("thread_ts")
-    assert slack_inbound.job_for_event(payload) is None
+    assert router.job_for_event(payload) is None
 
 
 @pytest.mark.parametrize("broken", [
@@ -383,39 +389,38 @@ def test_an_event_callback_without_event_or_event_id_is_a_bad_request(broken):
         else:
             payload[key] = value
     with pytest.raises(BadRequest):
-        slack_inbound.job_for_event(payload)
+        router.job_for_event(payload)
 
 
 @pytest.mark.parametrize("field", ["user", "text", "ts"])
 def test_a_thread_reply_missing_a_field_is_a_bad_request(field):
     with pytest.raises(BadRequest):
-        slack_inbound.job_for_event(mutated("slack_message_reply.json", **{field: None}))
+        router.job_for_event(mutated("slack_message_reply.json", **{field: None}))
 
 
-# --- slack_inbound.job_for_interaction / parse_interaction -------------------------------------
+# --- router.job_for_interaction / interactions.parse_payload -------------------------------------
 
 def test_the_close_button_becomes_a_close_job():
-    kind, job, group, key = slack_inbound.job_for_interaction(fixture("slack_block_actions_close.json"))
+    job = router.job_for_interaction(fixture("slack_block_actions_close.json"))
 
-    assert kind == jobs.CLOSE
-    assert job == {"conversation_id": "CONVERSATION_ID", "user": "U0AMANDA", "channel": "C0STAFF01"}
+    assert isinstance(job, CloseJob)
+    assert (job.conversation_id, job.user, job.channel) == ("CONVERSATION_ID", "U0AMANDA", "C0STAFF01")
     # The thread's group, shared with its replies, so a reply sent just before Close goes first.
-    assert group == slack_inbound.thread_group("C0STAFF01", fixture("slack_block_actions_close.json")["container"]["message_ts"])
-    assert key == "CONVERSATION_ID:1700000200.123456"
+    assert job.group == thread_group("C0STAFF01", fixture("slack_block_actions_close.json")["container"]["message_ts"])
+    assert job.idempotency_key == "CONVERSATION_ID:1700000200.123456"
 
 
 def test_two_presses_have_different_idempotency_keys():
     first = fixture("slack_block_actions_close.json")
     second = fixture("slack_block_actions_close.json")
     second["actions"][0]["action_ts"] = "1700000290.000001"
-    assert slack_inbound.job_for_interaction(first)[3] != slack_inbound.job_for_interaction(second)[3]
+    assert router.job_for_interaction(first).idempotency_key != router.job_for_interaction(second).idempotency_key
 
 
 def test_the_channel_falls_back_to_the_container():
     payload = fixture("slack_block_actions_close.json")
     del payload["channel"]
-    _, job, _, _ = slack_inbound.job_for_interaction(payload)
-    assert job["channel"] == "C0STAFF01"
+    assert router.job_for_interaction(payload).channel == "C0STAFF01"
 
 
 @pytest.mark.parametrize("change", ["type", "action_id", "value", "no-actions"])
@@ -429,18 +434,18 @@ def test_other_interactions_make_no_job(change):
         payload["actions"][0]["value"] = ""
     else:
         payload["actions"] = []
-    assert slack_inbound.job_for_interaction(payload) is None
+    assert router.job_for_interaction(payload) is None
 
 
 def test_parse_interaction_reads_the_payload_field():
     import json
 
     payload = fixture("slack_block_actions_close.json")
-    assert slack_inbound.parse_interaction({"payload": json.dumps(payload)}) == payload
+    assert interactions.parse_payload({"payload": json.dumps(payload)}) == payload
 
 
 @pytest.mark.parametrize("form", [{}, {"payload": ""}, {"payload": "{nope"}, {"payload": "[1, 2]"},
                                   {"payload": "\"text\""}])
 def test_parse_interaction_refuses_a_missing_or_broken_payload(form):
     with pytest.raises(BadRequest):
-        slack_inbound.parse_interaction(form)
+        interactions.parse_payload(form)

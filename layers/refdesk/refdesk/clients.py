@@ -8,6 +8,7 @@ from typing import Any, Callable
 from refdesk.settings import get_settings
 
 _cache: dict[str, Any] = {}
+_on_reset: list[Callable[[], None]] = []
 
 
 def _dynamodb_table():
@@ -70,5 +71,12 @@ def use(name: str, client) -> None:
     _cache[name] = client
 
 
+def on_reset(forget: Callable[[], None]) -> None:
+    """Register what to forget with the clients (caches of answers they gave)."""
+    _on_reset.append(forget)
+
+
 def reset() -> None:
     _cache.clear()
+    for forget in _on_reset:
+        forget()

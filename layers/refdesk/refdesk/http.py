@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 
 from refdesk.errors import BadRequest, PayloadTooLarge, RateLimited, RefDeskError, UnsupportedMediaType
 
-logger = Logger(service="refdesk")
+logger = Logger(child=True)
 
 MAX_WEBHOOK_BODY = 64 * 1024
 FORM = "application/x-www-form-urlencoded"

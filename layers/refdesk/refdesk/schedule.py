@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from refdesk.settings import get_settings
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -17,6 +19,10 @@ class Schedule:
     @classmethod
     def from_settings(cls, settings) -> "Schedule":
         return cls(settings.opening_hours, frozenset(settings.holidays), ZoneInfo(settings.library_timezone))
+
+    @classmethod
+    def current(cls) -> "Schedule":
+        return cls.from_settings(get_settings())
 
     def ranges(self, day: date) -> list[tuple[datetime, datetime]]:
         if day.isoformat() in self.holidays:

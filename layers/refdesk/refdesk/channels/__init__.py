@@ -1,25 +1,46 @@
-"""One adapter per patron channel. The conversation model never knows which one it talks to:
-it asks the adapter how to label the patron for staff, how to cut a reply, and to send it."""
+"""Patron channels. The conversation model never knows which one it talks to: every channel
+implements the whole `Channel` contract, and `refdesk.conversations` has one `accept()` and
+one send path for all of them.
+
+The contract, in the order a conversation uses it:
+  parse    the channel's inbound fields -> an `InboundMessage` (or None: not a question, e.g.
+           Twilio's STOP), including how staff see the patron (`label`) and the session the
+           message belongs to (`session_id`, the anchor of the open conversation)
+  claim    dedup on the channel's message id and find or open the session's conversation
+           (one conditional write, through `store.sessions.claim`)
+  compose  a reply as the parts to send, in order
+  send     deliver one part; raise DeliveryFailed when retrying cannot help
+  release  what closing a conversation does to its session (`store.sessions.Release`)
+
+Adding a channel means: one adapter module here that implements the contract and is listed
+in `get`, its routing (a handler in functions/ that parses, verifies and calls
+`conversations.accept`), and its template.yaml entries (route, function, permissions)."""
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Mapping, Protocol
 
-from refdesk.channels import sms, web
+from refdesk.models import InboundMessage
+from refdesk.store.sessions import Release
 
 
 class Channel(Protocol):
     name: str
-    label: str
+    release: Release
 
-    def compose(self, librarian: str, text: str) -> list[str]:
-        """The parts to send for one reply, in order."""
+    def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage | None:
+        """The patron's message, or None when it is not for the desk."""
+
+    def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
+        """(conversation_id, opened_now); raises DuplicateDelivery for a message seen before."""
+
+    def compose(self, sender: str, text: str) -> list[str]:
+        """The parts to send for one reply (from `sender`, empty for the desk itself), in order."""
 
     def send(self, address: str, part: str) -> None:
         """Deliver one part; raise DeliveryFailed when retrying cannot help."""
 
 
-CHANNELS: dict[str, Channel] = {sms.CHANNEL.name: sms.CHANNEL, web.CHANNEL.name: web.CHANNEL}
-
-
 def get(name: str) -> Channel:
-    return CHANNELS[name]
+    from refdesk.channels import sms, web
+
+    return {sms.CHANNEL.name: sms.CHANNEL, web.CHANNEL.name: web.CHANNEL}[name]

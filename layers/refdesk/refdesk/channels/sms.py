@@ -1,12 +1,17 @@
-"""Twilio SMS: the inbound webhook's parsing and answers, and sending replies."""
+"""Twilio SMS: the inbound webhook's parsing and answers, and sending replies. A patron's
+session is their phone number: it is forgotten on close, so their next text opens a new
+conversation."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Mapping
 from xml.sax.saxutils import escape as xml_escape
 
+from refdesk import identity, store
 from refdesk.errors import BadRequest, DeliveryFailed
+from refdesk.models import InboundMessage
 from refdesk.settings import get_settings
+from refdesk.store.sessions import Release
 
 MAX_SMS = 1600
 # Twilio answers these itself (opt-out, opt-in, help); they are not questions.
@@ -17,37 +22,9 @@ PERMANENT_ERRORS = {21211, 21408, 21610, 21612, 21614, 30003, 30005, 30006}
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
-@dataclass(frozen=True)
-class InboundSms:
-    message_sid: str
-    sender: str
-    body: str
-    media_count: int
-
-    @property
-    def is_keyword(self) -> bool:
-        return self.body.strip().upper() in KEYWORDS
-
-    @property
-    def text(self) -> str:
-        note = f"[sent {self.media_count} picture(s) or file(s), not shown here]" if self.media_count else ""
-        return "\n".join(part for part in (self.body, note) if part)
-
-
-def parse_inbound(form: dict[str, str]) -> InboundSms:
-    """Only the fields RefDesk needs are checked; Twilio adds others without notice."""
-    sid, sender, body = form.get("MessageSid", ""), form.get("From", ""), form.get("Body")
-    if not re.fullmatch(r"(SM|MM)[0-9a-fA-F]{32}", sid):
-        raise BadRequest("MessageSid missing or malformed")
-    if not E164.match(sender):
-        raise BadRequest("From is not an E.164 phone number")
-    try:
-        media_count = int(form.get("NumMedia") or 0)
-    except ValueError as exc:
-        raise BadRequest("NumMedia is not a number") from exc
-    if body is None or not (body.strip() or media_count):
-        raise BadRequest("Body missing")
-    return InboundSms(sid, sender, body, media_count)
+def _text(body: str, media_count: int) -> str:
+    note = f"[sent {media_count} picture(s) or file(s), not shown here]" if media_count else ""
+    return "\n".join(part for part in (body, note) if part)
 
 
 def twiml(message: str = "") -> str:
@@ -68,12 +45,36 @@ def split(text: str, limit: int = MAX_SMS) -> list[str]:
 
 class SmsChannel:
     name = "sms"
-    label = "SMS"
+    release = Release.FORGET
 
-    def compose(self, librarian: str, text: str) -> list[str]:
-        if not librarian:
+    def parse(self, fields: Mapping[str, str], session_id: str = "") -> InboundMessage | None:
+        """Only the fields RefDesk needs are checked; Twilio adds others without notice. None for
+        the keywords Twilio answers itself."""
+        sid, sender, body = fields.get("MessageSid", ""), fields.get("From", ""), fields.get("Body")
+        if not re.fullmatch(r"(SM|MM)[0-9a-fA-F]{32}", sid):
+            raise BadRequest("MessageSid missing or malformed")
+        if not E164.match(sender):
+            raise BadRequest("From is not an E.164 phone number")
+        try:
+            media_count = int(fields.get("NumMedia") or 0)
+        except ValueError as exc:
+            raise BadRequest("NumMedia is not a number") from exc
+        if body is None or not (body.strip() or media_count):
+            raise BadRequest("Body missing")
+        if body.strip().upper() in KEYWORDS:
+            return None
+        patron = identity.patron_id(self.name, sender)
+        return InboundMessage(channel=self.name, message_id=sid, session_id=f"sms-{patron}", patron_id=patron,
+                              label=f"SMS {identity.mask_phone(sender)}", text=_text(body, media_count),
+                              reply_address=sender)
+
+    def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
+        return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"))
+
+    def compose(self, sender: str, text: str) -> list[str]:
+        if not sender:
             return split(text)
-        return split(get_settings().reply_format.format(name=librarian, text=text))
+        return split(get_settings().reply_format.format(name=sender, text=text))
 
     def send(self, address: str, part: str) -> None:
         from twilio.base.exceptions import TwilioRestException

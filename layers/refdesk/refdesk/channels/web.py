@@ -1,16 +1,128 @@
-"""Web chat: the widget polls the stored conversation, so a reply is delivered once stored."""
+"""Web chat: the widget's API and the channel behind it. A session is one chat in one browser,
+held with a bearer token of which only the hash is stored; its conversation is chosen when
+the session starts, and closing it ends the session. Replies are delivered by storing them:
+the widget reads the conversation (cheap polling, by cursor). Rate limits keep abuse cheap."""
 from __future__ import annotations
+
+import base64
+import secrets
+import time
+from typing import Any, Mapping
+
+from refdesk import conversations, identity, store
+from refdesk.errors import BadRequest, NotFound, PayloadTooLarge
+from refdesk.models import InboundMessage, Visibility
+from refdesk.store.sessions import Release
+
+MAX_TEXT = 2000
+MAX_FIELD = 200
+SESSION_LIFETIME = 24 * 3600
+# (requests, per seconds). A library computer lab shares one address, so the per-address
+# limits leave room for many patrons; a single session is held tighter.
+SESSIONS_PER_ADDRESS = (30, 3600)
+SENDS_PER_SESSION = (12, 60)
+SENDS_PER_ADDRESS = (120, 60)
+POLLS_PER_SESSION = (60, 60)
 
 
 class WebChannel:
     name = "web"
-    label = "Web"
+    release = Release.END
 
-    def compose(self, librarian: str, text: str) -> list[str]:
+    def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage:
+        text = _text_field(fields, "text", MAX_TEXT, required=True)
+        client_id = _text_field(fields, "client_id", 100, required=True)
+        contact = _text_field(fields, "contact", MAX_FIELD)
+        name = _text_field(fields, "name", MAX_FIELD)
+        return InboundMessage(channel=self.name, message_id=client_id, session_id=session_id,
+                              patron_id=identity.patron_id(self.name, session_id), label=f"Web ···{session_id[-4:]}",
+                              text=text, reply_address=contact, follow_up=bool(contact), patron_name=name)
+
+    def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
+        return store.sessions.claim(message.session_id, message.message_id, token_hash=credential)
+
+    def compose(self, sender: str, text: str) -> list[str]:
         return [text]
 
     def send(self, address: str, part: str) -> None:
-        """Nothing to push: the message item the dispatcher stored is what the widget reads."""
+        """Nothing to push: the message the dispatcher stored is what the widget reads."""
 
 
 CHANNEL = WebChannel()
+
+
+def _limit(scope: str, key: str, rule: tuple[int, int]) -> None:
+    limit, window = rule
+    store.limits.count_hit(scope, key, window_seconds=window, limit=limit)
+
+
+def _address_key(source_ip: str) -> str:
+    # Counted by keyed hash: the table never holds a patron's IP address.
+    return identity.keyed_hash("ip", source_ip)
+
+
+def create_session(source_ip: str) -> dict:
+    _limit("sessions-ip", _address_key(source_ip), SESSIONS_PER_ADDRESS)
+    session_id, token = identity.new_id("s"), secrets.token_urlsafe(32)
+    store.sessions.create(session_id, identity.token_hash(token), identity.new_id("c"),
+                          identity.patron_id(CHANNEL.name, session_id), int(time.time()) + SESSION_LIFETIME)
+    return {"session_id": session_id, "token": token}
+
+
+def _text_field(body: Mapping[str, Any], name: str, limit: int, required: bool = False) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string")
+    value = value.strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: half an emoji
+        raise BadRequest(f"{name} is not valid Unicode") from exc
+    if required and not value:
+        raise BadRequest(f"{name} is empty")
+    if len(value) > limit:
+        raise PayloadTooLarge(f"{name} is over {limit} characters")
+    return value
+
+
+def post_message(session_id: str, token: str, body: Mapping[str, Any], source_ip: str) -> dict:
+    message = CHANNEL.parse(body, session_id)
+    _check_id(session_id)
+    # Counted per token hash: requests with a wrong token cannot use up the patron's allowance.
+    _limit("sends-session", identity.token_hash(token), SENDS_PER_SESSION)
+    _limit("sends-ip", _address_key(source_ip), SENDS_PER_ADDRESS)
+    conversations.accept(message, credential=identity.token_hash(token))
+    return {"message_id": message.message_id, "client_id": message.message_id}
+
+
+def list_messages(session_id: str, token: str, after: str) -> dict:
+    _check_id(session_id)
+    session = store.sessions.get(session_id, identity.token_hash(token))
+    _limit("polls-session", session_id, POLLS_PER_SESSION)
+    messages = store.messages.list_after(session["conversation_id"], after=_decode_cursor(after),
+                                         visibility=Visibility.PATRON)
+    return {
+        "messages": [{"id": message.message_id, "from": message.author.value, "name": message.author_name or None,
+                      "text": message.text, "client_id": message.client_id or None, "at": message.at}
+                     for message in messages],
+        "cursor": _encode_cursor(messages[-1].sort_key) if messages else after,
+        "status": "closed" if session.get("closed_at") else "open",
+    }
+
+
+def _check_id(session_id: str) -> None:
+    if not (session_id.startswith("s") and session_id[1:].isalnum() and len(session_id) < 64):
+        raise NotFound("no such chat session")
+
+
+def _encode_cursor(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    if not cursor:
+        return ""
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError as exc:
+        raise BadRequest("bad cursor") from exc

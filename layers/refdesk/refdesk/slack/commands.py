@@ -1,21 +1,21 @@
-"""The /refdesk slash command."""
+"""The /refdesk slash command: librarians go on and off duty and see what patrons see."""
 from __future__ import annotations
 
-from refdesk import presence
+from refdesk import presence, roster
 
 HELP = ("`/refdesk on` - go on duty (patrons see the desk online)\n"
         "`/refdesk off` - go off duty\n"
         "`/refdesk status` - who is on duty and what patrons see")
 
 
-def run_command(text: str, user_id: str, user_name: str) -> str:
+def run(text: str, user_id: str, user_name: str) -> str:
     word = text.strip().lower()
     if not user_id:
         return "Slack did not say who you are; try again."
     if word in ("on", "in", "start"):
-        return presence.go_on_duty(user_id, user_name)
+        return roster.go_on_duty(user_id, user_name)
     if word in ("off", "out", "stop"):
-        return presence.go_off_duty(user_id)
+        return roster.go_off_duty(user_id)
     if word == "status":
         state = presence.current()
         return (f"Patrons see the desk as *{state['status']}*; {state['librarians_on_duty']} librarian(s) on duty"

@@ -1,0 +1,229 @@
+"""The typed contracts that cross module and queue boundaries: conversations, messages, the
+inbound message every channel produces, and one job type per kind of work for the dispatcher."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Author(StrEnum):
+    PATRON = "patron"
+    LIBRARIAN = "librarian"
+    SYSTEM = "system"
+
+
+class Visibility(StrEnum):
+    PATRON = "patron"  # the patron sees it (and the widget lists it)
+    INTERNAL = "internal"  # staff only: a note
+
+
+class Delivery(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    INTERNAL = "internal"
+
+
+def _from_item(cls, item: dict):
+    """A dataclass from a table item: unknown attributes ignored, missing ones defaulted."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{name: value for name, value in item.items() if name in names})
+
+
+@dataclass(frozen=True)
+class Conversation:
+    conversation_id: str
+    patron_id: str
+    channel: str
+    anchor: str  # the session whose item points at this conversation while it is open
+    label: str  # how staff see the patron: "SMS ···4321"
+    status: Status = Status.OPEN
+    follow_up: bool = False
+    created_at: str = ""
+    slack_channel: str = ""
+    slack_ts: str = ""  # the root card: the staff thread
+    claimed_by: str = ""
+    first_reply_at: str = ""
+    closed_at: str = ""
+    closed_by: str = ""
+
+    @classmethod
+    def from_item(cls, item: dict) -> "Conversation":
+        conversation = _from_item(cls, item)
+        return dataclasses.replace(conversation, status=Status(conversation.status))
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is Status.OPEN
+
+
+@dataclass(frozen=True)
+class ReplyTo:
+    """Where replies go. Kept apart from the conversation, which only knows the patron's hash."""
+
+    address: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: str  # the idempotency key: MessageSid, client_id, slack-{ts}, close-{conversation}
+    at: str
+    author: Author
+    text: str
+    visibility: Visibility = Visibility.PATRON
+    author_name: str = ""
+    author_user: str = ""
+    client_id: str = ""
+    slack_ts: str = ""
+    delivery: Delivery | None = None
+    parts_sent: int = 0
+    sort_key: str = ""  # set once stored: the message's place in its conversation
+
+    @classmethod
+    def from_item(cls, item: dict) -> "Message":
+        message = _from_item(cls, {**item, "sort_key": item.get("sk", "")})
+        return dataclasses.replace(
+            message, author=Author(message.author), visibility=Visibility(message.visibility),
+            delivery=Delivery(message.delivery) if message.delivery else None, parts_sent=int(message.parts_sent))
+
+    def to_item(self) -> dict:
+        item = {name: value for name, value in dataclasses.asdict(self).items()
+                if value not in ("", None) and name != "sort_key"}
+        item["parts_sent"] = self.parts_sent
+        return item
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A patron's message as its channel parsed it; the same shape for every channel."""
+
+    channel: str
+    message_id: str  # the channel's idempotency key: Twilio MessageSid, the widget's client_id
+    session_id: str  # the anchor: the session whose open conversation the message joins
+    patron_id: str  # keyed hash of channel and address: counts patrons, identifies no one
+    label: str  # how staff see the patron
+    text: str
+    reply_address: str = ""  # phone number, or the contact left in the offline form
+    follow_up: bool = False
+    patron_name: str = ""  # only when the patron gives one (offline form)
+
+
+# --- jobs: the only things that cross the queue ------------------------------------------
+
+def thread_group(channel: str, thread_ts: str) -> str:
+    """The FIFO group of everything that happens in one staff thread."""
+    return f"thread:{channel}:{thread_ts}"
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: ClassVar[str]
+
+    @property
+    def group(self) -> str:
+        """The FIFO group: jobs in one group run in order."""
+        raise NotImplementedError
+
+    @property
+    def idempotency_key(self) -> str:
+        """Two deliveries with the same key are one job (the queue drops the second)."""
+        raise NotImplementedError
+
+    def to_body(self) -> str:
+        return json.dumps({"kind": self.kind, **dataclasses.asdict(self)})
+
+
+@dataclass(frozen=True)
+class PatronMessageJob(Job):
+    kind: ClassVar[str] = "patron_message"
+    message: InboundMessage
+    conversation_id: str
+    at: str  # when the webhook accepted it
+
+    @property
+    def group(self) -> str:
+        return self.conversation_id
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.message.channel}:{self.message.message_id}"
+
+
+@dataclass(frozen=True)
+class StaffReplyJob(Job):
+    kind: ClassVar[str] = "staff_reply"
+    event_id: str
+    channel: str
+    user: str
+    text: str
+    ts: str
+    thread_ts: str
+
+    @property
+    def group(self) -> str:
+        return thread_group(self.channel, self.thread_ts)
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.event_id
+
+
+@dataclass(frozen=True)
+class StaffEditJob(Job):
+    kind: ClassVar[str] = "staff_edit"
+    event_id: str
+    subtype: str  # message_changed or message_deleted
+    channel: str
+    user: str
+    thread_ts: str
+
+    @property
+    def group(self) -> str:
+        return thread_group(self.channel, self.thread_ts)
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.event_id
+
+
+@dataclass(frozen=True)
+class CloseJob(Job):
+    kind: ClassVar[str] = "close"
+    conversation_id: str
+    user: str
+    channel: str
+    root_ts: str = ""  # the card's ts: same FIFO group as the thread's replies
+    action_ts: str = ""
+
+    @property
+    def group(self) -> str:
+        # A reply sent just before Close reaches the patron before the closing line.
+        return thread_group(self.channel, self.root_ts) if self.root_ts else self.conversation_id
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.conversation_id}:{self.action_ts}"
+
+
+JOB_TYPES: dict[str, type[Job]] = {job.kind: job for job in (PatronMessageJob, StaffReplyJob, StaffEditJob, CloseJob)}
+
+
+def job_from_body(body: str) -> Job:
+    """The job a queue message carries. Raises ValueError for anything else."""
+    data = json.loads(body)
+    job_type = JOB_TYPES.get(data.pop("kind", None)) if isinstance(data, dict) else None
+    if job_type is None:
+        raise ValueError("not a RefDesk job")
+    if job_type is PatronMessageJob:
+        data["message"] = InboundMessage(**data["message"])
+    return job_type(**data)
+

@@ -1,0 +1,143 @@
+"""The relay between patron channels and the staff thread, run by the dispatcher for each job:
+patron messages stored and shown to staff, librarians' replies sent to the patron, edits
+explained, conversations closed. Safe to run again: each step checks what is already done."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from aws_lambda_powertools import Logger
+
+from refdesk import channels, store
+from refdesk.errors import Conflict, DeliveryFailed
+from refdesk.models import (Author, CloseJob, Conversation, Delivery, Job, Message, PatronMessageJob, ReplyTo,
+                            StaffEditJob, StaffReplyJob, Visibility)
+from refdesk.settings import get_settings
+from refdesk.slack import api as slack
+from refdesk.slack import cards
+from refdesk.slack.text import is_internal, plain_text
+from refdesk.store.table import now_iso
+
+logger = Logger(child=True)
+
+
+def deliver_patron_message(job: PatronMessageJob) -> None:
+    """Store the message and show it to staff: as the root card of a new conversation, or as a
+    reply in its thread. Safe to run again: each step checks what is already done."""
+    message, conversation_id = job.message, job.conversation_id
+    conversation = store.conversations.ensure(conversation_id, message)
+    reply_to = ReplyTo(address=message.reply_address, name=message.patron_name)
+    if message.reply_address:
+        store.conversations.save_reply_to(conversation_id, reply_to)
+    stored, _ = store.messages.put(conversation_id, Message(
+        message_id=message.message_id, at=job.at, author=Author.PATRON, text=message.text,
+        client_id=message.message_id))
+    if stored.slack_ts:
+        return
+    if conversation.slack_ts:
+        ts = slack.post_patron_text(conversation.slack_channel, conversation.slack_ts, conversation.label,
+                                    message.text)
+    else:
+        channel = get_settings().slack_staff_channel
+        text, blocks, overflow = cards.root_card(conversation, message.text, reply_to)
+        ts = slack.post(channel, text, blocks)
+        store.conversations.set_slack_root(conversation_id, channel, ts)
+        for more in overflow:
+            slack.post(channel, "(continued)", more, thread_ts=ts)
+    store.messages.update(conversation_id, stored, slack_ts=ts)
+    logger.info("patron message posted", extra={"conversation_id": conversation_id})
+
+
+def relay_staff_reply(job: StaffReplyJob) -> None:
+    """A librarian's reply in a conversation thread goes to the patron, unless it is a note."""
+    conversation_id = store.conversations.for_thread(job.channel, job.thread_ts)
+    if not conversation_id or job.user == slack.bot_user_id():
+        return
+    text = plain_text(job.text)
+    internal = is_internal(text)
+    name = slack.first_name(job.user)
+    stored, created = store.messages.put(conversation_id, Message(
+        message_id=f"slack-{job.ts}", at=_slack_time(job.ts), author=Author.LIBRARIAN, author_name=name,
+        author_user=job.user, text=text, slack_ts=job.ts,
+        visibility=Visibility.INTERNAL if internal else Visibility.PATRON,
+        delivery=Delivery.INTERNAL if internal else Delivery.PENDING))
+    if internal:
+        if created:
+            slack.react(job.channel, job.ts, slack.INTERNAL)
+        return
+    if stored.delivery is not Delivery.PENDING:
+        return
+    _send_to_patron(store.conversations.get(conversation_id), store.conversations.get_reply_to(conversation_id),
+                    stored, name)
+
+
+def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Message, sender: str) -> None:
+    """Send a stored outbound message through the patron's channel, resuming after the parts
+    already sent, and show the outcome on the Slack message as a reaction."""
+    conversation_id = conversation.conversation_id
+    channel = channels.get(conversation.channel)
+    parts = channel.compose(sender, message.text)
+    try:
+        for index in range(message.parts_sent, len(parts)):
+            channel.send(reply_to.address, parts[index])
+            store.messages.update(conversation_id, message, parts_sent=index + 1)
+    except DeliveryFailed as failure:
+        store.messages.update(conversation_id, message, delivery=Delivery.FAILED)
+        logger.warning("delivery failed for good", extra={"conversation_id": conversation_id, "code": failure.code})
+        if message.slack_ts:
+            slack.react(conversation.slack_channel, message.slack_ts, slack.FAILED)
+            slack.post(conversation.slack_channel, f":warning: Not delivered to the patron ({failure.message}). "
+                       "Retrying will not help; the patron may have opted out.", thread_ts=conversation.slack_ts)
+        return
+    store.messages.update(conversation_id, message, delivery=Delivery.SENT)
+    if message.slack_ts:
+        slack.react(conversation.slack_channel, message.slack_ts, slack.SENT)
+    logger.info("reply delivered", extra={"conversation_id": conversation_id, "parts": len(parts)})
+
+
+def handle_staff_edit(job: StaffEditJob) -> None:
+    """Edits and deletions in Slack cannot reach a patron who already has the text: say so to
+    the librarian instead of relaying anything."""
+    conversation_id = store.conversations.for_thread(job.channel, job.thread_ts)
+    if not conversation_id or not job.user or job.user == slack.bot_user_id():
+        return
+    action = "Edits" if job.subtype == "message_changed" else "Deletions"
+    slack.tell(job.channel, job.user, f"{action} in Slack don't reach the patron, who already has the "
+               "original. Reply again in the thread to correct it.", thread_ts=job.thread_ts)
+
+
+def close(job: CloseJob) -> None:
+    conversation = store.conversations.get(job.conversation_id)
+    try:
+        conversation = store.conversations.close(job.conversation_id, job.user,
+                                                 channels.get(conversation.channel).release)
+    except Conflict:
+        slack.tell(job.channel, job.user, "That conversation was already closed.")
+        return
+    question = next((message.text for message in store.messages.list_after(conversation.conversation_id)
+                     if message.author is Author.PATRON), "")
+    reply_to = store.conversations.get_reply_to(conversation.conversation_id)
+    text, blocks, _ = cards.root_card(conversation, question, reply_to)
+    slack.update(conversation.slack_channel, conversation.slack_ts, f"[closed] {text}",
+                 cards.closed_card(blocks, job.user))
+    closing = get_settings().closing_text
+    if closing:
+        stored, _ = store.messages.put(conversation.conversation_id, Message(
+            message_id=f"close-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM, text=closing,
+            delivery=Delivery.PENDING))
+        _send_to_patron(conversation, reply_to, stored, "")
+    logger.info("conversation closed", extra={"conversation_id": conversation.conversation_id})
+
+
+def report_undeliverable(job: Job, attempts: int) -> None:
+    """The last attempt failed: the job goes to the dead-letter queue; tell the thread."""
+    logger.error("job failed its last attempt", extra={"kind": job.kind, "attempts": attempts,
+                                                       "conversation_id": getattr(job, "conversation_id", None)})
+    if not isinstance(job, StaffReplyJob):
+        return
+    slack.react(job.channel, job.ts, slack.FAILED)
+    slack.post(job.channel, f":warning: This reply was not delivered after {attempts} attempts. "
+               "It is kept in the dead-letter queue for the administrator.", thread_ts=job.thread_ts)
+
+
+def _slack_time(ts: str) -> str:
+    return datetime.fromtimestamp(float(ts), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

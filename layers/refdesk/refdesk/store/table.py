@@ -1,0 +1,35 @@
+"""The table handle and the few helpers every store module shares."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from botocore.exceptions import ClientError
+
+from refdesk import clients
+
+
+def table():
+    return clients.get("table")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def failed_condition(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def old_item(error: ClientError) -> dict:
+    """The item a failed condition saw (error responses are not deserialized by boto3)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in (error.response.get("Item") or {}).items()}
+
+
+def transact(items: list[dict]) -> None:
+    """One TransactWriteItems; each item is {"Put"|"Update"|"Delete": {...}} without TableName."""
+    handle = table()
+    handle.meta.client.transact_write_items(TransactItems=[
+        {action: {"TableName": handle.name, **spec} for action, spec in item.items()} for item in items])
