@@ -159,13 +159,11 @@ class PatronMessageJob(Job):
 
 
 @dataclass(frozen=True)
-class StaffReplyJob(Job):
-    kind: ClassVar[str] = "staff_reply"
+class ThreadEventJob(Job):
+    """Something a person did in a staff thread, from a Slack event."""
+
     event_id: str
     channel: str
-    user: str
-    text: str
-    ts: str
     thread_ts: str
 
     @property
@@ -178,21 +176,18 @@ class StaffReplyJob(Job):
 
 
 @dataclass(frozen=True)
-class StaffEditJob(Job):
-    kind: ClassVar[str] = "staff_edit"
-    event_id: str
-    subtype: str  # message_changed or message_deleted
-    channel: str
+class StaffReplyJob(ThreadEventJob):
+    kind: ClassVar[str] = "staff_reply"
     user: str
-    thread_ts: str
+    text: str
+    ts: str
 
-    @property
-    def group(self) -> str:
-        return thread_group(self.channel, self.thread_ts)
 
-    @property
-    def idempotency_key(self) -> str:
-        return self.event_id
+@dataclass(frozen=True)
+class StaffEditJob(ThreadEventJob):
+    kind: ClassVar[str] = "staff_edit"
+    subtype: str  # message_changed or message_deleted
+    user: str
 
 
 @dataclass(frozen=True)
