@@ -8,7 +8,11 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: dev test lint build clean venv
+# checkov pins its own boto3, which clashes with the project's: it gets a venv of its own.
+TOOLS_VENV := .venv-tools
+CHECKOV_REQUIREMENTS := tests/security/requirements-checkov.txt
+
+.PHONY: dev test lint build clean venv tools load bench
 
 venv: $(VENV)/.installed
 
@@ -19,11 +23,29 @@ $(VENV)/.installed: requirements-dev.txt layers/refdesk/requirements.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# The '*' .gitignore keeps the tools venv out of git.
+tools: $(TOOLS_VENV)/.installed
+
+$(TOOLS_VENV)/.installed: $(CHECKOV_REQUIREMENTS)
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is required" >&2; exit 1; }
+	$(PYTHON312) -m venv $(TOOLS_VENV)
+	echo '*' > $(TOOLS_VENV)/.gitignore
+	$(TOOLS_VENV)/bin/python -m pip install -q -r $(CHECKOV_REQUIREMENTS)
+	touch $@
+
 dev: venv
 	$(PY) -m local.devstack
 
-test: venv
+test: venv tools
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# A bounded load test of the local stack on loopback (starts and stops its own stack).
+load: venv
+	$(PY) scripts/load.py $(LOAD_ARGS)
+
+# Speed and cost, measured in one run and printed as ratios and counts.
+bench: venv
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 lint: venv
 	sam validate --lint
@@ -31,6 +53,5 @@ lint: venv
 build: venv
 	sam build --parallel
 
-
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache test-output
+	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .pytest_cache test-output
