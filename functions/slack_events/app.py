@@ -1,25 +1,31 @@
 """POST /slack/events - verify, answer url_verification, enqueue relevant events, ack fast."""
-
-from refdesk import jobs
-from refdesk.slack.events import router
-from refdesk.http import Request, api_handler, json_response, respond
+from refdesk import http, jobs
+from refdesk.http import Api, Router
+from refdesk.observability import count, logger
 from refdesk.signatures import verify_slack
-from refdesk.observability import logger
+from refdesk.slack.events import router as listeners
+
+slack = Router()
 
 
-
-@logger.inject_lambda_context
-@api_handler
-def handler(request: Request, event: dict) -> dict:
+@slack.post("/slack/events")
+def events():
+    request = http.request(slack)
     verify_slack(request)
     payload = request.json()
     if payload.get("type") == "url_verification":
-        return json_response(200, {"challenge": str(payload.get("challenge", ""))})
+        return http.json_response(200, {"challenge": str(payload.get("challenge", ""))})
     if payload.get("type") != "event_callback":
-        return respond(200)
-    job = router.job_for_event(payload)
+        return http.respond(200)
+    job = listeners.job_for_event(payload)
     if job:
         jobs.enqueue(job)
-    logger.info("slack event", extra={"event_id": payload["event_id"], "queued": bool(job),
-                                      "retry": request.headers.get("x-slack-retry-num", "0")})
-    return respond(200)
+        count("SlackEventQueued")
+    logger.info("slack event", extra={"event_id": str(payload.get("event_id")), "queued": bool(job),
+                                      "retry": str(request.headers.get("x-slack-retry-num", "0"))})
+    return http.respond(200)
+
+
+app = Api(slack)
+
+handler = http.lambda_handler(app)

@@ -1,24 +1,36 @@
-"""Web chat API for the widget: POST /chat/sessions, POST|GET /chat/sessions/{id}/messages."""
-
+"""Web chat API for the widget: POST /chat/sessions, POST|GET /chat/sessions/{id}/messages.
+Browsers may use it only from the library's origins (ALLOWED_ORIGINS); see refdesk.http."""
+from refdesk import http
 from refdesk.channels import web as webchat
-from refdesk.http import Request, api_handler, cors, json_response
-from refdesk.observability import logger
+from refdesk.http import Api, Router
+from refdesk.observability import count
+from refdesk.settings import get_settings
+
+chat = Router()
 
 
-
-@api_handler
-def route(request: Request, event: dict) -> dict:
-    if request.path == "/chat/sessions":
-        return json_response(201, webchat.create_session(request.source_ip))
-    session_id = request.path_params.get("id", "")
-    if request.method == "POST":
-        answer = webchat.post_message(session_id, request.bearer_token(), request.json(), request.source_ip)
-        return json_response(201, answer)
-    return json_response(200, webchat.list_messages(session_id, request.bearer_token(),
-                                                    request.query.get("after", "")))
+@chat.post("/chat/sessions")
+def create_session():
+    answer = webchat.create_session(http.request(chat).source_ip)
+    count("ChatSessionCreated")
+    return http.json_response(201, answer)
 
 
-@logger.inject_lambda_context
-@cors
-def handler(event: dict, context) -> dict:
-    return route(event, context)
+@chat.post("/chat/sessions/<id>/messages")
+def post_message(id: str):  # noqa: A002 - route variables are named as in template.yaml
+    request = http.request(chat)
+    answer = webchat.post_message(id, request.bearer_token(), request.json(), request.source_ip)
+    count("PatronMessageAccepted", channel=webchat.CHANNEL.name)
+    return http.json_response(201, answer)
+
+
+@chat.get("/chat/sessions/<id>/messages")
+def list_messages(id: str):  # noqa: A002
+    request = http.request(chat)
+    return http.json_response(200, webchat.list_messages(id, request.bearer_token(),
+                                                         str(request.query.get("after", ""))))
+
+
+app = Api(chat, allowed_origins=get_settings().allowed_origins)
+
+handler = http.lambda_handler(app)
