@@ -1,31 +1,45 @@
-"""GET /presence, LibraryH3lp-style /presence/jid/{queue}/{host}/{format}, and GET /widget.js."""
-import re
+"""GET /presence, LibraryH3lp's /presence/jid/{queue}/{host}/{format} (and image/{theme}), and
+GET /widget.js. Every answer, a 404 included, may be read from any site."""
 from pathlib import Path
 
-
-from refdesk import presence
-from refdesk.errors import NotFound
-from refdesk.http import Request, api_handler, json_response, respond
-from refdesk.observability import logger
+from refdesk import http, presence
+from refdesk.http import Api, Router
 
 WIDGET = (Path(__file__).parent / "static" / "widget.js").read_text(encoding="utf-8")
-NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+ANY_SITE = {"access-control-allow-origin": "*"}
 # Presence changes when a librarian goes on or off duty; a short cache keeps polling cheap.
-SHORT_CACHE = {"cache-control": "public, max-age=15", "access-control-allow-origin": "*"}
+SHORT_CACHE = {"cache-control": "public, max-age=15"}
+
+status = Router()
+libraryh3lp = Router()
+widget = Router()
 
 
-@logger.inject_lambda_context
-@api_handler
-def handler(request: Request, event: dict) -> dict:
-    if request.path == "/widget.js":
-        return respond(200, WIDGET, "application/javascript; charset=utf-8", {"cache-control": "public, max-age=300"})
-    if request.path == "/presence":
-        return json_response(200, presence.current(), SHORT_CACHE)
-    queue, host = request.path_params.get("queue", ""), request.path_params.get("host", "")
-    fmt = request.path_params.get("format", "")
+@status.get("/presence")
+def desk():
+    return http.json_response(200, presence.current(), SHORT_CACHE)
+
+
+@libraryh3lp.get("/presence/jid/<queue>/<host>/<format>")
+def jid(queue: str, host: str, format: str, theme: str | None = None):  # noqa: A002 - as in template.yaml
     # Checked before presence.current(): a malformed URL costs no database read.
-    if not (NAME.match(queue) and NAME.match(host) and host.startswith("chat.") and fmt in presence.LIBRARYH3LP_FORMATS):
-        raise NotFound("no such presence resource")
+    resource = presence.Libraryh3lpResource.parse(queue, host, format, theme)
     available = presence.current()["status"] == "available"
-    content_type, body = presence.libraryh3lp_body(fmt, queue, host, available, request.query.get("cb", ""))
-    return respond(200, body, content_type, SHORT_CACHE)
+    callback = str(http.request(libraryh3lp).query.get("cb", ""))
+    content_type, body = resource.render(available, callback)
+    return http.respond(200, body, content_type, SHORT_CACHE)
+
+
+@libraryh3lp.get("/presence/jid/<queue>/<host>/image/<theme>")
+def themed_image(queue: str, host: str, theme: str):
+    return jid(queue, host, "image", theme)
+
+
+@widget.get("/widget.js")
+def script():
+    return http.respond(200, WIDGET, "application/javascript; charset=utf-8", {"cache-control": "public, max-age=300"})
+
+
+app = Api(status, libraryh3lp, widget, headers=ANY_SITE)
+
+handler = http.lambda_handler(app)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import ROOT, fixture, http_event, invoke, slack_event
+from tests.conftest import ROOT, NoRoute, fixture, http_event, invoke, slack_event
 
 NY = ZoneInfo("America/New_York")
 FORM = "application/x-www-form-urlencoded"
@@ -93,10 +93,11 @@ def refdesk_ok(text: str = "on", **kwargs) -> str:
     return answer["text"]
 
 
-def get(path: str, path_params: dict | None = None, query: str = "") -> dict:
-    event = http_event("GET", path, path_params=path_params, query=query, base64_body=False,
-                       headers={"Accept": "*/*", "User-Agent": "Mozilla/5.0"})
-    event["routeKey"] = "GET /presence/jid/{queue}/{host}/{format}" if path_params else f"GET {path}"
+def get(path: str, query: str = "") -> dict:
+    try:
+        event = http_event("GET", path, query=query, headers={"Accept": "*/*", "User-Agent": "Mozilla/5.0"})
+    except NoRoute as refused:  # an empty path segment: API Gateway answers without calling the function
+        return refused.response
     return invoke("presence", event)
 
 
@@ -108,7 +109,7 @@ def presence() -> dict:
 
 
 def lh3(queue: str = "ask-us", host: str = "chat.libraryh3lp.com", fmt: str = "text", query: str = "") -> dict:
-    return get(f"/presence/jid/{queue}/{host}/{fmt}", {"queue": queue, "host": host, "format": fmt}, query)
+    return get(f"/presence/jid/{queue}/{host}/{fmt}", query)
 
 
 def header(response: dict, name: str) -> str | None:
@@ -117,8 +118,7 @@ def header(response: dict, name: str) -> str | None:
 
 def run_js(source: str) -> str:
     node = shutil.which("node") or shutil.which("nodejs")
-    if not node:
-        pytest.skip("node is not installed")
+    assert node, "these tests run the script in Node.js: install it (apt-get install nodejs; .ci/run does)"
     result = subprocess.run([node, "-e", source], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -412,15 +412,16 @@ def test_libraryh3lp_answers_can_be_read_from_any_site_and_cached_briefly(aws):
     assert "max-age=" in (header(response, "cache-control") or "")
 
 
-@pytest.mark.parametrize("fmt", ["image", "json", "TEXT", "html", "xml.php", ""])
+@pytest.mark.parametrize("fmt", ["json", "TEXT", "html", "xml.php", ""])  # "image" is one now
 def test_an_unknown_format_is_404(aws, fmt):
     response = lh3("ask-us", "chat.libraryh3lp.com", fmt)
 
     assert response["statusCode"] == 404
-    assert json.loads(response["body"])["error"]["code"] == "not_found"
+    if fmt:  # with "" no route takes the path, and API Gateway answers itself
+        assert json.loads(response["body"])["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("host", ["libraryh3lp.com", "refdesk.example.org", "xchat.example.org", "chat",
+@pytest.mark.parametrize("host", ["refdesk.example.org", "xchat.example.org", "chat",
                                   "chat.<script>", "chat.libraryh3lp.com/js", ""])
 def test_a_host_that_is_not_a_chat_host_is_404(aws, host):
     response = lh3("ask-us", host, "text")
@@ -473,7 +474,6 @@ def test_a_callback_that_is_not_a_plain_name_is_never_written_into_the_script(aw
 
 # --- widget.js -------------------------------------------------------------------------
 
-@pytest.mark.skipif(not WIDGET.exists(), reason="functions/presence/static/widget.js does not exist yet")
 def test_the_widget_script_is_served_as_javascript(aws):
     response = get("/widget.js")
 
