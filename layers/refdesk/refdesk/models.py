@@ -181,6 +181,7 @@ class StaffReplyJob(ThreadEventJob):
     user: str
     text: str
     ts: str
+    files: int = 0  # files attached in Slack (file_share): never sent to the patron; the librarian is told
 
 
 @dataclass(frozen=True)

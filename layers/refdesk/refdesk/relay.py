@@ -47,12 +47,24 @@ def deliver_patron_message(job: PatronMessageJob) -> None:
     logger.info("patron message posted", extra={"conversation_id": conversation_id})
 
 
+FILES_NOT_SENT = ("The patron doesn't get files or pictures from Slack: only the text of your reply was "
+                  "relayed. Describe the file, or share a public link, if they need it.")
+ONLY_FILES = ("Files and pictures aren't sent to the patron, so nothing reached them. Reply with text (a "
+              "description, or a public link) to answer.")
+
+
 def relay_staff_reply(job: StaffReplyJob) -> None:
-    """A librarian's reply in a conversation thread goes to the patron, unless it is a note."""
+    """A librarian's reply in a conversation thread goes to the patron, unless it is a note.
+    Slack's markup becomes plain text (emoji, mentions, links); files attached in Slack are
+    not sent, and the librarian is told so privately."""
     conversation_id = store.conversations.for_thread(job.channel, job.thread_ts)
     if not conversation_id or job.user == slack.bot_user_id():
         return
-    text = plain_text(job.text)
+    text = plain_text(job.text, name_of=slack.first_name)
+    if not text.strip():
+        if job.files:
+            slack.tell(job.channel, job.user, ONLY_FILES, thread_ts=job.thread_ts)
+        return
     internal = is_internal(text)
     name = slack.first_name(job.user)
     stored, created = store.messages.put(conversation_id, Message(
@@ -68,6 +80,8 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
         return
     _send_to_patron(store.conversations.get(conversation_id), store.conversations.get_reply_to(conversation_id),
                     stored, name)
+    if job.files:  # after the ✅/❌, once: a retry finds the message no longer pending
+        slack.tell(job.channel, job.user, FILES_NOT_SENT, thread_ts=job.thread_ts)
 
 
 def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Message, sender: str) -> None:
@@ -86,7 +100,7 @@ def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Mess
         if message.slack_ts:
             slack.react(conversation.slack_channel, message.slack_ts, slack.FAILED)
             slack.post(conversation.slack_channel, f":warning: Not delivered to the patron ({failure.message}). "
-                       "Retrying will not help; the patron may have opted out.", thread_ts=conversation.slack_ts)
+                       "Retrying will not help.", thread_ts=conversation.slack_ts)
         return
     store.messages.update(conversation_id, message, delivery=Delivery.SENT)
     if message.slack_ts:
@@ -119,7 +133,7 @@ def close(job: CloseJob) -> None:
     text, blocks, _ = cards.root_card(conversation, question, reply_to)
     slack.update(conversation.slack_channel, conversation.slack_ts, f"[closed] {text}",
                  cards.closed_card(blocks, job.user))
-    closing = get_settings().closing_text
+    closing = get_settings().closing_text(conversation.channel)
     if closing:
         stored, _ = store.messages.put(conversation.conversation_id, Message(
             message_id=f"close-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM, text=closing,

@@ -18,6 +18,17 @@ SECRETS = {
 SECRET_CACHE_SECONDS = 300
 
 
+# The line a patron gets when a librarian closes the conversation, worded for the channel
+# they use: a web patron starts a new chat, an SMS patron texts again. CLOSING_TEXT (the
+# template's ClosingText) overrides the SMS wording, WEB_CLOSING_TEXT the web one.
+CLOSING_TEXTS = {
+    "sms": "This conversation is closed. Text us any time with a new question.",
+    "web": "This chat is closed. Start a new chat here any time you have another question.",
+}
+CLOSING_OVERRIDES = {"sms": "CLOSING_TEXT", "web": "WEB_CLOSING_TEXT"}
+DEFAULT_CLOSING_TEXT = "This conversation is closed. Thank you for asking the library."
+
+
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -33,7 +44,7 @@ class Settings:
     twilio_api_url: str = ""
     twilio_from_number: str = ""
     sms_ack_text: str = ""
-    closing_text: str = ""
+    closing_texts: dict = field(default_factory=lambda: dict(CLOSING_TEXTS))  # per channel
     reply_format: str = "{name} (library): {text}"
     allowed_origins: tuple[str, ...] = ()
     library_timezone: str = "America/New_York"
@@ -53,7 +64,8 @@ class Settings:
             twilio_api_url=env.get("TWILIO_API_URL", "").rstrip("/"),
             twilio_from_number=env.get("TWILIO_FROM_NUMBER", ""),
             sms_ack_text=env.get("SMS_ACK_TEXT", ""),
-            closing_text=env.get("CLOSING_TEXT", ""),
+            closing_texts={channel: env.get(CLOSING_OVERRIDES[channel], "").strip() or text
+                           for channel, text in CLOSING_TEXTS.items()},
             reply_format=env.get("REPLY_FORMAT") or "{name} (library): {text}",
             allowed_origins=_csv(env.get("ALLOWED_ORIGINS", "")),
             library_timezone=env.get("LIBRARY_TIMEZONE") or "America/New_York",
@@ -61,6 +73,10 @@ class Settings:
             holidays=_csv(env.get("HOLIDAYS", "")),
             max_delivery_attempts=int(env.get("MAX_DELIVERY_ATTEMPTS") or 5),
         )
+
+    def closing_text(self, channel: str) -> str:
+        """The closing line for a patron on this channel."""
+        return self.closing_texts.get(channel) or DEFAULT_CLOSING_TEXT
 
     def secret(self, name: str) -> str:
         env_name, parameter = SECRETS[name]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from typing import Mapping
-from xml.sax.saxutils import escape as xml_escape
 
 from refdesk import identity, store
 from refdesk.errors import BadRequest, DeliveryFailed
@@ -20,6 +19,8 @@ KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT",
 # Twilio errors where trying again cannot help: unsubscribed, invalid or unreachable number.
 PERMANENT_ERRORS = {21211, 21408, 21610, 21612, 21614, 30003, 30005, 30006}
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+OPTED_OUT = "opted_out"  # DeliveryFailed code: the patron texted STOP
+STOPPED = "they texted STOP; nothing can be texted to them until they text START"
 
 
 def _text(body: str, media_count: int) -> str:
@@ -28,8 +29,13 @@ def _text(body: str, media_count: int) -> str:
 
 
 def twiml(message: str = "") -> str:
-    inner = f"<Message>{xml_escape(message)}</Message>" if message else ""
-    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
+    """The webhook's answer: an empty <Response/>, or one <Message> Twilio sends back at once."""
+    from twilio.twiml.messaging_response import MessagingResponse  # only the inbound webhook needs it
+
+    response = MessagingResponse()
+    if message:
+        response.message(message)
+    return response.to_xml(xml_declaration=True)
 
 
 def split(text: str, limit: int = MAX_SMS) -> list[str]:
@@ -49,12 +55,24 @@ class SmsChannel:
 
     def parse(self, fields: Mapping[str, str], session_id: str = "") -> InboundMessage | None:
         """Only the fields RefDesk needs are checked; Twilio adds others without notice. None for
-        the keywords Twilio answers itself."""
+        the keywords Twilio answers itself.
+
+        With Advanced Opt-Out, Twilio marks those keywords (its own and any the library added)
+        with `OptOutType`: such a request is never a question. A STOP is recorded (one write,
+        by the patron's keyed hash) so that the desk never sends to the number, and a START
+        clears it; HELP costs nothing."""
         sid, sender, body = fields.get("MessageSid", ""), fields.get("From", ""), fields.get("Body")
         if not re.fullmatch(r"(SM|MM)[0-9a-fA-F]{32}", sid):
             raise BadRequest("MessageSid missing or malformed")
         if not E164.match(sender):
             raise BadRequest("From is not an E.164 phone number")
+        opt_out_type = (fields.get("OptOutType") or "").strip().upper()
+        if opt_out_type:
+            if opt_out_type == "STOP":
+                store.optouts.record(identity.patron_id(self.name, sender))
+            elif opt_out_type == "START":
+                store.optouts.clear(identity.patron_id(self.name, sender))
+            return None
         try:
             media_count = int(fields.get("NumMedia") or 0)
         except ValueError as exc:
@@ -81,11 +99,14 @@ class SmsChannel:
 
         from refdesk import clients
 
+        if store.optouts.is_opted_out(identity.patron_id(self.name, address)):
+            raise DeliveryFailed(STOPPED, code=OPTED_OUT)  # refused here: Twilio is not asked
         try:
             clients.get("twilio").messages.create(to=address, from_=get_settings().twilio_from_number, body=part)
         except TwilioRestException as error:
             if error.code in PERMANENT_ERRORS:
-                raise DeliveryFailed(f"Twilio error {error.code}", code=str(error.code)) from error
+                why = STOPPED if error.code == 21610 else "the number cannot receive texts"
+                raise DeliveryFailed(f"Twilio error {error.code}: {why}", code=str(error.code)) from error
             raise
 
 

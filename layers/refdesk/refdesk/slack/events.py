@@ -11,14 +11,33 @@ def _in_a_thread(message: dict) -> bool:
 
 
 @router.event("message")
+@router.event("message", subtype="thread_broadcast")
 def thread_reply(event: dict, envelope: dict) -> StaffReplyJob | None:
-    """A person's reply in a thread (top-level messages are not conversations)."""
+    """A person's reply in a thread (top-level messages are not conversations). A reply also
+    sent to the channel ("Also send to #channel") arrives once, as `thread_broadcast`, and is
+    relayed like any reply: the relay stores each Slack message once, by its ts."""
     if not _in_a_thread(event):
         return None
     if not all(isinstance(event.get(name), str) for name in ("user", "text", "ts", "channel")):
         raise BadRequest("message event missing user, text, ts or channel")
     return StaffReplyJob(event_id=envelope["event_id"], channel=event["channel"], user=event["user"],
                          text=event["text"], ts=event["ts"], thread_ts=event["thread_ts"])
+
+
+@router.event("message", subtype="file_share")
+def reply_with_files(event: dict, envelope: dict) -> StaffReplyJob | None:
+    """A reply with files attached: its text is relayed, the files are not (they are private to
+    the workspace); the job carries how many there were so the librarian can be told."""
+    if not _in_a_thread(event):
+        return None
+    files = event.get("files")
+    if not all(isinstance(event.get(name), str) for name in ("user", "ts", "channel")) or not isinstance(files, list):
+        raise BadRequest("file_share event missing user, ts, channel or files")
+    text = event.get("text") or ""
+    if not isinstance(text, str):
+        raise BadRequest("file_share event text is not a string")
+    return StaffReplyJob(event_id=envelope["event_id"], channel=event["channel"], user=event["user"],
+                         text=text, ts=event["ts"], thread_ts=event["thread_ts"], files=len(files))
 
 
 @router.event("message", subtype="message_changed")

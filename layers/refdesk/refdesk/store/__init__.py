@@ -7,8 +7,9 @@ with the access patterns it serves:
   messages       the messages of a conversation, stored once, listed by cursor
   duty           the librarians on duty
   limits         rate-limit counters
+  optouts        SMS patrons who texted STOP, by keyed hash
 
 Every item carries `expires_at` (DynamoDB TTL, also checked on read where it matters)."""
-from refdesk.store import conversations, duty, limits, messages, sessions
+from refdesk.store import conversations, duty, limits, messages, optouts, sessions
 
-__all__ = ["conversations", "duty", "limits", "messages", "sessions"]
+__all__ = ["conversations", "duty", "limits", "messages", "optouts", "sessions"]

@@ -7,7 +7,8 @@
   CONV#{id}             / ID#{message id}    makes storing a message idempotent
   THREAD#{channel}#{ts} / META               a Slack thread -> its conversation
   DUTY                  / USER#{user}        a librarian on duty
-  RATE#{scope}#{key}    / {window}           a rate-limit counter"""
+  RATE#{scope}#{key}    / {window}           a rate-limit counter
+  OPTOUT#{patron_id}    / META               an SMS patron who texted STOP (keyed hash, never the number)"""
 from __future__ import annotations
 
 import time
@@ -63,3 +64,7 @@ def duty(user_id: str) -> dict:
 
 def rate(scope: str, key: str, window: int) -> dict:
     return {"pk": f"RATE#{scope}#{key}", "sk": str(window)}
+
+
+def opt_out(patron_id: str) -> dict:
+    return {"pk": f"OPTOUT#{patron_id}", "sk": META}
