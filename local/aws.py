@@ -1,10 +1,11 @@
-"""AWS for the local stack: an embedded moto server (unless AWS_ENDPOINT_URL names another
-endpoint) holding the tables and queues declared in template.yaml."""
+"""AWS for the local stack and the tests: an embedded moto server (unless another endpoint is
+given) holding the tables and queues declared in template.yaml."""
 from __future__ import annotations
 
 import json
 import logging
 import os
+import urllib.request
 
 import boto3
 
@@ -15,28 +16,68 @@ DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t
 NOT_QUEUE_ATTRIBUTES = {"QueueName", "Tags", "RedrivePolicy"}
 TABLE_ARGUMENTS = ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput",
                    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification")
+# Straight to 127.0.0.1, whatever proxy the developer's shell names.
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class LocalAws:
-    def __init__(self, template: Template):
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        self.embedded = not endpoint
+    """endpoint_url: an AWS endpoint to use (AWS_ENDPOINT_URL); None starts moto on 127.0.0.1.
+    `environment` holds the variables that point boto3 at these resources; unless
+    use_in_this_process is False (the tests set them per test), they are set in os.environ."""
+
+    def __init__(self, template: Template, endpoint_url: str | None = None, *, use_in_this_process: bool = True):
+        self.embedded = not endpoint_url
         self._moto = _start_moto() if self.embedded else None
         if self._moto:
             host, port = self._moto.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-        self.endpoint_url = endpoint
-        _point_boto_at(endpoint, force=self.embedded)
-        self.sqs = boto3.client("sqs")
+            endpoint_url = f"http://{host}:{port}"
+        self.endpoint_url = endpoint_url
+        self.environment = {"AWS_ENDPOINT_URL": endpoint_url, "AWS_DEFAULT_REGION": REGION, **DUMMY_CREDENTIALS}
+        self.sqs = self.client("sqs")
+        self.dynamodb = self.client("dynamodb")
         self.refs: dict[str, str] = {}
         self.attributes: dict[str, str] = {}
-        resolve = template.resolver(self.refs, self.attributes)
-        self._create_tables(template, resolve)
-        self.dead_letter_queue_urls = self._create_queues(template, resolve)
+        self.dead_letter_queue_urls: list[str] = []
+        self._template = template
+        self._create_resources()
+        if use_in_this_process:
+            self.use_in_this_process()
+
+    def client(self, service: str):
+        """A boto3 client for these resources, configured as use_in_this_process() configures
+        the process, whether or not it was called."""
+        values = self._effective_environment()
+        token = None if self.embedded else os.environ.get("AWS_SESSION_TOKEN")
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=values["AWS_DEFAULT_REGION"],
+                            aws_access_key_id=values["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=values["AWS_SECRET_ACCESS_KEY"], aws_session_token=token)
+
+    def use_in_this_process(self) -> None:
+        """boto3 in this process (the handlers included) uses these resources."""
+        os.environ.update(self._effective_environment())
+
+    def _effective_environment(self) -> dict[str, str]:
+        """For the embedded moto, `environment`: dummy credentials replace the developer's, so
+        that nothing can reach real AWS with them. For another endpoint, what the developer
+        exported wins."""
+        if self.embedded:
+            return dict(self.environment)
+        return {name: os.environ.get(name) or value for name, value in self.environment.items()}
 
     def stop(self) -> None:
         if self._moto:
             self._moto.stop()
+
+    def reset(self) -> None:
+        """The embedded moto back to template.yaml's table and queues, empty (what the tests do
+        before each test): moto forgets everything, in flight and de-duplication ids included, and
+        the resources are made again under the same names, URLs and ARNs (5 calls)."""
+        if not self.embedded:
+            raise RuntimeError("reset() is for the embedded moto only")
+        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with _direct.open(reset, timeout=30) as answer:
+            answer.read()
+        self._create_resources(again=True)
 
     def dead_letter_count(self) -> int:
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -45,14 +86,23 @@ class LocalAws:
                    for value in self.sqs.get_queue_attributes(QueueUrl=url,
                                                               AttributeNames=names)["Attributes"].values())
 
-    def _create_tables(self, template: Template, resolve) -> None:
-        dynamodb = boto3.client("dynamodb")
+    def _create_resources(self, again: bool = False) -> None:
+        """again: after reset(), when nothing exists and every name and ARN is known already
+        (moto makes the same ones again), which saves half the calls."""
+        resolve = self._template.resolver(self.refs, self.attributes)
+        self._create_tables(self._template, resolve, again)
+        if again:
+            self._create_queues_again(self._template, resolve)
+        else:
+            self.dead_letter_queue_urls = self._create_queues(self._template, resolve)
+
+    def _create_tables(self, template: Template, resolve, again: bool) -> None:
+        dynamodb = self.dynamodb
         for name, raw in template.resources("AWS::DynamoDB::Table").items():
             props = resolve(raw)
             table_name = props.get("TableName") or f"{STACK_NAME}-{name}"
-            try:
-                description = dynamodb.describe_table(TableName=table_name)["Table"]
-            except dynamodb.exceptions.ResourceNotFoundException:
+            description = None if again else _table_description(dynamodb, table_name)
+            if description is None:
                 arguments = {key: props[key] for key in TABLE_ARGUMENTS if key in props}
                 description = dynamodb.create_table(TableName=table_name, **arguments)["TableDescription"]
                 if "TimeToLiveSpecification" in props:
@@ -67,14 +117,11 @@ class LocalAws:
         queues = template.resources("AWS::SQS::Queue")
         for name, raw in queues.items():
             props = resolve({key: value for key, value in raw.items() if key != "RedrivePolicy"})
-            fifo = props.get("FifoQueue") is True
-            queue_name = props.get("QueueName") or f"{STACK_NAME}-{name}{'.fifo' if fifo else ''}"
             try:
-                url = self.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+                url = self.sqs.get_queue_url(QueueName=_queue_name(name, props))["QueueUrl"]
             except self.sqs.exceptions.QueueDoesNotExist:
-                attributes = {key: _attribute_text(value) for key, value in props.items()
-                              if key not in NOT_QUEUE_ATTRIBUTES}
-                url = self.sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
+                url = self.sqs.create_queue(QueueName=_queue_name(name, props),
+                                            Attributes=_queue_attributes(props))["QueueUrl"]
             self.refs[name] = url
             self.attributes[f"{name}.Arn"] = self.sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -87,6 +134,33 @@ class LocalAws:
                                               Attributes={"RedrivePolicy": json.dumps(policy)})
         return [self.refs[name] for name in queues if self.attributes[f"{name}.Arn"] in dead_letter_arns]
 
+    def _create_queues_again(self, template: Template, resolve) -> None:
+        """The queues as _create_queues() made them, each in one call: dead-letter queues first,
+        so that the redrive policies can name them."""
+        queues = template.resources("AWS::SQS::Queue")
+        for name, raw in sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1]):
+            props = resolve(raw)
+            attributes = _queue_attributes(props)
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+            self.sqs.create_queue(QueueName=_queue_name(name, props), Attributes=attributes)
+
+
+def _table_description(dynamodb, table_name: str) -> dict | None:
+    try:
+        return dynamodb.describe_table(TableName=table_name)["Table"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return None
+
+
+def _queue_name(name: str, props: dict) -> str:
+    fifo = props.get("FifoQueue") is True
+    return props.get("QueueName") or f"{STACK_NAME}-{name}{'.fifo' if fifo else ''}"
+
+
+def _queue_attributes(props: dict) -> dict[str, str]:
+    return {key: _attribute_text(value) for key, value in props.items() if key not in NOT_QUEUE_ATTRIBUTES}
+
 
 def _start_moto():
     from moto.server import ThreadedMotoServer
@@ -95,17 +169,6 @@ def _start_moto():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     return server
-
-
-def _point_boto_at(endpoint: str, *, force: bool) -> None:
-    """boto3 in this process (the handlers included) uses the endpoint. For the embedded moto,
-    dummy credentials replace the developer's so that nothing can reach real AWS with them."""
-    values = {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, **DUMMY_CREDENTIALS}
-    for name, value in values.items():
-        if force:
-            os.environ[name] = value
-        else:
-            os.environ.setdefault(name, value)
 
 
 def _attribute_text(value) -> str:

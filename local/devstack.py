@@ -40,7 +40,7 @@ def main() -> int:
     template = Template(ROOT / "template.yaml", environment.LOCAL_PARAMETER_VALUES)
 
     with ExitStack() as running:
-        aws = LocalAws(template)
+        aws = LocalAws(template, os.environ.get("AWS_ENDPOINT_URL"))
         running.callback(aws.stop)
         resolve = template.resolver(aws.refs, aws.attributes)
         environment.apply(resolve(template.environment()), environment.local_values(port))

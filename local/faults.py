@@ -1,34 +1,88 @@
-"""Fault injection for the stand-ins: the next `count` calls answer `status`."""
+"""Fault injection for the stand-ins: the next `count` calls (of one Slack method, or any) fail.
+
+A fault is given as JSON by the control API (POST /_local/api/faults) and by the tests:
+
+    {"status": 500}                                   HTTP 500, once
+    {"status": 429, "count": 2}                       rate limited twice (Slack adds Retry-After)
+    {"method": "reactions.add", "error": "already_reacted"}
+                                                      Slack answers HTTP 200 {"ok": false, "error": ...}
+    {"status": 400, "code": 21211, "message": "..."}  Twilio's error code and message
+    {"status": 500, "after": 1}                       the first call succeeds, the second fails
+
+Several faults may be pending at once; each call takes the first that matches it."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+
+FIELDS = {"status", "count", "method", "error", "code", "message", "after"}
+
+
+@dataclass
+class Fault:
+    status: int | None = None  # the HTTP status; None: the stand-in's usual one for the fault
+    count: int = 1  # how many matching calls fail
+    method: str = ""  # Slack: only calls of this Web API method ("" = any)
+    error: str = ""  # Slack: the error of an {"ok": false} answer
+    code: int | None = None  # Twilio: the error code
+    message: str = ""  # Twilio: the error message
+    after: int = 0  # matching calls let through before the first failure
+
+    @classmethod
+    def from_spec(cls, spec) -> "Fault":
+        if not isinstance(spec, dict):
+            raise ValueError('a fault is an object such as {"status": 500, "count": 1}')
+        unknown = set(spec) - FIELDS
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+        fault = cls(**spec)
+        if fault.status is not None and not (isinstance(fault.status, int) and 400 <= fault.status <= 599):
+            raise ValueError("status must be an HTTP error status (400-599)")
+        if fault.status is None and not (fault.error or fault.code):
+            raise ValueError("a fault needs a status, a Slack error or a Twilio code")
+        for name in ("count", "after"):
+            value = getattr(fault, name)
+            if not (isinstance(value, int) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative integer")
+        if fault.code is not None and not isinstance(fault.code, int):
+            raise ValueError("code must be an integer")
+        for name in ("method", "error", "message"):
+            if not isinstance(getattr(fault, name), str):
+                raise ValueError(f"{name} must be a string")
+        return fault
 
 
 class InjectedFaults:
     def __init__(self):
         self._lock = threading.Lock()
-        self._status = 0
-        self._remaining = 0
+        self._pending: list[Fault] = []
 
-    def set(self, spec: dict) -> None:
-        if not isinstance(spec, dict):
-            raise ValueError('a fault is {"status": <400-599>, "count": <n>}')
-        status, count = spec.get("status"), spec.get("count", 1)
-        if not (isinstance(status, int) and 400 <= status <= 599):
-            raise ValueError("status must be an HTTP error status (400-599)")
-        if not (isinstance(count, int) and count >= 0):
-            raise ValueError("count must be a non-negative integer")
+    def set(self, spec) -> None:
+        """Replaces the pending faults with this one (an object) or these (a list of objects)."""
+        faults = [Fault.from_spec(item) for item in (spec if isinstance(spec, list) else [spec])]
         with self._lock:
-            self._status, self._remaining = status, count
+            self._pending = [fault for fault in faults if fault.count]
 
-    def take(self) -> int | None:
-        """The status the next call must answer, if a fault is pending."""
+    def add(self, fault: Fault) -> None:
         with self._lock:
-            if self._remaining <= 0:
-                return None
-            self._remaining -= 1
-            return self._status
+            if fault.count:
+                self._pending.append(fault)
+
+    def take(self, method: str = "") -> Fault | None:
+        """The fault this call must answer with, if one is pending for it."""
+        with self._lock:
+            for fault in self._pending:
+                if fault.method and fault.method != method:
+                    continue
+                if fault.after:
+                    fault.after -= 1
+                    return None
+                fault.count -= 1
+                if not fault.count:
+                    self._pending.remove(fault)
+                return fault
+            return None
 
     def clear(self) -> None:
         with self._lock:
-            self._remaining = 0
+            self._pending.clear()

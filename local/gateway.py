@@ -24,9 +24,7 @@ STATIC_PREFIX = "/_local/static/"
 
 class Gateway:
     def __init__(self, functions: list[Function], invoker, control, static_dir: Path, port: int):
-        # Like API Gateway, a literal path segment beats a {variable}.
-        self.routes = sorted((route for function in functions for route in function.routes),
-                             key=lambda route: route.path.count("{"))
+        self.routes = routes_of(functions)
         self.invoker = invoker
         self.control = control
         self.static_dir = static_dir
@@ -51,10 +49,9 @@ class Gateway:
                 return self._static(LOCAL_PAGES[request.path])
             if request.path.startswith(STATIC_PREFIX):
                 return self._static(unquote(request.path[len(STATIC_PREFIX):]))
-        for route in self.routes:
-            params = match(route, request.method, request.path)
-            if params is not None:
-                return self._invoke(route, params, request)
+        found = find_route(self.routes, request.method, request.path)
+        if found:
+            return self._invoke(*found, request)
         return NOT_FOUND
 
     def _invoke(self, route: Route, params: dict, request: Request) -> Response:
@@ -83,6 +80,22 @@ class Gateway:
         return Response(200, path.read_bytes(), [("Content-Type", content_type), ("Cache-Control", "no-store")])
 
 
+def routes_of(functions: list[Function]) -> list[Route]:
+    """The functions' routes in the order API Gateway tries them: a literal path segment beats
+    a {variable}."""
+    return sorted((route for function in functions for route in function.routes),
+                  key=lambda route: route.path.count("{"))
+
+
+def find_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict] | None:
+    """The first of routes_of()'s routes that takes this request, with its path parameters."""
+    for route in routes:
+        params = match(route, method, path)
+        if params is not None:
+            return route, params
+    return None
+
+
 def match(route: Route, method: str, path: str) -> dict | None:
     """The path parameters if the route takes this request; a {variable} is one whole segment."""
     if route.method not in (method, "ANY"):
@@ -103,6 +116,8 @@ def match(route: Route, method: str, path: str) -> dict | None:
 
 
 def build_event(request: Request, route: Route, path_params: dict, domain: str) -> dict:
+    """The payload 2.0 event API Gateway makes of this request for its domain ("127.0.0.1:3000",
+    or a custom domain such as "refdesk.example.org", reached over https)."""
     headers, cookies = {}, []
     for name, value in request.headers:
         name = name.lower()
@@ -110,9 +125,11 @@ def build_event(request: Request, route: Route, path_params: dict, domain: str) 
             cookies += [cookie.strip() for cookie in value.split(";") if cookie.strip()]
         else:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
+    host, _, port = domain.partition(":")
+    headers.setdefault("host", domain)
     headers.setdefault("x-forwarded-for", request.client_ip)
-    headers.setdefault("x-forwarded-proto", "http")
-    headers.setdefault("x-forwarded-port", domain.rpartition(":")[2])
+    headers.setdefault("x-forwarded-proto", "http" if port else "https")
+    headers.setdefault("x-forwarded-port", port or "443")
     query = {}
     for name, value in parse_qsl(request.query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
@@ -128,7 +145,7 @@ def build_event(request: Request, route: Route, path_params: dict, domain: str) 
             "accountId": ACCOUNT_ID,
             "apiId": "local",
             "domainName": domain,
-            "domainPrefix": domain.split(".")[0],
+            "domainPrefix": host.split(".")[0],
             "http": {
                 "method": request.method,
                 "path": request.path,

@@ -37,6 +37,10 @@ class Invoker:
         self._handlers = {}
         self._lock = threading.Lock()
 
+    def load(self, name: str):
+        """The function's handler, imported now if it was not yet."""
+        return self._handler(self.functions[name])
+
     def invoke(self, name: str, event: dict):
         function = self.functions[name]
         handler = self._handler(function)

@@ -16,7 +16,9 @@ class Pump:
     makes the failures visible again after retry_delay seconds: Lambda waits the queue's
     visibility timeout, but locally retries must reach the dead-letter queue within seconds.
     Moving a job to the dead-letter queue after maxReceiveCount receives is the queue's own
-    doing (moto does it as SQS does)."""
+    doing (moto does it as SQS does).
+
+    Tests call drain() instead of start(): the same batches, in the caller's thread."""
 
     def __init__(self, sqs, function: str, trigger: QueueTrigger, queue_url: str, queue_arn: str,
                  invoker, retry_delay: float):
@@ -52,17 +54,35 @@ class Pump:
     def _poll(self) -> None:
         # A long poll is not woken when a failed job becomes visible again (in moto), so while
         # retries are pending the pump polls briefly instead.
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=min(self._trigger.batch_size, 10),
-            WaitTimeSeconds=0 if self._retries else 1,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        messages = self._receive(wait_seconds=0 if self._retries else 1)
         if messages:
             self._deliver(messages)
         elif self._retries:
             self._stopping.wait(0.05)
+
+    def drain(self, max_batches: int = 20) -> list:
+        """Delivers batches until the queue has no visible job (or max_batches were delivered),
+        making failed jobs visible again at once; returns each invocation's result. A function
+        that raises fails the drain: its jobs stay in flight."""
+        results = []
+        for _ in range(max_batches):
+            messages = self._receive(wait_seconds=0)
+            if not messages:
+                break
+            result, failed = self._invoke(messages)
+            results.append(result)
+            self._settle(messages, failed, retry_delay=0)
+            self._release_due_retries()
+        return results
+
+    def _receive(self, wait_seconds: int) -> list[dict]:
+        return self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=min(self._trigger.batch_size, 10),
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
 
     def _release_due_retries(self) -> None:
         now = time.monotonic()
@@ -74,27 +94,34 @@ class Pump:
                 Entries=[{**entry, "VisibilityTimeout": 0} for entry in _entries(messages)])
 
     def _deliver(self, messages: list[dict]) -> None:
-        ids = [message["MessageId"] for message in messages]
         try:
-            result = self._invoker.invoke(self._function, {"Records": [self._record(m) for m in messages]})
-            failed = self._failed_ids(result, ids)
+            _, failed = self._invoke(messages)
         except HandlerUnavailable as missing:
             say("pump", str(missing))
-            failed = set(ids)
+            failed = {message["MessageId"] for message in messages}
         except Exception as error:
             say("pump", f"{self._function} raised {type(error).__name__}: the whole batch failed")
             # The first attempt shows the traceback; retries of the same jobs would repeat it.
             if any(message["Attributes"].get("ApproximateReceiveCount") == "1" for message in messages):
                 traceback.print_exc()
-            failed = set(ids)
+            failed = {message["MessageId"] for message in messages}
+        self._settle(messages, failed, self._retry_delay)
+        retrying = f", {len(failed)} failed (retry in {self._retry_delay:g} s)" if failed else ""
+        say("pump", f"{self._function}: {len(messages)} job(s){retrying}")
+
+    def _invoke(self, messages: list[dict]) -> tuple[object, set[str]]:
+        """The function's result for this batch, and the ids of the jobs that failed."""
+        result = self._invoker.invoke(self._function, {"Records": [self._record(m) for m in messages]})
+        return result, self._failed_ids(result, [message["MessageId"] for message in messages])
+
+    def _settle(self, messages: list[dict], failed: set[str], retry_delay: float) -> None:
+        """Deletes the jobs that succeeded; the failed ones become visible after retry_delay."""
         done = [message for message in messages if message["MessageId"] not in failed]
         retry = [message for message in messages if message["MessageId"] in failed]
         if done:
             self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=_entries(done))
         if retry:
-            self._retries.append((time.monotonic() + self._retry_delay, retry))
-        retrying = f", {len(retry)} failed (retry in {self._retry_delay:g} s)" if retry else ""
-        say("pump", f"{self._function}: {len(messages)} job(s){retrying}")
+            self._retries.append((time.monotonic() + retry_delay, retry))
 
     def _failed_ids(self, result, ids: list[str]) -> set[str]:
         if not self._trigger.report_failures or not isinstance(result, dict):

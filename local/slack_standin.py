@@ -1,7 +1,8 @@
 """A stand-in for Slack: the Web API that WebClient(base_url=...) calls, and response_url.
-It records the channel as Slack would show it to the staff."""
+It records the channel as Slack would show it to the staff, and every Web API call it answered."""
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import json
@@ -10,7 +11,7 @@ import time
 import uuid
 
 from local.console import excerpt, say
-from local.faults import InjectedFaults
+from local.faults import Fault, InjectedFaults
 from local.servers import Request, Server, json_response
 
 TEAM_ID = "T0LIBRARY"
@@ -30,6 +31,7 @@ MAX_TEXT = 40_000
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3_000
 RESPONSE_PREFIX = "/_local/response/"
+MAX_CALLS = 1_000  # the call log keeps the latest calls only
 
 
 class SlackError(Exception):
@@ -68,11 +70,15 @@ def slack_shape(message: dict) -> dict:
 
 
 class SlackStandIn:
-    def __init__(self, bot_token: str):
+    """console=False: nothing is printed (tests that read the process's output)."""
+
+    def __init__(self, bot_token: str, *, console: bool = True):
         self._bot_token = bot_token
+        self._say = say if console else _silent
         self.faults = InjectedFaults()
         self._lock = threading.Lock()
         self._messages: list[dict] = []
+        self._calls: collections.deque[dict] = collections.deque(maxlen=MAX_CALLS)
         self._response_targets: dict[str, tuple] = {}
         self._last_ts = 0
         self._methods = {
@@ -97,14 +103,27 @@ class SlackStandIn:
         with self._lock:
             return copy.deepcopy(self._messages)
 
+    def calls(self) -> list[dict]:
+        """Web API calls in order: {"method", "params" (without the token), "status", "response"}."""
+        with self._lock:
+            return copy.deepcopy(list(self._calls))
+
+    def forget_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
     def find(self, ts: str, channel: str | None = None) -> dict | None:
         with self._lock:
             return next((copy.deepcopy(message) for message in self._messages
                          if message["ts"] == ts and channel in (None, message["channel"])), None)
 
-    def record_human(self, channel: str, user: str, text: str, thread_ts: str | None) -> dict:
-        message = self._record(channel=channel, user=user, text=text, thread_ts=thread_ts)
-        say("slack", f"{user_name(user)} in {_where(message)}: {excerpt(text)}")
+    def record_human(self, channel: str, user: str, text: str, thread_ts: str | None, ts: str | None = None) -> dict:
+        """A person's message. With a ts, the message Slack already shows under it, if any."""
+        existing = self.find(ts, channel) if ts else None
+        if existing:
+            return existing
+        message = self._record(channel=channel, user=user, text=text, thread_ts=thread_ts, ts=ts)
+        self._say("slack", f"{user_name(user)} in {_where(message)}: {excerpt(text)}")
         return message
 
     def response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
@@ -120,21 +139,22 @@ class SlackStandIn:
         if message_ts and payload.get("delete_original"):
             with self._lock:
                 self._messages.remove(self._find(channel, message_ts))
-            say("slack", f"response deleted {message_ts}")
+            self._say("slack", f"response deleted {message_ts}")
         elif message_ts and payload.get("replace_original"):
             with self._lock:
                 self._find(channel, message_ts).update(text=text, blocks=blocks, edited=True)
-            say("slack", f"response replaced {message_ts}: {excerpt(text or '[blocks]')}")
+            self._say("slack", f"response replaced {message_ts}: {excerpt(text or '[blocks]')}")
         elif text or blocks:
             ephemeral = payload.get("response_type") != "in_channel"
             message = self._record(channel=channel, text=text, blocks=blocks, thread_ts=payload.get("thread_ts"),
                                    ephemeral=ephemeral, visible_to=user if ephemeral else None)
-            say("slack", f"response in {_where(message)}: {excerpt(text or '[blocks]')}")
+            self._say("slack", f"response in {_where(message)}: {excerpt(text or '[blocks]')}")
 
     def reset(self) -> None:
         with self._lock:
             self._messages.clear()
             self._response_targets.clear()
+            self._calls.clear()
         self.faults.clear()
 
     # HTTP.
@@ -145,24 +165,39 @@ class SlackStandIn:
         if not request.path.startswith("/api/"):
             return json_response(404, {"ok": False, "error": "unknown_method"})
         method = request.path.removeprefix("/api/")
-        status = self.faults.take()
-        if status:
-            say("slack", f"{method}: injected HTTP {status}")
-            retry_after = [("Retry-After", "1")] if status == 429 else None
-            return json_response(status, {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},
-                                 retry_after)
         try:
             params = request.params()
+        except ValueError:  # a body that is not the JSON or form it claims to be
+            params = None
+        token = params.pop("token", "") if params else ""
+        status, answer, headers = self._answer(method, params, token, request)
+        with self._lock:
+            self._calls.append({"method": method, "params": copy.deepcopy(params or {}), "status": status,
+                                "response": copy.deepcopy(answer)})
+        return json_response(status, answer, headers)
+
+    def _answer(self, method: str, params: dict | None, token: str, request: Request) -> tuple[int, dict, list | None]:
+        fault = self.faults.take(method)
+        if fault:
+            return self._fault(method, fault)
+        try:
+            if params is None:
+                raise SlackError("invalid_arguments")
             scheme, _, bearer = request.header("authorization").partition(" ")
-            token = params.pop("token", "") or (bearer.strip() if scheme.lower() == "bearer" else "")
-            if token != self._bot_token:
+            if (token or (bearer.strip() if scheme.lower() == "bearer" else "")) != self._bot_token:
                 raise SlackError("invalid_auth")
             if method not in self._methods:
                 raise SlackError("unknown_method")
-            return json_response(200, self._methods[method](params))
+            return 200, self._methods[method](params), None
         except SlackError as error:
-            say("slack", f"{method}: {error}")
-            return json_response(200, {"ok": False, "error": str(error)})
+            self._say("slack", f"{method}: {error}")
+            return 200, {"ok": False, "error": str(error)}, None
+
+    def _fault(self, method: str, fault: Fault) -> tuple[int, dict, list | None]:
+        status = fault.status or 200
+        error = fault.error or ("ratelimited" if status == 429 else "fatal_error")
+        self._say("slack", f"{method}: injected {f'HTTP {status} ' if status != 200 else ''}{error}")
+        return status, {"ok": False, "error": error}, [("Retry-After", "1")] if status == 429 else None
 
     def _respond(self, request: Request):
         target = self._response_targets.get(request.path.removeprefix(RESPONSE_PREFIX))
@@ -188,7 +223,7 @@ class SlackStandIn:
         message = self._record(channel=channel, text=text[:MAX_TEXT], blocks=blocks,
                                thread_ts=params.get("thread_ts") or None,
                                username=params.get("username"), icon_url=params.get("icon_url"))
-        say("slack", f"chat.postMessage {_where(message)}: {excerpt(text or '[blocks]')}")
+        self._say("slack", f"chat.postMessage {_where(message)}: {excerpt(text or '[blocks]')}")
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": slack_shape(message)}
 
     def _post_ephemeral(self, params: dict) -> dict:
@@ -200,7 +235,8 @@ class SlackStandIn:
         message = self._record(channel=channel, text=text[:MAX_TEXT], blocks=blocks,
                                thread_ts=params.get("thread_ts") or None,
                                ephemeral=True, visible_to=params["user"])
-        say("slack", f"chat.postEphemeral to {params['user']} in {_where(message)}: {excerpt(text or '[blocks]')}")
+        self._say("slack", f"chat.postEphemeral to {params['user']} in {_where(message)}: "
+                           f"{excerpt(text or '[blocks]')}")
         return {"ok": True, "message_ts": message["ts"]}
 
     def _update(self, params: dict) -> dict:
@@ -216,7 +252,7 @@ class SlackStandIn:
                 message["blocks"] = blocks
             message["edited"] = True
             shaped = slack_shape(message)
-        say("slack", f"chat.update {channel} {ts}: {excerpt(shaped['text'] or '[blocks]')}")
+        self._say("slack", f"chat.update {channel} {ts}: {excerpt(shaped['text'] or '[blocks]')}")
         return {"ok": True, "channel": channel, "ts": ts, "text": shaped["text"], "message": shaped}
 
     def _react(self, params: dict, *, add: bool) -> dict:
@@ -231,7 +267,7 @@ class SlackStandIn:
                 reactions.append(name)
             else:
                 reactions.remove(name)
-        say("slack", f"reactions.{'add' if add else 'remove'} :{name}: on {ts}")
+        self._say("slack", f"reactions.{'add' if add else 'remove'} :{name}: on {ts}")
         return {"ok": True}
 
     def _users_info(self, params: dict) -> dict:
@@ -242,12 +278,17 @@ class SlackStandIn:
 
     # Records.
 
-    def _record(self, **fields) -> dict:
+    def _record(self, ts: str | None = None, **fields) -> dict:
         with self._lock:
-            # Unique, increasing, in Slack's "seconds.microseconds" form.
-            micros = max(int(time.time() * 1_000_000), self._last_ts + 1)
-            self._last_ts = micros
-            message = {"channel": fields.pop("channel"), "ts": f"{micros // 1_000_000}.{micros % 1_000_000:06d}",
+            if ts:
+                seconds, _, fraction = ts.partition(".")
+                self._last_ts = max(self._last_ts, int(seconds) * 1_000_000 + int(fraction or 0))
+            else:
+                # Unique, increasing, in Slack's "seconds.microseconds" form.
+                micros = max(int(time.time() * 1_000_000), self._last_ts + 1)
+                self._last_ts = micros
+                ts = f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+            message = {"channel": fields.pop("channel"), "ts": ts,
                        "thread_ts": None, "text": "", "blocks": [], "username": None, "icon_url": None,
                        "user": BOT_USER_ID, "reactions": [], "edited": False, "ephemeral": False,
                        "visible_to": None, **fields}
@@ -260,6 +301,10 @@ class SlackStandIn:
             if message["channel"] == channel and message["ts"] == ts:
                 return message
         raise SlackError("message_not_found")
+
+
+def _silent(source: str, message: str) -> None:
+    pass
 
 
 def _channel(params: dict) -> str:

@@ -1,8 +1,9 @@
 """A stand-in for Twilio's Messages API (the base URL that replaces https://api.twilio.com),
-recording the texts the library sends."""
+recording the texts the library sends and every attempt to send one."""
 from __future__ import annotations
 
 import base64
+import collections
 import copy
 import math
 import re
@@ -12,7 +13,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 
 from local.console import excerpt, say
-from local.faults import InjectedFaults
+from local.faults import Fault, InjectedFaults
 from local.servers import Request, Server, json_response
 
 API_VERSION = "2010-04-01"
@@ -21,6 +22,7 @@ MAX_SMS_LENGTH = 1600
 GSM7 = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
         "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
 GSM7_EXTENSION = "^{}\\[~]|€\f"  # two septets each
+MAX_ATTEMPTS = 1_000  # the attempt log keeps the latest only
 
 
 def new_message_sid() -> str:
@@ -37,19 +39,27 @@ def segment_count(body: str) -> int:
     return 1 if units <= single else math.ceil(units / part)
 
 
+def _silent(source: str, message: str) -> None:
+    pass
+
+
 def _error(status: int, code: int, message: str):
     return json_response(status, {"code": code, "message": message,
                                   "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status})
 
 
 class TwilioStandIn:
-    def __init__(self, account_sid: str, auth_token: str, from_number: str):
+    """console=False: nothing is printed (tests that read the process's output)."""
+
+    def __init__(self, account_sid: str, auth_token: str, from_number: str, *, console: bool = True):
         self._account_sid = account_sid
         self._auth_token = auth_token
         self._from_number = from_number
+        self._say = say if console else _silent
         self.faults = InjectedFaults()
         self._lock = threading.Lock()
         self._sent: list[dict] = []
+        self._attempts: collections.deque[dict] = collections.deque(maxlen=MAX_ATTEMPTS)
         self._opted_out: set[str] = set()
         self._server = Server(self)
         self.api_url = self._server.url
@@ -61,6 +71,16 @@ class TwilioStandIn:
         with self._lock:
             return copy.deepcopy(self._sent)
 
+    def attempts(self) -> list[dict]:
+        """Every authenticated send, refused or not: {"to", "from", "body", "status"}."""
+        with self._lock:
+            return copy.deepcopy(list(self._attempts))
+
+    def forget_sent(self) -> None:
+        with self._lock:
+            self._sent.clear()
+            self._attempts.clear()
+
     def opt_out(self, numbers: list[str]) -> None:
         """Sends to these numbers now fail with error 21610 (replaces the previous list)."""
         with self._lock:
@@ -69,6 +89,7 @@ class TwilioStandIn:
     def reset(self) -> None:
         with self._lock:
             self._sent.clear()
+            self._attempts.clear()
             self._opted_out.clear()
         self.faults.clear()
 
@@ -78,21 +99,32 @@ class TwilioStandIn:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
         if not self._authorized(request, path.group(1)):
             return _error(401, 20003, "Authenticate")
-        status = self.faults.take()
-        if status:
-            say("twilio", f"injected HTTP {status}")
-            return _error(status, 20000 + status, HTTPStatus(status).phrase)
         form = request.params()
         to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
+        response = self._answer(to, sender, body, form)
+        with self._lock:
+            self._attempts.append({"to": to, "from": sender, "body": body, "status": response.status})
+        return response
+
+    def _answer(self, to: str, sender: str, body: str, form: dict):
+        fault = self.faults.take()
+        if fault:
+            return self._fault(fault)
         refusal = self._refusal(to, sender, body, form)
         if refusal:
-            say("twilio", f"refused SMS to {to}: {refusal.body.decode()}")
+            self._say("twilio", f"refused SMS to {to}: {refusal.body.decode()}")
             return refusal
         message = self._message(to, sender, body, form.get("MessagingServiceSid"))
         with self._lock:
             self._sent.append(message)
-        say("twilio", f"SMS to {to} ({message['num_segments']} segment(s)): {excerpt(body)}")
+        self._say("twilio", f"SMS to {to} ({message['num_segments']} segment(s)): {excerpt(body)}")
         return json_response(201, message)
+
+    def _fault(self, fault: Fault):
+        status = fault.status or 400
+        code = fault.code or 20000 + status
+        self._say("twilio", f"injected HTTP {status} (error {code})")
+        return _error(status, code, fault.message or HTTPStatus(status).phrase)
 
     def _authorized(self, request: Request, account_sid: str) -> bool:
         scheme, _, encoded = request.header("authorization").partition(" ")

@@ -1,15 +1,35 @@
-"""Shared fixtures: settings from env, moto-backed AWS, fake Slack and Twilio clients, and
-API Gateway events signed the way Slack and Twilio sign them."""
+"""Shared fixtures, built from the local stack's own parts (local/), so that the tests and
+`make dev` exercise the handlers the same way:
+
+* `aws`: one embedded moto server per session (local.aws.LocalAws) holding template.yaml's table
+  and queues, emptied before each test; the template's environment resolved to them;
+* `slack` and `twilio`: one Slack and one Twilio stand-in per session (local/*_standin.py),
+  reset before each test, reached by the real slack_sdk WebClient and twilio Client that
+  refdesk.clients builds; they record calls and inject faults;
+* `invoke`: the handlers called as local.handlers calls them; `pump`: the jobs queue fed to the
+  dispatcher by local.pump; `http_event`: API Gateway events built by local.gateway for the
+  template's routes; `twilio_event` / `slack_event`: requests signed by local.signing."""
 from __future__ import annotations
 
-import base64
-import importlib.util
+import functools
 import json
-import time
+import os
 import urllib.parse
 from pathlib import Path
 
 import pytest
+
+from local.aws import LocalAws
+from local.environment import LOCAL_PARAMETER_VALUES
+from local.faults import Fault
+from local.gateway import NOT_FOUND, build_event, find_route, routes_of
+from local.handlers import Invoker
+from local.pump import Pump
+from local.servers import FORM, JSON_TYPE, Request
+from local.signing import slack_signature_headers, twilio_signature_header
+from local.slack_standin import SlackStandIn
+from local.template import Template
+from local.twilio_standin import TwilioStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -18,10 +38,13 @@ SIGNING_SECRET = "test-signing-secret"
 AUTH_TOKEN = "test-auth-token"
 STAFF_CHANNEL = "C0STAFF01"
 LIBRARY_NUMBER = "+15005550006"
+PATRON_IP = "203.0.113.7"
 
+# The tests' settings. With `aws`, the rest of template.yaml's environment (resolved to the
+# session's table and queues) lies beneath them.
 ENV = {
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    "TABLE_NAME": "refdesk-test", "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PATRON_ID_KEY": "test-patron-key",
     "PUBLIC_BASE_URL": PUBLIC_BASE_URL, "SLACK_STAFF_CHANNEL": STAFF_CHANNEL, "TWILIO_FROM_NUMBER": LIBRARY_NUMBER,
     "SMS_ACK_TEXT": "Thanks! A librarian will text you back.", "CLOSING_TEXT": "This conversation is closed.",
@@ -30,6 +53,51 @@ ENV = {
     "OPENING_HOURS": json.dumps({day: "00:00-24:00" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}),
     "HOLIDAYS": "", "POWERTOOLS_SERVICE_NAME": "refdesk",
 }
+# Powertools takes the service name when refdesk.observability is first imported, which a test
+# module may do while it is collected, before any fixture runs: as in Lambda, it is set before.
+os.environ["POWERTOOLS_SERVICE_NAME"] = ENV["POWERTOOLS_SERVICE_NAME"]
+# The template's parameters, as the tests' settings have them (the jobs queue's maxReceiveCount
+# is MaxDeliveryAttempts).
+PARAMETERS = {**LOCAL_PARAMETER_VALUES, "SlackStaffChannel": STAFF_CHANNEL, "TwilioFromNumber": LIBRARY_NUMBER,
+              "MaxDeliveryAttempts": int(ENV["MAX_DELIVERY_ATTEMPTS"])}
+
+
+# --- template.yaml, read once and only by the tests that need it ----------------------
+
+@functools.cache
+def template() -> Template:
+    return Template(ROOT / "template.yaml", PARAMETERS)
+
+
+@functools.cache
+def _functions() -> dict:
+    """functions/<folder> -> its template.yaml function (tests name functions by folder)."""
+    return {function.code_dir.name: function for function in template().functions()}
+
+
+@functools.cache
+def _invoker() -> Invoker:
+    return Invoker(list(_functions().values()))
+
+
+def function(name: str):
+    """The handler of functions/<name>/app.py, imported now if it was not yet."""
+    return _invoker().load(_functions()[name].name)
+
+
+def invoke(name: str, event: dict):
+    """Calls functions/<name>'s handler as the Lambda runtime would (local.handlers)."""
+    return _invoker().invoke(_functions()[name].name, event)
+
+
+# --- settings ---------------------------------------------------------------------------
+
+def _forget_settings_and_clients() -> None:
+    from refdesk import clients
+    from refdesk.settings import get_settings
+
+    get_settings.cache_clear()
+    clients.reset()
 
 
 @pytest.fixture(autouse=True)
@@ -38,71 +106,102 @@ def settings_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    from refdesk import clients
-    from refdesk.settings import get_settings
-
-    def forget():
-        get_settings.cache_clear()
-        clients.reset()
-
-    forget()
+    _forget_settings_and_clients()
     yield
-    forget()
+    _forget_settings_and_clients()
 
 
-class FakeSlack:
-    """Records Web API calls; answers like Slack does."""
+# --- AWS --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def local_aws():
+    """One moto server for the session, with template.yaml's table and queues."""
+    aws = LocalAws(template(), use_in_this_process=False)
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture
+def aws(local_aws, monkeypatch):
+    """template.yaml's table and queues, empty, with boto3 (the handlers' too) pointed at them:
+    {"queue": the jobs queue's URL, "dlq": its dead-letter queue's, "sqs": a client, "pump": the
+    dispatcher's local.pump.Pump (see pump())}."""
+    local_aws.reset()
+    resolve = template().resolver(local_aws.refs, local_aws.attributes)
+    for name, value in {**resolve(template().environment()), **ENV, **local_aws.environment}.items():
+        monkeypatch.setenv(name, str(value))
+    _forget_settings_and_clients()
+    [(dispatcher, trigger)] = [(function, trigger) for function in _functions().values()
+                               for trigger in function.queue_triggers]
+    queue_url, queue_arn = local_aws.refs[trigger.queue], local_aws.attributes[f"{trigger.queue}.Arn"]
+    [dead_letter_url] = local_aws.dead_letter_queue_urls
+    return {"queue": queue_url, "dlq": dead_letter_url, "sqs": local_aws.sqs,
+            "pump": Pump(local_aws.sqs, dispatcher.name, trigger, queue_url, queue_arn, _invoker(), retry_delay=0)}
+
+
+def pump(aws, max_rounds: int = 20) -> list[dict]:
+    """Feeds queued jobs to the dispatcher as Lambda's SQS integration does (local.pump, in this
+    thread) until the queue is empty; returns each batch response. Failed jobs become visible
+    again at once, so a job is retried until the queue moves it to the dead-letter queue."""
+    return aws["pump"].drain(max_rounds)
+
+
+# --- Slack ------------------------------------------------------------------------------
+
+_slack_stand_in: SlackStandIn | None = None  # the session's, once a test asked for `slack`
+
+
+class Slack:
+    """The Slack stand-in as the tests see it: the Web API calls RefDesk made through the real
+    WebClient, and faults to inject into the next ones."""
 
     BOT_USER = "U0REFDESK"
-    PEOPLE = {"U0AMANDA": "Amanda Reyes", "U0BEN": "Ben Okafor"}
 
-    def __init__(self):
-        self.calls: list[tuple[str, dict]] = []
-        self.failures: list[Exception] = []
-        self._ts = 1700000000.0
+    def __init__(self, stand_in: SlackStandIn):
+        self.stand_in = stand_in
 
-    def _record(self, method, **kwargs):
-        self.calls.append((method, kwargs))
-        if self.failures:
-            raise self.failures.pop(0)
+    @property
+    def calls(self) -> list[tuple[str, dict]]:
+        """(method, parameters) of every call, failed ones included."""
+        return [(call["method"], call["params"]) for call in self.stand_in.calls()]
 
-    def chat_postMessage(self, **kwargs):
-        self._record("chat.postMessage", **kwargs)
-        self._ts += 1
-        ts = f"{self._ts:.6f}"
-        self.calls[-1][1]["answered_ts"] = ts  # so tests know a thread's root ts
-        return {"ok": True, "channel": kwargs["channel"], "ts": ts}
+    def forget_calls(self) -> None:
+        self.stand_in.forget_calls()
 
-    def chat_update(self, **kwargs):
-        self._record("chat.update", **kwargs)
-        return {"ok": True}
+    def methods(self) -> list[str]:
+        return [method for method, _ in self.calls]
 
-    def chat_postEphemeral(self, **kwargs):
-        self._record("chat.postEphemeral", **kwargs)
-        return {"ok": True}
+    def posts(self) -> list[dict]:
+        """chat.postMessage calls that Slack accepted, each with the ts it answered as answered_ts."""
+        return [{**call["params"], "answered_ts": call["response"]["ts"]} for call in self.stand_in.calls()
+                if call["method"] == "chat.postMessage" and call["response"].get("ok")]
 
-    def reactions_add(self, **kwargs):
-        self._record("reactions.add", **kwargs)
-        return {"ok": True}
-
-    def auth_test(self):
-        self._record("auth.test")
-        return {"ok": True, "user_id": self.BOT_USER}
-
-    def users_info(self, user):
-        self._record("users.info", user=user)
-        real = self.PEOPLE.get(user, "Someone Else")
-        return {"ok": True, "user": {"id": user, "real_name": real, "profile": {"first_name": real.split()[0]}}}
-
-    def posts(self):
-        return [kwargs for method, kwargs in self.calls if method == "chat.postMessage"]
-
-    def roots(self):
+    def roots(self) -> list[dict]:
         """Posts that started a thread (conversation cards)."""
         return [post for post in self.posts() if not post.get("thread_ts")]
 
-    def methods(self):
-        return [method for method, _ in self.calls]
+    def fail(self, method: str = "", *, error: str = "", status: int | None = None, count: int = 1,
+             after: int = 0) -> None:
+        """The next `count` calls of `method` (any method if "") answer {"ok": false, "error": error}
+        with HTTP 200, or with HTTP `status` (429 adds Retry-After); `after` calls succeed first."""
+        self.stand_in.faults.add(Fault(method=method, error=error, status=status, count=count, after=after))
+
+
+@pytest.fixture(scope="session")
+def slack_stand_in():
+    global _slack_stand_in
+    _slack_stand_in = SlackStandIn(ENV["SLACK_BOT_TOKEN"], console=False)
+    yield _slack_stand_in
+    _slack_stand_in.stop()
+    _slack_stand_in = None
+
+
+@pytest.fixture
+def slack(slack_stand_in, monkeypatch) -> Slack:
+    slack_stand_in.reset()
+    monkeypatch.setenv("SLACK_API_URL", slack_stand_in.api_url)
+    _forget_settings_and_clients()
+    return Slack(slack_stand_in)
 
 
 def close_value(card: dict) -> str:
@@ -114,154 +213,110 @@ def close_value(card: dict) -> str:
     raise AssertionError("no Close button on the card")
 
 
-class FakeTwilio:
-    """twilio.rest.Client's messages.create, recorded; `fail_with` raises instead."""
+# --- Twilio -----------------------------------------------------------------------------
 
-    def __init__(self):
-        self.sent: list[dict] = []
-        self.fail_with: list[Exception] = []
-        self.messages = self
+class Phone:
+    """The Twilio stand-in as the tests see it: the texts RefDesk sent through the real twilio
+    Client, and faults to inject into the next sends."""
 
-    def create(self, **kwargs):
-        if self.fail_with:
-            raise self.fail_with.pop(0)
-        self.sent.append(kwargs)
-        return {"sid": f"SM{len(self.sent):032d}"}
+    def __init__(self, stand_in: TwilioStandIn):
+        self.stand_in = stand_in
+
+    @property
+    def sent(self) -> list[dict]:
+        """Each text Twilio accepted, as messages.create's arguments: {"to", "from_", "body"}."""
+        return [{"to": message["to"], "from_": message["from"], "body": message["body"]}
+                for message in self.stand_in.sent()]
+
+    def attempts(self) -> int:
+        """Sends tried, refused ones included."""
+        return len(self.stand_in.attempts())
+
+    def forget_sent(self) -> None:
+        self.stand_in.forget_sent()
+
+    def fail(self, status: int = 500, *, code: int | None = None, message: str = "", count: int = 1,
+             after: int = 0) -> None:
+        """The next `count` sends answer HTTP `status` with Twilio error `code` (20000 + status
+        unless given) and `message`; `after` sends succeed first."""
+        self.stand_in.faults.add(Fault(status=status, code=code, message=message, count=count, after=after))
+
+    def opt_out(self, *numbers: str) -> None:
+        """Sends to these numbers fail with error 21610, as after the patron texted STOP."""
+        self.stand_in.opt_out(list(numbers))
+
+
+@pytest.fixture(scope="session")
+def twilio_stand_in():
+    stand_in = TwilioStandIn(ENV["TWILIO_ACCOUNT_SID"], AUTH_TOKEN, LIBRARY_NUMBER, console=False)
+    yield stand_in
+    stand_in.stop()
 
 
 @pytest.fixture
-def slack():
-    from refdesk import clients
-
-    fake = FakeSlack()
-    clients.use("slack", fake)
-    return fake
-
-
-@pytest.fixture
-def twilio():
-    from refdesk import clients
-
-    fake = FakeTwilio()
-    clients.use("twilio", fake)
-    return fake
+def twilio(twilio_stand_in, monkeypatch) -> Phone:
+    twilio_stand_in.reset()
+    monkeypatch.setenv("TWILIO_API_URL", twilio_stand_in.api_url)
+    _forget_settings_and_clients()
+    return Phone(twilio_stand_in)
 
 
-@pytest.fixture
-def aws(monkeypatch):
-    """moto in-process, with the table and queues shaped as in template.yaml."""
-    import boto3
-    from moto import mock_aws
+# --- requests as API Gateway passes them -------------------------------------------------
 
-    with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName=ENV["TABLE_NAME"], BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}])
-        sqs = boto3.client("sqs")
-        dlq = sqs.create_queue(QueueName="dead.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue = sqs.create_queue(QueueName="jobs.fifo", Attributes={
-            "FifoQueue": "true", "VisibilityTimeout": "0",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": ENV["MAX_DELIVERY_ATTEMPTS"]})})["QueueUrl"]
-        monkeypatch.setenv("JOBS_QUEUE_URL", queue)
-        from refdesk.settings import get_settings
+class NoRoute(LookupError):
+    """template.yaml has no route for the request: API Gateway answers `response` itself."""
 
-        get_settings.cache_clear()
-        yield {"queue": queue, "dlq": dlq, "sqs": sqs}
+    response = {"statusCode": NOT_FOUND.status, "headers": {name.lower(): value for name, value in NOT_FOUND.headers},
+                "body": NOT_FOUND.body.decode()}
 
 
-class LambdaContext:
-    function_name = "test"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:test"
-    aws_request_id = "test-request"
-    log_group_name = log_stream_name = "test"
-
-    @staticmethod
-    def get_remaining_time_in_millis():
-        return 10_000
-
-
-_loaded: dict[str, object] = {}
-
-
-def function(name: str):
-    """functions/<name>/app.py as a module (they are all called app)."""
-    if name not in _loaded:
-        spec = importlib.util.spec_from_file_location(f"refdesk_function_{name}", ROOT / "functions" / name / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _loaded[name] = module
-    return _loaded[name]
-
-
-def invoke(name: str, event: dict) -> dict:
-    return function(name).handler(event, LambdaContext())
-
-
-def http_event(method: str, path: str, body: bytes | str = b"", headers: dict | None = None,
-               path_params: dict | None = None, query: str = "", base64_body: bool = True,
-               source_ip: str = "203.0.113.7") -> dict:
+def http_event(method: str, path: str, body: bytes | str = b"", headers: dict | None = None, *,
+               query: str = "", source_ip: str = PATRON_IP) -> dict:
+    """The API Gateway payload 2.0 event for a request to PUBLIC_BASE_URL, built by the local
+    stack's gateway for the template.yaml route that takes it."""
+    found = find_route(routes_of(list(_functions().values())), method, path)
+    if found is None:
+        raise NoRoute(f"template.yaml has no route for {method} {path}")
     raw = body.encode() if isinstance(body, str) else body
-    return {
-        "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": query,
-        "headers": {k.lower(): v for k, v in (headers or {}).items()},
-        "queryStringParameters": dict(urllib.parse.parse_qsl(query)) or None,
-        "pathParameters": path_params,
-        "requestContext": {"http": {"method": method, "path": path, "sourceIp": source_ip, "userAgent": "test"},
-                           "domainName": "refdesk.example.org", "stage": "$default", "requestId": "r"},
-        "body": base64.b64encode(raw).decode() if base64_body else raw.decode("utf-8", "surrogateescape"),
-        "isBase64Encoded": base64_body,
-    }
+    request = Request(method=method, path=path, query=query, headers=tuple((headers or {}).items()), body=raw,
+                      client_ip=source_ip, protocol="HTTP/1.1")
+    return build_event(request, *found, urllib.parse.urlsplit(PUBLIC_BASE_URL).netloc)
 
 
 def twilio_event(params: dict, *, signature: str | None = None, path: str = "/sms/inbound") -> dict:
-    from twilio.request_validator import RequestValidator
-
-    if signature is None:
-        signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + path, params)
-    return http_event("POST", path, urllib.parse.urlencode(params),
-                      {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    """A form POST as Twilio sends it, signed over PUBLIC_BASE_URL + path (or with `signature`)."""
+    signed = (twilio_signature_header(AUTH_TOKEN, PUBLIC_BASE_URL + path, params) if signature is None
+              else {"X-Twilio-Signature": signature})
+    return http_event("POST", path, urllib.parse.urlencode(params), {"Content-Type": FORM, **signed})
 
 
-def slack_headers(body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict:
-    from slack_sdk.signature import SignatureVerifier
+def slack_event(path: str, body: str, content_type: str = JSON_TYPE, *, timestamp: int | None = None,
+                secret: str = SIGNING_SECRET) -> dict:
+    """A request as Slack sends it, signed with `secret` at `timestamp` (now by default).
 
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    return {"X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)}
+    Slack shows a person's message in the channel before it sends the event: when the event
+    is one, the Slack stand-in records it first, so that reactions to it work as in Slack."""
+    if path == "/slack/events" and _slack_stand_in is not None:
+        _show_person_message(_slack_stand_in, body)
+    headers = {"Content-Type": content_type, **slack_signature_headers(secret, body, timestamp)}
+    return http_event("POST", path, body, headers)
 
 
-def slack_event(path: str, body: str, content_type: str = "application/json", **signing) -> dict:
-    return http_event("POST", path, body, {"Content-Type": content_type, **slack_headers(body, **signing)},
-                      base64_body=content_type != "application/json")
+def _show_person_message(stand_in: SlackStandIn, body: str) -> None:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return
+    event = payload.get("event") if isinstance(payload, dict) else None
+    if not isinstance(event, dict):
+        return
+    person = event.get("user") and not event.get("bot_id") and event.get("subtype") in (None, "thread_broadcast",
+                                                                                      "file_share")
+    if event.get("type") == "message" and person and event.get("ts") and event.get("channel"):
+        stand_in.record_human(event["channel"], event["user"], event.get("text", ""), event.get("thread_ts"),
+                              ts=event["ts"])
 
 
 def fixture(name: str):
     """An events/*.json fixture of record."""
     return json.loads((EVENTS / name).read_text())
-
-
-def pump(aws, max_rounds: int = 20) -> list[dict]:
-    """Feed queued jobs to the dispatcher as Lambda's SQS integration does; returns each
-    batch response. Failed records stay for the next receive (visibility timeout 0)."""
-    sqs, responses = aws["sqs"], []
-    for _ in range(max_rounds):
-        messages = sqs.receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10,
-                                       AttributeNames=["All"]).get("Messages", [])
-        if not messages:
-            break
-        records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                    "attributes": m["Attributes"], "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:jobs.fifo",
-                    "awsRegion": "us-east-1"} for m in messages]
-        response = invoke("dispatcher", {"Records": records})
-        responses.append(response)
-        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=aws["queue"], ReceiptHandle=message["ReceiptHandle"])
-    return responses

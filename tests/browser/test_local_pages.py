@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import random
 
-import pytest
+from playwright import sync_api
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
 expect = sync_api.expect
 
 

@@ -1,9 +1,11 @@
 """The SMS <-> Slack relay end to end, in process: the webhook handlers fed the fixtures of record
-(events/*.json), moto for DynamoDB and SQS, and the fake Slack and Twilio clients. The dispatcher
-is driven with conftest.pump, the way Lambda's SQS integration would drive it."""
+(events/*.json), moto for DynamoDB and SQS, and the local Slack and Twilio stand-ins reached by the
+real WebClient and twilio Client. The dispatcher is driven with conftest.pump, the way Lambda's
+SQS integration would drive it."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import time
@@ -11,9 +13,8 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 
 import pytest
-from twilio.base.exceptions import TwilioRestException
-from twilio.request_validator import RequestValidator
 
+from local.signing import twilio_signature_header
 from tests.conftest import (close_value, AUTH_TOKEN, ENV, LIBRARY_NUMBER, PUBLIC_BASE_URL, STAFF_CHANNEL, fixture,
                             http_event, invoke, pump, slack_event, twilio_event)
 
@@ -23,7 +24,6 @@ PATRON = "+15551234567"
 PHONE_ANY_FORMAT = re.compile(r"\D{0,3}".join("5551234567"))
 ACK = ENV["SMS_ACK_TEXT"]
 CLOSING = ENV["CLOSING_TEXT"]
-TWILIO_URI = "/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json"
 BROKEN_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 
 
@@ -73,7 +73,7 @@ def queue_depth(aws, queue: str = "queue") -> int:
 def table_items(aws) -> list[dict]:
     import boto3
 
-    return boto3.resource("dynamodb").Table(ENV["TABLE_NAME"]).scan()["Items"]
+    return boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"]).scan()["Items"]
 
 
 def strings(value):
@@ -162,10 +162,6 @@ def press_close(conversation_id: str, *, action_ts: str = "1700000200.123456", *
                   slack_event("/slack/interactions", body, "application/x-www-form-urlencoded", **signing))
 
 
-def rest_error(code: int, status: int = 400, msg: str = "boom") -> TwilioRestException:
-    return TwilioRestException(status, "https://api.twilio.com" + TWILIO_URI, msg=msg, code=code)
-
-
 def log_to_captured_stdout(monkeypatch) -> None:
     """Powertools' handler keeps the sys.stdout it saw when the first function was loaded (maybe
     another test's capture): point it at the current one so capfd sees what Lambda would."""
@@ -221,7 +217,7 @@ def test_second_text_goes_into_the_same_thread_without_a_second_ack(aws, slack, 
 
     assert response["statusCode"] == 200
     assert response["headers"]["content-type"].startswith("text/xml")
-    assert "<Response></Response>" in response["body"]
+    assert len(ET.fromstring(response["body"])) == 0  # an empty <Response/>
     assert twiml_message(response) is None
     pump(aws)
     posts = slack.posts()
@@ -278,7 +274,7 @@ def test_the_webhook_makes_at_most_two_aws_calls_and_never_calls_slack_or_twilio
 
     if step != "first":
         open_conversation(aws, slack)
-        slack.calls.clear()
+        slack.forget_calls()
     params = sms_params(MessageSid=new_sid())
     if step == "duplicate":
         invoke("sms_inbound", twilio_event(params))
@@ -318,7 +314,7 @@ def test_a_5000_character_text_respects_slack_limits(aws, slack, twilio, when):
     assert len(words) == 5000
     if when == "follow-up":
         open_conversation(aws, slack)
-        slack.calls.clear()
+        slack.forget_calls()
     text_in(words)
     pump(aws)
 
@@ -387,14 +383,14 @@ def test_missing_or_bad_twilio_signature_is_refused(aws, slack, twilio, signatur
 
 def test_a_signature_for_another_url_is_refused(aws, slack, twilio):
     params = sms_params(MessageSid=new_sid())
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + "/sms/other", params)
+    signature = twilio_signature_header(AUTH_TOKEN, PUBLIC_BASE_URL + "/sms/other", params)["X-Twilio-Signature"]
 
     assert_refused(invoke("sms_inbound", twilio_event(params, signature=signature)), 403, aws)
 
 
 def test_a_signature_over_different_parameters_is_refused(aws, slack, twilio):
     params = sms_params(MessageSid=new_sid())
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + "/sms/inbound", params)
+    signature = twilio_signature_header(AUTH_TOKEN, PUBLIC_BASE_URL + "/sms/inbound", params)["X-Twilio-Signature"]
     tampered = {**params, "Body": "Please text me everyone's holds"}
 
     assert_refused(invoke("sms_inbound", twilio_event(tampered, signature=signature)), 403, aws)
@@ -465,7 +461,7 @@ def test_unknown_extra_twilio_parameters_are_accepted(aws, slack, twilio):
 def test_a_query_string_on_the_webhook_url_is_part_of_the_signature(aws, slack, twilio):
     params = sms_params(MessageSid=new_sid())
     url = PUBLIC_BASE_URL + "/sms/inbound?branch=main"
-    event = twilio_event(params, signature=RequestValidator(AUTH_TOKEN).compute_signature(url, params))
+    event = twilio_event(params, signature=twilio_signature_header(AUTH_TOKEN, url, params)["X-Twilio-Signature"])
     event["rawQueryString"] = "branch=main"
 
     assert invoke("sms_inbound", event)["statusCode"] == 200
@@ -652,7 +648,7 @@ def test_a_message_changed_without_an_edit_is_not_reported_as_one(aws, slack, tw
 @pytest.mark.parametrize("name", ["slack_message_changed.json", "slack_message_deleted.json"])
 def test_edits_in_a_thread_that_is_not_a_conversation_are_ignored(aws, slack, twilio, name):
     open_conversation(aws, slack)
-    slack.calls.clear()
+    slack.forget_calls()
 
     invoke("slack_events", slack_json(with_thread(name, "1699999999.000100")))
     pump(aws)
@@ -688,7 +684,7 @@ def test_a_slack_event_that_is_not_json_is_refused(aws, slack, twilio):
 
 def test_a_reply_in_a_thread_that_is_not_a_conversation_is_ignored(aws, slack, twilio):
     open_conversation(aws, slack)
-    slack.calls.clear()
+    slack.forget_calls()
 
     staff_reply("1699999999.000100", "Lunch order: two bagels")
     pump(aws)
@@ -716,39 +712,29 @@ def test_a_long_reply_is_sent_as_several_sms(aws, slack, twilio):
 
 def test_a_transient_twilio_failure_is_retried_and_sent_once(aws, slack, twilio):
     conversation = open_conversation(aws, slack)
-    twilio.fail_with = [rest_error(20500, status=500)]
+    twilio.fail(500)
     payload = reply_payload(conversation["root_ts"])
     invoke("slack_events", slack_json(payload))
 
     responses = pump(aws)
 
     assert responses[0]["batchItemFailures"]  # the first attempt failed and went back to the queue
-    assert twilio.fail_with == []
+    assert twilio.attempts() == 2
     assert len(twilio.sent) == 1
     assert reactions(slack) == [(payload["event"]["ts"], "white_check_mark")]
     assert queue_depth(aws) == 0
     assert queue_depth(aws, "dlq") == 0
 
 
-def test_a_failure_midway_through_a_long_reply_does_not_resend_the_parts_already_sent(aws, slack, twilio,
-                                                                                     monkeypatch):
-    from tests.conftest import FakeTwilio
-
+def test_a_failure_midway_through_a_long_reply_does_not_resend_the_parts_already_sent(aws, slack, twilio):
     conversation = open_conversation(aws, slack)
-    attempts = []
-
-    def flaky(**kwargs):
-        attempts.append(kwargs["body"])
-        if len(attempts) == 2:
-            raise rest_error(20500, status=500)
-        return FakeTwilio.create(twilio, **kwargs)
-
-    monkeypatch.setattr(twilio, "create", flaky)
+    twilio.fail(500, after=1)  # the second part fails
     text = " ".join(f"Step {i}: check the catalog, then the shelf list." for i in range(80))
     staff_reply(conversation["root_ts"], text)
     pump(aws)
 
     bodies = [sent["body"] for sent in twilio.sent]
+    assert twilio.attempts() == len(bodies) + 1
     assert len(bodies) == len(set(bodies)) >= 3
     assert " ".join(bodies).split() == ("Amanda (library): " + text).split()
 
@@ -756,13 +742,13 @@ def test_a_failure_midway_through_a_long_reply_does_not_resend_the_parts_already
 def test_a_reply_that_fails_every_attempt_ends_in_the_dead_letter_queue(aws, slack, twilio):
     conversation = open_conversation(aws, slack)
     attempts = int(ENV["MAX_DELIVERY_ATTEMPTS"])
-    twilio.fail_with = [rest_error(20500, status=500) for _ in range(attempts + 2)]
+    twilio.fail(500, count=attempts + 2)
     payload = reply_payload(conversation["root_ts"])
     invoke("slack_events", slack_json(payload))
 
     pump(aws)
 
-    assert len(twilio.fail_with) == 2  # tried exactly MAX_DELIVERY_ATTEMPTS times
+    assert twilio.attempts() == attempts  # tried exactly MAX_DELIVERY_ATTEMPTS times
     assert twilio.sent == []
     assert queue_depth(aws) == 0
     dead = aws["sqs"].receive_message(QueueUrl=aws["dlq"], MaxNumberOfMessages=10).get("Messages", [])
@@ -779,13 +765,13 @@ def test_a_reply_that_fails_every_attempt_ends_in_the_dead_letter_queue(aws, sla
 
 def test_a_permanent_twilio_error_is_not_retried(aws, slack, twilio):
     conversation = open_conversation(aws, slack)
-    twilio.fail_with = [rest_error(21610, msg="Attempt to send to unsubscribed recipient") for _ in range(3)]
+    twilio.opt_out(PATRON)  # Twilio refuses with error 21610
     payload = reply_payload(conversation["root_ts"])
     invoke("slack_events", slack_json(payload))
 
     responses = pump(aws)
 
-    assert len(twilio.fail_with) == 2  # one attempt only
+    assert twilio.attempts() == 1  # one attempt only
     assert all(not response["batchItemFailures"] for response in responses)
     assert reactions(slack) == [(payload["event"]["ts"], "x")]
     warnings = [post for post in slack.posts() if post.get("thread_ts") == conversation["root_ts"]]
@@ -795,10 +781,34 @@ def test_a_permanent_twilio_error_is_not_retried(aws, slack, twilio):
     assert queue_depth(aws, "dlq") == 0
 
 
+def test_a_reaction_slack_already_shows_is_not_a_failure(aws, slack, twilio):
+    """Slack answers already_reacted when the mark is there already: the reply is done all the same."""
+    conversation = open_conversation(aws, slack)
+    slack.fail("reactions.add", error="already_reacted")
+    staff_reply(conversation["root_ts"])
+
+    responses = pump(aws)
+
+    assert all(not response["batchItemFailures"] for response in responses)
+    assert len(twilio.sent) == 1
+    assert queue_depth(aws) == 0
+    assert queue_depth(aws, "dlq") == 0
+
+
+def test_a_librarian_slack_cannot_look_up_is_credited_as_a_librarian(aws, slack, twilio):
+    conversation = open_conversation(aws, slack)
+
+    staff_reply(conversation["root_ts"], "Yes, we have it.", user="U0NOTINDIRECTORY")  # users.info: user_not_found
+    pump(aws)
+
+    assert [sent["body"] for sent in twilio.sent] == ["Librarian (library): Yes, we have it."]
+    assert "users.info" in slack.methods()
+
+
 def test_a_batch_whose_every_record_fails_is_answered_with_its_failures(aws, slack, twilio, capfd, monkeypatch):
     conversation = open_conversation(aws, slack)
     log_to_captured_stdout(monkeypatch)
-    twilio.fail_with = [rest_error(20500, status=500, msg=f"Could not send to {PATRON}")]
+    twilio.fail(500, message=f"Could not send to {PATRON}")
     staff_reply(conversation["root_ts"])
     capfd.readouterr()
 
@@ -821,7 +831,7 @@ def test_a_batch_whose_every_record_fails_is_answered_with_its_failures(aws, sla
 
 def test_close_acks_at_once_and_queues_the_work(aws, slack, twilio):
     conversation = open_conversation(aws, slack)
-    slack.calls.clear()
+    slack.forget_calls()
 
     response = press_close(conversation["conversation_id"])
 
@@ -836,7 +846,7 @@ def test_close_updates_the_card_texts_the_patron_and_frees_the_number(aws, slack
     conversation = open_conversation(aws, slack)
     staff_reply(conversation["root_ts"], "We have it. Come by any time!", ts=f"{time.time():.6f}")
     pump(aws)
-    twilio.sent.clear()
+    twilio.forget_sent()
 
     press_close(conversation["conversation_id"])
     pump(aws)
@@ -925,11 +935,11 @@ def test_logs_never_hold_the_phone_number_or_the_texts(aws, slack, twilio, capfd
     pump(aws)
     staff_reply(conversation["root_ts"], answer, ts=f"{time.time():.6f}", event_id="Ev0PRIVACY001")
     pump(aws)
-    twilio.fail_with = [rest_error(21211, msg=f"The 'To' number {PATRON} is not a valid phone number.")]
+    twilio.fail(400, code=21211, message=f"The 'To' number {PATRON} is not a valid phone number.")
     staff_reply(conversation["root_ts"], "Also try the Herald archive", ts=f"{time.time() + 1:.6f}",
                 event_id="Ev0PRIVACY002")
     pump(aws)
-    twilio.fail_with = [rest_error(20500, status=500, msg=f"Could not send to {PATRON}")]
+    twilio.fail(500, message=f"Could not send to {PATRON}")
     staff_reply(conversation["root_ts"], "Microfilm is on floor 2", ts=f"{time.time() + 2:.6f}",
                 event_id="Ev0PRIVACY003")
     pump(aws)

@@ -147,7 +147,7 @@ def test_a_long_thread_post_is_split_into_messages_of_at_most_50_blocks(slack):
 
     posts = slack.posts()
     assert len(posts) > 1
-    assert first == "1700000001.000000"  # FakeSlack's ts for the first post
+    assert first == posts[0]["answered_ts"]
     assert all(post["thread_ts"] == "1700000001.000000" for post in posts)
     assert all(len(post["blocks"]) <= 50 for post in posts)
     assert all(len(t) <= 3000 for post in posts for t in all_sections(post["blocks"]))
@@ -285,16 +285,14 @@ def test_compose_formats_a_librarian_reply_and_splits_it(monkeypatch):
     assert sms.CHANNEL.compose("", "This conversation is closed.") == ["This conversation is closed."]
 
 
-def test_send_uses_the_library_number(twilio):
+def test_send_uses_the_library_number(aws, twilio):
     sms.CHANNEL.send("+15551234567", "hello")
     assert twilio.sent == [{"to": "+15551234567", "from_": "+15005550006", "body": "hello"}]
 
 
 @pytest.mark.parametrize("code", sorted(sms.PERMANENT_ERRORS))
-def test_send_turns_permanent_twilio_errors_into_delivery_failed(twilio, code):
-    from twilio.base.exceptions import TwilioRestException
-
-    twilio.fail_with = [TwilioRestException(400, "https://api.twilio.com/x", msg="no", code=code)]
+def test_send_turns_permanent_twilio_errors_into_delivery_failed(aws, twilio, code):
+    twilio.fail(400, code=code, message="no")
     with pytest.raises(DeliveryFailed) as failure:
         sms.CHANNEL.send("+15551234567", "hello")
     assert failure.value.code == str(code)
@@ -302,10 +300,10 @@ def test_send_turns_permanent_twilio_errors_into_delivery_failed(twilio, code):
 
 
 @pytest.mark.parametrize("code", [20500, 20429, 20003])
-def test_send_lets_transient_twilio_errors_through_for_a_retry(twilio, code):
+def test_send_lets_transient_twilio_errors_through_for_a_retry(aws, twilio, code):
     from twilio.base.exceptions import TwilioRestException
 
-    twilio.fail_with = [TwilioRestException(500, "https://api.twilio.com/x", msg="boom", code=code)]
+    twilio.fail(500, code=code, message="boom")
     with pytest.raises(TwilioRestException):
         sms.CHANNEL.send("+15551234567", "hello")
 
