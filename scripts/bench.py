@@ -1,0 +1,399 @@
+"""`make bench`: speed and cost of RefDesk's handlers, measured in one run and printed as ratios
+and counts (the machine is noisy: compare numbers from the same run only).
+
+1. AWS API calls per operation, counted by hooking botocore, with the real handlers fed
+   template-shaped events against an embedded moto and the local Slack/Twilio stand-ins.
+   Goal: at most 2 on any webhook's acknowledgement path.
+2. Each handler's cold import, with the boto3 its first request imports, as a ratio to a bare
+   `import boto3` (median of fresh processes). Goal: at most 1.5x.
+3. Each webhook's warm handler time as a ratio to the time of the raw AWS calls it makes,
+   against the same endpoint. Goal: at most 1.3x.
+4. The AWS cost of 1,000 conversations of 10 messages per channel, from the counted requests,
+   Lambda GB-seconds and storage, at the on-demand prices in PRICES.
+
+    python scripts/bench.py [--rounds 30]"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# us-east-1 on-demand prices as AWS published them (checked 2026-11-29; DynamoDB's since Nov 2024).
+PRICES = {
+    "dynamodb_write_unit": 0.625 / 1e6, "dynamodb_read_unit": 0.125 / 1e6, "dynamodb_gb_month": 0.25,
+    "http_api_request": 1.00 / 1e6, "lambda_request": 0.20 / 1e6, "lambda_gb_second_arm64": 0.0000133334,
+    "sqs_fifo_request": 0.50 / 1e6,
+}
+PRICES_DATE = "2026-11-29"
+WIDGET_POLL_SECONDS = 2.5  # functions/presence/static/widget.js polls this often while a chat is open
+CHAT_OPEN_MINUTES = 10
+FUNCTIONS = ["SmsInboundFunction", "SlackEventsFunction", "SlackInteractionsFunction", "SlackCommandsFunction",
+             "WebChatFunction", "PresenceFunction", "DispatcherFunction"]
+
+
+class CallCounter:
+    """Counts every botocore API call, by (service, operation), into the current bucket."""
+
+    def __init__(self):
+        self.calls: collections.Counter = collections.Counter()
+        self.transact_items = 0
+
+    def install(self) -> None:
+        from botocore.client import BaseClient
+
+        original, counter = BaseClient._make_api_call, self
+
+        def counting(client, operation, params):
+            counter.calls[(client.meta.service_model.service_name, operation)] += 1
+            if operation == "TransactWriteItems":
+                counter.transact_items += len(params.get("TransactItems", []))
+            return original(client, operation, params)
+
+        BaseClient._make_api_call = counting
+
+    @contextmanager
+    def bucket(self):
+        self.calls, self.transact_items = collections.Counter(), 0
+        yield self
+
+
+class Stack:
+    """The local stack's parts in this process: moto, stand-ins, the handlers."""
+
+    def __init__(self):
+        from local import environment
+        from local.aws import LocalAws
+        from local.handlers import Invoker
+        from local.slack_standin import SlackStandIn
+        from local.template import Template
+        from local.twilio_standin import TwilioStandIn
+
+        for name in ("AWS_ENDPOINT_URL", "SLACK_API_URL", "TWILIO_API_URL"):
+            os.environ.pop(name, None)
+        self.template = Template(ROOT / "template.yaml", environment.LOCAL_PARAMETER_VALUES)
+        self.aws = LocalAws(self.template)
+        resolve = self.template.resolver(self.aws.refs, self.aws.attributes)
+        self.port = 3999
+        environment.apply(resolve(self.template.environment()), environment.local_values(self.port))
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+        self.slack = SlackStandIn(os.environ["SLACK_BOT_TOKEN"])
+        self.twilio = TwilioStandIn(os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"],
+                                    os.environ["TWILIO_FROM_NUMBER"])
+        os.environ["SLACK_API_URL"], os.environ["TWILIO_API_URL"] = self.slack.api_url, self.twilio.api_url
+        sys.path[:0] = [str(path) for path in self.template.layer_dirs()]
+        self.functions = {function.name: function for function in self.template.functions()}
+        self.invoker = Invoker(list(self.functions.values()))
+        self.queue_url = self.aws.refs["JobsQueue"]
+        self.durations: dict[str, list[float]] = collections.defaultdict(list)
+
+    def stop(self) -> None:
+        self.slack.stop()
+        self.twilio.stop()
+        self.aws.stop()
+
+    def http(self, function: str, method: str, path: str, body: str = "", headers: dict | None = None) -> dict:
+        from local.gateway import build_event, find_route, routes_of
+        from local.servers import Request
+
+        request = Request(method=method, path=path, query="", body=body.encode(), client_ip="203.0.113.9",
+                          protocol="HTTP/1.1", headers=tuple((headers or {}).items()))
+        route, params = find_route(routes_of([self.functions[function]]), method, path)
+        return self.invoke(function, build_event(request, route, params, f"127.0.0.1:{self.port}"))
+
+    def invoke(self, function: str, event: dict):
+        started = time.perf_counter()
+        result = self.invoker.invoke(function, event)
+        self.durations[function].append(time.perf_counter() - started)
+        return result
+
+    def drain(self, counter: CallCounter) -> tuple[int, collections.Counter]:
+        """Run every queued job through the dispatcher, one job per invocation (the low-traffic
+        case). Returns (invocations, the calls Lambda's queue poller made, counted apart)."""
+        sqs = self.aws.sqs
+        poller: collections.Counter = collections.Counter()
+        invocations = 0
+        while True:
+            before = counter.calls.copy()
+            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=1,
+                                           MessageSystemAttributeNames=["All"]).get("Messages", [])
+            poller.update(counter.calls - before)
+            counter.calls = before
+            if not messages:
+                return invocations, poller
+            record = {"messageId": messages[0]["MessageId"], "receiptHandle": messages[0]["ReceiptHandle"],
+                      "body": messages[0]["Body"], "attributes": messages[0]["Attributes"], "messageAttributes": {},
+                      "md5OfBody": messages[0]["MD5OfBody"], "eventSource": "aws:sqs",
+                      "eventSourceARN": self.aws.attributes["JobsQueue.Arn"], "awsRegion": "us-east-1"}
+            self.invoke("DispatcherFunction", {"Records": [record]})
+            invocations += 1
+            before = counter.calls.copy()
+            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
+            poller.update(counter.calls - before)
+            counter.calls = before
+
+
+class Driver:
+    """Operations as Twilio, Slack and the widget perform them."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.env = os.environ
+
+    def sms(self, number: str, text: str) -> dict:
+        from local.signing import twilio_signature_header
+
+        sid = "SM" + uuid.uuid4().hex
+        params = {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": self.env["TWILIO_ACCOUNT_SID"], "From": number,
+                  "To": self.env["TWILIO_FROM_NUMBER"], "Body": text, "NumMedia": "0", "NumSegments": "1"}
+        url = self.env["PUBLIC_BASE_URL"] + "/sms/inbound"
+        headers = {"content-type": "application/x-www-form-urlencoded",
+                   **twilio_signature_header(self.env["TWILIO_AUTH_TOKEN"], url, params)}
+        return self.stack.http("SmsInboundFunction", "POST", "/sms/inbound", urlencode(params), headers)
+
+    def slack_post(self, function: str, path: str, body: str, content_type: str) -> dict:
+        from local.signing import slack_signature_headers
+
+        headers = {"content-type": content_type, **slack_signature_headers(self.env["SLACK_SIGNING_SECRET"], body)}
+        return self.stack.http(function, "POST", path, body, headers)
+
+    def staff_reply(self, thread_ts: str, text: str) -> dict:
+        channel = self.env["SLACK_STAFF_CHANNEL"]
+        ts = self.stack.slack.record_human(channel, "U0AMANDA", text, thread_ts)["ts"]  # what Slack shows
+        envelope = {"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:12], "team_id": "T0LIBRARY",
+                    "event": {"type": "message", "channel": self.env["SLACK_STAFF_CHANNEL"], "user": "U0AMANDA",
+                              "text": text, "ts": ts, "thread_ts": thread_ts}}
+        return self.slack_post("SlackEventsFunction", "/slack/events", json.dumps(envelope), "application/json")
+
+    def close(self, card: dict) -> dict:
+        button = next(element for block in card["blocks"] if block["type"] == "actions"
+                      for element in block["elements"])
+        payload = {"type": "block_actions", "user": {"id": "U0AMANDA"}, "channel": {"id": card["channel"]},
+                   "container": {"message_ts": card["ts"], "channel_id": card["channel"]},
+                   "actions": [{"action_id": button["action_id"], "value": button["value"],
+                                "action_ts": f"{time.time():.6f}"}]}
+        return self.slack_post("SlackInteractionsFunction", "/slack/interactions",
+                               urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def command(self, text: str) -> dict:
+        form = {"command": "/refdesk", "text": text, "user_id": "U0AMANDA", "user_name": "amanda",
+                "channel_id": self.env["SLACK_STAFF_CHANNEL"]}
+        return self.slack_post("SlackCommandsFunction", "/slack/commands", urlencode(form),
+                               "application/x-www-form-urlencoded")
+
+    def web(self, method: str, path: str, body: dict | None = None, token: str = ""):
+        headers = {"content-type": "application/json", "origin": self.env["PUBLIC_BASE_URL"]}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        result = self.stack.http("WebChatFunction", method, path, json.dumps(body) if body is not None else "",
+                                 headers)
+        return json.loads(result["body"]) if result.get("body") else {}
+
+    def root_card(self) -> dict:
+        return [message for message in self.stack.slack.messages() if not message["thread_ts"]][-1]
+
+
+def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, channel: str) -> dict:
+    """Counts for one conversation of 5 patron messages and 5 replies, then Close."""
+    totals = collections.Counter()
+    http_requests = invocations = 0
+    gb_seconds = 0.0
+    stack.durations.clear()
+    with counter.bucket():
+        if channel == "sms":
+            number = f"+1555{uuid.uuid4().int % 10**7:07d}"
+            send = lambda text: driver.sms(number, text)  # noqa: E731
+        else:
+            session = driver.web("POST", "/chat/sessions", {})
+            http_requests += 1
+            path = f"/chat/sessions/{session['session_id']}/messages"
+
+            def send(text):
+                return driver.web("POST", path, {"text": text, "client_id": uuid.uuid4().hex},
+                                  session["token"])
+        poller = collections.Counter()
+        for n in range(5):
+            send(f"question {n}")
+            http_requests += 1
+            done, polled = stack.drain(counter)
+            invocations += done
+            poller += polled
+            driver.staff_reply(driver.root_card()["ts"], f"answer {n}")
+            http_requests += 1
+            done, polled = stack.drain(counter)
+            invocations += done
+            poller += polled
+        driver.close(driver.root_card())
+        http_requests += 1
+        done, polled = stack.drain(counter)
+        invocations += done
+        poller += polled
+        if channel == "web":
+            polls = int(CHAT_OPEN_MINUTES * 60 / WIDGET_POLL_SECONDS)
+            before = counter.calls.copy()
+            driver.web("GET", path, token=session["token"])
+            per_poll = counter.calls - before
+            for key, count in per_poll.items():
+                counter.calls[key] += count * (polls - 1)
+            http_requests += polls
+            stack.durations["WebChatFunction"] += [stack.durations["WebChatFunction"][-1]] * (polls - 1)
+        totals.update(counter.calls)
+        transact_items = counter.transact_items
+    for name, durations in stack.durations.items():
+        gb_seconds += sum(durations) * stack.functions[name].memory_mb / 1024
+        invocations += len(durations) if name != "DispatcherFunction" else 0
+    return {"calls": totals, "poller": poller, "http": http_requests, "invocations": invocations,
+            "gb_seconds": gb_seconds, "transact_items": transact_items}
+
+
+def dollars(costs: dict) -> dict:
+    calls, transact = costs["calls"], costs["transact_items"]
+    writes = sum(n for (service, op), n in calls.items() if service == "dynamodb" and op in
+                 ("PutItem", "UpdateItem", "DeleteItem")) + 2 * transact
+    reads = sum(n for (service, op), n in calls.items() if service == "dynamodb" and op in ("GetItem", "Query")) * 0.5
+    sqs = sum(n for (service, _), n in calls.items() if service == "sqs") + sum(costs["poller"].values())
+    parts = {
+        "HTTP API": costs["http"] * PRICES["http_api_request"],
+        "Lambda": costs["invocations"] * PRICES["lambda_request"]
+        + costs["gb_seconds"] * PRICES["lambda_gb_second_arm64"],
+        "DynamoDB": writes * PRICES["dynamodb_write_unit"] + reads * PRICES["dynamodb_read_unit"]
+        + 10 * 1024 / 1e9 * PRICES["dynamodb_gb_month"],  # about 1 KB a message, kept one month
+        "SQS": sqs * PRICES["sqs_fifo_request"],
+    }
+    return {name: value * 1000 for name, value in parts.items()}  # per 1,000 conversations
+
+
+def cold_import_seconds(code_dir: Path | None) -> float:
+    """One fresh process: import the handler (or only boto3) and report the seconds it took."""
+    paths = [str(ROOT / "layers" / "refdesk")] + ([str(code_dir)] if code_dir else [])
+    # Every handler needs boto3 on its first request (imported lazily): count it in.
+    statement = "import app; import boto3" if code_dir else "import boto3"
+    script = (f"import sys, time; sys.path[:0] = {paths!r}; t = time.perf_counter(); {statement}; "
+              "print(time.perf_counter() - t)")
+    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}
+    return float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                env=env, cwd=code_dir or ROOT).stdout)
+
+
+def cold_import_ratios(rounds: int) -> dict[str, tuple[float, float]]:
+    """Function -> (median seconds, median of bare boto3 imports run alternately with it)."""
+    results = {}
+    for name in sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists()):
+        pairs = [(cold_import_seconds(ROOT / "functions" / name), cold_import_seconds(None)) for _ in range(rounds)]
+        results[name] = (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs))
+    return results
+
+
+def warm_ratio(stack: Stack, driver: Driver, rounds: int) -> dict[str, tuple[float, float]]:
+    """Webhook -> (median handler seconds, median seconds of its raw AWS calls)."""
+    import boto3
+
+    table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+    sqs = boto3.client("sqs")
+    results = {}
+    number = "+15550001111"
+    driver.sms(number, "warm up")
+    handler, raw = [], []
+    for n in range(rounds):
+        started = time.perf_counter()
+        driver.sms(number, f"warm {n}")
+        handler.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        table.update_item(Key={"pk": "BENCH#raw", "sk": "META"}, UpdateExpression="ADD n :one",
+                          ExpressionAttributeValues={":one": 1})
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody="{}", MessageGroupId="bench",
+                         MessageDeduplicationId=uuid.uuid4().hex)
+        raw.append(time.perf_counter() - started)
+    results["sms_inbound"] = (statistics.median(handler), statistics.median(raw))
+    handler, raw = [], []
+    card = driver.root_card()
+    for n in range(rounds):
+        started = time.perf_counter()
+        driver.staff_reply(card["ts"], f"reply {n}")
+        handler.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody="{}", MessageGroupId="bench",
+                         MessageDeduplicationId=uuid.uuid4().hex)
+        raw.append(time.perf_counter() - started)
+    results["slack_events"] = (statistics.median(handler), statistics.median(raw))
+    sqs.purge_queue(QueueUrl=stack.queue_url)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    options = parser.parse_args()
+    counter = CallCounter()
+    stack = Stack()
+    counter.install()
+    driver = Driver(stack)
+    failures = []
+    try:
+        driver.command("on")
+        print("\n## AWS calls per acknowledgement (goal for the Twilio and Slack webhooks: at most 2)\n")
+        print("| operation | AWS calls |\n|---|---|")
+        checks = {
+            "SMS: first text": lambda: driver.sms("+15550009999", "first"),
+            "SMS: later text": lambda: driver.sms("+15550009999", "second"),
+            "Slack: thread reply": lambda: driver.staff_reply(driver.root_card()["ts"], "hello"),
+            "Slack: Close": lambda: driver.close(driver.root_card()),
+            "Slack: /refdesk status": lambda: driver.command("status"),
+        }
+        session = driver.web("POST", "/chat/sessions", {})
+        web_path = f"/chat/sessions/{session['session_id']}/messages"
+        checks.update({
+            "Web: send": lambda: driver.web("POST", web_path, {"text": "hi", "client_id": uuid.uuid4().hex},
+                                            session["token"]),
+            "Web: poll": lambda: driver.web("GET", web_path, token=session["token"]),
+        })
+        for name, operation in checks.items():
+            with counter.bucket():
+                operation()
+                count = sum(counter.calls.values())
+            print(f"| {name} | {count} ({', '.join(f'{op} {n}' for (_, op), n in sorted(counter.calls.items()))}) |")
+            if count > 2 and name.startswith(("SMS", "Slack")):  # the webhooks
+                failures.append(f"{name}: {count} AWS calls")
+            stack.drain(counter)
+
+        print("\n## Warm handler time vs its raw AWS calls (goal: at most 1.3x)\n")
+        print("| webhook | handler ms | raw AWS calls ms | ratio |\n|---|---|---|---|")
+        for name, (handler, raw) in warm_ratio(stack, driver, options.rounds).items():
+            print(f"| {name} | {handler * 1000:.1f} | {raw * 1000:.1f} | {handler / raw:.2f}x |")
+
+        print(f"\n## AWS cost per 1,000 conversations of 10 messages (prices of {PRICES_DATE}, us-east-1)\n")
+        print("| channel | HTTP API | Lambda | DynamoDB | SQS | total |\n|---|---|---|---|---|---|")
+        for channel in ("sms", "web"):
+            parts = dollars(conversation_costs(stack, driver, counter, channel))
+            print(f"| {channel} | " + " | ".join(f"${value:.4f}" for value in parts.values())
+                  + f" | ${sum(parts.values()):.4f} |")
+        print(f"\nWeb chat includes the widget polling every {WIDGET_POLL_SECONDS} s for {CHAT_OPEN_MINUTES} minutes. "
+              "Carrier fees are apart: an SMS conversation of 10 messages is at least 10 Twilio segments "
+              "(5 in, 5 out) at the account's per-segment price. Lambda time is measured here, not on arm64.")
+    finally:
+        stack.stop()
+
+    print("\n## Cold import of app.py and boto3, ratio to a bare `import boto3` (goal: at most 1.5x)\n")
+    print("| function | seconds | bare boto3 seconds | ratio |\n|---|---|---|---|")
+    for name, (seconds, baseline) in cold_import_ratios(max(3, options.rounds // 4)).items():
+        print(f"| {name} | {seconds:.3f} | {baseline:.3f} | {seconds / baseline:.2f}x |")
+        if seconds / baseline > 1.5:
+            failures.append(f"{name}: cold import {seconds / baseline:.2f}x boto3")
+    for failure in failures:
+        print(f"GOAL MISSED: {failure}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
