@@ -1,5 +1,6 @@
 """AWS for the local stack and the tests: an embedded moto server (unless another endpoint is
-given) holding the tables and queues declared in template.yaml."""
+given) holding the tables and queues declared in template.yaml, and the SES sender identity
+(SesSenderIdentity) verified, as moto, like the SES sandbox, sends from verified identities only."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import urllib.request
 
 import boto3
 
-from local.template import REGION, STACK_NAME, Template
+from local.template import ACCOUNT_ID, REGION, STACK_NAME, Template
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # CloudFormation properties of AWS::SQS::Queue that are not queue attributes of the same name.
@@ -35,6 +36,7 @@ class LocalAws:
         self.environment = {"AWS_ENDPOINT_URL": endpoint_url, "AWS_DEFAULT_REGION": REGION, **DUMMY_CREDENTIALS}
         self.sqs = self.client("sqs")
         self.dynamodb = self.client("dynamodb")
+        self.ses = self.client("ses")
         self.refs: dict[str, str] = {}
         self.attributes: dict[str, str] = {}
         self.dead_letter_queue_urls: list[str] = []
@@ -71,13 +73,42 @@ class LocalAws:
     def reset(self) -> None:
         """The embedded moto back to template.yaml's table and queues, empty (what the tests do
         before each test): moto forgets everything, in flight and de-duplication ids included, and
-        the resources are made again under the same names, URLs and ARNs (5 calls)."""
+        the resources are made again under the same names, URLs and ARNs, and the SES sender
+        verified again (6 calls)."""
         if not self.embedded:
             raise RuntimeError("reset() is for the embedded moto only")
         reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with _direct.open(reset, timeout=30) as answer:
             answer.read()
         self._create_resources(again=True)
+
+    @property
+    def ses_sender_identity(self) -> str:
+        return self._template.parameters.get("SesSenderIdentity") or ""
+
+    def sent_mail(self) -> list[dict]:
+        """The e-mails SES accepted, oldest first, as moto recorded them: {"id", "from", "to",
+        "subject", "body"}. The embedded moto's record is read in this process; another endpoint
+        must be a moto server (its /moto-api/data.json)."""
+        if self.embedded:
+            from moto.ses.models import ses_backends
+
+            messages = [vars(message) for message in ses_backends[ACCOUNT_ID][REGION].sent_messages]
+        else:
+            with _direct.open(f"{self.endpoint_url}/moto-api/data.json", timeout=30) as answer:
+                messages = json.load(answer).get("ses", {}).get("Message", [])
+        return [{"id": message.get("id", ""), "from": message.get("source", ""),
+                 "to": [address for addresses in (message.get("destinations") or {}).values() for address in addresses]
+                 if isinstance(message.get("destinations"), dict) else list(message.get("destinations") or []),
+                 "subject": message.get("subject", ""), "body": message.get("body", message.get("raw_data", ""))}
+                for message in messages]
+
+    def forget_mail(self) -> None:
+        """Empties the embedded moto's record of sent e-mails (another endpoint's is left alone)."""
+        if self.embedded:
+            from moto.ses.models import ses_backends
+
+            ses_backends[ACCOUNT_ID][REGION].sent_messages.clear()
 
     def dead_letter_count(self) -> int:
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -95,6 +126,15 @@ class LocalAws:
             self._create_queues_again(self._template, resolve)
         else:
             self.dead_letter_queue_urls = self._create_queues(self._template, resolve)
+        self._verify_sender()
+
+    def _verify_sender(self) -> None:
+        """The template's SES sender identity, verified (both calls are idempotent)."""
+        identity = self.ses_sender_identity
+        if "@" in identity:
+            self.ses.verify_email_identity(EmailAddress=identity)
+        elif identity:
+            self.ses.verify_domain_identity(Domain=identity)
 
     def _create_tables(self, template: Template, resolve, again: bool) -> None:
         dynamodb = self.dynamodb

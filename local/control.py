@@ -3,6 +3,7 @@ app as Slack and Twilio would, over HTTP to the gateway's public routes with rea
 and shows what the stand-ins recorded."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -15,8 +16,10 @@ from urllib.parse import parse_qsl, urlencode
 from local.console import say
 from local.servers import FORM, JSON_TYPE, Request, json_response
 from local.signing import slack_signature_headers, twilio_signature_header
-from local.slack_standin import (APP_ID, BOT_USER_ID, DEFAULT_USER, STAFF_CHANNEL_NAME, TEAM_DOMAIN, TEAM_ID,
-                                 SlackError, slack_shape, user_name)
+from local.slack_standin import (APP_ID, BOT_USER_ID, DEFAULT_USER, PARTNER_CHANNEL, PARTNER_CHANNEL_NAME,
+                                 PARTNER_DEFAULT_USER, PARTNER_DIRECTORY, PARTNER_TEAM_ID, PARTNER_TEAM_NAME,
+                                 STAFF_CHANNEL_NAME, TEAM_DOMAIN, TEAM_ID, SlackError, slack_shape, team_of,
+                                 user_name)
 from local.twilio_standin import API_VERSION, new_message_sid, segment_count
 
 SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -43,11 +46,13 @@ class Control:
             ("POST", "/_local/api/slack/reply"): self.slack_reply,
             ("POST", "/_local/api/slack/click"): self.slack_click,
             ("POST", "/_local/api/slack/command"): self.slack_command,
+            ("POST", "/_local/api/slack/partner"): self.slack_partner,
             ("POST", "/_local/api/phone/send"): self.phone_send,
             ("GET", "/_local/api/phone/messages"): self.phone_messages,
             ("POST", "/_local/api/faults"): self.faults,
             ("POST", "/_local/api/reset"): self.reset,
             ("GET", "/_local/api/dlq"): self.dead_letters,
+            ("GET", "/_local/api/mail"): self.mail,
         }
 
     def __call__(self, request: Request):
@@ -71,6 +76,9 @@ class Control:
             "dead_letter_queue_urls": self._aws.dead_letter_queue_urls,
             "public_base_url": os.environ["PUBLIC_BASE_URL"],
             "slack_staff_channel": os.environ["SLACK_STAFF_CHANNEL"],
+            "slack_partner": {"channel": PARTNER_CHANNEL, "channel_name": PARTNER_CHANNEL_NAME,
+                              "team_id": PARTNER_TEAM_ID, "team_name": PARTNER_TEAM_NAME,
+                              "users": {user: " ".join(name[:2]) for user, name in PARTNER_DIRECTORY.items()}},
             "twilio_from_number": os.environ["TWILIO_FROM_NUMBER"],
         }
 
@@ -87,8 +95,10 @@ class Control:
         # The Slack client escapes what people type before it reaches apps.
         typed = _required(data, "text").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         message = slack.record_human(channel, data.get("user") or DEFAULT_USER, typed, data.get("thread_ts"))
+        team = team_of(message["user"])  # a partner's member may write in a shared staff channel
         event = {"type": "message", "channel": channel, "user": message["user"], "text": message["text"],
-                 "ts": message["ts"], "channel_type": "channel", "event_ts": message["ts"], "team": TEAM_ID}
+                 "ts": message["ts"], "channel_type": "channel", "event_ts": message["ts"], "team": team,
+                 "user_team": team, "source_team": team}
         if message["thread_ts"]:
             event["thread_ts"] = message["thread_ts"]
         envelope = {
@@ -97,9 +107,47 @@ class Control:
             "event_time": int(time.time()),
             "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID,
                                 "is_bot": True, "is_enterprise_install": False}],
+            # The shared channel, or a staff channel shared too (a partner's member is writing there).
+            "is_ext_shared_channel": channel == PARTNER_CHANNEL or team != TEAM_ID,
         }
         status, _ = self._post_slack("/slack/events", json.dumps(envelope), JSON_TYPE)
         return {"status": status, "ts": message["ts"]}
+
+    def slack_partner(self, request: Request) -> dict:
+        """A member of the partner organisation writes in the Slack Connect channel (a new message,
+        or a reply in a thread with thread_ts): Slack shows it, then sends the event as it does
+        for a shared channel (is_ext_shared_channel, user_team and source_team of the partner,
+        the envelope's team_id that of the channel's host, authorizations the library's)."""
+        data = _input(request)
+        slack = self._stand_in("slack")
+        user = data.get("user") or PARTNER_DEFAULT_USER
+        if user not in PARTNER_DIRECTORY:
+            raise ControlError(400, f"user must be one of the partner's: {', '.join(PARTNER_DIRECTORY)}")
+        text = _required(data, "text")
+        if not isinstance(text, str) or not text.strip():
+            raise ControlError(400, "text must be a non-empty string")
+        typed = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        message = slack.record_human(PARTNER_CHANNEL, user, typed, data.get("thread_ts") or None)
+        first, last, _ = PARTNER_DIRECTORY[user]
+        event = {"type": "message", "channel": PARTNER_CHANNEL, "user": user, "text": message["text"],
+                 "ts": message["ts"], "channel_type": "channel", "event_ts": message["ts"],
+                 "client_msg_id": str(uuid.uuid4()), "team": PARTNER_TEAM_ID, "user_team": PARTNER_TEAM_ID,
+                 "source_team": PARTNER_TEAM_ID,
+                 "user_profile": {"first_name": first, "real_name": f"{first} {last}", "display_name": first,
+                                  "team": PARTNER_TEAM_ID, "name": f"{first}.{last}".lower(),
+                                  "is_restricted": False, "is_ultra_restricted": False}}
+        if message["thread_ts"]:
+            event.update(thread_ts=message["thread_ts"], parent_user_id=user)
+        envelope = {
+            "token": "local", "team_id": PARTNER_TEAM_ID, "context_team_id": PARTNER_TEAM_ID,
+            "context_enterprise_id": None, "api_app_id": APP_ID, "event": event, "type": "event_callback",
+            "event_id": "Ev" + uuid.uuid4().hex[:12].upper(), "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID,
+                                "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": True,
+        }
+        status, _ = self._post_slack("/slack/events", json.dumps(envelope), JSON_TYPE)
+        return {"status": status, "ts": message["ts"], "channel": PARTNER_CHANNEL}
 
     def slack_click(self, request: Request) -> dict:
         """A librarian clicks a button in a recorded message."""
@@ -160,9 +208,12 @@ class Control:
     # Phone
 
     def phone_send(self, request: Request) -> dict:
-        """A patron texts the library: Twilio calls the webhook."""
+        """A patron texts the library: Twilio calls the webhook. With "media" (a list of
+        {"content_type", "data": base64}), an MMS: the Twilio stand-in keeps each medium and
+        the webhook gets its MediaUrl{i} and MediaContentType{i}, as from Twilio."""
         data = _input(request)
-        sid = data.get("message_sid") or new_message_sid()
+        media = _media(data.get("media"))
+        sid = data.get("message_sid") or ("MM" + uuid.uuid4().hex if media else new_message_sid())
         body = data.get("body", "")
         params = {
             "ToCountry": "US", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0", "ToCity": "", "FromZip": "",
@@ -172,6 +223,12 @@ class Control:
             "AccountSid": os.environ["TWILIO_ACCOUNT_SID"], "From": _required(data, "from"),
             "ApiVersion": API_VERSION,
         }
+        if media:
+            twilio = self._stand_in("twilio")
+            params["NumMedia"] = str(len(media))
+            for index, (content_type, content) in enumerate(media):
+                params[f"MediaContentType{index}"] = content_type
+                params[f"MediaUrl{index}"] = twilio.add_media(content_type, content, sid)
         # Twilio signs the URL it was configured with, which is PUBLIC_BASE_URL's.
         signed_url = os.environ["PUBLIC_BASE_URL"].rstrip("/") + "/sms/inbound"
         headers = {"Content-Type": FORM, "User-Agent": TWILIO_USER_AGENT,
@@ -192,7 +249,7 @@ class Control:
 
     def faults(self, request: Request) -> dict:
         data = _input(request)
-        unknown = set(data) - {"slack", "twilio", "twilio_opted_out"}
+        unknown = set(data) - {"slack", "twilio", "twilio_media", "twilio_opted_out"}
         if unknown:
             raise ControlError(400, f"unknown fault(s): {', '.join(sorted(unknown))}")
         try:
@@ -200,6 +257,8 @@ class Control:
                 self._stand_in("slack").faults.set(data["slack"])
             if "twilio" in data:
                 self._stand_in("twilio").faults.set(data["twilio"])
+            if "twilio_media" in data:  # fetches of patrons' MMS media
+                self._stand_in("twilio").media_faults.set(data["twilio_media"])
         except ValueError as error:
             raise ControlError(400, str(error)) from None
         if "twilio_opted_out" in data:
@@ -212,10 +271,26 @@ class Control:
         for stand_in in (self._slack, self._twilio):
             if stand_in:
                 stand_in.reset()
+        self._aws.forget_mail()
         return {"ok": True}
 
     def dead_letters(self, request: Request) -> dict:
         return {"count": self._aws.dead_letter_count()}
+
+    # Mail
+
+    def mail(self, request: Request) -> dict:
+        """The e-mails SES (moto) accepted, oldest first: {"id", "from", "to", "subject", "body"};
+        ?to=<address> keeps those to that address."""
+        to = dict(parse_qsl(request.query)).get("to", "").strip().lower()
+        try:
+            sent = self._aws.sent_mail()
+        except (OSError, ValueError) as error:
+            raise ControlError(409, f"no mailbox: {self._aws.endpoint_url} is not a moto server "
+                                    f"({type(error).__name__})") from None
+        if to:
+            sent = [message for message in sent if to in (address.lower() for address in message["to"])]
+        return {"sender": self._aws.ses_sender_identity, "messages": sent}
 
     # Helpers
 
@@ -254,6 +329,26 @@ def _input(request: Request) -> dict:
     if not isinstance(data, dict):
         raise ControlError(400, "expected a JSON object")
     return data
+
+
+def _media(value) -> list[tuple[str, bytes]]:
+    """phone/send's "media": one {"content_type", "data" (base64)} or a list of up to 10."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    if len(items) > 10:
+        raise ControlError(400, "at most 10 media per message")
+    media = []
+    for item in items:
+        content_type = item.get("content_type") if isinstance(item, dict) else None
+        if not isinstance(content_type, str) or not re.fullmatch(r"[\w.+-]+/[\w.+-]+", content_type):
+            raise ControlError(400, 'each medium is {"content_type": "image/png", "data": "<base64>"}')
+        try:
+            content = base64.b64decode(str(item.get("data") or ""), validate=True)
+        except ValueError:
+            raise ControlError(400, "a medium's data is not base64") from None
+        media.append((content_type, content))
+    return media
 
 
 def _required(data: dict, key: str):

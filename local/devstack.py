@@ -93,6 +93,7 @@ RefDesk local stack ready in {seconds:.1f} s
   AWS           {aws.endpoint_url} ({'moto, ' if aws.embedded else ''}{origin(aws.embedded)})
   Slack API     {os.environ['SLACK_API_URL']} ({origin(slack is not None)})
   Twilio API    {os.environ['TWILIO_API_URL']} ({origin(twilio is not None)})
+  SES sender    {aws.ses_sender_identity} (verified; sent e-mail in the staff view's Mailbox)
 Ctrl-C to stop.
 """, flush=True)
 

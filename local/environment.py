@@ -6,7 +6,9 @@ import json
 import os
 
 # Values for the template parameters that have no default.
-LOCAL_PARAMETER_VALUES = {"SlackStaffChannel": "C0STAFF01", "TwilioFromNumber": "+15005550006"}
+LOCAL_PARAMETER_VALUES = {"SlackStaffChannel": "C0STAFF01", "TwilioFromNumber": "+15005550006",
+                          # verified in the embedded moto by local.aws, as `make dev` needs
+                          "SesSenderIdentity": "askus@library.example.org"}
 
 LOCAL_SECRETS = {
     "SLACK_BOT_TOKEN": "xoxb-local-token",

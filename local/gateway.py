@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, unquote
 from local.console import say
 from local.handlers import HandlerUnavailable
 from local.servers import Request, Response, json_response
-from local.template import ACCOUNT_ID, Function, Route
+from local.template import ACCOUNT_ID, API_ID, Function, Route
 
 NOT_FOUND = json_response(404, {"message": "Not Found"})
 SERVER_ERROR = json_response(500, {"message": "Internal Server Error"})
@@ -143,7 +143,7 @@ def build_event(request: Request, route: Route, path_params: dict, domain: str) 
         "headers": headers,
         "requestContext": {
             "accountId": ACCOUNT_ID,
-            "apiId": "local",
+            "apiId": API_ID,
             "domainName": domain,
             "domainPrefix": host.split(".")[0],
             "http": {

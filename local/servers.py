@@ -62,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self):
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
+        if length > getattr(self.server.app, "max_body", MAX_BODY):  # an app may take more (file uploads)
             self._drain(length)
             self.close_connection = True
             return self._send(json_response(413, {"message": "Request Entity Too Large"}))
@@ -76,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = json_response(500, {"message": "Internal Server Error"})
         self._send(response)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
 
     def _drain(self, length: int) -> None:
         # Closing with unread data makes the kernel reset the connection, and the client
@@ -93,17 +93,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        self.wfile.write(response.body)
+        if self.command != "HEAD":  # HEAD: the headers GET would send, never a body
+            self.wfile.write(response.body)
 
     def log_message(self, format, *args):
         """The apps print their own one-line summaries."""
+
+
+class _Listener(ThreadingHTTPServer):
+    # The default backlog of 5 resets connections when many patrons arrive at once (make load).
+    request_queue_size = 256
 
 
 class Server:
     """Serves app on 127.0.0.1:port (0: any free port) from a background thread."""
 
     def __init__(self, app, port: int = 0):
-        self._httpd = ThreadingHTTPServer((HOST, port), _Handler)
+        self._httpd = _Listener((HOST, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.app = app
         self.port = self._httpd.server_address[1]

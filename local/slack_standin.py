@@ -6,13 +6,14 @@ import collections
 import copy
 import functools
 import json
+import mimetypes
 import threading
 import time
 import uuid
 
 from local.console import excerpt, say
 from local.faults import Fault, InjectedFaults
-from local.servers import Request, Server, json_response
+from local.servers import Request, Response, Server, json_response
 
 TEAM_ID = "T0LIBRARY"
 TEAM_DOMAIN = "library"
@@ -27,10 +28,26 @@ DIRECTORY = {
     "U0BEN": ("Ben", "Okafor", "Reference Librarian"),
     "U0PRIYA": ("Priya", "Natarajan", "IT"),
 }
+# Slack Connect: a channel shared with another organisation, where its members are the patrons.
+PARTNER_TEAM_ID = "T0PARTNER"
+PARTNER_TEAM_NAME = "Riverside University"
+PARTNER_CHANNEL = "C0PARTNER1"
+PARTNER_CHANNEL_NAME = "riverside-library"
+PARTNER_DEFAULT_USER = "U0PARTNER1"
+# user id -> (first name, last name, title), all of PARTNER_TEAM_ID
+PARTNER_DIRECTORY = {
+    "U0PARTNER1": ("Jordan", "Lee", "Graduate Student"),
+    "U0PARTNER2": ("Tom", "Becker", "Research Assistant"),
+}
 MAX_TEXT = 40_000
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3_000
 RESPONSE_PREFIX = "/_local/response/"
+# files_upload_v2: files.getUploadURLExternal answers an upload URL, the client POSTs the bytes
+# there, files.completeUploadExternal shares the file (in a thread); the file is then served.
+UPLOAD_PREFIX = "/_local/upload/"
+FILES_PREFIX = "/_local/files/"
+MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_CALLS = 1_000  # the call log keeps the latest calls only
 
 
@@ -39,16 +56,22 @@ class SlackError(Exception):
 
 
 def user_name(user_id: str) -> str:
-    return DIRECTORY[user_id][0].lower() if user_id in DIRECTORY else user_id.lower()
+    people = {**DIRECTORY, **PARTNER_DIRECTORY}
+    return people[user_id][0].lower() if user_id in people else user_id.lower()
+
+
+def team_of(user_id: str) -> str:
+    return PARTNER_TEAM_ID if user_id in PARTNER_DIRECTORY else TEAM_ID
 
 
 def user_info(user_id: str) -> dict | None:
-    if user_id not in DIRECTORY:
+    people = {**DIRECTORY, **PARTNER_DIRECTORY}
+    if user_id not in people:
         return None
-    first, last, title = DIRECTORY[user_id]
+    first, last, title = people[user_id]
     return {
         "id": user_id,
-        "team_id": TEAM_ID,
+        "team_id": team_of(user_id),
         "name": first.lower(),
         "real_name": f"{first} {last}",
         "is_bot": False,
@@ -60,17 +83,21 @@ def user_info(user_id: str) -> dict | None:
 def slack_shape(message: dict) -> dict:
     """A recorded message as Slack's API answers and payloads present it."""
     shaped = {"type": "message", "user": message["user"], "text": message["text"], "ts": message["ts"],
-              "blocks": message["blocks"], "team": TEAM_ID}
+              "blocks": message["blocks"], "team": team_of(message["user"])}
     if message["user"] == BOT_USER_ID:
         shaped.update(bot_id=BOT_ID, app_id=APP_ID)
     for key in ("thread_ts", "username", "icon_url"):
         if message[key]:
             shaped[key] = message[key]
+    if message.get("files"):  # shared with files_upload_v2
+        shaped.update(subtype="file_share", files=message["files"])
     return shaped
 
 
 class SlackStandIn:
     """console=False: nothing is printed (tests that read the process's output)."""
+
+    max_body = MAX_FILE_BYTES + 1024  # local.servers: uploads are larger than API calls
 
     def __init__(self, bot_token: str, *, console: bool = True):
         self._bot_token = bot_token
@@ -80,6 +107,7 @@ class SlackStandIn:
         self._messages: list[dict] = []
         self._calls: collections.deque[dict] = collections.deque(maxlen=MAX_CALLS)
         self._response_targets: dict[str, tuple] = {}
+        self._files: dict[str, dict] = {}  # file id -> {"meta": as Slack shows it, "data": bytes | None}
         self._last_ts = 0
         self._methods = {
             "auth.test": self._auth_test,
@@ -89,6 +117,8 @@ class SlackStandIn:
             "reactions.add": functools.partial(self._react, add=True),
             "reactions.remove": functools.partial(self._react, add=False),
             "users.info": self._users_info,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
         self._server = Server(self)
         self.url = self._server.url
@@ -155,13 +185,24 @@ class SlackStandIn:
             self._messages.clear()
             self._response_targets.clear()
             self._calls.clear()
+            self._files.clear()
         self.faults.clear()
+
+    def file_data(self, file_id: str) -> bytes | None:
+        """The bytes uploaded for a file (None until its upload POST)."""
+        with self._lock:
+            stored = self._files.get(file_id)
+            return stored["data"] if stored else None
 
     # HTTP.
 
     def __call__(self, request: Request):
         if request.path.startswith(RESPONSE_PREFIX):
             return self._respond(request)
+        if request.path.startswith(UPLOAD_PREFIX):
+            return self._upload(request)
+        if request.path.startswith(FILES_PREFIX) and request.method in ("GET", "HEAD"):
+            return self._serve_file(request)
         if not request.path.startswith("/api/"):
             return json_response(404, {"ok": False, "error": "unknown_method"})
         method = request.path.removeprefix("/api/")
@@ -275,6 +316,65 @@ class SlackStandIn:
         if user is None:
             raise SlackError("user_not_found")
         return {"ok": True, "user": user}
+
+    def _get_upload_url(self, params: dict) -> dict:
+        filename, length = str(params.get("filename") or ""), str(params.get("length") or "")
+        if not filename or not length.isdigit() or not 0 < int(length) <= MAX_FILE_BYTES:
+            raise SlackError("invalid_arguments")
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        meta = {"id": file_id, "name": filename, "title": filename, "mimetype": mimetype, "size": int(length),
+                "alt_txt": str(params.get("alt_txt") or ""), "user": BOT_USER_ID,
+                "url_private": f"{self.url}{FILES_PREFIX}{file_id}/{filename}"}
+        with self._lock:
+            self._files[file_id] = {"meta": meta, "data": None}
+        return {"ok": True, "upload_url": f"{self.url}{UPLOAD_PREFIX}{file_id}", "file_id": file_id}
+
+    def _upload(self, request: Request):
+        """The upload URL: the file's bytes, as the body of a POST (no token: the URL is the secret)."""
+        file_id = request.path.removeprefix(UPLOAD_PREFIX)
+        with self._lock:
+            stored = self._files.get(file_id)
+            if request.method != "POST" or stored is None or stored["data"] is not None:
+                return Response(404, b"Not Found", [("Content-Type", "text/plain")])
+            stored["data"] = request.body
+            stored["meta"]["size"] = len(request.body)
+        self._say("slack", f"file {file_id} uploaded ({len(request.body)} bytes)")
+        return Response(200, f"OK - {len(request.body)}".encode(), [("Content-Type", "text/plain")])
+
+    def _complete_upload(self, params: dict) -> dict:
+        try:
+            files = json.loads(params.get("files") or "")
+        except ValueError:
+            raise SlackError("invalid_arguments") from None
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+            raise SlackError("invalid_arguments")
+        channel, thread_ts = params.get("channel_id") or None, params.get("thread_ts") or None
+        with self._lock:
+            if any(self._files.get(str(f.get("id")), {}).get("data") is None for f in files):
+                raise SlackError("file_not_found")
+            shared = []
+            for f in files:
+                meta = self._files[str(f["id"])]["meta"]
+                meta["title"] = str(f.get("title") or meta["name"])
+                shared.append(copy.deepcopy(meta))
+            if thread_ts and not any(m["ts"] == thread_ts and m["channel"] == channel for m in self._messages):
+                raise SlackError("invalid_thread_ts")
+        if channel:  # shared: Slack shows a message with the files (subtype file_share)
+            message = self._record(channel=channel, text=str(params.get("initial_comment") or ""),
+                                   thread_ts=thread_ts, files=shared)
+            self._say("slack", f"files.completeUploadExternal {_where(message)}: "
+                               f"{', '.join(f['title'] for f in shared)}")
+        return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
+    def _serve_file(self, request: Request):
+        file_id = request.path.removeprefix(FILES_PREFIX).split("/")[0]
+        with self._lock:
+            stored = self._files.get(file_id)
+        if stored is None or stored["data"] is None:
+            return Response(404, b"Not Found", [("Content-Type", "text/plain")])
+        return Response(200, stored["data"], [("Content-Type", stored["meta"]["mimetype"]),
+                                              ("Cache-Control", "private, max-age=3600")])
 
     # Records.
 

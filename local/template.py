@@ -3,12 +3,13 @@ the CloudFormation intrinsic functions it uses to local values."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 STACK_NAME = "refdesk-local"
+API_ID = "local"  # the HTTP API's id here: what !Ref HttpApi gives, and the events' requestContext.apiId
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 PSEUDO_PARAMETERS = {
@@ -122,7 +123,8 @@ class Template:
     def resolver(self, refs: dict, attributes: dict) -> "Resolver":
         """refs: logical id -> its !Ref value; attributes: "Id.Attribute" -> its !GetAtt value.
         The resolver reads both dicts when called, so they may still be filling up."""
-        return Resolver(self.parameters, self.data.get("Conditions", {}), refs, attributes)
+        apis = {name: API_ID for name in self.resources("AWS::Serverless::HttpApi")}
+        return Resolver(self.parameters, self.data.get("Conditions", {}), refs, attributes, apis)
 
 
 def _queue_trigger(properties: dict) -> QueueTrigger:
@@ -140,6 +142,7 @@ class Resolver:
     conditions: dict
     refs: dict
     attributes: dict
+    apis: dict = field(default_factory=dict)  # HTTP APIs (served by local.gateway) -> API_ID
 
     def __call__(self, value):
         if isinstance(value, list):
@@ -167,7 +170,7 @@ class Resolver:
         return {key: self(item) for key, item in value.items()}
 
     def _ref(self, name: str):
-        for source in (self.parameters, PSEUDO_PARAMETERS, self.refs):
+        for source in (self.parameters, PSEUDO_PARAMETERS, self.refs, self.apis):
             if name in source:
                 return source[name]
         raise KeyError(f"!Ref {name} has no local value")

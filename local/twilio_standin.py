@@ -1,5 +1,7 @@
 """A stand-in for Twilio's Messages API (the base URL that replaces https://api.twilio.com),
-recording the texts the library sends and every attempt to send one."""
+recording the texts the library sends (with their MMS media URLs) and every attempt to send one,
+and serving the media of patrons' MMS messages (GET …/Messages/{sid}/Media/{sid}, with the
+account's HTTP basic auth, as Twilio does with "Enforce HTTP Auth on Media URLs" on)."""
 from __future__ import annotations
 
 import base64
@@ -11,13 +13,17 @@ import threading
 import uuid
 from email.utils import formatdate
 from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
 
 from local.console import excerpt, say
 from local.faults import Fault, InjectedFaults
-from local.servers import Request, Server, json_response
+from local.servers import Request, Response, Server, json_response
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = re.compile(r"/2010-04-01/Accounts/([^/]+)/Messages\.json")
+MEDIA_PATH = re.compile(r"/2010-04-01/Accounts/([^/]+)/Messages/([^/]+)/Media/([^/.]+)")
+MAX_MEDIA = 10  # per message, as Twilio
+MAX_STORED_MEDIA = 200  # patrons' media kept for fetching; the oldest are forgotten
 MAX_SMS_LENGTH = 1600
 GSM7 = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
         "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
@@ -57,8 +63,11 @@ class TwilioStandIn:
         self._from_number = from_number
         self._say = say if console else _silent
         self.faults = InjectedFaults()
+        self.media_faults = InjectedFaults()  # for fetches of patrons' media only
         self._lock = threading.Lock()
         self._sent: list[dict] = []
+        self._media: collections.OrderedDict[str, tuple[str, bytes]] = collections.OrderedDict()
+        self._media_fetches: list[dict] = []
         self._attempts: collections.deque[dict] = collections.deque(maxlen=MAX_ATTEMPTS)
         self._opted_out: set[str] = set()
         self._server = Server(self)
@@ -68,8 +77,24 @@ class TwilioStandIn:
         self._server.stop()
 
     def sent(self) -> list[dict]:
+        """Each message Twilio accepted, as its API answered it plus "media_urls" (the MMS media)."""
         with self._lock:
             return copy.deepcopy(self._sent)
+
+    def add_media(self, content_type: str, data: bytes, message_sid: str | None = None) -> str:
+        """Keep a patron's MMS medium as Twilio would and return its URL (MediaUrl{i})."""
+        message_sid = message_sid or "MM" + uuid.uuid4().hex
+        media_sid = "ME" + uuid.uuid4().hex
+        with self._lock:
+            self._media[media_sid] = (content_type, bytes(data))
+            while len(self._media) > MAX_STORED_MEDIA:
+                self._media.popitem(last=False)
+        return f"{self.api_url}/{API_VERSION}/Accounts/{self._account_sid}/Messages/{message_sid}/Media/{media_sid}"
+
+    def media_fetches(self) -> list[dict]:
+        """Every request for a medium: {"media_sid", "authorized", "status"}."""
+        with self._lock:
+            return copy.deepcopy(self._media_fetches)
 
     def attempts(self) -> list[dict]:
         """Every authenticated send, refused or not: {"to", "from", "body", "status"}."""
@@ -91,9 +116,15 @@ class TwilioStandIn:
             self._sent.clear()
             self._attempts.clear()
             self._opted_out.clear()
+            self._media.clear()
+            self._media_fetches.clear()
         self.faults.clear()
+        self.media_faults.clear()
 
     def __call__(self, request: Request):
+        media = MEDIA_PATH.fullmatch(request.path)
+        if media and request.method in ("GET", "HEAD"):
+            return self._serve_media(request, media.group(1), media.group(3))
         path = MESSAGES_PATH.fullmatch(request.path)
         if request.method != "POST" or not path:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
@@ -101,24 +132,58 @@ class TwilioStandIn:
             return _error(401, 20003, "Authenticate")
         form = request.params()
         to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
-        response = self._answer(to, sender, body, form)
+        # MediaUrl may be given several times (the form's other fields once).
+        media = parse_qs(request.body.decode("utf-8", "replace")).get("MediaUrl", []) if request.body else []
+        response = self._answer(to, sender, body, form, media)
         with self._lock:
-            self._attempts.append({"to": to, "from": sender, "body": body, "status": response.status})
+            self._attempts.append({"to": to, "from": sender, "body": body, "media_urls": media,
+                                   "status": response.status})
         return response
 
-    def _answer(self, to: str, sender: str, body: str, form: dict):
+    def _answer(self, to: str, sender: str, body: str, form: dict, media: list[str]):
         fault = self.faults.take()
         if fault:
             return self._fault(fault)
-        refusal = self._refusal(to, sender, body, form)
+        refusal = self._refusal(to, sender, body, form) or self._media_refusal(media)
         if refusal:
             self._say("twilio", f"refused SMS to {to}: {refusal.body.decode()}")
             return refusal
         message = self._message(to, sender, body, form.get("MessagingServiceSid"))
+        message["num_media"] = str(len(media))
         with self._lock:
-            self._sent.append(message)
-        self._say("twilio", f"SMS to {to} ({message['num_segments']} segment(s)): {excerpt(body)}")
+            self._sent.append({**message, "media_urls": media})
+        kind = f"MMS with {len(media)} medium/media" if media else "SMS"
+        self._say("twilio", f"{kind} to {to} ({message['num_segments']} segment(s)): {excerpt(body)}")
         return json_response(201, message)
+
+    def _media_refusal(self, media: list[str]):
+        if len(media) > MAX_MEDIA:
+            return _error(400, 21623, f"Too many media: at most {MAX_MEDIA} per message.")
+        for url in media:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                return _error(400, 21620, "Invalid media URL(s)")
+        return None
+
+    def _serve_media(self, request: Request, account_sid: str, media_sid: str):
+        authorized = self._authorized(request, account_sid)
+        with self._lock:
+            stored = self._media.get(media_sid)
+        fault = self.media_faults.take() if authorized else None
+        if not authorized:
+            response = _error(401, 20003, "Authenticate")
+        elif fault:
+            response = self._fault(fault)
+        elif stored is None:
+            response = _error(404, 20404, f"The requested resource {request.path} was not found")
+        else:
+            content_type, data = stored
+            response = Response(200, data, [("Content-Type", content_type)])
+        with self._lock:
+            self._media_fetches.append({"media_sid": media_sid, "authorized": authorized,
+                                        "status": response.status})
+        self._say("twilio", f"media {media_sid} fetched -> {response.status}")
+        return response
 
     def _fault(self, fault: Fault):
         status = fault.status or 400

@@ -90,6 +90,21 @@ def invoke(name: str, event: dict):
     return _invoker().invoke(_functions()[name].name, event)
 
 
+def log_to_captured_stdout(monkeypatch) -> None:
+    """Powertools' handler keeps the sys.stdout it saw when the first function was loaded (maybe
+    another test's capture): point it at the current one so capfd sees what Lambda would."""
+    import logging
+    import sys
+
+    for name in _functions():
+        function(name)
+    handlers = [handler for handler in logging.getLogger("refdesk").handlers
+                if isinstance(handler, logging.StreamHandler)]
+    assert handlers
+    for handler in handlers:
+        monkeypatch.setattr(handler, "stream", sys.stdout)
+
+
 # --- settings ---------------------------------------------------------------------------
 
 def _forget_settings_and_clients() -> None:

@@ -18,30 +18,10 @@
   };
   var POLL_MS = 1500;
   var BOT_USER = 'U0REFDESK';
+  var SHARED_CHANNELS = ['C0PARTNER1']; // the stand-in's Slack Connect channel (local/slack_standin.py)
 
   // ---- helpers ------------------------------------------------------------------------
-  function $(id) { return document.getElementById(id); }
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text != null) e.textContent = text;
-    return e;
-  }
-  async function api(method, path, body) {
-    var opts = { method: method, headers: {}, cache: 'no-store' };
-    if (body !== undefined) {
-      opts.headers['Content-Type'] = 'application/json';
-      opts.body = JSON.stringify(body);
-    }
-    var res = await fetch('/_local/api' + path, opts);
-    var data = null;
-    try { data = await res.json(); } catch (e) { /* not JSON */ }
-    if (!res.ok) {
-      var msg = data && (data.error && (data.error.message || data.error)) || res.statusText;
-      throw new Error(res.status + ' ' + (typeof msg === 'string' ? msg : JSON.stringify(msg)));
-    }
-    return data || {};
-  }
+  var $ = window.RefDeskLocal.$, el = window.RefDeskLocal.el, api = window.RefDeskLocal.api;
   function tsTime(ts) {
     var d = new Date(parseFloat(ts) * 1000);
     return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
@@ -156,11 +136,23 @@
       }
       if (div) { body.appendChild(div); shown++; }
     });
-    if (!shown) {
+    var files = Array.isArray(m.files) ? m.files : [];
+    if (!shown && (m.text || !files.length)) {
       var div = el('div', 'blk');
       appendMrkdwn(div, m.text);
       body.appendChild(div);
     }
+    files.forEach(function (f) { // files_upload_v2 (a patron's MMS picture), as the stand-in serves it
+      var fig = el('figure', 'file');
+      if (/^image\//.test(f.mimetype) && /^https?:\/\//.test(f.url_private || '')) {
+        var img = el('img');
+        img.src = f.url_private;
+        img.alt = f.title || f.name || 'picture';
+        fig.appendChild(img);
+      }
+      fig.appendChild(el('figcaption', null, (f.title || f.name || 'file') + ' \u00b7 ' + Math.ceil((f.size || 0) / 1024) + ' KB'));
+      body.appendChild(fig);
+    });
     var buttons = buttonsOf(m);
     if (buttons.length) {
       var bar = el('div', 'card-actions');
@@ -332,7 +324,10 @@
     slackBusy = true;
     try {
       var data = await api('GET', '/slack/messages');
-      renderSlack(Array.isArray(data.messages) ? data.messages : []);
+      // The Slack Connect channel has a pane of its own (partner.js).
+      renderSlack((Array.isArray(data.messages) ? data.messages : []).filter(function (m) {
+        return !m || SHARED_CHANNELS.indexOf(m.channel) < 0;
+      }));
       conn.textContent = 'live';
       conn.className = 'conn ok';
     } catch (err) {
@@ -345,6 +340,7 @@
 
   // ---- phone simulator ----------------------------------------------------------------
   var num = $('num'), smsBox = $('sms'), smsEmpty = $('sms-empty'), smsText = $('sms-text'), smsStatus = $('sms-status');
+  var smsPic = $('sms-pic'), MAX_PIC = 700 * 1024; // the control API takes requests up to 1 MB (base64 grows it)
   var phone = null; // {number, sent: [{body, t}], got: [{key, body, t, note}]}
   var renderedSig = '';
 
@@ -395,7 +391,13 @@
     ev.preventDefault();
     var body = smsText.value.trim();
     var from = num.value.trim();
-    if (!body) { smsText.focus(); return; }
+    var pic = smsPic && smsPic.files && smsPic.files[0];
+    if (!body && !pic) { smsText.focus(); return; }
+    if (pic && pic.size > MAX_PIC) {
+      smsStatus.className = 'sms-status err';
+      smsStatus.textContent = 'Pictures up to 700 KB here (the local control API takes 1 MB requests).';
+      return;
+    }
     if (!/^\+[1-9]\d{6,14}$/.test(from)) {
       smsStatus.className = 'sms-status err';
       smsStatus.textContent = 'Use an E.164 number such as +15551234567.';
@@ -404,14 +406,25 @@
     }
     if (from !== phone.number) loadPhone(from);
     smsText.value = '';
+    var media;
+    if (pic) {
+      var data = await new Promise(function (ok, fail) {
+        var reader = new FileReader();
+        reader.onload = function () { ok(String(reader.result).split(',')[1] || ''); };
+        reader.onerror = fail;
+        reader.readAsDataURL(pic);
+      });
+      media = [{ content_type: pic.type || 'application/octet-stream', data: data }];
+      smsPic.value = '';
+    }
     var t = Date.now();
-    phone.sent.push({ body: body, t: t });
+    phone.sent.push({ body: (body ? body + (pic ? '\n' : '') : '') + (pic ? '[picture: ' + pic.name + ']' : ''), t: t });
     savePhone();
     renderPhone();
     smsStatus.className = 'sms-status';
     smsStatus.textContent = 'Sending\u2026';
     try {
-      var r = await api('POST', '/phone/send', { from: from, body: body });
+      var r = await api('POST', '/phone/send', media ? { from: from, body: body, media: media } : { from: from, body: body });
       twimlMessages(r.twiml).forEach(function (text, i) {
         phone.got.push({ key: 'twiml:' + t + ':' + i, body: text, t: t + 1 + i, note: 'TwiML reply' });
       });
@@ -455,7 +468,9 @@
         if (m.to && m.to !== n) return;
         var key = m.sid || ('idx:' + i);
         if (known[key]) return;
-        phone.got.push({ key: key, body: String(m.body == null ? '' : m.body), t: msgTime(m) || Date.now() + i });
+        var mms = Array.isArray(m.media_urls) ? m.media_urls : [];
+        phone.got.push({ key: key, body: String(m.body == null ? '' : m.body), t: msgTime(m) || Date.now() + i,
+          note: mms.length ? (mms.some(function (u) { return /\/contact\.vcf$/.test(u); }) ? 'MMS with the library\u2019s contact card' : 'MMS') : null });
         changed = true;
       });
       if (changed) { savePhone(); renderPhone(); }

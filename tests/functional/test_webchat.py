@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from refdesk.settings import CLOSING_TEXTS
-from tests.conftest import close_value, ENV, STAFF_CHANNEL, fixture, http_event, invoke, pump, slack_event
+from tests.conftest import close_value, STAFF_CHANNEL, fixture, http_event, invoke, pump, slack_event
 
 ORIGIN = "https://library.example.org"
 CLOSING = CLOSING_TEXTS["web"]  # CLOSING_TEXT words the SMS line; a web patron is not told to text

@@ -1,6 +1,7 @@
 /*! RefDesk chat widget: <script src="https://API/widget.js" data-library="Name" async></script>
  * data-api (default: the script's origin), data-library, data-title, data-position (right|left),
- * data-presence-interval (seconds, default 60). ES2017, no dependencies. Text from patrons,
+ * data-presence-interval (seconds, default 60), data-contact="off" (no "Text us at … · Add to
+ * contacts" line; its number and card come from GET /presence). ES2017, no dependencies. Text from patrons,
  * librarians and the server only ever reaches the page through textContent / text nodes. */
 (function () {
   'use strict';
@@ -16,6 +17,7 @@
   var TITLE = ds.title || 'Ask a librarian';
   var LIBRARY = ds.library || '';
   var LEFT = ds.position === 'left';
+  var ALT = ds.contact !== 'off';
   var PRESENCE_MS = Math.max(1, parseFloat(ds.presenceInterval) || 60) * 1000;
   var POLL_OPEN = 2500, POLL_CLOSED = 10000, POLL_HIDDEN = 30000;
   var KEY = 'refdesk.session', MAX = 2000, KEEP = 200;
@@ -72,6 +74,8 @@
 .refdesk-form .refdesk-btn{margin-top:14px;width:100%}
 .refdesk-opt{font-weight:400;color:#4b5563}
 .refdesk-err{margin:8px 0 0;color:#b42318;font-size:14px}
+.refdesk-alt{margin:0;padding:6px 12px;border-top:1px solid #dfe3e8;background:#fff;color:#4b5563;font-size:13px;text-align:center}
+.refdesk-alt a{color:#0b4ea2;text-decoration:underline}
 .refdesk-root [aria-invalid="true"]{border-color:#b42318;border-width:2px}
 @media (max-width:480px){.refdesk-panel,.refdesk-left .refdesk-panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}
 .refdesk-launcher{bottom:12px;right:12px;max-width:calc(100vw - 24px);padding:10px 14px;font-size:14px}.refdesk-left .refdesk-launcher{left:12px}}`;
@@ -169,7 +173,7 @@
 
   // build the UI
   var root, launcher, launchLabel, badge, panel, stateLine, notice, log, intro, logEnd;
-  var compose, ta, counter, sendBtn, ended, form, fq, fc, fn, fErr, fSubmit;
+  var compose, ta, counter, sendBtn, ended, form, fq, fc, fn, fErr, fSubmit, alt, altKey;
   var nodes = {}; // message key -> element
 
   function build() {
@@ -231,7 +235,7 @@
     panel = el('div', {
       id: 'refdesk-panel', class: 'refdesk-panel', role: 'dialog', 'aria-modal': 'false',
       'aria-labelledby': 'refdesk-title', hidden: true
-    }, [head, notice, log, compose, ended, form]);
+    }, [head, notice, log, compose, ended, form, alt = el('p', { class: 'refdesk-alt', hidden: true })]);
 
     root = el('div', { class: 'refdesk-root' + (LEFT ? ' refdesk-left' : '') }, [launcher, panel]);
     root.addEventListener('keydown', function (ev) {
@@ -304,7 +308,19 @@
     launcher.classList.toggle('refdesk-on', on);
     launcher.classList.toggle('refdesk-off', !on);
     stateLine.textContent = !presence ? '' : on ? 'A librarian is online now' : 'No librarian is online right now';
+    renderAlt();
     applyView();
+  }
+  // "Text us at …" (an sms: link) and "Add to contacts" (the library's vCard), from /presence.
+  function renderAlt() {
+    var c = ALT && presence && presence.contact, ok = !!c && /^\+[1-9]\d{6,14}$/.test(c.sms) && /^https?:\/\/\S+$/.test(c.card);
+    var key = ok ? c.sms + ' ' + c.card + ' ' + c.sms_label : '';
+    if (key === altKey) return; // unchanged: keep the links (and focus) as they are
+    altKey = key; alt.textContent = ''; alt.hidden = !ok;
+    if (!ok) return;
+    alt.appendChild(el('a', { href: 'sms:' + c.sms, text: 'Text us at ' + String(c.sms_label || c.sms) }));
+    alt.appendChild(document.createTextNode(' \u00b7 '));
+    alt.appendChild(el('a', { href: c.card, download: 'library.vcf', text: 'Add to contacts' }));
   }
   function updateBadge() {
     var n = isOpen ? 0 : st.unread;

@@ -52,11 +52,22 @@ def _twilio():
                   http_client=http_client)
 
 
+def _ses():
+    """SES (API v2) for e-mail replies. Timeouts and retries kept well inside the dispatcher's
+    30 s; what still fails is retried by the jobs queue."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sesv2", config=Config(connect_timeout=5, read_timeout=10,
+                                               retries={"mode": "standard", "max_attempts": 3}))
+
+
 FACTORIES: dict[str, Callable[[], Any]] = {
     "table": _dynamodb_table,
     "sqs": _sqs,
     "slack": _slack,
     "twilio": _twilio,
+    "ses": _ses,
 }
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 from aws_lambda_powertools import Logger
 
 from refdesk import relay
-from refdesk.models import CloseJob, Job, PatronMessageJob, StaffEditJob, StaffReplyJob, job_from_body
+from refdesk.models import CloseJob, Job, PatronEditJob, PatronMessageJob, StaffEditJob, StaffReplyJob, job_from_body
 from refdesk.settings import get_settings
 
 logger = Logger(child=True)
@@ -16,6 +16,7 @@ HANDLERS: dict[type[Job], Callable] = {
     StaffReplyJob: relay.relay_staff_reply,
     StaffEditJob: relay.handle_staff_edit,
     CloseJob: relay.close,
+    PatronEditJob: relay.handle_patron_edit,
 }
 
 

@@ -86,6 +86,7 @@ class Message:
     slack_ts: str = ""
     delivery: Delivery | None = None
     parts_sent: int = 0
+    media_shown: int = 0  # a patron's pictures (MMS) shown in the thread or explained, in order
     sort_key: str = ""  # set once stored: the message's place in its conversation
 
     @classmethod
@@ -93,7 +94,8 @@ class Message:
         message = _from_item(cls, {**item, "sort_key": item.get("sk", "")})
         return dataclasses.replace(
             message, author=Author(message.author), visibility=Visibility(message.visibility),
-            delivery=Delivery(message.delivery) if message.delivery else None, parts_sent=int(message.parts_sent))
+            delivery=Delivery(message.delivery) if message.delivery else None, parts_sent=int(message.parts_sent),
+            media_shown=int(message.media_shown))
 
     def to_item(self) -> dict:
         item = {name: value for name, value in dataclasses.asdict(self).items()
@@ -115,6 +117,14 @@ class InboundMessage:
     reply_address: str = ""  # phone number, or the contact left in the offline form
     follow_up: bool = False
     patron_name: str = ""  # only when the patron gives one (offline form)
+    # Pictures and files the patron sent (MMS): (URL, content type) pairs. The dispatcher
+    # fetches and shows them in the thread; they are never stored. Jobs queued before this
+    # field existed load with none.
+    media: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self):
+        # A job body holds JSON lists: back to tuples, so the message stays hashable.
+        object.__setattr__(self, "media", tuple((str(url), str(kind)) for url, kind in self.media))
 
 
 # --- jobs: the only things that cross the queue ------------------------------------------
@@ -182,6 +192,7 @@ class StaffReplyJob(ThreadEventJob):
     text: str
     ts: str
     files: int = 0  # files attached in Slack (file_share): never sent to the patron; the librarian is told
+    outsider: bool = False  # the event shows the author is not of the library's Slack team: never relayed
 
 
 @dataclass(frozen=True)
@@ -189,6 +200,27 @@ class StaffEditJob(ThreadEventJob):
     kind: ClassVar[str] = "staff_edit"
     subtype: str  # message_changed or message_deleted
     user: str
+
+
+@dataclass(frozen=True)
+class PatronEditJob(Job):
+    """A patron edited or deleted a message they sent (Slack Connect): staff are told in the thread."""
+
+    kind: ClassVar[str] = "patron_edit"
+    event_id: str
+    channel: str  # the patron channel (refdesk.channels), e.g. slack_connect
+    session_id: str  # the session the message was claimed in
+    message_id: str  # the patron's message, as it was claimed
+    subtype: str  # message_changed or message_deleted
+    text: str = ""  # the message as it reads now (edits)
+
+    @property
+    def group(self) -> str:
+        return f"session:{self.session_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.event_id
 
 
 @dataclass(frozen=True)
@@ -210,7 +242,8 @@ class CloseJob(Job):
         return f"{self.conversation_id}:{self.action_ts}"
 
 
-JOB_TYPES: dict[str, type[Job]] = {job.kind: job for job in (PatronMessageJob, StaffReplyJob, StaffEditJob, CloseJob)}
+JOB_TYPES: dict[str, type[Job]] = {job.kind: job for job in (PatronMessageJob, StaffReplyJob, StaffEditJob, CloseJob,
+                                                              PatronEditJob)}
 
 
 def job_from_body(body: str) -> Job:

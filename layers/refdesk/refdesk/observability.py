@@ -6,10 +6,13 @@ Handlers wear `@logger.inject_lambda_context` and `@metrics.log_metrics`; metric
 `count(name, **dimensions)`, only where a handler knows something happened (never with patron
 data as a dimension). An invocation that added none publishes nothing and warns about nothing.
 
+Handlers of the HTTP API get both through `refdesk.http.lambda_handler`.
+
 Tracing is opt-in: `traced(handler)` wraps a handler with the Tracer only when tracing is on
-(POWERTOOLS_TRACE_DISABLED is not "true"; template.yaml says how to turn it on). Importing the X-Ray SDK costs about as much cold-start time as boto3
-itself, so with tracing off nothing imports it; with it on, only the dispatcher, whose outbound
-calls to Slack and Twilio are worth tracing, pays for it."""
+(POWERTOOLS_TRACE_DISABLED is not "true"; template.yaml says how to turn it on). Importing the
+X-Ray SDK costs about as much cold-start time as boto3 itself, so with tracing off nothing
+imports it; with it on, only the dispatcher, whose outbound calls to Slack and Twilio are worth
+tracing, pays for it."""
 from __future__ import annotations
 
 import os

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, store
+from refdesk import channels, contact_card, pictures, store
 from refdesk.errors import Conflict, DeliveryFailed
-from refdesk.models import (Author, CloseJob, Conversation, Delivery, Job, Message, PatronMessageJob, ReplyTo,
-                            StaffEditJob, StaffReplyJob, Visibility)
+from refdesk.models import (Author, CloseJob, Conversation, Delivery, Job, Message, PatronEditJob, PatronMessageJob,
+                            ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
 from refdesk.settings import get_settings
 from refdesk.slack import api as slack
 from refdesk.slack import cards
@@ -31,20 +31,22 @@ def deliver_patron_message(job: PatronMessageJob) -> None:
     stored, _ = store.messages.put(conversation_id, Message(
         message_id=message.message_id, at=job.at, author=Author.PATRON, text=message.text,
         client_id=message.message_id))
-    if stored.slack_ts:
+    if stored.slack_ts:  # posted by an earlier attempt; its pictures may not all be shown yet
+        pictures.show(conversation.slack_channel, conversation.slack_ts, conversation_id, stored, message.media)
         return
     if conversation.slack_ts:
-        ts = slack.post_patron_text(conversation.slack_channel, conversation.slack_ts, conversation.label,
-                                    message.text)
+        channel, thread_ts = conversation.slack_channel, conversation.slack_ts
+        ts = slack.post_patron_text(channel, thread_ts, conversation.label, message.text)
     else:
         channel = get_settings().slack_staff_channel
         text, blocks, overflow = cards.root_card(conversation, message.text, reply_to)
-        ts = slack.post(channel, text, blocks)
+        ts = thread_ts = slack.post(channel, text, blocks)
         store.conversations.set_slack_root(conversation_id, channel, ts)
         for more in overflow:
             slack.post(channel, "(continued)", more, thread_ts=ts)
     store.messages.update(conversation_id, stored, slack_ts=ts)
     logger.info("patron message posted", extra={"conversation_id": conversation_id})
+    pictures.show(channel, thread_ts, conversation_id, stored, message.media)
 
 
 FILES_NOT_SENT = ("The patron doesn't get files or pictures from Slack: only the text of your reply was "
@@ -59,6 +61,9 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
     not sent, and the librarian is told so privately."""
     conversation_id = store.conversations.for_thread(job.channel, job.thread_ts)
     if not conversation_id or job.user == slack.bot_user_id():
+        return
+    if job.outsider or not slack.is_library_member(job.user):
+        _keep_from_patron(job)
         return
     text = plain_text(job.text, name_of=slack.first_name)
     if not text.strip():
@@ -84,15 +89,27 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
         slack.tell(job.channel, job.user, FILES_NOT_SENT, thread_ts=job.thread_ts)
 
 
+def _keep_from_patron(job: StaffReplyJob) -> None:
+    """Only members of the library's own Slack team answer patrons. A message in a staff thread
+    from anyone else (possible when the staff channel is itself a Slack Connect channel) is
+    never sent to the patron, nor stored in the conversation; it gets the internal :lock: so
+    staff can see it stayed with them."""
+    logger.info("message from outside the library's team kept from the patron", extra={"thread_ts": job.thread_ts})
+    slack.react(job.channel, job.ts, slack.INTERNAL)
+
+
 def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Message, sender: str) -> None:
-    """Send a stored outbound message through the patron's channel, resuming after the parts
-    already sent, and show the outcome on the Slack message as a reaction."""
+    """Send a stored outbound message through the patron's channel (or the one it hands the reply
+    on to: a web follow-up's e-mail address or phone number), resuming after the parts already
+    sent, and show the outcome on the Slack message as a reaction. ✅ means handed to SES, Twilio
+    or Slack, or, for a live web chat with no contact, stored for the widget; ❌ and a note mean
+    the patron cannot be reached (DeliveryFailed). Other errors are raised: the queue retries."""
     conversation_id = conversation.conversation_id
-    channel = channels.get(conversation.channel)
+    channel, address = channels.route(conversation.channel, reply_to.address)
     parts = channel.compose(sender, message.text)
     try:
         for index in range(message.parts_sent, len(parts)):
-            channel.send(reply_to.address, parts[index])
+            contact_card.send_part(channel, conversation, message, address, parts[index], index)
             store.messages.update(conversation_id, message, parts_sent=index + 1)
     except DeliveryFailed as failure:
         store.messages.update(conversation_id, message, delivery=Delivery.FAILED)
@@ -117,6 +134,27 @@ def handle_staff_edit(job: StaffEditJob) -> None:
     action = "Edits" if job.subtype == "message_changed" else "Deletions"
     slack.tell(job.channel, job.user, f"{action} in Slack don't reach the patron, who already has the "
                "original. Reply again in the thread to correct it.", thread_ts=job.thread_ts)
+
+
+def handle_patron_edit(job: PatronEditJob) -> None:
+    """A patron edited or deleted a message of an open conversation (Slack Connect): the patron's
+    channel cannot take it back from staff, so staff are told in the thread, with the new text
+    for an edit. Messages of closed conversations, or never received, are left alone."""
+    conversation_id = store.sessions.conversation_holding(job.session_id, job.message_id)
+    if not conversation_id:
+        return
+    conversation = store.conversations.get(conversation_id)
+    if not conversation.is_open:
+        return
+    if not conversation.slack_ts:  # the message's own job has not posted the card yet: retried
+        raise RuntimeError("the conversation has no staff thread yet")
+    if job.subtype == "message_changed":
+        slack.post_patron_text(conversation.slack_channel, conversation.slack_ts, conversation.label,
+                               f":pencil2: Edited in Slack. It now reads: {job.text}")
+    else:
+        slack.post(conversation.slack_channel, ":wastebasket: The patron deleted one of their messages. What "
+                   "they first wrote is still shown in this thread.", thread_ts=conversation.slack_ts)
+    logger.info("patron edit shown to staff", extra={"conversation_id": conversation_id, "subtype": job.subtype})
 
 
 def close(job: CloseJob) -> None:
@@ -146,6 +184,8 @@ def report_undeliverable(job: Job, attempts: int) -> None:
     """The last attempt failed: the job goes to the dead-letter queue; tell the thread."""
     logger.error("job failed its last attempt", extra={"kind": job.kind, "attempts": attempts,
                                                        "conversation_id": getattr(job, "conversation_id", None)})
+    if isinstance(job, PatronMessageJob) and job.message.media:
+        pictures.report_unshown(job.conversation_id, attempts)
     if not isinstance(job, StaffReplyJob):
         return
     slack.react(job.channel, job.ts, slack.FAILED)

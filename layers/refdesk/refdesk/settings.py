@@ -24,8 +24,10 @@ SECRET_CACHE_SECONDS = 300
 CLOSING_TEXTS = {
     "sms": "This conversation is closed. Text us any time with a new question.",
     "web": "This chat is closed. Start a new chat here any time you have another question.",
+    "slack_connect": "This conversation is closed. Post a new message in this channel any time you have "
+                     "another question.",
 }
-CLOSING_OVERRIDES = {"sms": "CLOSING_TEXT", "web": "WEB_CLOSING_TEXT"}
+CLOSING_OVERRIDES = {"sms": "CLOSING_TEXT", "web": "WEB_CLOSING_TEXT", "slack_connect": "SLACK_CONNECT_CLOSING_TEXT"}
 DEFAULT_CLOSING_TEXT = "This conversation is closed. Thank you for asking the library."
 
 
@@ -51,6 +53,18 @@ class Settings:
     opening_hours: dict = field(default_factory=dict)
     holidays: tuple[str, ...] = ()
     max_delivery_attempts: int = 5
+    # The library's contact card (GET /contact.vcf), sent as MMS with the first reply to a new
+    # SMS patron when send_contact_card is on; api_url is where the API answers when no
+    # public_base_url is set (the dispatcher has no request to learn it from).
+    library_name: str = ""
+    library_website: str = ""
+    library_email: str = ""
+    send_contact_card: bool = True
+    api_url: str = ""
+    # E-mail replies to web follow-ups (Amazon SES): the verified identity (an address or a
+    # domain; the dispatcher may send from it alone) and the From address when it is a domain.
+    ses_sender_identity: str = ""
+    ses_from_address: str = ""
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -72,7 +86,22 @@ class Settings:
             opening_hours=json.loads(env.get("OPENING_HOURS") or "{}"),
             holidays=_csv(env.get("HOLIDAYS", "")),
             max_delivery_attempts=int(env.get("MAX_DELIVERY_ATTEMPTS") or 5),
+            library_name=env.get("LIBRARY_NAME", "").strip(),
+            library_website=env.get("LIBRARY_WEBSITE", "").strip(),
+            library_email=env.get("LIBRARY_EMAIL", "").strip(),
+            send_contact_card=env.get("SEND_CONTACT_CARD", "true").strip().lower() != "false",
+            api_url=env.get("API_URL", "").rstrip("/"),
+            ses_sender_identity=env.get("SES_SENDER_IDENTITY", "").strip(),
+            ses_from_address=env.get("SES_FROM_ADDRESS", "").strip(),
         )
+
+    @property
+    def email_from(self) -> str:
+        """The address replies are e-mailed from: SES_FROM_ADDRESS, else the sender identity
+        when it is an address; "" when e-mail replies are not set up."""
+        if self.ses_from_address:
+            return self.ses_from_address
+        return self.ses_sender_identity if "@" in self.ses_sender_identity else ""
 
     def closing_text(self, channel: str) -> str:
         """The closing line for a patron on this channel."""

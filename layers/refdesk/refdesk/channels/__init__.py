@@ -12,6 +12,9 @@ The contract, in the order a conversation uses it:
   send     deliver one part; raise DeliveryFailed when retrying cannot help
   release  what closing a conversation does to its session (`store.sessions.Release`)
 
+A channel may hand some replies on to another (`route`, optional): the web chat's offline form
+leaves an e-mail address (`channels.email`, SES) or a phone number (`channels.sms`).
+
 Adding a channel means: one adapter module here that implements the contract and is listed
 in `get`, its routing (a handler in functions/ that parses, verifies and calls
 `conversations.accept`), and its template.yaml entries (route, function, permissions)."""
@@ -40,7 +43,25 @@ class Channel(Protocol):
         """Deliver one part; raise DeliveryFailed when retrying cannot help."""
 
 
-def get(name: str) -> Channel:
-    from refdesk.channels import sms, web
+class Outbound(Protocol):
+    """What delivers a reply: a channel, or the one it hands the reply on to."""
 
-    return {sms.CHANNEL.name: sms.CHANNEL, web.CHANNEL.name: web.CHANNEL}[name]
+    def compose(self, sender: str, text: str) -> list[str]: ...
+
+    def send(self, address: str, part: str) -> None: ...
+
+
+def route(name: str, address: str) -> tuple[Outbound, str]:
+    """(who delivers, to which address) a reply to a patron of channel `name` whose stored reply
+    address is `address`: the channel itself, unless it has a `route(address)` that hands the
+    reply on (see `web.WebChannel.route`)."""
+    channel = get(name)
+    hand_on = getattr(channel, "route", None)
+    return hand_on(address) if hand_on else (channel, address)
+
+
+def get(name: str) -> Channel:
+    from refdesk.channels import slack_connect, sms, web
+
+    return {sms.CHANNEL.name: sms.CHANNEL, web.CHANNEL.name: web.CHANNEL,
+            slack_connect.CHANNEL.name: slack_connect.CHANNEL}[name]

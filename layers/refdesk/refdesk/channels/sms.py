@@ -19,13 +19,44 @@ KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT",
 # Twilio errors where trying again cannot help: unsubscribed, invalid or unreachable number.
 PERMANENT_ERRORS = {21211, 21408, 21610, 21612, 21614, 30003, 30005, 30006}
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+MAX_MEDIA = 10  # Twilio's limit per message
+MAX_MEDIA_URL = 2048
+MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 OPTED_OUT = "opted_out"  # DeliveryFailed code: the patron texted STOP
 STOPPED = "they texted STOP; nothing can be texted to them until they text START"
 
 
-def _text(body: str, media_count: int) -> str:
-    note = f"[sent {media_count} picture(s) or file(s), not shown here]" if media_count else ""
-    return "\n".join(part for part in (body, note) if part)
+def _text(body: str, media_count: int, media: tuple[tuple[str, str], ...]) -> str:
+    return "\n".join(part for part in (body, media_note(media, media_count)) if part)
+
+
+def media_type(value: str) -> str:
+    """"image/jpeg" from "image/jpeg; charset=…"; "" for anything that is not a media type."""
+    kind = str(value or "").split(";")[0].strip().lower()
+    return kind if MEDIA_TYPE.match(kind) else ""
+
+
+def media_note(media: tuple[tuple[str, str], ...], count: int) -> str:
+    """The short note staff see with the text: "[sent 1 picture]", "[sent 2 pictures and 1 file]".
+    The pictures themselves follow in the thread (refdesk.pictures)."""
+    kinds = [media_type(kind) for _, kind in media]
+    pictures = sum(1 for kind in kinds if kind.startswith("image/"))
+    files = sum(1 for kind in kinds if kind and not kind.startswith("image/"))
+    unknown = max(min(count, MAX_MEDIA), len(media)) - pictures - files  # no (usable) type given
+    parts = [f"{n} {one if n == 1 else many}" for n, one, many in (
+        (pictures, "picture", "pictures"), (files, "file", "files"), (unknown, "picture or file", "pictures or files"))
+        if n]
+    return f"[sent {' and '.join(parts)}]" if parts else ""
+
+
+def _media(fields: Mapping[str, str], count: int) -> tuple[tuple[str, str], ...]:
+    """(MediaUrl{i}, MediaContentType{i}) for each medium Twilio listed; fetched by the dispatcher."""
+    media = []
+    for index in range(min(count, MAX_MEDIA)):
+        url = str(fields.get(f"MediaUrl{index}") or "").strip()
+        if url and len(url) <= MAX_MEDIA_URL:
+            media.append((url, media_type(fields.get(f"MediaContentType{index}", ""))))
+    return tuple(media)
 
 
 def twiml(message: str = "") -> str:
@@ -77,14 +108,17 @@ class SmsChannel:
             media_count = int(fields.get("NumMedia") or 0)
         except ValueError as exc:
             raise BadRequest("NumMedia is not a number") from exc
+        if media_count < 0:
+            raise BadRequest("NumMedia is negative")
         if body is None or not (body.strip() or media_count):
             raise BadRequest("Body missing")
         if body.strip().upper() in KEYWORDS:
             return None
         patron = identity.patron_id(self.name, sender)
+        media = _media(fields, media_count)
         return InboundMessage(channel=self.name, message_id=sid, session_id=f"sms-{patron}", patron_id=patron,
-                              label=f"SMS {identity.mask_phone(sender)}", text=_text(body, media_count),
-                              reply_address=sender)
+                              label=f"SMS {identity.mask_phone(sender)}", text=_text(body, media_count, media),
+                              reply_address=sender, media=media)
 
     def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
         return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"))
@@ -94,7 +128,8 @@ class SmsChannel:
             return split(text)
         return split(get_settings().reply_format.format(name=sender, text=text))
 
-    def send(self, address: str, part: str) -> None:
+    def send(self, address: str, part: str, media: tuple[str, ...] = ()) -> None:
+        """One text; with `media` (public URLs: the contact card), an MMS."""
         from twilio.base.exceptions import TwilioRestException
 
         from refdesk import clients
@@ -102,7 +137,9 @@ class SmsChannel:
         if store.optouts.is_opted_out(identity.patron_id(self.name, address)):
             raise DeliveryFailed(STOPPED, code=OPTED_OUT)  # refused here: Twilio is not asked
         try:
-            clients.get("twilio").messages.create(to=address, from_=get_settings().twilio_from_number, body=part)
+            extra = {"media_url": list(media)} if media else {}
+            clients.get("twilio").messages.create(to=address, from_=get_settings().twilio_from_number, body=part,
+                                                  **extra)
         except TwilioRestException as error:
             if error.code in PERMANENT_ERRORS:
                 why = STOPPED if error.code == 21610 else "the number cannot receive texts"

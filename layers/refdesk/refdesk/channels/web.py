@@ -1,18 +1,25 @@
 """Web chat: the widget's API and the channel behind it. A session is one chat in one browser,
 held with a bearer token of which only the hash is stored; its conversation is chosen when
 the session starts, and closing it ends the session. Replies are delivered by storing them:
-the widget reads the conversation (cheap polling, by cursor). Rate limits keep abuse cheap."""
+the widget reads the conversation (cheap polling, by cursor). A follow-up left in the offline
+form also gets the librarians' replies at the contact it gave (`WebChannel.route`): by e-mail
+(SES) or by SMS. Rate limits keep abuse cheap."""
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import time
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from refdesk import conversations, identity, store
-from refdesk.errors import BadRequest, NotFound, PayloadTooLarge
+from refdesk.errors import BadRequest, DeliveryFailed, NotFound, PayloadTooLarge
 from refdesk.models import InboundMessage, Visibility
+from refdesk.settings import get_settings
 from refdesk.store.sessions import Release
+
+if TYPE_CHECKING:
+    from refdesk.channels import Outbound
 
 MAX_TEXT = 2000
 MAX_FIELD = 200
@@ -45,10 +52,77 @@ class WebChannel:
         return [text]
 
     def send(self, address: str, part: str) -> None:
-        """Nothing to push: the message the dispatcher stored is what the widget reads."""
+        """Nothing to push: the message the dispatcher stored is what the widget reads. For a live
+        chat (no contact left) that store is the hand-over: the reply counts as sent (✅)."""
+
+    def route(self, address: str) -> tuple[Outbound, str]:
+        """Who delivers a reply, and to which address. Every reply is stored first, and the widget
+        shows it to a patron still on the page; with no contact (a live chat) that is all. A
+        follow-up's contact also gets the librarians' replies: an e-mail address through SES
+        (`channels.email`), a phone number by SMS (the SMS channel's own compose and send). A
+        contact that is neither cannot be reached: sending raises DeliveryFailed (❌ and a note)."""
+        from refdesk.channels import email, sms
+
+        if not address:
+            return self, ""
+        email_address = email.address(address)
+        if email_address:
+            return RepliesOnly(email.CHANNEL), email_address
+        number = phone_number(address)
+        if number:
+            return RepliesOnly(sms.CHANNEL), number
+        return UNREACHABLE, ""
+
+
+class RepliesOnly:
+    """A follow-up's contact gets the librarians' replies, not the desk's own lines: the web chat's
+    closing line ("start a new chat here") is for the widget, which shows it."""
+
+    def __init__(self, channel: Outbound):
+        self.channel = channel
+
+    def compose(self, sender: str, text: str) -> list[str]:
+        return self.channel.compose(sender, text) if sender else []
+
+    def send(self, address: str, part: str) -> None:
+        self.channel.send(address, part)
+
+
+class Unreachable:
+    """The contact left in the form is neither an e-mail address nor a phone number."""
+
+    def compose(self, sender: str, text: str) -> list[str]:
+        return [text] if sender else []
+
+    def send(self, address: str, part: str) -> None:
+        raise DeliveryFailed("the contact they left is neither an e-mail address nor a phone number; only the "
+                             "chat window, while still open, shows the reply", code="no_contact")
 
 
 CHANNEL = WebChannel()
+UNREACHABLE = Unreachable()
+_PHONE_CHARACTERS = re.compile(r"\+?[\d\s().\-/]+")
+
+
+def phone_number(contact: str) -> str:
+    """The E.164 number a contact left in the form is, or "" when it is not one: an international
+    number (+44 20 7946 0000, 0044 …) or, when the library's own number is North American (+1),
+    a national one of 10 digits (with or without the leading 1)."""
+    from refdesk.channels.sms import E164
+
+    contact = contact.strip()
+    if not _PHONE_CHARACTERS.fullmatch(contact):
+        return ""
+    digits = re.sub(r"\D", "", contact)
+    if contact.startswith("+"):
+        number = "+" + digits
+    elif digits.startswith("00"):
+        number = "+" + digits[2:]
+    elif get_settings().twilio_from_number.startswith("+1") and len(digits) in (10, 11):
+        number = "+1" + digits[-10:] if len(digits) == 10 or digits.startswith("1") else ""
+    else:
+        number = ""
+    return number if E164.match(number) else ""
 
 
 def _limit(scope: str, key: str, rule: tuple[int, int]) -> None:

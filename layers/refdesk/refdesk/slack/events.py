@@ -1,8 +1,17 @@
-"""Events API listeners: which of what Slack sends becomes a job."""
+"""Events API listeners: which of what Slack sends becomes a job.
+
+A message from a member of another organisation in a Slack Connect channel (not the staff
+channel) is a patron's: it goes through `conversations.accept`, as an SMS or a web chat message
+does (one conditional write and one SendMessage), and the listener returns no job of its own.
+Everything else is staff-side; a staff-thread message whose event shows another team is marked
+`outsider` and never reaches a patron (refdesk.relay)."""
 from __future__ import annotations
 
+from refdesk import conversations
+from refdesk.channels import slack_connect as partner
 from refdesk.errors import BadRequest
-from refdesk.models import StaffEditJob, StaffReplyJob
+from refdesk.models import PatronEditJob, StaffEditJob, StaffReplyJob
+from refdesk.observability import count
 from refdesk.slack.router import router
 
 
@@ -15,19 +24,26 @@ def _in_a_thread(message: dict) -> bool:
 def thread_reply(event: dict, envelope: dict) -> StaffReplyJob | None:
     """A person's reply in a thread (top-level messages are not conversations). A reply also
     sent to the channel ("Also send to #channel") arrives once, as `thread_broadcast`, and is
-    relayed like any reply: the relay stores each Slack message once, by its ts."""
+    relayed like any reply: the relay stores each Slack message once, by its ts. A Slack
+    Connect partner's message (top-level or in a thread) is a patron's."""
+    if partner.from_partner(event, envelope):
+        return _accept_partner_message(event)
     if not _in_a_thread(event):
         return None
     if not all(isinstance(event.get(name), str) for name in ("user", "text", "ts", "channel")):
         raise BadRequest("message event missing user, text, ts or channel")
     return StaffReplyJob(event_id=envelope["event_id"], channel=event["channel"], user=event["user"],
-                         text=event["text"], ts=event["ts"], thread_ts=event["thread_ts"])
+                         text=event["text"], ts=event["ts"], thread_ts=event["thread_ts"],
+                         outsider=partner.is_outsider(event, envelope))
 
 
 @router.event("message", subtype="file_share")
 def reply_with_files(event: dict, envelope: dict) -> StaffReplyJob | None:
     """A reply with files attached: its text is relayed, the files are not (they are private to
-    the workspace); the job carries how many there were so the librarian can be told."""
+    the workspace); the job carries how many there were so the librarian can be told. A Slack
+    Connect partner's message with files is a patron's (the files are mentioned to staff)."""
+    if partner.from_partner(event, envelope):
+        return _accept_partner_message(event)
     if not _in_a_thread(event):
         return None
     files = event.get("files")
@@ -37,20 +53,54 @@ def reply_with_files(event: dict, envelope: dict) -> StaffReplyJob | None:
     if not isinstance(text, str):
         raise BadRequest("file_share event text is not a string")
     return StaffReplyJob(event_id=envelope["event_id"], channel=event["channel"], user=event["user"],
-                         text=text, ts=event["ts"], thread_ts=event["thread_ts"], files=len(files))
+                         text=text, ts=event["ts"], thread_ts=event["thread_ts"], files=len(files),
+                         outsider=partner.is_outsider(event, envelope))
+
+
+def _accept_partner_message(event: dict) -> None:
+    """A Slack Connect patron's message, claimed and queued by `conversations.accept` (which
+    enqueues the job itself: nothing is returned for the webhook to queue)."""
+    message = partner.CHANNEL.parse(event)
+    if message is None:
+        return None
+    opened = conversations.accept(message)
+    count("PatronMessageAccepted", channel=partner.NAME)
+    if opened:
+        count("ConversationOpened")
+    return None
 
 
 @router.event("message", subtype="message_changed")
-def edited(event: dict, envelope: dict) -> StaffEditJob | None:
+def edited(event: dict, envelope: dict) -> StaffEditJob | PatronEditJob | None:
     current = event.get("message")
     if not isinstance(current, dict) or not current.get("edited"):
         return None  # link previews and other Slack-made changes, not a librarian's edit
+    if partner.from_partner(event, envelope, current):
+        return _partner_edit_job("message_changed", event, current, envelope)
     return _edit_job("message_changed", event, current, envelope)
 
 
 @router.event("message", subtype="message_deleted")
-def deleted(event: dict, envelope: dict) -> StaffEditJob | None:
-    return _edit_job("message_deleted", event, event.get("previous_message") or {}, envelope)
+def deleted(event: dict, envelope: dict) -> StaffEditJob | PatronEditJob | None:
+    previous = event.get("previous_message") or {}
+    if partner.from_partner(event, envelope, previous):
+        return _partner_edit_job("message_deleted", event, previous, envelope)
+    return _edit_job("message_deleted", event, previous, envelope)
+
+
+def _partner_edit_job(subtype: str, event: dict, message: dict, envelope: dict) -> PatronEditJob:
+    """A Slack Connect patron edited or deleted a message: staff are told in the conversation's
+    thread (the dispatcher finds it from the session the message was claimed in)."""
+    channel, ts = event.get("channel"), message.get("ts")
+    root = message.get("thread_ts") or ts
+    if not all(isinstance(value, str) and value for value in (channel, ts, root)):
+        raise BadRequest(f"{subtype} event without channel or ts")
+    text, files = message.get("text") or "", message.get("files") or []
+    if not isinstance(text, str) or not isinstance(files, list):
+        raise BadRequest(f"{subtype} event with malformed text or files")
+    return PatronEditJob(event_id=envelope["event_id"], channel=partner.NAME,
+                         session_id=partner.session_of(channel, root), message_id=partner.message_id_of(channel, ts),
+                         subtype=subtype, text=partner.readable(text, len(files)) if subtype == "message_changed" else "")
 
 
 def _edit_job(subtype: str, event: dict, message: dict, envelope: dict) -> StaffEditJob | None:

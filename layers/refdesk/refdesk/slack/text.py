@@ -98,17 +98,18 @@ FAMILY_PARTS = {"man": "\U0001F468", "woman": "\U0001F469", "boy": "\U0001F466",
 NameOf = Callable[[str], str]
 
 
-def plain_text(slack_text: str, name_of: NameOf | None = None) -> str:
+def plain_text(slack_text: str, name_of: NameOf | None = None, *, emoji: bool = True) -> str:
     """What a librarian typed, as the patron should read it: emoji as Unicode, people by first
     name (`name_of(user_id)`), channels as #name, links as "label (url)", escapes undone.
-    Code spans keep their shortcodes, as Slack shows them."""
-    return "".join(_plain(part, name_of, emoji=index % 2 == 0)
+    Code spans keep their shortcodes, as Slack shows them. With emoji=False shortcodes are kept
+    and the emoji library is not imported (a webhook reading a Slack Connect patron's text)."""
+    return "".join(_plain(part, name_of, emoji=emoji and index % 2 == 0, labels=emoji)
                    for index, part in enumerate(CODE_SPAN.split(slack_text)))
 
 
-def _plain(text: str, name_of: NameOf | None, *, emoji: bool) -> str:
+def _plain(text: str, name_of: NameOf | None, *, emoji: bool, labels: bool = True) -> str:
     parts = SLACK_TOKEN.split(text)  # text, token, text, token, …, text
-    return "".join(_token(part, name_of) if index % 2 else _unescape(emojize(part) if emoji else part)
+    return "".join(_token(part, name_of, emoji=labels) if index % 2 else _unescape(emojize(part) if emoji else part)
                    for index, part in enumerate(parts))
 
 
@@ -117,7 +118,7 @@ def _unescape(text: str) -> str:
     return SLACK_ESCAPE.sub(lambda match: UNESCAPED[match.group(1)], text)
 
 
-def _token(inner: str, name_of: NameOf | None) -> str:
+def _token(inner: str, name_of: NameOf | None, *, emoji: bool = True) -> str:
     """One <…>: a mention, a special mention, a date, or a link."""
     target, _, label = inner.partition("|")
     label = _unescape(label)
@@ -138,7 +139,7 @@ def _token(inner: str, name_of: NameOf | None) -> str:
             target = target[len(scheme):]
     if not label or label == target:
         return target
-    return f"{emojize(label)} ({target})"
+    return f"{emojize(label) if emoji else label} ({target})"
 
 
 def emojize(text: str) -> str:

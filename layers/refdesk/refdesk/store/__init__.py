@@ -8,8 +8,9 @@ with the access patterns it serves:
   duty           the librarians on duty
   limits         rate-limit counters
   optouts        SMS patrons who texted STOP, by keyed hash
+  contact_cards  SMS patrons who were sent the library's contact card, by keyed hash
 
 Every item carries `expires_at` (DynamoDB TTL, also checked on read where it matters)."""
-from refdesk.store import conversations, duty, limits, messages, optouts, sessions
+from refdesk.store import contact_cards, conversations, duty, limits, messages, optouts, sessions
 
-__all__ = ["conversations", "duty", "limits", "messages", "optouts", "sessions"]
+__all__ = ["contact_cards", "conversations", "duty", "limits", "messages", "optouts", "sessions"]

@@ -8,7 +8,8 @@
   THREAD#{channel}#{ts} / META               a Slack thread -> its conversation
   DUTY                  / USER#{user}        a librarian on duty
   RATE#{scope}#{key}    / {window}           a rate-limit counter
-  OPTOUT#{patron_id}    / META               an SMS patron who texted STOP (keyed hash, never the number)"""
+  OPTOUT#{patron_id}    / META               an SMS patron who texted STOP (keyed hash, never the number)
+  CARD#{patron_id}      / META               the library's contact card went to this patron (keyed hash)"""
 from __future__ import annotations
 
 import time
@@ -68,3 +69,7 @@ def rate(scope: str, key: str, window: int) -> dict:
 
 def opt_out(patron_id: str) -> dict:
     return {"pk": f"OPTOUT#{patron_id}", "sk": META}
+
+
+def contact_card(patron_id: str) -> dict:
+    return {"pk": f"CARD#{patron_id}", "sk": META}

@@ -6,6 +6,7 @@ Access patterns:
   - create a session that must be presented with its token (web chat)
   - read a session by id, checking its token hash and expiry (the widget's poll)
   - end or forget a session when its conversation closes (in conversations.close)
+  - find a session's conversation from a message claimed in it (a patron's edit or deletion)
 
 A session that does not exist yet is created by its first claim (SMS: one per phone number);
 a session created ahead with a token (web chat) only takes claims that carry that token."""
@@ -63,6 +64,15 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
             raise Conflict("this chat has ended; start a new one", code="closed") from error
         raise
     return item["conversation_id"], int(item["message_count"]) == 1
+
+
+def conversation_holding(session_id: str, message_id: str) -> str | None:
+    """The session's conversation, if that message was claimed in it and the session is still
+    open (a patron's edit or deletion concerns it); None otherwise. One strongly consistent read."""
+    item = table().get_item(Key=keys.session(session_id), ConsistentRead=True).get("Item") or {}
+    if "closed_at" in item or message_id not in item.get("recent_ids", set()):
+        return None
+    return item.get("conversation_id") or None
 
 
 def create(session_id: str, token_hash: str, conversation_id: str, patron_id: str, expires_at: int) -> None:

@@ -1,0 +1,188 @@
+"""Slack Connect: members of another organisation ask in a channel shared with the library.
+
+Any externally shared channel the bot belongs to, other than the staff channel, is a patron
+channel. A top-level message there from a member of another team (its `user_team` is not the
+library's) opens a conversation, and later messages in that message's thread join it: the
+session, the anchor of the open conversation, is the shared-channel thread (channel id + root
+ts), so a new top-level message opens a new conversation. Replies are posted back into that
+thread by the bot, credited like SMS replies through `ReplyFormat` ("Amanda (library): …"), so
+no `chat:write.customize` scope is needed. Closing forgets the session, as for SMS: the
+partner's next message in that thread opens a new conversation.
+
+Staff see the partner as "Slack Connect · T0PARTNER ···NER1" (their team id and the last four
+characters of their user id), never a name or an e-mail address. The webhook makes no Slack
+call, so the team's name is not looked up.
+
+Which events are a partner's is decided here (`from_partner`), from the event and its
+envelope alone: no AWS or Slack call. The library's own team is the app's installation the
+event is delivered to (`authorizations`), else the envelope's `team_id`."""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from refdesk import identity, store
+from refdesk.errors import BadRequest, DeliveryFailed
+from refdesk.models import InboundMessage
+from refdesk.settings import get_settings
+from refdesk.slack.text import escaped_chunks, plain_text
+from refdesk.store.sessions import Release
+
+NAME = "slack_connect"
+# Slack advises keeping message text under 4,000 characters (it truncates past 40,000).
+MAX_PART = 4000
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+TS = re.compile(r"^\d{1,12}\.\d{1,8}$")
+# chat.postMessage errors where trying again cannot help: the bot left or was removed from the
+# shared channel, the channel was archived or unshared, or an admin restricts posting there.
+PERMANENT_ERRORS = {
+    "channel_not_found": "the shared channel no longer exists for the library, or the bot cannot see it",
+    "not_in_channel": "the bot is no longer in the shared channel; invite it again",
+    "is_archived": "the shared channel is archived",
+    "restricted_action": "a workspace setting stops the bot posting there",
+    "restricted_action_read_only_channel": "the shared channel is read-only",
+    "restricted_action_thread_only_channel": "the shared channel does not allow this reply",
+    "restricted_action_non_threadable_channel": "the shared channel does not allow thread replies",
+    "team_access_not_granted": "the partner organisation no longer grants the library access",
+    "ekm_access_denied": "administrators have suspended posting",
+    "access_denied": "access to the shared channel is denied",
+    "msg_too_long": "the reply is too long for Slack",
+    "no_text": "the reply is empty",
+}
+
+
+def library_team(envelope: Mapping[str, Any]) -> str:
+    """The library's team: the installation the event was delivered to."""
+    for authorization in envelope.get("authorizations") or []:
+        if isinstance(authorization, dict) and authorization.get("team_id"):
+            return str(authorization["team_id"])
+    return str(envelope.get("team_id") or "")
+
+
+def _library_enterprise(envelope: Mapping[str, Any]) -> str:
+    for authorization in envelope.get("authorizations") or []:
+        if isinstance(authorization, dict) and authorization.get("enterprise_id"):
+            return str(authorization["enterprise_id"])
+    return ""
+
+
+def _bot_user(envelope: Mapping[str, Any]) -> str:
+    for authorization in envelope.get("authorizations") or []:
+        if isinstance(authorization, dict) and authorization.get("is_bot") and authorization.get("user_id"):
+            return str(authorization["user_id"])
+    return ""
+
+
+def author_team(message: Mapping[str, Any]) -> str:
+    """The team of the person who wrote a message, as the event says (empty when it does not)."""
+    for name in ("user_team", "source_team", "team"):
+        value = message.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def is_outsider(message: Mapping[str, Any], envelope: Mapping[str, Any]) -> bool:
+    """Whether the event itself shows the author belongs to another organisation. False when it
+    cannot tell (no team on the message, or none for the library)."""
+    team, library = author_team(message), library_team(envelope)
+    if not team or not library:
+        return False
+    return team not in (library, _library_enterprise(envelope))
+
+
+def from_partner(event: Mapping[str, Any], envelope: Mapping[str, Any], message: Mapping[str, Any] | None = None) -> bool:
+    """A message (the event's, or `message` for edits and deletions) written by a member of
+    another organisation in an externally shared channel that is not the staff channel."""
+    message = event if message is None else message
+    channel = event.get("channel")
+    return (envelope.get("is_ext_shared_channel") is True
+            and isinstance(channel, str) and bool(channel) and channel != get_settings().slack_staff_channel
+            and isinstance(message, Mapping) and not message.get("bot_id")
+            and bool(message.get("user")) and message.get("user") != _bot_user(envelope)
+            and is_outsider(message, envelope))
+
+
+def session_of(channel: str, thread_root: str) -> str:
+    return f"slack-{channel}-{thread_root}"
+
+
+def message_id_of(channel: str, ts: str) -> str:
+    return f"{channel}-{ts}"
+
+
+def address_of(channel: str, thread_root: str) -> str:
+    """Where replies go: the shared-channel thread."""
+    return f"{channel}/{thread_root}"
+
+
+def label_of(team: str, user: str) -> str:
+    return f"Slack Connect · {team or 'partner'} ···{user[-4:]}"
+
+
+def readable(slack_text: str, files: int = 0) -> str:
+    """A partner's Slack text as staff read it in the card: mentions, links and escapes resolved
+    (the card escapes it again), emoji shortcodes kept for Slack to show; files mentioned."""
+    text = plain_text(slack_text, emoji=False)  # no emoji library in a webhook
+    note = f"[shared {files} file(s) in the shared channel, not shown here]" if files else ""
+    return "\n".join(part for part in (text, note) if part.strip())
+
+
+def _string(fields: Mapping[str, Any], name: str, pattern: re.Pattern | None = None) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str) or not value or (pattern and not pattern.match(value)):
+        raise BadRequest(f"Slack Connect message without a valid {name}")
+    return value
+
+
+class SlackConnectChannel:
+    name = NAME
+    release = Release.FORGET
+
+    def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage | None:
+        """`fields` is the message event (type message: a new message, thread_broadcast or
+        file_share). None when there is nothing to show (an empty message)."""
+        channel, user, ts = _string(fields, "channel", CHANNEL_ID), _string(fields, "user"), _string(fields, "ts", TS)
+        root = fields.get("thread_ts") or ts
+        if not isinstance(root, str) or not TS.match(root):
+            raise BadRequest("Slack Connect message with a malformed thread_ts")
+        text, files = fields.get("text") or "", fields.get("files") or []
+        if not isinstance(text, str) or not isinstance(files, list):
+            raise BadRequest("Slack Connect message text or files malformed")
+        body = readable(text, len(files))
+        if not body.strip():
+            return None
+        team = author_team(fields)
+        return InboundMessage(channel=self.name, message_id=message_id_of(channel, ts),
+                              session_id=session_id or session_of(channel, root),
+                              patron_id=identity.patron_id(self.name, f"{team}:{user}"), label=label_of(team, user),
+                              text=body, reply_address=address_of(channel, root))
+
+    def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
+        return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"))
+
+    def compose(self, sender: str, text: str) -> list[str]:
+        """The reply credited like SMS ("Amanda (library): …") and escaped for Slack (a librarian's
+        plain text may hold & < >), in parts Slack shows whole."""
+        if sender:
+            text = get_settings().reply_format.format(name=sender, text=text)
+        return [part.strip() for part in escaped_chunks(text, MAX_PART) if part.strip()] or [""]
+
+    def send(self, address: str, part: str) -> None:
+        from slack_sdk.errors import SlackApiError
+
+        from refdesk.slack import api as slack
+
+        channel, _, thread_root = address.partition("/")
+        if not CHANNEL_ID.match(channel) or not TS.match(thread_root):
+            raise DeliveryFailed("no shared-channel thread to reply in", code="no_address")
+        try:
+            slack.post(channel, part, thread_ts=thread_root)
+        except SlackApiError as error:
+            code = str(error.response.get("error") or "")
+            if code in PERMANENT_ERRORS:
+                raise DeliveryFailed(f"Slack error {code}: {PERMANENT_ERRORS[code]}", code=code) from error
+            raise
+
+
+CHANNEL = SlackConnectChannel()
