@@ -205,6 +205,9 @@ def _queue_attributes(props: dict) -> dict[str, str]:
 def _start_moto():
     from moto.server import ThreadedMotoServer
 
+    from local import moto_lean
+
+    moto_lean.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
