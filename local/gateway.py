@@ -29,6 +29,9 @@ class Gateway:
         self.control = control
         self.static_dir = static_dir
         self.domain = f"127.0.0.1:{port}"
+        # A web page on another name that resolves to 127.0.0.1 (DNS rebinding) sends its own
+        # name as Host: only the stack's own names may drive it, the control API above all.
+        self.hosts = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
 
     def __call__(self, request: Request) -> Response:
         started = time.monotonic()
@@ -40,6 +43,8 @@ class Gateway:
         return response
 
     def _dispatch(self, request: Request) -> Response:
+        if request.header("host").lower() not in self.hosts:
+            return json_response(421, {"message": "Misdirected Request: use 127.0.0.1 or localhost"})
         if request.path.startswith("/_local/api/"):
             return self.control(request)
         if request.method == "GET":

@@ -98,6 +98,25 @@ def test_bodies_over_one_megabyte_are_refused(stack):
     assert response.status_code == 413
 
 
+@pytest.mark.parametrize("host", ["evil.example:{port}", "refdesk.attacker.example", "127.0.0.1:1", ""])
+@pytest.mark.parametrize("path", ["/_local/api/slack/messages", "/health", "/presence"])
+def test_requests_for_another_host_name_are_refused(stack, host, path):
+    """A page on a rebound DNS name reaches 127.0.0.1 but sends its own name as Host."""
+    connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10)
+    connection.putrequest("GET", path, skip_host=True)
+    if host:
+        connection.putheader("Host", host.format(port=stack.port))
+    connection.endheaders()
+    assert connection.getresponse().status == 421
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "LOCALHOST"])
+def test_the_stacks_own_names_are_served(stack, name):
+    connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10)
+    connection.request("GET", "/health", headers={"Host": f"{name}:{stack.port}"})
+    assert connection.getresponse().status == 200
+
+
 def test_control_api_takes_only_json(stack):
     response = stack.post("/_local/api/phone/send", data='{"from": "+15551234567"}',
                           headers={"Content-Type": "text/plain"})
