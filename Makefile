@@ -12,7 +12,7 @@ export AWS_EC2_METADATA_DISABLED := true
 TOOLS_VENV := .venv-tools
 CHECKOV_REQUIREMENTS := tests/security/requirements-checkov.txt
 
-.PHONY: dev test lint build clean venv tools load bench
+.PHONY: dev test lint build clean venv tools load bench redrive
 
 venv: $(VENV)/.installed
 
@@ -46,6 +46,11 @@ load: venv
 # Speed and cost, measured in one run and printed as ratios and counts.
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+# Move dead-lettered jobs back to the jobs queue of the running `make dev` stack (PORT, default
+# 3000). Against AWS: $(PY) scripts/redrive.py --stack <stack name>.
+redrive: venv
+	$(PY) scripts/redrive.py --local http://127.0.0.1:$${PORT:-3000}
 
 lint: venv
 	sam validate --lint

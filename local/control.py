@@ -40,11 +40,19 @@ class Control:
         self._aws = aws
         self._slack = slack
         self._twilio = twilio
+        self._triggers: dict[str, str] = {}  # trigger_id -> who clicked (a modal's submission is theirs)
         self._actions = {
             ("GET", "/_local/api/config"): self.config,
             ("GET", "/_local/api/slack/messages"): self.slack_messages,
             ("POST", "/_local/api/slack/reply"): self.slack_reply,
             ("POST", "/_local/api/slack/click"): self.slack_click,
+            ("GET", "/_local/api/slack/home"): self.slack_home,
+            ("POST", "/_local/api/slack/home"): self.slack_home_open,
+            ("POST", "/_local/api/slack/home/click"): self.slack_home_click,
+            ("POST", "/_local/api/slack/select"): self.slack_select,
+            ("GET", "/_local/api/slack/views"): self.slack_views,
+            ("POST", "/_local/api/slack/submit"): self.slack_submit,
+            ("POST", "/_local/api/slack/views/close"): self.slack_close_view,
             ("POST", "/_local/api/slack/command"): self.slack_command,
             ("POST", "/_local/api/slack/partner"): self.slack_partner,
             ("POST", "/_local/api/phone/send"): self.phone_send,
@@ -150,18 +158,35 @@ class Control:
         return {"status": status, "ts": message["ts"], "channel": PARTNER_CHANNEL}
 
     def slack_click(self, request: Request) -> dict:
-        """A librarian clicks a button in a recorded message."""
+        """A librarian clicks a button in a recorded message; with "selected_user", picks that
+        person in its users_select instead (the card's "Transfer to…")."""
         data = _input(request)
         slack = self._stand_in("slack")
         ts, action_id = _required(data, "ts"), _required(data, "action_id")
         message = slack.find(ts, data.get("channel"))
         if message is None:
             raise ControlError(404, f"no recorded Slack message with ts {ts}")
-        block, button = _find_button(message["blocks"], action_id)
         user = data.get("user") or DEFAULT_USER
+        if data.get("selected_user"):
+            block, menu = _find_element(message["blocks"], action_id, "users_select")
+            action = {"action_id": action_id, "block_id": block.get("block_id", ""), "type": "users_select",
+                      "selected_user": str(data["selected_user"]), "placeholder": menu.get("placeholder"),
+                      "action_ts": f"{time.time():.6f}"}
+            return self._block_actions(slack, message, user, action)
+        block, button = _find_button(message["blocks"], action_id)
         action = {"action_id": action_id, "block_id": block.get("block_id", ""), "text": button.get("text"),
                   "type": "button", "action_ts": f"{time.time():.6f}"}
         action.update({key: button[key] for key in ("value", "style") if key in button})
+        return self._block_actions(slack, message, user, action)
+
+    def _block_actions(self, slack, message: dict, user: str, action: dict) -> dict:
+        """Sends a signed block_actions payload for `action` on a recorded message; its
+        trigger_id is remembered for the modal it may open (whose submission is the user's)."""
+        ts = message["ts"]
+        trigger_id = _trigger_id()
+        self._triggers[trigger_id] = user
+        while len(self._triggers) > 200:  # only fresh triggers can open a modal
+            self._triggers.pop(next(iter(self._triggers)))
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": TEAM_ID},
@@ -170,7 +195,7 @@ class Control:
             "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
             "container": {"type": "message", "message_ts": ts, "channel_id": message["channel"],
                           "is_ephemeral": False},
-            "trigger_id": _trigger_id(),
+            "trigger_id": trigger_id,
             "channel": {"id": message["channel"], "name": STAFF_CHANNEL_NAME},
             "message": slack_shape(message),
             "state": {"values": {}},
@@ -179,6 +204,102 @@ class Control:
         }
         status, _ = self._post_slack("/slack/interactions", urlencode({"payload": json.dumps(payload)}), FORM)
         return {"status": status}
+
+    def slack_home(self, request: Request) -> dict:
+        """The Home tab last published for ?user= (views.publish), or null."""
+        user = dict(parse_qsl(request.query)).get("user") or DEFAULT_USER
+        return {"user": user, "view": self._stand_in("slack").home_view(user)}
+
+    def slack_home_open(self, request: Request) -> dict:
+        """A librarian opens the app's Home tab: a signed app_home_opened event."""
+        user = _input(request).get("user") or DEFAULT_USER
+        envelope = {"token": "local", "team_id": TEAM_ID, "api_app_id": APP_ID, "type": "event_callback",
+                    "event_id": "Ev" + uuid.uuid4().hex[:12].upper(), "event_time": int(time.time()),
+                    "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home",
+                              "event_ts": f"{time.time():.6f}"}}
+        status, _ = self._post_slack("/slack/events", json.dumps(envelope), JSON_TYPE)
+        return {"status": status}
+
+    def slack_home_click(self, request: Request) -> dict:
+        """A librarian presses a button in their Home tab: {"user", "action_id", "value"}."""
+        data = _input(request)
+        user, action_id, value = data.get("user") or DEFAULT_USER, _required(data, "action_id"), data.get("value")
+        view = self._stand_in("slack").home_view(user)
+        if view is None:
+            raise ControlError(404, "no Home tab published for that user")
+        buttons = [(block, element) for block in view.get("blocks") or []
+                   for element in (block.get("elements") or []) + [block.get("accessory") or {}]
+                   if element.get("action_id") == action_id and (value is None or element.get("value") == value)]
+        if not buttons:
+            raise ControlError(404, f"no {action_id} button with that value in the Home tab")
+        block, button = buttons[0]
+        payload = {
+            "type": "block_actions", "api_app_id": APP_ID, "token": "local", "trigger_id": _trigger_id(),
+            "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": TEAM_ID},
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "container": {"type": "view", "view_id": "V0HOME"},
+            "view": {**view, "id": "V0HOME"}, "state": {"values": {}},
+            "actions": [{"action_id": action_id, "block_id": block.get("block_id", ""), "type": "button",
+                         "value": button.get("value", ""), "text": button.get("text"),
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        status, _ = self._post_slack("/slack/interactions", urlencode({"payload": json.dumps(payload)}), FORM)
+        return {"status": status}
+
+    def slack_select(self, request: Request) -> dict:
+        """A librarian picks an option of a static_select in a recorded message ("Quick reply…"):
+        {"ts", "action_id", "value", "user"}, sent as Slack sends block_actions (selected_option)."""
+        data = _input(request)
+        slack = self._stand_in("slack")
+        ts, action_id, value = _required(data, "ts"), _required(data, "action_id"), _required(data, "value")
+        message = slack.find(ts, data.get("channel"))
+        if message is None:
+            raise ControlError(404, f"no recorded Slack message with ts {ts}")
+        block, menu = _find_element(message["blocks"], action_id, "static_select")
+        option = next((option for option in menu.get("options") or [] if option.get("value") == value), None)
+        if option is None:
+            raise ControlError(404, f"no option {value!r} in that menu")
+        user = data.get("user") or DEFAULT_USER
+        action = {"action_id": action_id, "block_id": block.get("block_id", ""), "type": "static_select",
+                  "selected_option": option, "placeholder": menu.get("placeholder"),
+                  "action_ts": f"{time.time():.6f}"}
+        return self._block_actions(slack, message, user, action)
+
+    def slack_views(self, request: Request) -> dict:
+        """The modals open now (views.open), oldest first."""
+        return {"views": self._stand_in("slack").open_views()}
+
+    def slack_close_view(self, request: Request) -> dict:
+        """A librarian cancels an open modal (Slack sends nothing: notify_on_close is off)."""
+        self._stand_in("slack").close_view(str(_required(_input(request), "view_id")))
+        return {"ok": True}
+
+    def slack_submit(self, request: Request) -> dict:
+        """A librarian submits an open modal: {"view_id" (default: the latest), "user", "values":
+        {block_id: value}}; each input's value goes to its element as Slack puts it in
+        view.state (static_select: selected_option, plain_text_input: value). Sent signed as
+        view_submission; an empty 200 closes the modal, as in Slack."""
+        data = _input(request)
+        slack = self._stand_in("slack")
+        views = slack.open_views()
+        view_id = data.get("view_id") or (views[-1]["id"] if views else "")
+        view = next((view for view in views if view["id"] == view_id), None)
+        if view is None:
+            raise ControlError(404, "no such open modal")
+        values = data.get("values") or {}
+        if not isinstance(values, dict):
+            raise ControlError(400, "values is an object: {block_id: value}")
+        user = data.get("user") or self._triggers.get(view.get("trigger_id"), DEFAULT_USER)
+        payload = {
+            "type": "view_submission", "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": TEAM_ID},
+            "api_app_id": APP_ID, "token": "local", "trigger_id": _trigger_id(),
+            "view": {**view, "state": {"values": _view_state(view, values)}},
+            "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+        }
+        status, text = self._post_slack("/slack/interactions", urlencode({"payload": json.dumps(payload)}), FORM)
+        if status == 200 and not text.strip():
+            slack.close_view(view_id)
+        return {"status": status, "view_id": view_id, "closed": status == 200 and not text.strip(), "body": text}
 
     def slack_command(self, request: Request) -> dict:
         """A librarian types a slash command; Slack shows them the immediate answer."""
@@ -364,6 +485,37 @@ def _find_button(blocks: list, action_id: str) -> tuple[dict, dict]:
             if element.get("type") == "button" and element.get("action_id") == action_id:
                 return block, element
     raise ControlError(404, f"no button with action_id {action_id} in that message")
+
+
+def _find_element(blocks: list, action_id: str, kind: str) -> tuple[dict, dict]:
+    for block in blocks:
+        elements = block.get("elements", []) if block.get("type") == "actions" else [block.get("accessory") or {}]
+        for element in elements:
+            if element.get("type") == kind and element.get("action_id") == action_id:
+                return block, element
+    raise ControlError(404, f"no {kind} with action_id {action_id} in that message")
+
+
+def _view_state(view: dict, values: dict) -> dict:
+    """view.state.values for a submission: {block_id: {action_id: state}} for the view's inputs,
+    from {block_id: value}; inputs not given are absent, as Slack leaves empty optional ones."""
+    state = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") if block.get("type") == "input" else None
+        if not isinstance(element, dict) or block.get("block_id") not in values:
+            continue
+        value, kind = values[block["block_id"]], element.get("type")
+        if kind == "static_select":
+            option = next((option for option in element.get("options") or [] if option.get("value") == value), None)
+            if option is None:
+                raise ControlError(400, f"no option {value!r} in {block['block_id']}")
+            entry = {"type": kind, "selected_option": option}
+        elif kind == "plain_text_input":
+            entry = {"type": kind, "value": str(value)}
+        else:
+            raise ControlError(400, f"the control API cannot fill a {kind} input")
+        state[block["block_id"]] = {element.get("action_id", ""): entry}
+    return state
 
 
 def _trigger_id() -> str:

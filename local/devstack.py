@@ -1,6 +1,7 @@
 """`make dev`: the whole RefDesk stack on this machine. Run from the repository root:
 
-    python -m local.devstack        (PORT, default 3000; LOCAL_RETRY_DELAY, default 1 s)
+    python -m local.devstack        (PORT, default 3000; LOCAL_RETRY_DELAY, default 1 s;
+                                     LOCAL_SCHEDULE_SECONDS: run Schedule events this often instead)
 
 AWS_ENDPOINT_URL, SLACK_API_URL or TWILIO_API_URL, when set, replace the embedded moto,
 Slack stand-in or Twilio stand-in."""
@@ -24,6 +25,7 @@ from local.pump import Pump
 from local.servers import Server
 from local.slack_standin import SlackStandIn
 from local.template import Template
+from local.timer import Timer
 from local.twilio_standin import TwilioStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +65,16 @@ def main() -> int:
                             aws.attributes[f"{trigger.queue}.Arn"], invoker, retry_delay)
                 pump.start()
                 running.callback(pump.stop)
+        # Schedule events (the sweeper's rate(1 minute)), as EventBridge would invoke them.
+        schedule_seconds = float(os.environ.get("LOCAL_SCHEDULE_SECONDS") or 0) or None
+        for function in functions:
+            for trigger in function.schedules:
+                if not trigger.enabled or trigger.seconds is None:
+                    say("timer", f"{function.name}: {trigger.expression} is not run locally")
+                    continue
+                timer = Timer(function.name, trigger, invoker, schedule_seconds)
+                timer.start()
+                running.callback(timer.stop)
 
         gateway_url = f"http://127.0.0.1:{port}"
         try:

@@ -27,7 +27,14 @@ DIRECTORY = {
     "U0AMANDA": ("Amanda", "Reyes", "Reference Librarian"),
     "U0BEN": ("Ben", "Okafor", "Reference Librarian"),
     "U0PRIYA": ("Priya", "Natarajan", "IT"),
+    "U0SAM": ("Sam", "Ito", "Archivist"),
 }
+# Departments (refdesk/config/desk.json, the shipped example): user group id -> members, and
+# department channel id -> members (conversations.members).
+USERGROUPS = {"S0LIBIT": ["U0PRIYA"], "S0ARCHIVES": ["U0SAM"], "S0SUBJECT": ["U0BEN"]}
+CHANNEL_MEMBERS = {"C0LIBIT": ["U0PRIYA", BOT_USER_ID], "C0ARCHIVES": ["U0SAM", BOT_USER_ID],
+                   "C0GOVDOCS": ["U0BEN", BOT_USER_ID]}
+TRIGGER_SECONDS = 3  # a trigger_id is good for 3 seconds (views.open)
 # Slack Connect: a channel shared with another organisation, where its members are the patrons.
 PARTNER_TEAM_ID = "T0PARTNER"
 PARTNER_TEAM_NAME = "Riverside University"
@@ -108,6 +115,8 @@ class SlackStandIn:
         self._calls: collections.deque[dict] = collections.deque(maxlen=MAX_CALLS)
         self._response_targets: dict[str, tuple] = {}
         self._files: dict[str, dict] = {}  # file id -> {"meta": as Slack shows it, "data": bytes | None}
+        self._views: dict[str, dict] = {}  # modals open now (views.open): view id -> the view as Slack holds it
+        self._home_views: dict[str, dict] = {}  # user -> the Home tab view last published for them
         self._last_ts = 0
         self._methods = {
             "auth.test": self._auth_test,
@@ -117,6 +126,11 @@ class SlackStandIn:
             "reactions.add": functools.partial(self._react, add=True),
             "reactions.remove": functools.partial(self._react, add=False),
             "users.info": self._users_info,
+            "views.open": self._open_view,
+            "chat.getPermalink": self._permalink,
+            "usergroups.users.list": self._usergroup_users,
+            "conversations.members": self._channel_members,
+            "views.publish": self._publish_view,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }
@@ -186,7 +200,24 @@ class SlackStandIn:
             self._response_targets.clear()
             self._calls.clear()
             self._files.clear()
+            self._views.clear()
+            self._home_views.clear()
         self.faults.clear()
+
+    def home_view(self, user: str) -> dict | None:
+        """The Home tab last published for `user` (views.publish), or None."""
+        with self._lock:
+            return copy.deepcopy(self._home_views.get(user))
+
+    def open_views(self) -> list[dict]:
+        """The modals open now (views.open), oldest first: as Slack holds them (id, hash, state)."""
+        with self._lock:
+            return copy.deepcopy(list(self._views.values()))
+
+    def close_view(self, view_id: str) -> None:
+        """A submitted (answered with an empty 200) or cancelled modal closes."""
+        with self._lock:
+            self._views.pop(view_id, None)
 
     def file_data(self, file_id: str) -> bytes | None:
         """The bytes uploaded for a file (None until its upload POST)."""
@@ -310,6 +341,71 @@ class SlackStandIn:
                 reactions.remove(name)
         self._say("slack", f"reactions.{'add' if add else 'remove'} :{name}: on {ts}")
         return {"ok": True}
+
+    def _publish_view(self, params: dict) -> dict:
+        user, view = params.get("user_id"), params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not user or not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        if len(view.get("blocks") or []) > 100:
+            raise SlackError("invalid_blocks")
+        with self._lock:
+            self._home_views[str(user)] = view
+        self._say("slack", f"views.publish Home tab for {user_name(str(user))}: {len(view.get('blocks') or [])} blocks")
+        return {"ok": True, "view": {"id": "V" + uuid.uuid4().hex[:10].upper(), **view}}
+
+    def _open_view(self, params: dict) -> dict:
+        """views.open: a modal, for a trigger_id at most TRIGGER_SECONDS old (the local control API
+        makes trigger ids "{epoch seconds}.…", as Slack's start)."""
+        trigger, view = str(params.get("trigger_id") or ""), params.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except ValueError:
+                raise SlackError("invalid_arguments") from None
+        issued = trigger.split(".")[0]
+        if not issued.isdigit():
+            raise SlackError("invalid_trigger_id")
+        if time.time() - int(issued) > TRIGGER_SECONDS + 1:  # whole seconds: allow the one it started in
+            raise SlackError("expired_trigger_id")
+        if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("title"):
+            raise SlackError("invalid_arguments")
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list) or not blocks or len(blocks) > 100:
+            raise SlackError("invalid_blocks")
+        if len(str(view.get("private_metadata") or "")) > 3000:
+            raise SlackError("invalid_arguments")
+        opened = {**view, "id": "V" + uuid.uuid4().hex[:10].upper(), "hash": uuid.uuid4().hex[:16],
+                  "team_id": TEAM_ID, "app_id": APP_ID, "bot_id": BOT_ID, "trigger_id": trigger,
+                  "state": {"values": {}}, "private_metadata": str(view.get("private_metadata") or ""),
+                  "callback_id": str(view.get("callback_id") or "")}
+        with self._lock:
+            self._views[opened["id"]] = opened
+        self._say("slack", f"views.open {opened['callback_id'] or 'modal'} {opened['id']}")
+        return {"ok": True, "view": copy.deepcopy(opened)}
+
+    def _permalink(self, params: dict) -> dict:
+        channel, ts = _channel(params), str(params.get("message_ts") or "")
+        with self._lock:
+            message = self._find(channel, ts)
+            thread = message["thread_ts"]
+        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        if thread and thread != ts:
+            link += f"?thread_ts={thread}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    def _usergroup_users(self, params: dict) -> dict:
+        group = str(params.get("usergroup") or "")
+        if group not in USERGROUPS:
+            raise SlackError("no_such_subteam")
+        return {"ok": True, "users": list(USERGROUPS[group])}
+
+    def _channel_members(self, params: dict) -> dict:
+        channel = _channel(params)
+        if channel not in CHANNEL_MEMBERS:
+            raise SlackError("channel_not_found")
+        return {"ok": True, "members": list(CHANNEL_MEMBERS[channel]), "response_metadata": {"next_cursor": ""}}
 
     def _users_info(self, params: dict) -> dict:
         user = user_info(params.get("user", ""))

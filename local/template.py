@@ -55,6 +55,28 @@ class QueueTrigger:
 
 
 @dataclass(frozen=True)
+class ScheduleTrigger:
+    """A `Schedule` event (EventBridge): run by local.timer. Only rate() expressions run locally."""
+
+    name: str  # the event's logical name in the template
+    expression: str  # rate(1 minute), cron(...)
+    seconds: float | None  # the rate's period; None for what the local timer cannot run (cron)
+    enabled: bool = True
+
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def _schedule_trigger(name: str, properties: dict) -> ScheduleTrigger:
+    expression = str(properties.get("Schedule") or properties.get("ScheduleExpression") or "").strip()
+    match = _RATE.match(expression)
+    seconds = int(match[1]) * _UNIT_SECONDS[match[2].rstrip("s")] if match else None
+    enabled = properties.get("Enabled", True) is not False and properties.get("State", "ENABLED") != "DISABLED"
+    return ScheduleTrigger(name=name, expression=expression, seconds=seconds, enabled=enabled)
+
+
+@dataclass(frozen=True)
 class Function:
     name: str
     code_dir: Path
@@ -63,6 +85,7 @@ class Function:
     timeout_s: int
     routes: tuple[Route, ...]
     queue_triggers: tuple[QueueTrigger, ...]
+    schedules: tuple[ScheduleTrigger, ...] = ()  # Schedule events: EventBridge in AWS, local.timer here
 
 
 class Template:
@@ -92,6 +115,7 @@ class Template:
                 return props.get(key, defaults.get(key, fallback))
 
             events = list(props.get("Events", {}).values())
+            named_events = props.get("Events", {}).items()
             functions.append(Function(
                 name=name,
                 code_dir=self.root / setting("CodeUri"),
@@ -102,6 +126,9 @@ class Template:
                              for event in events if event["Type"] == "HttpApi"),
                 queue_triggers=tuple(_queue_trigger(event["Properties"])
                                      for event in events if event["Type"] == "SQS"),
+                schedules=tuple(_schedule_trigger(event_name, event.get("Properties", {}))
+                                for event_name, event in named_events
+                                if event["Type"] in ("Schedule", "ScheduleV2")),
             ))
         return functions
 

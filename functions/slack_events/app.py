@@ -26,6 +26,6 @@ def events():
     return http.respond(200)
 
 
-app = Api(slack)
+app = Api(slack, max_body=http.MAX_SLACK_EVENT_BODY)
 
 handler = http.lambda_handler(app)

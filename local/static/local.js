@@ -111,6 +111,22 @@
     return out;
   }
 
+  function usersSelectsOf(m) {
+    var out = [];
+    (m.blocks || []).forEach(function (b) {
+      if (b && b.type === 'actions') (b.elements || []).forEach(function (e) { if (e && e.type === 'users_select' && e.action_id) out.push(e); });
+    });
+    return out;
+  }
+
+  function staticSelectsOf(m) {
+    var out = [];
+    (m.blocks || []).forEach(function (b) {
+      if (b && b.type === 'actions') (b.elements || []).forEach(function (e) { if (e && e.type === 'static_select' && e.action_id) out.push(e); });
+    });
+    return out;
+  }
+
   function renderBody(m) {
     var body = el('div', 'body');
     var shown = 0;
@@ -177,6 +193,44 @@
       });
       body.appendChild(bar);
     }
+    usersSelectsOf(m).forEach(function (u) { // "Transfer to…": a users_select, sent with selected_user
+      var pick = el('select', 'transfer');
+      pick.setAttribute('aria-label', textOf(u.placeholder) || u.action_id);
+      pick.appendChild(el('option', null, textOf(u.placeholder) || 'Pick someone\u2026')).value = '';
+      LIBRARIANS.forEach(function (l) { pick.appendChild(el('option', null, l[1])).value = l[0]; });
+      pick.addEventListener('change', async function () {
+        if (!pick.value) return;
+        pick.disabled = true;
+        try {
+          var r = await api('POST', '/slack/click', { ts: m.ts, action_id: u.action_id, selected_user: pick.value, user: me.value });
+          if (r.status && r.status >= 400) throw new Error('the app answered HTTP ' + r.status);
+        } catch (err) {
+          pick.disabled = false;
+          body.appendChild(el('span', 'err', ' ' + err.message));
+        }
+      });
+      body.appendChild(pick);
+    });
+    staticSelectsOf(m).forEach(function (s) { // "Quick reply…": a static_select, sent with selected_option
+      var menu = el('select', 'quick-reply');
+      menu.setAttribute('aria-label', textOf(s.placeholder) || s.action_id);
+      menu.appendChild(el('option', null, textOf(s.placeholder) || 'Choose\u2026')).value = '';
+      (s.options || []).forEach(function (o) { menu.appendChild(el('option', null, textOf(o.text))).value = o.value; });
+      menu.addEventListener('change', async function () {
+        if (!menu.value) return;
+        menu.disabled = true;
+        try {
+          var r = await api('POST', '/slack/select', { ts: m.ts, action_id: s.action_id, value: menu.value, user: me.value });
+          if (r.status && r.status >= 400) throw new Error('the app answered HTTP ' + r.status);
+          menu.value = '';
+        } catch (err) {
+          body.appendChild(el('span', 'err', ' ' + err.message));
+        } finally {
+          menu.disabled = false;
+        }
+      });
+      body.appendChild(menu);
+    });
     if (m.reactions && m.reactions.length) {
       var rx = el('div', 'reactions');
       m.reactions.forEach(function (r) {

@@ -141,7 +141,8 @@ def _gateway(invoke):
 
 
 def _request(method, path, query="", headers=(), body=b""):
-    return Request(method, path, query, tuple(headers), body, "127.0.0.9", "HTTP/1.1")
+    """What the gateway on port 3000 receives; every HTTP/1.1 client sends Host first."""
+    return Request(method, path, query, (("Host", "127.0.0.1:3000"), *headers), body, "127.0.0.9", "HTTP/1.1")
 
 
 def _recording(result):

@@ -97,7 +97,7 @@ def bad_slack_events() -> dict:
             "X-Slack-Request-Timestamp": "\u00b9\u00b2\u00b3"}), 403, "forbidden"),
         "wrong content type": (slack_signed("/slack/events", body.encode(), "text/plain"), 415,
                                "unsupported_media_type"),
-        "oversized": (slack_signed("/slack/events", b'{"a": "' + b"x" * OVERSIZED + b'"}', JSON_TYPE), 413,
+        "oversized": (slack_signed("/slack/events", b'{"a": "' + b"x" * (512 * 1024) + b'"}', JSON_TYPE), 413,
                       "too_large"),
         "json array": (slack_signed("/slack/events", b"[]", JSON_TYPE), 400, "bad_request"),
     }

@@ -234,7 +234,7 @@ def test_the_raw_token_and_the_address_are_nowhere_in_the_table_or_the_queue_aft
 def test_a_session_answers_an_empty_open_conversation_before_its_first_message(aws):
     session = create_session()
 
-    assert poll(session) == {"messages": [], "cursor": "", "status": "open"}
+    assert poll(session) == {"messages": [], "cursor": "", "status": "open", "queue": None}
 
 
 # --- sending ---------------------------------------------------------------------------

@@ -220,7 +220,12 @@ def test_every_route_is_on_the_throttled_http_api():
     assert not resources("AWS::ApiGatewayV2::Api", "AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
     for name, function in resources("AWS::Serverless::Function").items():
         for event_name, event in function["Properties"].get("Events", {}).items():
-            assert event["Type"] in ("HttpApi", "SQS"), f"{name}.{event_name}: review {event['Type']} events"
+            assert event["Type"] in ("HttpApi", "SQS", "Schedule"), f"{name}.{event_name}: review {event['Type']} events"
+            if event["Type"] == "Schedule":  # reviewed: the sweeper's EventBridge rule, no route, no payload
+                assert re.fullmatch(r"rate\(\d+ minutes?\)", event["Properties"]["Schedule"]), f"{name}.{event_name}"
+                invoke_config = function["Properties"].get("EventInvokeConfig", {})
+                assert invoke_config.get("MaximumRetryAttempts") == 0 and invoke_config.get(
+                    "MaximumEventAgeInSeconds", 21600) <= 300, f"{name}: stale scheduled events must be dropped"
             if event["Type"] == "HttpApi":
                 assert ref(event["Properties"].get("ApiId")) in apis, f"{name}.{event_name} is on an implicit API"
 

@@ -349,8 +349,10 @@
     compose.hidden = !chat || st.closed;
     ended.hidden = !chat || !st.closed;
     var away = chat && !st.closed && presence && presence.status !== 'available';
-    notice.hidden = !away;
-    notice.textContent = away ? 'No librarian is online right now. We\u2019ll see your message when we\u2019re back.' : '';
+    var line = away ? 'No librarian is online right now. We\u2019ll see your message when we\u2019re back.'
+      : chat && !st.closed && st.pos > 1 ? 'You are number ' + st.pos + ' in line' : '';
+    notice.hidden = !line;
+    notice.textContent = line;
   }
   function focusFirst() {
     if (!form.hidden) fq.focus();
@@ -570,6 +572,9 @@
       if (from !== 'patron' && !isOpen) st.unread++;
     });
     if (typeof d.cursor === 'string' && d.cursor) st.cursor = d.cursor;
+    var q = d.queue || {}; // the waiting queue: place in line, then who joined
+    if (typeof q.by === 'string' && q.by !== st.by) { st.by = q.by; note(q.by + ' joined'); }
+    if (st.pos !== (q.position | 0)) { st.pos = q.position | 0; applyView(); }
     if (d.status === 'closed' && !st.closed) {
       st.closed = true;
       note('This chat has ended', true);

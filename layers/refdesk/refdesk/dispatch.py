@@ -5,8 +5,12 @@ from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from refdesk import relay
-from refdesk.models import CloseJob, Job, PatronEditJob, PatronMessageJob, StaffEditJob, StaffReplyJob, job_from_body
+from refdesk import assignment, blocking, relay, waiting
+from refdesk.models import BlockPatronJob, NudgeJob, UnblockPatronJob
+from refdesk.models import (ClaimJob, CloseJob, HomeOpenedJob, Job, PatronEditJob, PatronMessageJob, StaffEditJob,
+                            StaffReplyJob, TransferJob, job_from_body)
+from refdesk import departments
+from refdesk.models import InviteJob, QuickReplyJob
 from refdesk.settings import get_settings
 
 logger = Logger(child=True)
@@ -17,6 +21,14 @@ HANDLERS: dict[type[Job], Callable] = {
     StaffEditJob: relay.handle_staff_edit,
     CloseJob: relay.close,
     PatronEditJob: relay.handle_patron_edit,
+    InviteJob: departments.invite,
+    QuickReplyJob: relay.send_quick_reply,
+    ClaimJob: assignment.claim,
+    TransferJob: assignment.transfer,
+    HomeOpenedJob: assignment.home_opened,
+    NudgeJob: waiting.nudge,
+    BlockPatronJob: blocking.block,
+    UnblockPatronJob: blocking.unblock,
 }
 
 

@@ -8,7 +8,8 @@ What `Api` adds, once for every function:
   the error's status, `{"error": {"code", "message"}}`, `retry-after` on 429, and one warning
   line "request refused" (status, code, reason, route; never the body). An unknown path or
   method is answered the same way (404 `not_found`).
-* The request body guard, hand-written because webhooks need the raw bytes: at most 64 KiB,
+* The request body guard, hand-written because webhooks need the raw bytes: at most 64 KiB
+  (512 KiB for Slack's events, which may carry a 40,000-character message),
   strict base64 when API Gateway encoded it, UTF-8 and content type checked when read
   (`Request.text`, `.form`, `.json`). Signatures are checked over these bytes (refdesk.signatures).
 * Route variables (`<id>`, named as in template.yaml) are API Gateway's decoded pathParameters.
@@ -48,6 +49,9 @@ __all__ = ["Api", "Request", "Response", "Router", "error_response", "json_respo
            "respond"]
 
 MAX_WEBHOOK_BODY = 64 * 1024
+# Slack's own limit is a 40,000-character message; its event can hold that twice (text and
+# blocks) in 4-byte characters, plus the envelope.
+MAX_SLACK_EVENT_BODY = 512 * 1024
 FORM = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
 TEXT = "text/plain; charset=utf-8"
@@ -162,9 +166,9 @@ class Api(APIGatewayHttpResolver):
     """The resolver of one HTTP function: `Api(*routers, allowed_origins=..., headers=...)`."""
 
     def __init__(self, *routers: Router, allowed_origins: Iterable[str] | None = None,
-                 headers: Mapping[str, str] | None = None):
+                 headers: Mapping[str, str] | None = None, max_body: int = MAX_WEBHOOK_BODY):
         cors = None
-        middlewares = [_guard_body, _gateway_path_parameters]
+        middlewares = [_guard_body(max_body), _gateway_path_parameters]
         if allowed_origins is not None:
             origins = [origin for origin in allowed_origins if origin and origin != "*"]
             # allow_origin="" matches no browser: CORSConfig's default would be "*".
@@ -216,9 +220,12 @@ def _with_stage(event: Mapping) -> Mapping:
     return event
 
 
-def _guard_body(app: APIGatewayHttpResolver, next_middleware) -> Response:
-    app.append_context(request=Request.from_event(app.current_event.raw_event))
-    return next_middleware(app)
+def _guard_body(max_body: int):
+    def guard_body(app: APIGatewayHttpResolver, next_middleware) -> Response:
+        app.append_context(request=Request.from_event(app.current_event.raw_event, max_body=max_body))
+        return next_middleware(app)
+
+    return guard_body
 
 
 def _gateway_path_parameters(app: APIGatewayHttpResolver, next_middleware) -> Response:

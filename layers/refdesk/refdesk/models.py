@@ -52,8 +52,13 @@ class Conversation:
     slack_ts: str = ""  # the root card: the staff thread
     claimed_by: str = ""
     first_reply_at: str = ""
+    waiting_since: str = ""  # while waiting for a librarian (store.queue): the first unanswered message's time
+    claimed_at: str = ""
+    transferred_by: str = ""  # who handed it to claimed_by (a transfer), if anyone
     closed_at: str = ""
     closed_by: str = ""
+    nudged_at: str = ""  # the last time the on-duty librarians were nudged about it (refdesk.sweep)
+    after_hours: str = ""  # opened while the desk was closed: when it next opens, as the patron was told
 
     @classmethod
     def from_item(cls, item: dict) -> "Conversation":
@@ -87,6 +92,7 @@ class Message:
     delivery: Delivery | None = None
     parts_sent: int = 0
     media_shown: int = 0  # a patron's pictures (MMS) shown in the thread or explained, in order
+    department: str = ""  # a reply by a member of an invited department: credited "Sam (IT)"
     sort_key: str = ""  # set once stored: the message's place in its conversation
 
     @classmethod
@@ -223,8 +229,21 @@ class PatronEditJob(Job):
         return self.event_id
 
 
+class OnCard:
+    """A job from a button or menu on a conversation's card: it runs in the card's thread group,
+    so it comes after the replies sent before it (a reply sent just before Close reaches the
+    patron before the closing line)."""
+
+    channel: str
+    root_ts: str
+
+    @property
+    def group(self) -> str:
+        return thread_group(self.channel, self.root_ts) if self.root_ts else getattr(self, "conversation_id", "")
+
+
 @dataclass(frozen=True)
-class CloseJob(Job):
+class CloseJob(OnCard, Job):
     kind: ClassVar[str] = "close"
     conversation_id: str
     user: str
@@ -233,18 +252,153 @@ class CloseJob(Job):
     action_ts: str = ""
 
     @property
+    def idempotency_key(self) -> str:
+        return f"{self.conversation_id}:{self.action_ts}"
+
+
+@dataclass(frozen=True)
+class NudgeJob(Job):
+    """Remind the on-duty librarians of a conversation nobody has claimed (refdesk.sweep)."""
+
+    kind: ClassVar[str] = "nudge"
+    conversation_id: str
+    channel: str  # the staff channel
+    thread_ts: str  # the conversation's card
+    nudged_at: str  # the sweep's conditional write: one job per nudge
+    waiting_since: str = ""
+
+    @property
     def group(self) -> str:
-        # A reply sent just before Close reaches the patron before the closing line.
-        return thread_group(self.channel, self.root_ts) if self.root_ts else self.conversation_id
+        return thread_group(self.channel, self.thread_ts)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.conversation_id}:{self.nudged_at}"
+
+
+@dataclass(frozen=True)
+class BlockPatronJob(OnCard, Job):
+    """The Block patron button (after its confirmation) on a conversation's card."""
+
+    kind: ClassVar[str] = "block_patron"
+    conversation_id: str
+    user: str
+    channel: str
+    root_ts: str = ""
+    action_ts: str = ""
 
     @property
     def idempotency_key(self) -> str:
         return f"{self.conversation_id}:{self.action_ts}"
 
 
-JOB_TYPES: dict[str, type[Job]] = {job.kind: job for job in (PatronMessageJob, StaffReplyJob, StaffEditJob, CloseJob,
-                                                              PatronEditJob)}
+@dataclass(frozen=True)
+class UnblockPatronJob(Job):
+    """The Unblock button in the Home tab's "Blocked patrons" section."""
 
+    kind: ClassVar[str] = "unblock_patron"
+    patron_id: str
+    user: str
+    action_ts: str = ""
+
+    @property
+    def group(self) -> str:
+        return f"block:{self.patron_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.patron_id}:{self.action_ts}"
+
+
+@dataclass(frozen=True)
+class ClaimJob(OnCard, Job):
+    """A librarian pressed Claim (on the card or in the Home tab)."""
+
+    kind: ClassVar[str] = "claim"
+    conversation_id: str
+    user: str
+    channel: str = ""  # the card's channel and ts, when pressed on the card
+    root_ts: str = ""
+    action_ts: str = ""
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.conversation_id}:{self.user}:{self.action_ts}"
+
+
+@dataclass(frozen=True)
+class TransferJob(OnCard, Job):
+    """A librarian picked a colleague in the card's "Transfer to…" menu."""
+
+    kind: ClassVar[str] = "transfer"
+    user: str
+    to_user: str
+    channel: str
+    root_ts: str
+    action_ts: str = ""
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.channel}:{self.root_ts}:{self.to_user}:{self.action_ts}"
+
+
+@dataclass(frozen=True)
+class HomeOpenedJob(Job):
+    """A librarian opened the app's Home tab: publish it."""
+
+    kind: ClassVar[str] = "home_opened"
+    event_id: str
+    user: str
+
+    @property
+    def group(self) -> str:
+        return f"home:{self.user}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.event_id
+
+
+@dataclass(frozen=True)
+class InviteJob(OnCard, Job):
+    """A librarian submitted the Invite modal: mention the department in the thread and point its
+    channel at it (refdesk.departments)."""
+
+    kind: ClassVar[str] = "invite_department"
+    conversation_id: str
+    department_id: str
+    user: str
+    submission: str  # the view's id: a retry of the same submission is the same job
+    channel: str = ""  # the card's channel and ts (from the modal's private_metadata)
+    root_ts: str = ""
+    note: str = ""  # what the librarian asks of the department (staff only)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.submission}:{self.department_id}"
+
+
+@dataclass(frozen=True)
+class QuickReplyJob(OnCard, Job):
+    """A librarian chose a quick reply from the card's menu: sent like their own reply."""
+
+    kind: ClassVar[str] = "quick_reply"
+    reply_id: str
+    user: str
+    channel: str
+    root_ts: str
+    action_ts: str
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.channel}:{self.root_ts}:{self.reply_id}:{self.action_ts}"
+
+
+JOB_TYPES: dict[str, type[Job]] = {job.kind: job for job in (PatronMessageJob, StaffReplyJob, StaffEditJob, CloseJob,
+                                                              PatronEditJob, NudgeJob, BlockPatronJob,
+                                                              UnblockPatronJob, ClaimJob, TransferJob, HomeOpenedJob)}
+
+JOB_TYPES.update({job.kind: job for job in (InviteJob, QuickReplyJob)})  # departments, quick replies
 
 def job_from_body(body: str) -> Job:
     """The job a queue message carries. Raises ValueError for anything else."""

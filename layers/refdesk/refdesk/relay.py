@@ -3,11 +3,12 @@ patron messages stored and shown to staff, librarians' replies sent to the patro
 explained, conversations closed. Safe to run again: each step checks what is already done."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, contact_card, pictures, store
+from refdesk import assignment, blocking, channels, contact_card, pictures, store, waiting
 from refdesk.errors import Conflict, DeliveryFailed
 from refdesk.models import (Author, CloseJob, Conversation, Delivery, Job, Message, PatronEditJob, PatronMessageJob,
                             ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
@@ -16,6 +17,8 @@ from refdesk.slack import api as slack
 from refdesk.slack import cards
 from refdesk.slack.text import is_internal, plain_text
 from refdesk.store.table import now_iso
+from refdesk import departments  # departments invited into a conversation; their members' replies credited
+from refdesk.models import QuickReplyJob
 
 logger = Logger(child=True)
 
@@ -24,6 +27,8 @@ def deliver_patron_message(job: PatronMessageJob) -> None:
     """Store the message and show it to staff: as the root card of a new conversation, or as a
     reply in its thread. Safe to run again: each step checks what is already done."""
     message, conversation_id = job.message, job.conversation_id
+    if blocking.intercept(job):  # a blocked patron: answered once per block, never shown to staff
+        return
     conversation = store.conversations.ensure(conversation_id, message)
     reply_to = ReplyTo(address=message.reply_address, name=message.patron_name)
     if message.reply_address:
@@ -31,7 +36,10 @@ def deliver_patron_message(job: PatronMessageJob) -> None:
     stored, _ = store.messages.put(conversation_id, Message(
         message_id=message.message_id, at=job.at, author=Author.PATRON, text=message.text,
         client_id=message.message_id))
+    assignment.patron_waiting(conversation, job)  # the waiting queue; the patron's place, once per wait
     if stored.slack_ts:  # posted by an earlier attempt; its pictures may not all be shown yet
+        if conversation.after_hours and stored.slack_ts == conversation.slack_ts:
+            _tell_after_hours(conversation, reply_to)
         pictures.show(conversation.slack_channel, conversation.slack_ts, conversation_id, stored, message.media)
         return
     if conversation.slack_ts:
@@ -39,6 +47,10 @@ def deliver_patron_message(job: PatronMessageJob) -> None:
         ts = slack.post_patron_text(channel, thread_ts, conversation.label, message.text)
     else:
         channel = get_settings().slack_staff_channel
+        opening = waiting.closed_until(job.at)  # opened outside opening hours: the card says so
+        if opening is not None:
+            store.nudges.mark_after_hours(conversation_id, opening or "again")
+            conversation = dataclasses.replace(conversation, after_hours=opening or "again")
         text, blocks, overflow = cards.root_card(conversation, message.text, reply_to)
         ts = thread_ts = slack.post(channel, text, blocks)
         store.conversations.set_slack_root(conversation_id, channel, ts)
@@ -46,7 +58,18 @@ def deliver_patron_message(job: PatronMessageJob) -> None:
             slack.post(channel, "(continued)", more, thread_ts=ts)
     store.messages.update(conversation_id, stored, slack_ts=ts)
     logger.info("patron message posted", extra={"conversation_id": conversation_id})
+    if conversation.after_hours and ts == thread_ts:
+        _tell_after_hours(conversation, reply_to)
     pictures.show(channel, thread_ts, conversation_id, stored, message.media)
+
+
+def _tell_after_hours(conversation: Conversation, reply_to: ReplyTo) -> None:
+    """The after-hours reply (AfterHoursText, with when the desk opens), once per conversation."""
+    stored, _ = store.messages.put(conversation.conversation_id, Message(
+        message_id=f"after-hours-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM,
+        text=waiting.after_hours_text(conversation.after_hours), delivery=Delivery.PENDING))
+    if stored.delivery is Delivery.PENDING:
+        _send_to_patron(conversation, reply_to, stored, "")
 
 
 FILES_NOT_SENT = ("The patron doesn't get files or pictures from Slack: only the text of your reply was "
@@ -72,15 +95,17 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
         return
     internal = is_internal(text)
     name = slack.first_name(job.user)
+    department = "" if internal else departments.credit(conversation_id, job.user)  # "Sam (IT)"
     stored, created = store.messages.put(conversation_id, Message(
         message_id=f"slack-{job.ts}", at=_slack_time(job.ts), author=Author.LIBRARIAN, author_name=name,
-        author_user=job.user, text=text, slack_ts=job.ts,
+        author_user=job.user, text=text, slack_ts=job.ts, department=department,
         visibility=Visibility.INTERNAL if internal else Visibility.PATRON,
         delivery=Delivery.INTERNAL if internal else Delivery.PENDING))
     if internal:
         if created:
             slack.react(job.channel, job.ts, slack.INTERNAL)
         return
+    assignment.on_staff_reply(conversation_id, job, created)  # the first reply claims; the assignee is told
     if stored.delivery is not Delivery.PENDING:
         return
     _send_to_patron(store.conversations.get(conversation_id), store.conversations.get_reply_to(conversation_id),
@@ -106,7 +131,8 @@ def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Mess
     the patron cannot be reached (DeliveryFailed). Other errors are raised: the queue retries."""
     conversation_id = conversation.conversation_id
     channel, address = channels.route(conversation.channel, reply_to.address)
-    parts = channel.compose(sender, message.text)
+    parts = channel.compose(sender, message.text, message.department) if message.department else \
+        channel.compose(sender, message.text)
     try:
         for index in range(message.parts_sent, len(parts)):
             contact_card.send_part(channel, conversation, message, address, parts[index], index)
@@ -123,6 +149,40 @@ def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Mess
     if message.slack_ts:
         slack.react(conversation.slack_channel, message.slack_ts, slack.SENT)
     logger.info("reply delivered", extra={"conversation_id": conversation_id, "parts": len(parts)})
+
+
+def send_quick_reply(job: QuickReplyJob) -> None:
+    """A quick reply chosen from the card: posted in the thread by the bot, credited to the
+    librarian who chose it, stored as their message and sent to the patron like their reply
+    (✅/❌ on the post). The same click retried resumes; a second click within a minute is
+    not sent again (store.invitations.claim_quick_reply)."""
+    from refdesk import deskconfig
+
+    conversation_id = store.conversations.for_thread(job.channel, job.root_ts)
+    if not conversation_id:
+        return
+    conversation = store.conversations.get(conversation_id)
+    reply = deskconfig.get().quick_reply(job.reply_id)
+    if reply is None or not conversation.is_open:
+        slack.tell(job.channel, job.user, "That quick reply is no longer configured." if reply is None else
+                   "This conversation is closed; the quick reply was not sent.", thread_ts=job.root_ts)
+        return
+    if not store.invitations.claim_quick_reply(conversation_id, reply.id, job.action_ts):
+        slack.tell(job.channel, job.user, f"\u201c{reply.label}\u201d was just sent in this conversation; it "
+                   "was not sent again.", thread_ts=job.root_ts)
+        return
+    name = slack.first_name(job.user)
+    stored, _ = store.messages.put(conversation_id, Message(
+        message_id=f"quick-{job.root_ts}-{job.action_ts}", at=now_iso(), author=Author.LIBRARIAN,
+        author_name=name, author_user=job.user, text=reply.text, delivery=Delivery.PENDING))
+    if stored.delivery is not Delivery.PENDING:
+        return
+    if not stored.slack_ts:
+        text, blocks = cards.quick_reply_post(reply.label, reply.text, job.user)
+        ts = slack.post(job.channel, text, blocks, thread_ts=job.root_ts)
+        store.messages.update(conversation_id, stored, slack_ts=ts)
+        stored = dataclasses.replace(stored, slack_ts=ts)
+    _send_to_patron(conversation, store.conversations.get_reply_to(conversation_id), stored, name)
 
 
 def handle_staff_edit(job: StaffEditJob) -> None:
@@ -144,7 +204,7 @@ def handle_patron_edit(job: PatronEditJob) -> None:
     if not conversation_id:
         return
     conversation = store.conversations.get(conversation_id)
-    if not conversation.is_open:
+    if not conversation.is_open or store.blocks.get(conversation.patron_id):  # a blocked patron reaches no one
         return
     if not conversation.slack_ts:  # the message's own job has not posted the card yet: retried
         raise RuntimeError("the conversation has no staff thread yet")

@@ -29,6 +29,18 @@ CLOSING_TEXTS = {
 }
 CLOSING_OVERRIDES = {"sms": "CLOSING_TEXT", "web": "WEB_CLOSING_TEXT", "slack_connect": "SLACK_CONNECT_CLOSING_TEXT"}
 DEFAULT_CLOSING_TEXT = "This conversation is closed. Thank you for asking the library."
+# Waiting and hours (refdesk.sweep): an unclaimed conversation nudges the on-duty librarians
+# after NUDGE_MINUTES, and again at most every NUDGE_MINUTES. A conversation opened while the
+# desk is closed gets AFTER_HOURS_TEXT once ({opening}: when it next opens, "Mon 9:00").
+DEFAULT_NUDGE_MINUTES = 3
+DEFAULT_AFTER_HOURS_TEXT = "The desk is closed now; a librarian will answer when we open {opening}."
+# What a blocked patron is told, once per block (refdesk.blocking).
+DEFAULT_BLOCKED_TEXT = "This service can't take your messages. Please contact the library another way."
+# The waiting queue (store.queue, refdesk.assignment): a patron with someone ahead of them in
+# line (position > 1) is told their place once per wait ({position}); a transferred patron is
+# told they are being connected to a colleague.
+DEFAULT_QUEUE_POSITION_TEXT = "A librarian will be with you shortly — you are number {position} in line."
+DEFAULT_TRANSFER_TEXT = "You're being connected to a colleague who can help with this. One moment, please."
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -48,6 +60,8 @@ class Settings:
     sms_ack_text: str = ""
     closing_texts: dict = field(default_factory=lambda: dict(CLOSING_TEXTS))  # per channel
     reply_format: str = "{name} (library): {text}"
+    # A reply by a member of a department invited into the conversation (refdesk.departments).
+    department_reply_format: str = "{name} ({department}): {text}"
     allowed_origins: tuple[str, ...] = ()
     library_timezone: str = "America/New_York"
     opening_hours: dict = field(default_factory=dict)
@@ -65,6 +79,11 @@ class Settings:
     # domain; the dispatcher may send from it alone) and the From address when it is a domain.
     ses_sender_identity: str = ""
     ses_from_address: str = ""
+    nudge_minutes: int = DEFAULT_NUDGE_MINUTES
+    after_hours_text: str = DEFAULT_AFTER_HOURS_TEXT
+    blocked_text: str = DEFAULT_BLOCKED_TEXT
+    queue_position_text: str = DEFAULT_QUEUE_POSITION_TEXT
+    transfer_text: str = DEFAULT_TRANSFER_TEXT
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -81,6 +100,7 @@ class Settings:
             closing_texts={channel: env.get(CLOSING_OVERRIDES[channel], "").strip() or text
                            for channel, text in CLOSING_TEXTS.items()},
             reply_format=env.get("REPLY_FORMAT") or "{name} (library): {text}",
+            department_reply_format=env.get("DEPARTMENT_REPLY_FORMAT") or "{name} ({department}): {text}",
             allowed_origins=_csv(env.get("ALLOWED_ORIGINS", "")),
             library_timezone=env.get("LIBRARY_TIMEZONE") or "America/New_York",
             opening_hours=json.loads(env.get("OPENING_HOURS") or "{}"),
@@ -93,6 +113,11 @@ class Settings:
             api_url=env.get("API_URL", "").rstrip("/"),
             ses_sender_identity=env.get("SES_SENDER_IDENTITY", "").strip(),
             ses_from_address=env.get("SES_FROM_ADDRESS", "").strip(),
+            nudge_minutes=max(0, int(env.get("NUDGE_MINUTES") or DEFAULT_NUDGE_MINUTES)),
+            after_hours_text=env.get("AFTER_HOURS_TEXT", "").strip() or DEFAULT_AFTER_HOURS_TEXT,
+            blocked_text=env.get("BLOCKED_TEXT", "").strip() or DEFAULT_BLOCKED_TEXT,
+            queue_position_text=env.get("QUEUE_POSITION_TEXT", "").strip() or DEFAULT_QUEUE_POSITION_TEXT,
+            transfer_text=env.get("TRANSFER_TEXT", "").strip() or DEFAULT_TRANSFER_TEXT,
         )
 
     @property
@@ -102,6 +127,13 @@ class Settings:
         if self.ses_from_address:
             return self.ses_from_address
         return self.ses_sender_identity if "@" in self.ses_sender_identity else ""
+
+    def credit(self, sender: str, text: str, department: str = "") -> str:
+        """A reply credited to its sender: "Amanda (library): …", or "Sam (IT): …" for a member
+        of an invited department."""
+        if department:
+            return self.department_reply_format.format(name=sender, department=department, text=text)
+        return self.reply_format.format(name=sender, text=text)
 
     def closing_text(self, channel: str) -> str:
         """The closing line for a patron on this channel."""

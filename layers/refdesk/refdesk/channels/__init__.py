@@ -36,8 +36,9 @@ class Channel(Protocol):
     def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
         """(conversation_id, opened_now); raises DuplicateDelivery for a message seen before."""
 
-    def compose(self, sender: str, text: str) -> list[str]:
-        """The parts to send for one reply (from `sender`, empty for the desk itself), in order."""
+    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
+        """The parts to send for one reply (from `sender`, empty for the desk itself; `department`
+        when the sender answers for an invited department), in order."""
 
     def send(self, address: str, part: str) -> None:
         """Deliver one part; raise DeliveryFailed when retrying cannot help."""
@@ -46,7 +47,7 @@ class Channel(Protocol):
 class Outbound(Protocol):
     """What delivers a reply: a channel, or the one it hands the reply on to."""
 
-    def compose(self, sender: str, text: str) -> list[str]: ...
+    def compose(self, sender: str, text: str, department: str = "") -> list[str]: ...
 
     def send(self, address: str, part: str) -> None: ...
 

@@ -78,11 +78,11 @@ def reach_us_again(settings: Settings | None = None) -> str:
 class EmailChannel:
     name = "email"
 
-    def compose(self, sender: str, text: str) -> list[str]:
+    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         """One plain-text body: the reply credited to the librarian (REPLY_FORMAT), then the
         library's name and how to reach the desk again."""
         settings = get_settings()
-        reply = settings.reply_format.format(name=sender, text=text) if sender else text
+        reply = settings.credit(sender, text, department) if sender else text
         return [f"{reply}\n\n-- \n{settings.library_name or DEFAULT_NAME}\n{reach_us_again(settings)}\n"]
 
     def send(self, address: str, part: str) -> None:

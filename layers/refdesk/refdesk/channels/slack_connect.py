@@ -161,11 +161,11 @@ class SlackConnectChannel:
     def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
         return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"))
 
-    def compose(self, sender: str, text: str) -> list[str]:
+    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         """The reply credited like SMS ("Amanda (library): …") and escaped for Slack (a librarian's
         plain text may hold & < >), in parts Slack shows whole."""
         if sender:
-            text = get_settings().reply_format.format(name=sender, text=text)
+            text = get_settings().credit(sender, text, department)
         return [part.strip() for part in escaped_chunks(text, MAX_PART) if part.strip()] or [""]
 
     def send(self, address: str, part: str) -> None:

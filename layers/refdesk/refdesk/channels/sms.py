@@ -123,10 +123,10 @@ class SmsChannel:
     def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
         return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"))
 
-    def compose(self, sender: str, text: str) -> list[str]:
+    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         if not sender:
             return split(text)
-        return split(get_settings().reply_format.format(name=sender, text=text))
+        return split(get_settings().credit(sender, text, department))
 
     def send(self, address: str, part: str, media: tuple[str, ...] = ()) -> None:
         """One text; with `media` (public URLs: the contact card), an MMS."""

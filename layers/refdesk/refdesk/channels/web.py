@@ -48,7 +48,7 @@ class WebChannel:
     def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
         return store.sessions.claim(message.session_id, message.message_id, token_hash=credential)
 
-    def compose(self, sender: str, text: str) -> list[str]:
+    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         return [text]
 
     def send(self, address: str, part: str) -> None:
@@ -81,8 +81,8 @@ class RepliesOnly:
     def __init__(self, channel: Outbound):
         self.channel = channel
 
-    def compose(self, sender: str, text: str) -> list[str]:
-        return self.channel.compose(sender, text) if sender else []
+    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
+        return self.channel.compose(sender, text, department) if sender else []
 
     def send(self, address: str, part: str) -> None:
         self.channel.send(address, part)
@@ -91,7 +91,7 @@ class RepliesOnly:
 class Unreachable:
     """The contact left in the form is neither an e-mail address nor a phone number."""
 
-    def compose(self, sender: str, text: str) -> list[str]:
+    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         return [text] if sender else []
 
     def send(self, address: str, part: str) -> None:
@@ -176,12 +176,22 @@ def list_messages(session_id: str, token: str, after: str) -> dict:
     messages = store.messages.list_after(session["conversation_id"], after=_decode_cursor(after),
                                          visibility=Visibility.PATRON)
     return {
-        "messages": [{"id": message.message_id, "from": message.author.value, "name": message.author_name or None,
+        "messages": [{"id": message.message_id, "from": message.author.value, "name": _credited(message) or None,
                       "text": message.text, "client_id": message.client_id or None, "at": message.at}
                      for message in messages],
         "cursor": _encode_cursor(messages[-1].sort_key) if messages else after,
         "status": "closed" if session.get("closed_at") else "open",
+        # The waiting queue, from the session item just read: {"state": "waiting", "position": n}
+        # (one COUNT on the queue index) or {"state": "claimed", "by": "Amanda"} (no read), or null.
+        "queue": store.queue.session_status(session),
     }
+
+
+def _credited(message) -> str:
+    """How the widget names who wrote: "Amanda", or "Sam (IT)" for an invited department's member."""
+    if message.department and message.author_name:
+        return f"{message.author_name} ({message.department})"
+    return message.author_name
 
 
 def _check_id(session_id: str) -> None:

@@ -22,10 +22,18 @@ def post(channel: str, text: str, blocks: list[dict] | None = None, thread_ts: s
 
 
 def post_patron_text(channel: str, thread_ts: str, label: str, text: str) -> str:
-    """A later patron message as a thread reply (several if it is very long); returns the first ts."""
+    """A later patron message as a thread reply (several if it is very long), with the shorthand
+    it uses explained under it (refdesk.glossary); returns the first ts."""
+    from refdesk.slack.cards import BLOCK_LIMIT, glossary_blocks
+
     fallback = f"{label}: {escaped_chunks(text, 300)[0]}"
     first_ts = ""
-    for blocks in text_blocks(text):
+    messages, shorthand = text_blocks(text), glossary_blocks(text)
+    if shorthand and len(messages[-1]) + len(shorthand) <= BLOCK_LIMIT:
+        messages[-1] = [*messages[-1], *shorthand]
+    elif shorthand:
+        messages.append(shorthand)
+    for blocks in messages:
         ts = post(channel, fallback, blocks, thread_ts)
         first_ts = first_ts or ts
     return first_ts
@@ -48,6 +56,11 @@ def update(channel: str, ts: str, text: str, blocks: list[dict]) -> None:
 def tell(channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
     """A message only that staff member sees."""
     _slack().chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+
+
+def publish_home(user_id: str, view: dict) -> None:
+    """The app's Home tab for one person (views.publish)."""
+    _slack().views_publish(user_id=user_id, view=view)
 
 
 def upload(channel: str, thread_ts: str, data: bytes, filename: str, title: str) -> None:
@@ -116,6 +129,54 @@ def first_name(user_id: str) -> str:
     details = profile.get("profile", {})
     name = details.get("first_name") or details.get("display_name") or profile.get("real_name") or profile.get("name")
     return (name or "Librarian").split(" ")[0]
+
+
+def open_view(trigger_id: str, view: dict) -> str:
+    """views.open: a modal, within 3 s of the click whose trigger_id it uses. The one Slack call
+    a webhook makes (refdesk.slack.interactions.INVITE_ACTION); returns the view's id."""
+    response = _slack().views_open(trigger_id=trigger_id, view=view)
+    return str((response.get("view") or {}).get("id", ""))
+
+
+def permalink(channel: str, ts: str) -> str:
+    """chat.getPermalink: a link to a message (a thread's root opens the thread)."""
+    return str(_slack().chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+
+
+MEMBERS_CACHE_SECONDS = 300
+_members: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+
+
+def members(usergroup: str = "", channel: str = "") -> frozenset[str]:
+    """The user ids in a user group (usergroups.users.list), else in a channel
+    (conversations.members), cached for MEMBERS_CACHE_SECONDS: asked only for a reply in a
+    conversation a department was invited into."""
+    import time
+
+    key = (usergroup, channel)
+    cached = _members.get(key)
+    if cached and time.monotonic() - cached[0] < MEMBERS_CACHE_SECONDS:
+        return cached[1]
+    if usergroup:
+        found = frozenset(_slack().usergroups_users_list(usergroup=usergroup).get("users") or ())
+    else:
+        found, cursor = set(), None
+        while True:
+            page = _slack().conversations_members(channel=channel, limit=1000, cursor=cursor)
+            found.update(page.get("members") or ())
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        found = frozenset(found)
+    _members[key] = (time.monotonic(), found)
+    return found
+
+
+def _forget_members() -> None:
+    _members.clear()
+
+
+clients.on_reset(_forget_members)
 
 
 def forget_cached() -> None:

@@ -3,10 +3,10 @@ limits (3,000 characters a section, 50 blocks a message) are checked when a card
 from __future__ import annotations
 
 from slack_sdk.models.blocks import (ActionsBlock, Block, ButtonElement, ConfirmObject, ContextBlock,
-                                     MarkdownTextObject, PlainTextObject, SectionBlock)
+                                     MarkdownTextObject, PlainTextObject, SectionBlock, UserSelectElement)
 
 from refdesk.models import Conversation, ReplyTo
-from refdesk.slack.interactions import CLOSE_ACTION
+from refdesk.slack.interactions import CLAIM_ACTION, CLOSE_ACTION, TRANSFER_ACTION
 from refdesk.slack.text import escape, escaped_chunks
 
 BLOCK_LIMIT = 50
@@ -38,6 +38,9 @@ def heading(conversation: Conversation, reply_to: ReplyTo) -> str:
         text += " · :envelope: *follow-up requested* (asked while nobody was on duty)"
         who = " · ".join(escape(part) for part in (reply_to.name, reply_to.address) if part)
         text += f"\nReply to: {who}" if who else ""
+    if conversation.after_hours:  # refdesk.waiting: the patron was told when the desk opens
+        text += (f"\n:crescent_moon: Arrived while the desk was closed; the patron was told we open "
+                 f"{escape(conversation.after_hours)}")
     return text
 
 
@@ -46,12 +49,39 @@ def root_card(conversation: Conversation, question: str,
     """(fallback text, blocks, overflow) for a new conversation. Overflow is question text that
     did not fit in one message; it is posted in the thread."""
     first, *overflow = text_blocks(question)
-    top, how, actions = as_dicts([section(heading(conversation, reply_to)), context(HOW_TO_REPLY),
-                                  close_button(conversation.conversation_id)])
-    room = BLOCK_LIMIT - 3
+    top, how, state, actions = as_dicts([section(heading(conversation, reply_to)), context(HOW_TO_REPLY),
+                                         state_line(conversation), close_button(conversation.conversation_id)])
+    actions["elements"][:0] = [element.to_dict() for element in assignment_elements(conversation)]
+    actions["elements"] += desk_help_elements(conversation)  # Invite, "Quick reply…"
+    shorthand = glossary_blocks(question)  # refdesk.glossary
+    room = BLOCK_LIMIT - 4 - len(shorthand)
     if first[room:]:
         overflow.insert(0, first[room:])
-    return f"{conversation.label}: {escaped_chunks(question, 300)[0]}", [top, *first[:room], how, actions], overflow
+    return (f"{conversation.label}: {escaped_chunks(question, 300)[0]}",
+            [top, *first[:room], *shorthand, how, state, actions], overflow)
+
+
+STATE_BLOCK = "state"
+
+
+def state_line(conversation: Conversation) -> ContextBlock:
+    """Who has the conversation, shown on its card (store.queue keeps it): waiting / claimed by
+    @x / transferred to @y. A closed card says who closed it instead (closed_card)."""
+    if conversation.claimed_by and conversation.transferred_by:
+        text = (f":arrows_counterclockwise: Transferred to <@{conversation.claimed_by}> "
+                f"by <@{conversation.transferred_by}>")
+    elif conversation.claimed_by:
+        text = f":raising_hand: Claimed by <@{conversation.claimed_by}>"
+    else:
+        text = ":hourglass_flowing_sand: Waiting for a librarian: Claim it, or reply in the thread"
+    return ContextBlock(block_id=STATE_BLOCK, elements=[MarkdownTextObject(text=text)])
+
+
+def assignment_elements(conversation: Conversation) -> list:
+    """Claim (while nobody has it) and "Transfer to…" (a users_select), before Close."""
+    claim = [ButtonElement(text="Claim", action_id=CLAIM_ACTION, value=conversation.conversation_id,
+                           style="primary")] if not conversation.claimed_by else []
+    return [*claim, UserSelectElement(placeholder="Transfer to…", action_id=TRANSFER_ACTION)]
 
 
 def close_button(conversation_id: str) -> ActionsBlock:
@@ -61,9 +91,97 @@ def close_button(conversation_id: str) -> ActionsBlock:
             title="Close this conversation?",
             text=PlainTextObject(text="The patron gets the closing message; their next message opens a new "
                                       "conversation."),
-            confirm="Close", deny="Keep open"))])
+            confirm="Close", deny="Keep open")), block_button(conversation_id)])
+
+
+def block_button(conversation_id: str) -> ButtonElement:
+    """Block patron (refdesk.blocking), behind Slack's confirm dialog."""
+    from refdesk.slack.interactions import BLOCK_ACTION
+
+    return ButtonElement(
+        text="Block patron", action_id=BLOCK_ACTION, value=conversation_id,
+        confirm=ConfirmObject(
+            title="Block this patron?",
+            text=PlainTextObject(text="Their messages will no longer reach the desk, on any channel; they are told "
+                                      "so once. Undo it with Unblock in RefDesk's Home tab."),
+            confirm="Block", deny="Cancel", style="danger"))
 
 
 def closed_card(blocks: list[dict], closed_by: str) -> list[dict]:
-    kept = [block for block in blocks if block.get("type") != "actions"]
+    kept = [block for block in blocks if block.get("type") != "actions" and block.get("block_id") != STATE_BLOCK]
     return [*kept, context(f":white_check_mark: Closed by <@{closed_by}>").to_dict()]
+
+
+# --- help for the librarian: Invite a department, quick replies, the shorthand glossary ------
+
+def glossary_blocks(text: str) -> list[dict]:
+    """A context line explaining the shorthand a patron's message uses, or nothing."""
+    from refdesk import glossary
+
+    line = glossary.line(text)
+    return [context(f":speech_balloon: {escape(line)}").to_dict()] if line else []
+
+
+def desk_help_elements(conversation: Conversation) -> list[dict]:
+    """Invite (a department) and "Quick reply…" (a static_select) for the card's actions, when the
+    desk's configuration has departments or quick replies (refdesk.deskconfig)."""
+    from slack_sdk.models.blocks import Option, StaticSelectElement
+
+    from refdesk import deskconfig
+    from refdesk.slack.interactions import INVITE_ACTION, QUICK_REPLY_ACTION
+
+    config = deskconfig.get()
+    elements: list = []
+    if config.departments:
+        elements.append(ButtonElement(text="Invite", action_id=INVITE_ACTION, value=conversation.conversation_id))
+    if config.quick_replies:
+        elements.append(StaticSelectElement(
+            placeholder="Quick reply…", action_id=QUICK_REPLY_ACTION,
+            options=[Option(value=reply.id, text=reply.label) for reply in config.quick_replies]))
+    return [element.to_dict() for element in elements]
+
+
+INVITE_CALLBACK = "invite_department"
+DEPARTMENT_INPUT = "department"
+NOTE_INPUT = "note"
+MAX_NOTE = 500
+
+
+def invite_modal(conversation_id: str, channel: str, root_ts: str) -> dict:
+    """The Invite modal: the configured departments (a static_select) and an optional note.
+    private_metadata carries the conversation (and its card) to the view_submission."""
+    import json
+
+    from slack_sdk.models.blocks import InputBlock, Option, PlainTextInputElement, StaticSelectElement
+    from slack_sdk.models.views import View
+
+    from refdesk import deskconfig
+
+    departments = deskconfig.get().departments
+    options = [Option(value=department.id, text=department.name) for department in departments]
+    directory = "\n".join(f"• *{escape(department.name)}*" + (f": {escape(department.description)}"
+                                                              if department.description else "")
+                          for department in departments)
+    view = View(
+        type="modal", callback_id=INVITE_CALLBACK, title="Invite a department", submit="Invite", close="Cancel",
+        private_metadata=json.dumps({"conversation_id": conversation_id, "channel": channel, "ts": root_ts}),
+        blocks=[
+            section("Pull a department into this conversation: its group is mentioned in the thread and "
+                    "its channel gets a link. Their replies reach the patron credited with the department."),
+            context(directory[:3000]),
+            InputBlock(block_id=DEPARTMENT_INPUT, label="Department",
+                       element=StaticSelectElement(action_id=DEPARTMENT_INPUT, placeholder="Choose a department",
+                                                   options=options)),
+            InputBlock(block_id=NOTE_INPUT, label="What do you need from them?", optional=True,
+                       element=PlainTextInputElement(action_id=NOTE_INPUT, multiline=True, max_length=MAX_NOTE)),
+        ])
+    return view.to_dict()
+
+
+def quick_reply_post(label: str, text: str, user: str) -> tuple[str, list[dict]]:
+    """(fallback, blocks) of a quick reply as posted in the thread: its text, credited to the
+    librarian who chose it (✅/❌ land on this post)."""
+    blocks = [section(chunk) for chunk in escaped_chunks(text)]
+    blocks.append(context(f":zap: Quick reply \u201c{escape(label)}\u201d sent by <@{user}>"))
+    return f"Quick reply: {escaped_chunks(text, 300)[0]}", as_dicts(blocks)
+

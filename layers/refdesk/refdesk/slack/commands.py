@@ -5,7 +5,7 @@ from refdesk import presence, roster
 
 HELP = ("`/refdesk on` - go on duty (patrons see the desk online)\n"
         "`/refdesk off` - go off duty\n"
-        "`/refdesk status` - who is on duty and what patrons see")
+        "`/refdesk status` - who is on duty, which departments can be asked, and what patrons see")
 
 
 def run(text: str, user_id: str, user_name: str) -> str:
@@ -19,5 +19,12 @@ def run(text: str, user_id: str, user_name: str) -> str:
     if word == "status":
         state = presence.current()
         return (f"Patrons see the desk as *{state['status']}*; {state['librarians_on_duty']} librarian(s) on duty"
-                + ("." if state["open_now"] else " (the desk is closed now)."))
+                + ("." if state["open_now"] else " (the desk is closed now).") + "\n" + _directory())
     return HELP
+
+
+def _directory() -> str:
+    """Who is on duty and which departments are reachable (refdesk.departments)."""
+    from refdesk import departments
+
+    return departments.directory()

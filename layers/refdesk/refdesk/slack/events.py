@@ -10,7 +10,7 @@ from __future__ import annotations
 from refdesk import conversations
 from refdesk.channels import slack_connect as partner
 from refdesk.errors import BadRequest
-from refdesk.models import PatronEditJob, StaffEditJob, StaffReplyJob
+from refdesk.models import HomeOpenedJob, PatronEditJob, StaffEditJob, StaffReplyJob
 from refdesk.observability import count
 from refdesk.slack.router import router
 
@@ -108,3 +108,15 @@ def _edit_job(subtype: str, event: dict, message: dict, envelope: dict) -> Staff
         return None
     return StaffEditJob(event_id=envelope["event_id"], subtype=subtype, channel=str(event.get("channel", "")),
                         user=str(message.get("user", "")), thread_ts=str(message["thread_ts"]))
+
+
+@router.event("app_home_opened")
+def home_opened(event: dict, envelope: dict) -> HomeOpenedJob | None:
+    """A librarian opened the app's Home tab (refdesk.slack.home): published by the dispatcher.
+    The Messages tab sends the same event with tab "messages": nothing to do."""
+    user = event.get("user")
+    if event.get("tab", "home") != "home":
+        return None
+    if not isinstance(user, str) or not user:
+        raise BadRequest("app_home_opened without a user")
+    return HomeOpenedJob(event_id=str(envelope["event_id"]), user=user)

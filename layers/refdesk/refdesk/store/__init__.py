@@ -9,8 +9,16 @@ with the access patterns it serves:
   limits         rate-limit counters
   optouts        SMS patrons who texted STOP, by keyed hash
   contact_cards  SMS patrons who were sent the library's contact card, by keyed hash
+  queue          the waiting line across channels (sparse index GSI1), claims and transfers
+  nudges         reminders about waiting conversations (last nudge), opened after hours
+  blocks         blocked patrons, by keyed hash
+  invitations    departments invited into a conversation; quick replies sent (double clicks)
 
 Every item carries `expires_at` (DynamoDB TTL, also checked on read where it matters)."""
-from refdesk.store import contact_cards, conversations, duty, limits, messages, optouts, sessions
+from refdesk.store import contact_cards, conversations, duty, limits, messages, optouts, queue, sessions
+from refdesk.store import blocks, nudges
+from refdesk.store import invitations  # departments invited; quick replies sent
 
-__all__ = ["contact_cards", "conversations", "duty", "limits", "messages", "optouts", "sessions"]
+__all__ = ["blocks", "contact_cards", "conversations", "duty", "limits", "messages", "nudges", "optouts", "queue",
+           "sessions"]
+__all__ += ["invitations"]

@@ -77,7 +77,9 @@ def close(conversation_id: str, closed_by: str, release: sessions.Release) -> Co
     try:
         transact([
             {"Update": {"Key": keys.conversation(conversation_id),
-                        "UpdateExpression": "SET #status = :closed, closed_at = :now, closed_by = :by",
+                        # Closing also leaves the waiting queue (store.queue): the index keys go.
+                        "UpdateExpression": "SET #status = :closed, closed_at = :now, closed_by = :by "
+                                            "REMOVE queue_pk, queue_sk",
                         "ConditionExpression": "#status = :open",
                         "ExpressionAttributeNames": {"#status": "status"},
                         "ExpressionAttributeValues": {":closed": Status.CLOSED.value, ":open": Status.OPEN.value,

@@ -9,7 +9,14 @@
   DUTY                  / USER#{user}        a librarian on duty
   RATE#{scope}#{key}    / {window}           a rate-limit counter
   OPTOUT#{patron_id}    / META               an SMS patron who texted STOP (keyed hash, never the number)
-  CARD#{patron_id}      / META               the library's contact card went to this patron (keyed hash)"""
+  CARD#{patron_id}      / META               the library's contact card went to this patron (keyed hash)
+  CONV#{id}             / DEPT#{department}  a department invited into the conversation (refdesk.deskconfig id)
+  CONV#{id}             / QUICK#{reply id}   the last time this quick reply was sent (double clicks send once)
+  BLOCKS                / PATRON#{patron_id} a blocked patron (keyed hash and masked label, never the address)
+
+Index GSI1 (sparse, INCLUDE projection): the waiting queue. Only a conversation waiting for a
+librarian carries its keys (set when it starts waiting, removed when claimed, answered or closed):
+  queue_pk = WAITING    queue_sk = {arrived ISO time}#{conversation id}   oldest first"""
 from __future__ import annotations
 
 import time
@@ -18,6 +25,9 @@ META = "META"
 MESSAGE_PREFIX = "MSG#"
 MESSAGE_RANGE_END = "MSG#~"  # after every MSG#{ISO time}… sort key
 DUTY_PK = "DUTY"
+BLOCKS_PK = "BLOCKS"
+QUEUE_INDEX = "GSI1"
+WAITING_PK = "WAITING"
 # Nothing is deleted by age yet; every item still gets an expiry so that retention is a
 # setting, not a migration.
 KEEP_SECONDS = 10 * 365 * 24 * 3600
@@ -73,3 +83,24 @@ def opt_out(patron_id: str) -> dict:
 
 def contact_card(patron_id: str) -> dict:
     return {"pk": f"CARD#{patron_id}", "sk": META}
+
+
+INVITED_PREFIX = "DEPT#"
+
+
+def invited(conversation_id: str, department_id: str) -> dict:
+    return {"pk": f"CONV#{conversation_id}", "sk": f"{INVITED_PREFIX}{department_id}"}
+
+
+def quick_reply_sent(conversation_id: str, reply_id: str) -> dict:
+    return {"pk": f"CONV#{conversation_id}", "sk": f"QUICK#{reply_id}"}
+
+
+def waiting(arrived_at: str, conversation_id: str) -> dict:
+    """The index keys of a conversation waiting since `arrived_at`: ISO times sort by arrival."""
+    return {"queue_pk": WAITING_PK, "queue_sk": f"{arrived_at}#{conversation_id}"}
+
+
+def block(patron_id: str) -> dict:
+    """One partition for every block: checked by GetItem, listed (Home tab) by one Query."""
+    return {"pk": BLOCKS_PK, "sk": f"PATRON#{patron_id}"}

@@ -1,0 +1,144 @@
+"""Who handles each conversation: the waiting queue, Claim, the first reply, Transfer, and the
+state every root card and the Home tab show. Run by the dispatcher (refdesk.dispatch); the
+store half is refdesk.store.queue.
+
+* A conversation starts waiting with the patron's first unanswered message (`patron_waiting`,
+  from relay.deliver_patron_message), in one line across SMS, web chat and Slack Connect.
+  "Must wait" means someone is ahead of them: a patron whose place is 2 or more is told it once
+  per wait, on their own channel (settings.queue_position_text, `{position}`); the first in
+  line is not told anything (a librarian on duty sees them first).
+* Claim (card or Home tab) is one conditional write: of librarians claiming at once exactly one
+  wins; the others are told privately who has it. The first staff reply claims the
+  conversation too, if nobody has; a reply from someone else is still relayed and the
+  assignee is told privately.
+* Transfer reassigns, mentions the new assignee in the thread and tells the patron they are
+  being connected to a colleague (settings.transfer_text).
+* Each change updates the root card in place (chat.update) and republishes the Home tab of the
+  librarians on duty and of whoever acted. A web chat's session mirrors the state for the
+  widget's poll (store.queue.mirror_to_session)."""
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+
+from refdesk import relay, store
+from refdesk.errors import Conflict, NotFound
+from refdesk.models import (Author, ClaimJob, Conversation, Delivery, HomeOpenedJob, Message, PatronMessageJob,
+                            StaffReplyJob, TransferJob)
+from refdesk.settings import get_settings
+from refdesk.slack import api as slack
+from refdesk.slack import cards, home
+from refdesk.store.table import now_iso
+
+logger = Logger(child=True)
+
+
+def patron_waiting(conversation: Conversation, job: PatronMessageJob) -> None:
+    """A patron message: the conversation waits unless someone has it; the patron learns their
+    place once per wait when someone is ahead of them."""
+    if conversation.claimed_by or not conversation.is_open:
+        return
+    queue_sk, handled = store.queue.join(conversation.conversation_id, job.at)
+    if not queue_sk or handled:
+        return
+    if conversation.channel == "web":
+        store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, queue_sk=queue_sk)
+    place = store.queue.position(queue_sk)
+    if store.queue.mark_told(conversation.conversation_id, queue_sk) and place > 1:
+        _tell_patron(conversation, f"queue-{queue_sk}",
+                     get_settings().queue_position_text.replace("{position}", str(place)))
+        logger.info("patron told their place", extra={"conversation_id": conversation.conversation_id,
+                                                      "position": place})
+
+
+def claim(job: ClaimJob) -> None:
+    try:
+        conversation, won = store.queue.claim(job.conversation_id, job.user)
+    except store.queue.Taken as taken:
+        _tell_staff(job.conversation_id, job.user, f"<@{taken.holder}> already has this conversation.")
+        return
+    except NotFound:
+        return
+    except Conflict:
+        _tell_staff(job.conversation_id, job.user, "That conversation is already closed.")
+        return
+    _assigned(conversation, job.user)
+    logger.info("conversation claimed", extra={"conversation_id": conversation.conversation_id, "won": won})
+
+
+def on_staff_reply(conversation_id: str, job: StaffReplyJob, first_delivery: bool) -> None:
+    """A librarian's reply to the patron (not a note): it claims the conversation if nobody has
+    it; from anyone but the assignee, the assignee is told (once, on the reply's first delivery)."""
+    conversation, won = store.queue.claim_by_reply(conversation_id, job.user)
+    if conversation is None:
+        return
+    if won:
+        _assigned(conversation, job.user)
+    elif first_delivery and conversation.claimed_by != job.user:
+        slack.tell(job.channel, conversation.claimed_by, f"<@{job.user}> also replied to the patron in this "
+                   "conversation, which is assigned to you.", thread_ts=job.thread_ts)
+
+
+def transfer(job: TransferJob) -> None:
+    conversation_id = store.conversations.for_thread(job.channel, job.root_ts)
+    if not conversation_id:
+        return
+    if job.to_user == slack.bot_user_id() or not slack.is_library_member(job.to_user):
+        slack.tell(job.channel, job.user, "Transfer a conversation to a librarian of the library's team.",
+                   thread_ts=job.root_ts)
+        return
+    try:
+        conversation = store.queue.transfer(conversation_id, job.to_user, job.user)
+    except store.queue.AlreadyAssigned:
+        slack.tell(job.channel, job.user, f"<@{job.to_user}> already has this conversation.", thread_ts=job.root_ts)
+        return
+    except Conflict:
+        slack.tell(job.channel, job.user, "That conversation is already closed.", thread_ts=job.root_ts)
+        return
+    if job.to_user != job.user:
+        _tell_patron(conversation, f"transfer-{job.to_user}-{job.action_ts}", get_settings().transfer_text)
+    slack.post(job.channel, f":arrows_counterclockwise: <@{job.to_user}>, <@{job.user}> transferred this "
+               "conversation to you.", thread_ts=job.root_ts)
+    _assigned(conversation, job.to_user, also=job.user)
+    logger.info("conversation transferred", extra={"conversation_id": conversation_id})
+
+
+def home_opened(job: HomeOpenedJob) -> None:
+    home.publish(job.user)
+
+
+def refresh_card(conversation: Conversation) -> None:
+    """The root card rebuilt for the conversation's state, in place."""
+    if not conversation.slack_ts:
+        return
+    question = next((message.text for message in store.messages.list_after(conversation.conversation_id, limit=10)
+                     if message.author is Author.PATRON), "")
+    reply_to = store.conversations.get_reply_to(conversation.conversation_id)
+    text, blocks, _ = cards.root_card(conversation, question, reply_to)
+    slack.update(conversation.slack_channel, conversation.slack_ts, text, blocks)
+
+
+def _assigned(conversation: Conversation, user: str, also: str = "") -> None:
+    if conversation.channel == "web":
+        store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id,
+                                      claimed_name=slack.first_name(user))
+    refresh_card(conversation)
+    home.publish_for_staff(*(person for person in (user, also) if person))
+
+
+def _tell_staff(conversation_id: str, user: str, text: str) -> None:
+    """Privately, in the conversation's thread (a Home tab press has no channel of its own)."""
+    try:
+        conversation = store.conversations.get(conversation_id)
+    except NotFound:
+        return
+    if conversation.slack_channel:
+        slack.tell(conversation.slack_channel, user, text, thread_ts=conversation.slack_ts)
+
+
+def _tell_patron(conversation: Conversation, message_id: str, text: str) -> None:
+    """A line from the desk to the patron on their channel, stored once (the widget lists it)."""
+    stored, _ = store.messages.put(conversation.conversation_id, Message(
+        message_id=message_id, at=now_iso(), author=Author.SYSTEM, text=text, delivery=Delivery.PENDING))
+    if stored.delivery is Delivery.PENDING:
+        relay._send_to_patron(conversation, store.conversations.get_reply_to(conversation.conversation_id),
+                              stored, "")

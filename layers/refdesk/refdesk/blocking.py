@@ -1,0 +1,102 @@
+"""Blocking a patron: the "Block patron" button on a conversation's card (with Slack's confirm
+dialog) stops routing that patron's messages to staff, on every channel, until someone presses
+Unblock in the app's Home tab ("Blocked patrons", `slack.home`).
+
+The block is kept by the patron's keyed hash (`store.blocks`), and checked by the dispatcher
+(`intercept`, first thing in `relay.deliver_patron_message`), never by a webhook, which stays at
+two AWS calls. A blocked patron's messages are neither stored nor posted to Slack; the first
+one after the block is answered once with BlockedText on the patron's own channel, later ones
+get nothing. Staff only ever see the masked label ("SMS ···4321"). Nothing here logs patron
+text or addresses."""
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+
+from refdesk import store
+from refdesk.errors import Conflict, NotFound
+from refdesk.models import (Author, BlockPatronJob, Conversation, Delivery, Message, PatronMessageJob, ReplyTo,
+                            UnblockPatronJob)
+from refdesk.settings import get_settings
+from refdesk.store.table import now_iso
+
+logger = Logger(child=True)
+
+ALREADY = "That patron is already blocked. Unblock them in RefDesk's Home tab."
+
+
+def intercept(job: PatronMessageJob) -> bool:
+    """True when the message's patron is blocked: it is then dealt with here (answered once per
+    block, else dropped) and goes no further."""
+    message = job.message
+    block = store.blocks.get(message.patron_id)
+    if block is None:
+        return False
+    if not store.blocks.claim_answer(message.patron_id, str(block["block_id"]), message.message_id):
+        logger.info("message from a blocked patron dropped", extra={"conversation_id": job.conversation_id})
+        return True
+    from refdesk import relay
+
+    try:
+        conversation = store.conversations.get(job.conversation_id)
+    except NotFound:  # a conversation of its own would only put the blocked patron in the queue
+        conversation = Conversation(conversation_id=job.conversation_id, patron_id=message.patron_id,
+                                    channel=message.channel, anchor=message.session_id, label=message.label)
+    reply_to = (ReplyTo(address=message.reply_address, name=message.patron_name) if message.reply_address
+                else store.conversations.get_reply_to(job.conversation_id))
+    stored, _ = store.messages.put(job.conversation_id, Message(
+        message_id=f"blocked-{block['block_id']}", at=now_iso(), author=Author.SYSTEM,
+        text=get_settings().blocked_text, delivery=Delivery.PENDING))
+    if stored.delivery is Delivery.PENDING:
+        relay._send_to_patron(conversation, reply_to, stored, "")
+    logger.info("blocked patron answered", extra={"conversation_id": job.conversation_id})
+    return True
+
+
+def block(job: BlockPatronJob) -> None:
+    """Block the conversation's patron. The conversation leaves the waiting queue (the librarian
+    who blocked has it: no nudges), the thread says who blocked, and the Home tabs list it."""
+    from refdesk.slack import api as slack
+    from refdesk.slack import home
+
+    try:
+        conversation = store.conversations.get(job.conversation_id)
+    except NotFound:
+        if job.channel:
+            slack.tell(job.channel, job.user, "That conversation no longer exists.")
+        return
+    channel = conversation.slack_channel or job.channel
+    created = store.blocks.block(conversation.patron_id, label=conversation.label, channel=conversation.channel,
+                                 blocked_by=job.user, conversation_id=conversation.conversation_id)
+    if created is None:
+        if channel:
+            slack.tell(channel, job.user, ALREADY, thread_ts=conversation.slack_ts or None)
+        return
+    try:
+        store.queue.claim(conversation.conversation_id, job.user)
+    except Conflict:  # someone has it already, or it is closed: it is out of the queue either way
+        pass
+    if channel and conversation.slack_ts:
+        slack.post(channel, f":no_entry_sign: <@{job.user}> blocked this patron: their messages no longer reach "
+                   "the desk (they are told so once). Unblock them in RefDesk's Home tab.",
+                   thread_ts=conversation.slack_ts)
+    logger.info("patron blocked", extra={"conversation_id": conversation.conversation_id})
+    home.publish_for_staff(job.user)
+
+
+def unblock(job: UnblockPatronJob) -> None:
+    """Undo a block: the patron's next message reaches the desk again. The thread where they
+    were blocked says who unblocked them."""
+    from refdesk.slack import api as slack
+    from refdesk.slack import home
+
+    old = store.blocks.unblock(job.patron_id)
+    if old is not None:
+        logger.info("patron unblocked", extra={"conversation_id": old.get("conversation_id", "")})
+        try:
+            conversation = store.conversations.get(str(old.get("conversation_id", "")))
+        except NotFound:
+            conversation = None
+        if conversation and conversation.slack_ts:
+            slack.post(conversation.slack_channel, f":white_check_mark: <@{job.user}> unblocked this patron: their "
+                       "messages reach the desk again.", thread_ts=conversation.slack_ts)
+    home.publish_for_staff(job.user)

@@ -1,0 +1,89 @@
+"""Move the jobs that failed every attempt from the dead-letter queue back to the jobs queue, once
+the cause (a Slack or Twilio outage, a revoked token) is fixed. Each job keeps its FIFO group,
+so a conversation's jobs stay in order; the dispatcher's idempotency makes a job that had
+partly run (a reply stored, a card posted) finish without doing anything twice.
+
+    python scripts/redrive.py --local [URL]     the running `make dev` stack (default http://127.0.0.1:3000)
+    python scripts/redrive.py --stack NAME      a deployed stack (its outputs name the queues)
+    python scripts/redrive.py --dead-letter-queue URL --jobs-queue URL
+
+--dry-run counts without moving. Jobs are received, sent, then deleted from the dead-letter
+queue: a crash in between leaves a job in both queues, which is safe (it runs once more)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+import uuid
+
+import boto3
+
+BATCH = 10
+
+
+def local_queues(base_url: str) -> tuple[str, str, str]:
+    """(dead-letter queue URL, jobs queue URL, AWS endpoint) of a running local stack."""
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f"{base_url}/_local/api/config",
+                                                                          timeout=10) as answer:
+        config = json.load(answer)
+    [dead_letter_queue] = config["dead_letter_queue_urls"]
+    return dead_letter_queue, config["jobs_queue_url"], config["aws_endpoint_url"]
+
+
+def stack_queues(cloudformation, stack: str) -> tuple[str, str]:
+    outputs = {output["OutputKey"]: output["OutputValue"]
+               for output in cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])}
+    return outputs["DeadLetterQueueUrl"], outputs["JobsQueueUrl"]
+
+
+def redrive(sqs, dead_letter_queue: str, jobs_queue: str, *, dry_run: bool = False, limit: int = 10_000) -> int:
+    """Moves up to `limit` jobs; returns how many were moved (or are waiting, with dry_run)."""
+    if dry_run:
+        attributes = sqs.get_queue_attributes(QueueUrl=dead_letter_queue,
+                                              AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+    moved = 0
+    while moved < limit:
+        messages = sqs.receive_message(QueueUrl=dead_letter_queue, MaxNumberOfMessages=BATCH, WaitTimeSeconds=1,
+                                       VisibilityTimeout=60,
+                                       MessageSystemAttributeNames=["MessageGroupId"]).get("Messages", [])
+        if not messages:
+            return moved
+        for message in messages:
+            # A new de-duplication id: the original may still be inside FIFO's five-minute window.
+            sqs.send_message(QueueUrl=jobs_queue, MessageBody=message["Body"],
+                             MessageGroupId=message["Attributes"]["MessageGroupId"],
+                             MessageDeduplicationId=f"redrive-{uuid.uuid4().hex}")
+            sqs.delete_message(QueueUrl=dead_letter_queue, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--local", nargs="?", const="http://127.0.0.1:3000", metavar="URL")
+    where.add_argument("--stack", metavar="NAME")
+    where.add_argument("--dead-letter-queue", metavar="URL")
+    parser.add_argument("--jobs-queue", metavar="URL")
+    parser.add_argument("--dry-run", action="store_true")
+    options = parser.parse_args(argv)
+    if options.local:
+        dead_letter_queue, jobs_queue, endpoint = local_queues(options.local.rstrip("/"))
+        sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    elif options.stack:
+        dead_letter_queue, jobs_queue = stack_queues(boto3.client("cloudformation"), options.stack)
+        sqs = boto3.client("sqs")
+    else:
+        if not options.jobs_queue:
+            parser.error("--dead-letter-queue needs --jobs-queue")
+        dead_letter_queue, jobs_queue, sqs = options.dead_letter_queue, options.jobs_queue, boto3.client("sqs")
+    count = redrive(sqs, dead_letter_queue, jobs_queue, dry_run=options.dry_run)
+    print(f"{count} job(s) {'waiting in' if options.dry_run else 'moved back from'} the dead-letter queue")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
