@@ -122,6 +122,7 @@ class LocalAws:
         (moto makes the same ones again), which saves half the calls."""
         resolve = self._template.resolver(self.refs, self.attributes)
         self._create_tables(self._template, resolve, again)
+        self._create_buckets(self._template)
         if again:
             self._create_queues_again(self._template, resolve)
         else:
@@ -150,6 +151,15 @@ class LocalAws:
                                                  TimeToLiveSpecification=props["TimeToLiveSpecification"])
             self.refs[name] = table_name
             self.attributes[f"{name}.Arn"] = description["TableArn"]
+
+    def _create_buckets(self, template: Template) -> None:
+        """The template's S3 buckets (empty; create_bucket is idempotent in us-east-1), named as
+        CloudFormation would name them without a BucketName: `!Ref` gives the name."""
+        for name in template.resources("AWS::S3::Bucket"):
+            bucket = f"{STACK_NAME}-{name}".lower()
+            self.client("s3").create_bucket(Bucket=bucket)
+            self.refs[name] = bucket
+            self.attributes[f"{name}.Arn"] = f"arn:aws:s3:::{bucket}"
 
     def _create_queues(self, template: Template, resolve) -> list[str]:
         """Creates the queues, then sets redrive policies, which name other queues' ARNs.

@@ -194,7 +194,7 @@ class Control:
             "token": "local",
             "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
             "container": {"type": "message", "message_ts": ts, "channel_id": message["channel"],
-                          "is_ephemeral": False},
+                          "is_ephemeral": False, **({"thread_ts": message["thread_ts"]} if message["thread_ts"] else {})},
             "trigger_id": trigger_id,
             "channel": {"id": message["channel"], "name": STAFF_CHANNEL_NAME},
             "message": slack_shape(message),

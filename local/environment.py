@@ -16,6 +16,7 @@ LOCAL_SECRETS = {
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "local-auth-token",
     "PATRON_ID_KEY": "local-patron-id-key",
+    "REPORT_LINK_KEY": "local-report-link-key",
 }
 
 # Librarians can go on duty at any hour on a developer's machine.

@@ -46,6 +46,7 @@ ENV = {
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PATRON_ID_KEY": "test-patron-key",
+    "REPORT_LINK_KEY": "test-report-link-key",
     "PUBLIC_BASE_URL": PUBLIC_BASE_URL, "SLACK_STAFF_CHANNEL": STAFF_CHANNEL, "TWILIO_FROM_NUMBER": LIBRARY_NUMBER,
     "SMS_ACK_TEXT": "Thanks! A librarian will text you back.", "CLOSING_TEXT": "This conversation is closed.",
     "REPLY_FORMAT": "{name} (library): {text}", "ALLOWED_ORIGINS": "https://library.example.org",
@@ -147,7 +148,7 @@ def aws(local_aws, monkeypatch):
         monkeypatch.setenv(name, str(value))
     _forget_settings_and_clients()
     [(dispatcher, trigger)] = [(function, trigger) for function in _functions().values()
-                               for trigger in function.queue_triggers]
+                               for trigger in function.queue_triggers if function.code_dir.name == "dispatcher"]
     queue_url, queue_arn = local_aws.refs[trigger.queue], local_aws.attributes[f"{trigger.queue}.Arn"]
     [dead_letter_url] = local_aws.dead_letter_queue_urls
     return {"queue": queue_url, "dlq": dead_letter_url, "sqs": local_aws.sqs,

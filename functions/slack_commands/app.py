@@ -1,6 +1,8 @@
-"""POST /slack/commands - `/refdesk on|off|status`: librarians set their duty from Slack."""
+"""POST /slack/commands - `/refdesk on|off|status|stats`: librarians set their duty from Slack and ask
+for the desk's figures (queued for the reports function; answered at once)."""
 from refdesk import http
 from refdesk.http import Api, Router
+from refdesk.settings import get_settings
 from refdesk.signatures import verify_slack
 from refdesk.slack import commands
 
@@ -12,7 +14,8 @@ def command():
     request = http.request(slack)
     verify_slack(request)
     form = request.form()
-    answer = commands.run(form.get("text", ""), form.get("user_id", ""), form.get("user_name", ""))
+    api_url = get_settings().public_base_url or f"https://{request.domain}"
+    answer = commands.run(form.get("text", ""), form.get("user_id", ""), form.get("user_name", ""), api_url)
     return http.json_response(200, {"response_type": "ephemeral", "text": answer})
 
 

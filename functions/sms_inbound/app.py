@@ -1,5 +1,5 @@
 """POST /sms/inbound - Twilio's Messaging webhook: verify, store, enqueue, answer TwiML."""
-from refdesk import conversations, http
+from refdesk import conversations, erasure, http
 from refdesk.channels import sms
 from refdesk.http import Api, Router
 from refdesk.observability import count, logger
@@ -19,6 +19,9 @@ def inbound():
     message = sms.CHANNEL.parse(form)
     if message is None:
         logger.info("opt-out/help keyword left to Twilio")
+        return http.respond(200, sms.twiml(), TWIML)
+    if erasure.is_request(message):  # DELETE: the dispatcher erases and confirms
+        erasure.request(message)
         return http.respond(200, sms.twiml(), TWIML)
     opened = conversations.accept(message)
     count("PatronMessageAccepted", channel=sms.CHANNEL.name)

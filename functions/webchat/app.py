@@ -1,4 +1,5 @@
-"""Web chat API for the widget: POST /chat/sessions, POST|GET /chat/sessions/{id}/messages.
+"""Web chat API for the widget: POST /chat/sessions, POST|GET /chat/sessions/{id}/messages,
+DELETE /chat/sessions/{id} ("Delete this conversation").
 Browsers may use it only from the library's origins (ALLOWED_ORIGINS); see refdesk.http."""
 from refdesk import http
 from refdesk.channels import web as webchat
@@ -29,6 +30,20 @@ def list_messages(id: str):  # noqa: A002
     request = http.request(chat)
     return http.json_response(200, webchat.list_messages(id, request.bearer_token(),
                                                          str(request.query.get("after", ""))))
+
+
+@chat.delete("/chat/sessions/<id>")
+def delete_session(id: str):  # noqa: A002 - "Delete this conversation" (refdesk.erasure)
+    answer = webchat.delete_session(id, http.request(chat).bearer_token())
+    return http.json_response(202, answer)
+
+
+@chat.post("/chat/sessions/<id>/rating")
+def rate(id: str):  # noqa: A002 - the optional 1-5 rating after close (refdesk.assessment), once
+    from refdesk import assessment
+
+    request = http.request(chat)
+    return http.json_response(202, assessment.rate_web_chat(id, request.bearer_token(), request.json()))
 
 
 app = Api(chat, allowed_origins=get_settings().allowed_origins)

@@ -65,6 +65,7 @@
   me.addEventListener('change', function () {
     try { localStorage.setItem('refdesk.local.me', me.value); } catch (e) { /* ignore */ }
     document.querySelectorAll('.reply select').forEach(function (s) { if (!s.dataset.touched) s.value = me.value; });
+    if (typeof refreshSlack === 'function') refreshSlack(); // ephemerals are per person
   });
 
   // ---- /refdesk on | off | status -----------------------------------------------------
@@ -90,6 +91,7 @@
   $('duty-on').addEventListener('click', command('on'));
   $('duty-off').addEventListener('click', command('off'));
   $('duty-status').addEventListener('click', command('status'));
+  $('duty-stats').addEventListener('click', command('stats 30d')); // the chart appears in the channel
 
   // ---- staff channel ------------------------------------------------------------------
   var threadsBox = $('threads'), emptyNote = $('empty'), conn = $('conn');
@@ -333,6 +335,9 @@
     var roots = [], byThread = {};
     messages.forEach(function (m) {
       if (!m || !m.ts) return;
+      // As in Slack, an ephemeral message (a Reveal's original, a private note) is shown only to
+      // the person it was posted to: the librarian chosen in "You are".
+      if (m.ephemeral && m.visible_to && m.visible_to !== me.value) return;
       if (isRoot(m)) roots.push(m);
       else (byThread[m.thread_ts] = byThread[m.thread_ts] || []).push(m);
     });
@@ -356,7 +361,8 @@
         t.cardSig = sig;
         t.card.textContent = '';
         t.card.appendChild(renderMessage(root));
-        t.box.classList.toggle('closed', !root.ephemeral && !buttonsOf(root).length);
+        // a closed card keeps only READ 1-6 and the topic menu (refdesk.assessment)
+        t.box.classList.toggle('closed', !root.ephemeral && (/^\[closed\]/.test(root.text || '') || !buttonsOf(root).length));
         t.box.setAttribute('aria-label', 'Conversation ' + slackPlain(root.text || '').slice(0, 80));
       }
       var reps = (byThread[root.ts] || []).slice().sort(function (a, b) { return parseFloat(a.ts) - parseFloat(b.ts); });
@@ -366,6 +372,12 @@
         t.replies.textContent = '';
         reps.forEach(function (r) { t.replies.appendChild(renderMessage(r, 'li')); });
         t.replies.hidden = !reps.length;
+      }
+    });
+    Object.keys(threads).forEach(function (ts) { // another librarian's ephemeral answer: not shown
+      if (threads[ts].box.classList.contains('ephemeral') && !roots.some(function (r) { return r.ts === ts; })) {
+        threads[ts].box.remove();
+        delete threads[ts];
       }
     });
     emptyNote.hidden = roots.some(function (r) { return !r.ephemeral; });

@@ -105,12 +105,50 @@ def test_built_functions_import_and_handle_events_with_only_the_layer(host_build
 
 
 def test_arm64_build_holds_only_aarch64_or_pure_python_binaries(tmp_path):
-    layer = build("arm64", tmp_path / "arm64") / "RefdeskLayer" / "python"
-    wheel_tags = [line.split(":", 1)[1].strip() for wheel in layer.glob("*.dist-info/WHEEL")
-                  for line in wheel.read_text().splitlines() if line.startswith("Tag:")]
-    assert wheel_tags, "no wheels found in the layer"
-    wrong = [tag for tag in wheel_tags if not (tag.endswith("-any") or "aarch64" in tag)]
-    assert not wrong, f"non-arm64 wheels in the arm64 layer: {wrong}"
-    for shared_object in layer.rglob("*.so"):
-        machine = int.from_bytes(shared_object.read_bytes()[18:20], "little")
-        assert machine == 0xB7, f"{shared_object.name} is not an aarch64 ELF (e_machine {machine:#x})"
+    built = build("arm64", tmp_path / "arm64")
+    # The layer, and the reports function, which carries its own chart library (matplotlib, numpy, pillow).
+    for where in (built / "RefdeskLayer" / "python", built / "ReportsFunction"):
+        wheel_tags = [line.split(":", 1)[1].strip() for wheel in where.glob("*.dist-info/WHEEL")
+                      for line in wheel.read_text().splitlines() if line.startswith("Tag:")]
+        assert wheel_tags, f"no wheels found in {where.name}"
+        wrong = [tag for tag in wheel_tags if not (tag.endswith("-any") or "aarch64" in tag)]
+        assert not wrong, f"non-arm64 wheels in the arm64 {where.name}: {wrong}"
+        shared_objects = list(where.rglob("*.so"))
+        assert shared_objects or where.name != "ReportsFunction", "matplotlib without its compiled parts?"
+        for shared_object in shared_objects:
+            machine = int.from_bytes(shared_object.read_bytes()[18:20], "little")
+            assert machine == 0xB7, f"{shared_object.name} is not an aarch64 ELF (e_machine {machine:#x})"
+
+
+REPORT = textwrap.dedent("""
+    import importlib.util, json, sys
+    from datetime import date
+    build = sys.argv[1]
+    sys.path.insert(0, build + "/ReportsFunction")  # Lambda runs the function from its own folder
+    spec = importlib.util.spec_from_file_location("app_reports", build + "/ReportsFunction/app.py")
+    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+    from refdesk import reports
+    from refdesk.store.stats import DailyStats
+    of = reports.Period("7d", date(2026, 3, 4), date(2026, 3, 10))
+    figures = reports.summarize([DailyStats(day=date(2026, 3, 5), conversations={"sms": 3}, read={2: 1},
+                                            hour_of_week={57: 3})], of)
+    png = module.report_charts.overview_png(figures)
+    print(json.dumps({"png": png[:8].hex(), "bytes": len(png)}))
+""")
+
+
+def test_built_reports_function_draws_with_its_own_chart_library(host_build, tmp_path):
+    """Its requirements.txt is built into the function, not the layer; nothing else has it."""
+    assert (host_build / "ReportsFunction" / "matplotlib").is_dir()
+    assert not (host_build / "RefdeskLayer" / "python" / "matplotlib").exists()
+    assert not (host_build / "SlackCommandsFunction" / "matplotlib").exists()
+    script = tmp_path / "report.py"
+    script.write_text(REPORT)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{host_build / 'RefdeskLayer' / 'python'}:"
+           f"{lambda_runtime_dir(tmp_path)}", "AWS_DEFAULT_REGION": "us-east-1", "TABLE_NAME": "t",
+           "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    result = subprocess.run([sys.executable, "-S", str(script), str(host_build)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["png"] == "89504e470d0a1a0a" and answer["bytes"] > 20_000

@@ -857,7 +857,8 @@ def test_close_updates_the_card_texts_the_patron_and_frees_the_number(aws, slack
     *_, update = calls_named(slack, "chat.update")  # the first: the reply claimed it (the card's state)
     assert update["channel"] == STAFF_CHANNEL
     assert update["ts"] == conversation["root_ts"]
-    assert all(block["type"] != "actions" for block in update["blocks"])
+    # No Close (nor Claim) any more; only the assessment's READ and topic (refdesk.assessment).
+    assert all(block["type"] != "actions" or block.get("block_id") == "assessment" for block in update["blocks"])
     contexts = [element["text"] for block in update["blocks"] if block["type"] == "context"
                 for element in block["elements"]]
     assert any("Closed by <@U0AMANDA>" in text for text in contexts)

@@ -293,7 +293,9 @@ def test_close_says_so_in_the_shared_thread_and_the_next_message_there_opens_a_n
 
     press_close(conversation)
     pump(aws)
-    assert [post["text"] for post in posts_in(slack, PARTNER_CHANNEL, ROOT_TS)] == [CLOSING_TEXTS["slack_connect"]]
+    closing, *rest = [post["text"] for post in posts_in(slack, PARTNER_CHANNEL, ROOT_TS)]
+    assert closing == CLOSING_TEXTS["slack_connect"]
+    assert [text.startswith("How did we do?") for text in rest] == [True]  # the optional rating (assessment)
     assert "text us" not in CLOSING_TEXTS["slack_connect"].lower()
 
     slack_in(fixture("slack_connect_thread_reply.json"))
@@ -373,8 +375,10 @@ def test_a_partners_edit_is_shown_in_the_staff_thread(aws, slack):
     pump(aws)
 
     [note] = posts_in(slack, STAFF_CHANNEL, conversation["thread"])
-    assert section_texts(note) == [":pencil2: Edited in Slack. It now reads: Are the 1911 *and 1925* maps online? "
-                                   "&lt;urgent&gt;"]
+    assert note["text"].startswith(":pencil2: The patron edited a message in the shared channel: <http")
+    assert "1925" not in note["text"]  # the new text stays in Slack: the queue never carried it
+    assert ("chat.getPermalink", {"channel": PARTNER_CHANNEL, "message_ts": ROOT_TS}) in [
+        (method, {k: v for k, v in kwargs.items() if k in ("channel", "message_ts")}) for method, kwargs in slack.calls]
     assert posts_in(slack, PARTNER_CHANNEL) == []
 
 

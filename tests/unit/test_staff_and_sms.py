@@ -120,7 +120,8 @@ def test_root_card_of_a_follow_up_shows_who_to_reply_to_escaped():
                                    ReplyTo(address="kim@example.org", name="Kim <K&R>"))
     heading = blocks[0]["text"]["text"]
     assert "follow-up requested" in heading
-    assert "Kim &lt;K&amp;R&gt;" in heading and "kim@example.org" in heading
+    assert "Kim &lt;K&amp;R&gt;" in heading and "[email]" in heading
+    assert "kim@example.org" not in heading  # masked like any address in patron text
 
 
 def test_closed_card_drops_the_button_and_credits_the_librarian():

@@ -1,16 +1,11 @@
 /*! RefDesk chat widget: <script src="https://API/widget.js" data-library="Name" async></script>
- * data-api (default: the script's origin), data-library, data-title, data-position (right|left),
- * data-presence-interval (seconds, default 60), data-contact="off" (no "Text us at … · Add to
- * contacts" line; its number and card come from GET /presence). ES2017, no dependencies. Text from patrons,
- * librarians and the server only ever reaches the page through textContent / text nodes. */
+ * Also data-api (default: its origin), data-title, data-position (right|left), data-presence-interval
+ * (s, default 60), data-contact="off" (README). ES2017, no dependencies. All text via textContent. */
 (function () {
   'use strict';
   if (window.RefDeskWidget) return;
 
-  var script = document.currentScript || (function () {
-    var all = document.querySelectorAll('script[src*="widget.js"]');
-    return all[all.length - 1];
-  })();
+  var script = document.currentScript || [].slice.call(document.querySelectorAll('script[src*="widget.js"]')).pop();
   var ds = (script && script.dataset) || {};
   var scriptUrl = new URL((script && script.src) || location.href, location.href);
   var API = (ds.api ? new URL(ds.api, scriptUrl).href : scriptUrl.origin).replace(/\/+$/, '');
@@ -19,10 +14,10 @@
   var LEFT = ds.position === 'left';
   var ALT = ds.contact !== 'off';
   var PRESENCE_MS = Math.max(1, parseFloat(ds.presenceInterval) || 60) * 1000;
-  var POLL_OPEN = 2500, POLL_CLOSED = 10000, POLL_HIDDEN = 30000;
+  var POLL_OPEN = 2500, POLL_CLOSED = 1e4, POLL_HIDDEN = 3e4;
   var KEY = 'refdesk.session', MAX = 2000, KEEP = 200;
 
-  // The host page's element rules (div{padding}, p{margin}, *{color}...) are undone first.
+  // Undo the host page's element rules first.
   var CSS = `
 .refdesk-root,.refdesk-root *{all:revert;box-sizing:border-box}
 .refdesk-root{font:15px/1.45 system-ui,"Segoe UI",Roboto,Arial,sans-serif;color:#1f2328;text-align:left;letter-spacing:normal}
@@ -74,13 +69,12 @@
 .refdesk-form .refdesk-btn{margin-top:14px;width:100%}
 .refdesk-opt{font-weight:400;color:#4b5563}
 .refdesk-err{margin:8px 0 0;color:#b42318;font-size:14px}
-.refdesk-alt{margin:0;padding:6px 12px;border-top:1px solid #dfe3e8;background:#fff;color:#4b5563;font-size:13px;text-align:center}
+.refdesk-alt,.refdesk-del{margin:0;padding:6px 12px;border-top:1px solid #dfe3e8;background:#fff;color:#4b5563;font-size:13px;text-align:center}
 .refdesk-alt a{color:#0b4ea2;text-decoration:underline}
 .refdesk-root [aria-invalid="true"]{border-color:#b42318;border-width:2px}
 @media (max-width:480px){.refdesk-panel,.refdesk-left .refdesk-panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}
 .refdesk-launcher{bottom:12px;right:12px;max-width:calc(100vw - 24px);padding:10px 14px;font-size:14px}.refdesk-left .refdesk-launcher{left:12px}}`;
 
-  // state
   function blank() { return { session_id: null, token: null, cursor: null, closed: false, unread: 0, open: false, msgs: [] }; }
   var st = blank();
   try {
@@ -90,7 +84,7 @@
       st.msgs = (Array.isArray(st.msgs) ? st.msgs : []).filter((m) => m && typeof m.key === 'string');
       if (!st.session_id || !st.token) { st.session_id = st.token = st.cursor = null; }
     }
-  } catch (e) { /* storage blocked or corrupt: start fresh */ }
+  } catch (e) { /* start fresh */ }
 
   function save() {
     try {
@@ -101,10 +95,9 @@
 
   var presence = null, isOpen = false, pollTimer = null, polling = false, pollFailures = 0, sending = false;
 
-  // DOM helpers
   function el(tag, attrs, kids) {
     var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
+    Object.keys(attrs || {}).forEach((k) => {
       var v = attrs[k];
       if (v == null || v === false) return;
       if (k === 'text') e.textContent = v;
@@ -115,12 +108,12 @@
     (kids || []).forEach((c) => { if (c) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
     return e;
   }
-  function uuid() { // crypto.randomUUID needs a secure context; this fallback does not
+  function uuid() { // randomUUID needs a secure context
     if (crypto.randomUUID) return crypto.randomUUID();
     return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
   }
   function sleep(ms) { return new Promise((r) => { setTimeout(r, ms); }); }
-  // Text with http(s) links made clickable; built from text nodes, never parsed as HTML.
+  // http(s) links made clickable, from text nodes only (never HTML).
   function fillText(node, text) {
     var re = /\bhttps?:\/\/[^\s<>"']+/gi, i = 0, m;
     text = String(text == null ? '' : text);
@@ -141,7 +134,6 @@
     return isNaN(d) ? '' : d.toLocaleString([], { weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit' });
   }
 
-  // API
   function retryAfter(v) {
     var s = parseFloat(v);
     if (isNaN(s) && v) s = (Date.parse(v) - Date.now()) / 1000;
@@ -169,11 +161,10 @@
     var e = r.data && r.data.error;
     return (e && typeof e.message === 'string' && e.message) || fallback;
   }
-  var sessionPath = () => '/chat/sessions/' + encodeURIComponent(st.session_id) + '/messages';
+  var base = () => '/chat/sessions/' + encodeURIComponent(st.session_id), sessionPath = () => base() + '/messages';
 
-  // build the UI
   var root, launcher, launchLabel, badge, panel, stateLine, notice, log, intro, logEnd;
-  var compose, ta, counter, sendBtn, ended, form, fq, fc, fn, fErr, fSubmit, alt, altKey;
+  var compose, ta, counter, sendBtn, ended, rate, del, form, fq, fc, fn, fErr, fSubmit, alt, altKey;
   var nodes = {}; // message key -> element
 
   function build() {
@@ -216,6 +207,7 @@
       el('div', { class: 'refdesk-hint' }, [el('span', { id: 'refdesk-keys', text: 'Enter to send, Shift+Enter for a new line' }), counter])
     ]);
     ended = el('div', { class: 'refdesk-ended', hidden: true }, [
+      rate = el('p', {}, ['Rate this chat: ', ...[1, 2, 3, 4, 5].map((n) => el('button', { type: 'button', class: 'refdesk-link', text: '' + n, onclick: () => api('POST', base() + '/rating', { rating: n }, true).then((r) => { rate.textContent = r.status === 202 ? 'Thanks!' : errText(r, 'Not sent'); }) }))]),
       el('button', { type: 'button', class: 'refdesk-btn', text: 'Start a new chat', onclick: newChat })
     ]);
 
@@ -235,10 +227,11 @@
     panel = el('div', {
       id: 'refdesk-panel', class: 'refdesk-panel', role: 'dialog', 'aria-modal': 'false',
       'aria-labelledby': 'refdesk-title', hidden: true
-    }, [head, notice, log, compose, ended, form, alt = el('p', { class: 'refdesk-alt', hidden: true })]);
+    }, [head, notice, log, compose, ended, del = el('p', { class: 'refdesk-del', hidden: true }, [
+      el('button', { type: 'button', class: 'refdesk-link', text: 'Delete this conversation', onclick: onDelete })]), form, alt = el('p', { class: 'refdesk-alt', hidden: true })]);
 
     root = el('div', { class: 'refdesk-root' + (LEFT ? ' refdesk-left' : '') }, [launcher, panel]);
-    root.addEventListener('keydown', function (ev) {
+    root.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape' && isOpen) { ev.preventDefault(); close(true); }
     });
     document.body.appendChild(root);
@@ -248,7 +241,6 @@
     updateBadge();
   }
 
-  // rendering
   function whoOf(m) {
     if (m.from === 'patron') return 'You';
     if (m.from === 'librarian') return m.name || 'Librarian';
@@ -256,9 +248,8 @@
   }
   function renderMsg(m) {
     var old = nodes[m.key], row;
-    if (m.end) {
-      row = el('div', { class: 'refdesk-end', text: m.text });
-    } else {
+    if (m.end) row = el('div', { class: 'refdesk-end', text: m.text });
+    else {
       var kind = m.from === 'patron' ? 'me' : m.from === 'librarian' ? 'them' : 'sys';
       var text = el('span', { class: 'refdesk-text' });
       fillText(text, m.text);
@@ -276,9 +267,8 @@
     row.classList.toggle('refdesk-failed', m.state === 'failed');
     if (m.state !== 'sending' && m.state !== 'failed') { if (meta) meta.remove(); return; }
     if (!meta) { meta = el('span', { class: 'refdesk-meta' }); row.appendChild(meta); }
-    meta.textContent = '';
-    if (m.state === 'sending') { meta.textContent = 'Sending\u2026'; return; }
-    meta.appendChild(document.createTextNode((m.error || 'Not sent.') + ' '));
+    meta.textContent = m.state === 'sending' ? 'Sending\u2026' : (m.error || 'Not sent.') + ' ';
+    if (m.state === 'sending') return;
     meta.appendChild(el('button', { type: 'button', class: 'refdesk-link', text: 'Retry', 'aria-label': 'Retry sending this message', onclick: () => { retry(m); } }));
   }
   function updateMsg(m) { var row = nodes[m.key]; if (row) fillMeta(row, m); }
@@ -311,11 +301,11 @@
     renderAlt();
     applyView();
   }
-  // "Text us at …" (an sms: link) and "Add to contacts" (the library's vCard), from /presence.
+  // "Text us at …" (sms:) and "Add to contacts" (vCard), from /presence.
   function renderAlt() {
     var c = ALT && presence && presence.contact, ok = !!c && /^\+[1-9]\d{6,14}$/.test(c.sms) && /^https?:\/\/\S+$/.test(c.card);
     var key = ok ? c.sms + ' ' + c.card + ' ' + c.sms_label : '';
-    if (key === altKey) return; // unchanged: keep the links (and focus) as they are
+    if (key === altKey) return; // unchanged: keep links and focus
     altKey = key; alt.textContent = ''; alt.hidden = !ok;
     if (!ok) return;
     alt.appendChild(el('a', { href: 'sms:' + c.sms, text: 'Text us at ' + String(c.sms_label || c.sms) }));
@@ -348,6 +338,7 @@
     log.hidden = !chat;
     compose.hidden = !chat || st.closed;
     ended.hidden = !chat || !st.closed;
+    del.hidden = !chat || !st.session_id;
     var away = chat && !st.closed && presence && presence.status !== 'available';
     var line = away ? 'No librarian is online right now. We\u2019ll see your message when we\u2019re back.'
       : chat && !st.closed && st.pos > 1 ? 'You are number ' + st.pos + ' in line' : '';
@@ -360,7 +351,6 @@
     else ta.focus();
   }
 
-  // open / close
   function open(focus) {
     if (!root) return;
     if (!isOpen) {
@@ -387,7 +377,6 @@
     if (returnFocus !== false && (inside || returnFocus)) launcher.focus();
   }
 
-  // composing & sending
   function onInput() {
     var n = ta.value.length;
     counter.textContent = n + ' / ' + MAX;
@@ -490,7 +479,7 @@
         }
         var code = r.data.error && r.data.error.code;
         if ((r.status === 403 || r.status === 404 || (r.status === 409 && code === 'closed')) && !restarted) {
-          // The session expired or was closed: the message starts a new chat.
+          // expired or closed: the message starts a new chat
           restarted = true;
           dropSession(r.status === 409 ? 'This chat has ended' : 'Your earlier chat has expired');
           st.msgs.splice(st.msgs.indexOf(m), 1); // move it below that line
@@ -532,7 +521,15 @@
     focusFirst();
   }
 
-  // polling
+  // the library erases the chat; its 202 says so
+  async function onDelete() {
+    if (!confirm('Delete this conversation for good?')) return;
+    var r = await api('DELETE', base(), undefined, true);
+    if (r.status !== 202) { note('Not deleted: ' + errText(r, 'please try again.')); return; }
+    newChat();
+    note(String(r.data.message || 'Deleted.'), true);
+  }
+
   function schedulePoll(ms) {
     clearTimeout(pollTimer);
     if (!st.session_id || st.closed) return;
@@ -558,7 +555,7 @@
   }
   function ingest(d) {
     var list = Array.isArray(d.messages) ? d.messages : [];
-    list.forEach(function (s) {
+    list.forEach((s) => {
       if (!s || s.id == null) return;
       var id = String(s.id);
       var mine = st.msgs.find((x) => x.id === id || (s.client_id && x.client_id === s.client_id));
@@ -586,7 +583,6 @@
     save();
   }
 
-  // presence
   var presenceTimer = null;
   async function refreshPresence() {
     clearTimeout(presenceTimer);
@@ -601,7 +597,6 @@
     presenceTimer = setTimeout(refreshPresence, r.status === 429 ? Math.max(r.wait, PRESENCE_MS) : PRESENCE_MS);
   }
 
-  // start
   function start() {
     if (root) return;
     build();
@@ -609,7 +604,7 @@
     refreshPresence();
     schedulePoll(st.open ? 0 : 1000);
     pump();
-    document.addEventListener('visibilitychange', function () {
+    document.addEventListener('visibilitychange', () => {
       if (document.hidden) return;
       refreshPresence();
       schedulePoll(0);

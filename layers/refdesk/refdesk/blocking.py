@@ -14,8 +14,8 @@ from aws_lambda_powertools import Logger
 
 from refdesk import store
 from refdesk.errors import Conflict, NotFound
-from refdesk.models import (Author, BlockPatronJob, Conversation, Delivery, Message, PatronMessageJob, ReplyTo,
-                            UnblockPatronJob)
+from refdesk.models import (Author, BlockPatronJob, Conversation, Delivery, InboundMessage, Message,
+                            PatronMessageJob, ReplyTo, UnblockPatronJob)
 from refdesk.settings import get_settings
 from refdesk.store.table import now_iso
 
@@ -24,10 +24,9 @@ logger = Logger(child=True)
 ALREADY = "That patron is already blocked. Unblock them in RefDesk's Home tab."
 
 
-def intercept(job: PatronMessageJob) -> bool:
+def intercept(job: PatronMessageJob, message: InboundMessage) -> bool:
     """True when the message's patron is blocked: it is then dealt with here (answered once per
     block, else dropped) and goes no further."""
-    message = job.message
     block = store.blocks.get(message.patron_id)
     if block is None:
         return False

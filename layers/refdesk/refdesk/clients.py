@@ -62,12 +62,20 @@ def _ses():
                                                retries={"mode": "standard", "max_attempts": 3}))
 
 
+def _s3():
+    """S3 for de-identified transcripts (refdesk.transcripts): the dispatcher only."""
+    import boto3
+
+    return boto3.client("s3")
+
+
 FACTORIES: dict[str, Callable[[], Any]] = {
     "table": _dynamodb_table,
     "sqs": _sqs,
     "slack": _slack,
     "twilio": _twilio,
     "ses": _ses,
+    "s3": _s3,
 }
 
 

@@ -58,10 +58,20 @@ class QuickReply:
 
 
 @dataclass(frozen=True)
+class Topic:
+    id: str  # stable: counted in the daily statistics (store.stats)
+    label: str  # the option staff pick ("Local history")
+
+
+@dataclass(frozen=True)
 class DeskConfig:
     departments: tuple[Department, ...] = ()
     quick_replies: tuple[QuickReply, ...] = ()
     glossary: tuple[tuple[str, str], ...] = ()  # (shorthand, meaning), as in the file
+    topics: tuple["Topic", ...] = ()  # topic tags offered on a closed card (refdesk.assessment)
+
+    def topic(self, topic_id: str) -> "Topic | None":
+        return next((topic for topic in self.topics if topic.id == topic_id), None)
 
     def department(self, department_id: str) -> Department | None:
         return next((department for department in self.departments if department.id == department_id), None)
@@ -98,7 +108,7 @@ def load(desk_path: Path = DEFAULT_DESK_CONFIG, glossary_file: Path | None = DEF
         raise ConfigError(f"{desk_path}: not valid JSON ({error})") from error
     if not isinstance(data, dict):
         raise ConfigError(f"{desk_path}: expected a JSON object with departments and quick_replies")
-    unknown = set(data) - {"departments", "quick_replies", "$comment"}
+    unknown = set(data) - {"departments", "quick_replies", "topics", "$comment"}
     if unknown:
         raise ConfigError(f"{desk_path}: unknown key(s) {', '.join(sorted(unknown))}")
     departments = tuple(_department(desk_path, index, entry)
@@ -111,7 +121,10 @@ def load(desk_path: Path = DEFAULT_DESK_CONFIG, glossary_file: Path | None = DEF
         if duplicate:
             raise ConfigError(f"{desk_path}: {kind} id {duplicate!r} is used twice")
     glossary = load_glossary(glossary_file) if glossary_file else ()
-    return DeskConfig(departments=departments, quick_replies=replies, glossary=glossary)
+    topics = tuple(_topic(desk_path, index, entry) for index, entry in enumerate(_list(desk_path, data, "topics")))
+    if len({topic.id for topic in topics}) != len(topics):
+        raise ConfigError(f"{desk_path}: a topics id is used twice")
+    return DeskConfig(departments=departments, quick_replies=replies, glossary=glossary, topics=topics)
 
 
 def load_glossary(path: Path) -> tuple[tuple[str, str], ...]:
@@ -192,6 +205,13 @@ def _quick_reply(path: Path, index: int, entry) -> QuickReply:
     if len(fields["text"]) > MAX_REPLY_TEXT:
         raise ConfigError(f"{path}: {where}.text is at most {MAX_REPLY_TEXT} characters")
     return QuickReply(**fields)
+
+
+def _topic(path: Path, index: int, entry) -> Topic:
+    fields = _fields(path, f"topics[{index}]", entry, ("id", "label"), ())
+    if len(fields["label"]) > MAX_LABEL:
+        raise ConfigError(f"{path}: topics[{index}].label is at most {MAX_LABEL} characters")
+    return Topic(**fields)
 
 
 def forget_cached() -> None:

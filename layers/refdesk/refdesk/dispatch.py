@@ -12,6 +12,8 @@ from refdesk.models import (ClaimJob, CloseJob, HomeOpenedJob, Job, PatronEditJo
 from refdesk import departments
 from refdesk.models import InviteJob, QuickReplyJob
 from refdesk.settings import get_settings
+from refdesk import erasure
+from refdesk.models import ErasePatronJob
 
 logger = Logger(child=True)
 
@@ -30,6 +32,17 @@ HANDLERS: dict[type[Job], Callable] = {
     BlockPatronJob: blocking.block,
     UnblockPatronJob: blocking.unblock,
 }
+
+from refdesk import assessment  # noqa: E402 - READ, topic and ratings (store.stats)
+from refdesk.models import AssessJob, RatingJob  # noqa: E402
+
+HANDLERS.update({AssessJob: assessment.assess, RatingJob: assessment.rate})
+HANDLERS[ErasePatronJob] = erasure.erase  # a patron's "delete"
+
+from refdesk import reveal  # noqa: E402 - Reveal on a redacted patron message
+from refdesk.models import RevealJob  # noqa: E402
+
+HANDLERS[RevealJob] = reveal.reveal
 
 
 def run(body: str, attempts: int) -> None:

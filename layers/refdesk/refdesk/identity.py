@@ -1,7 +1,9 @@
 """Patron identity, kept apart from the address used to reply.
 
 A patron is known by a keyed hash of channel and address: stable (repeat patrons can be
-counted), but the phone number cannot be recovered from it or guessed without the key."""
+counted), but the phone number cannot be recovered from it or guessed without the key. The key
+is the SSM SecureString `{SsmPrefix}/patron-id-key` (PATRON_ID_KEY locally); changing it makes
+every patron new (statistics count them again), so it is generated once and kept."""
 from __future__ import annotations
 
 import base64
@@ -25,8 +27,14 @@ def keyed_hash(kind: str, value: str) -> str:
 
 
 def normalize(channel: str, address: str) -> str:
+    """One spelling per address, so that a patron keeps one hash: a phone number's digits after
+    "+" (spaces, dots, dashes and brackets dropped; the international prefix 00 read as "+");
+    anything else trimmed and lower-cased."""
     if channel == "sms":
-        return re.sub(r"[^\d+]", "", address)
+        digits = re.sub(r"\D", "", address)
+        if address.strip().startswith("+"):
+            return f"+{digits}"
+        return f"+{digits[2:]}" if digits.startswith("00") else digits
     return address.strip().lower()
 
 

@@ -59,6 +59,9 @@ class Conversation:
     closed_by: str = ""
     nudged_at: str = ""  # the last time the on-duty librarians were nudged about it (refdesk.sweep)
     after_hours: str = ""  # opened while the desk was closed: when it next opens, as the patron was told
+    read_level: int = 0  # the READ scale (1-6) staff recorded on the closed card (refdesk.assessment)
+    topic: str = ""  # the topic tag staff recorded (a deskconfig topic id)
+    rating: int = 0  # the patron's optional rating after close (1-5)
 
     @classmethod
     def from_item(cls, item: dict) -> "Conversation":
@@ -160,10 +163,25 @@ class Job:
 
 @dataclass(frozen=True)
 class PatronMessageJob(Job):
+    """A patron's message, by reference: the claim parked the message itself (text, reply
+    address, name, pictures) on its session item (store.sessions), where the dispatcher reads
+    it, so that no patron text or address waits on the queue or in the dead-letter queue."""
+
     kind: ClassVar[str] = "patron_message"
-    message: InboundMessage
     conversation_id: str
     at: str  # when the webhook accepted it
+    channel: str = ""
+    session_id: str = ""
+    message_id: str = ""
+    media: int = 0  # how many pictures or files it carries (their URLs are parked with it)
+    # Only jobs queued before messages were parked (or built by hand) carry the message itself.
+    message: InboundMessage | None = None
+
+    def __post_init__(self):
+        if self.message is not None:
+            for name, value in (("channel", self.message.channel), ("session_id", self.message.session_id),
+                                ("message_id", self.message.message_id), ("media", len(self.message.media))):
+                object.__setattr__(self, name, getattr(self, name) or value)
 
     @property
     def group(self) -> str:
@@ -171,7 +189,13 @@ class PatronMessageJob(Job):
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.message.channel}:{self.message.message_id}"
+        return f"{self.channel}:{self.message_id}"
+
+    def to_body(self) -> str:
+        body = json.loads(super().to_body())
+        if self.message is None:
+            del body["message"]
+        return json.dumps(body)
 
 
 @dataclass(frozen=True)
@@ -218,7 +242,9 @@ class PatronEditJob(Job):
     session_id: str  # the session the message was claimed in
     message_id: str  # the patron's message, as it was claimed
     subtype: str  # message_changed or message_deleted
-    text: str = ""  # the message as it reads now (edits)
+    # Where the edited message is (a reference: its text stays in Slack, off the queue).
+    source_channel: str = ""
+    source_ts: str = ""
 
     @property
     def group(self) -> str:
@@ -406,7 +432,100 @@ def job_from_body(body: str) -> Job:
     job_type = JOB_TYPES.get(data.pop("kind", None)) if isinstance(data, dict) else None
     if job_type is None:
         raise ValueError("not a RefDesk job")
-    if job_type is PatronMessageJob:
+    if job_type is PatronMessageJob and data.get("message"):
         data["message"] = InboundMessage(**data["message"])
     return job_type(**data)
 
+
+
+# --- assessment (refdesk.assessment): READ and topic on the closed card, the patron's rating --
+
+@dataclass(frozen=True)
+class AssessJob(OnCard, Job):
+    """A READ level (1-6) or a topic tag chosen on a closed conversation's card."""
+
+    kind: ClassVar[str] = "assess"
+    conversation_id: str
+    user: str
+    channel: str
+    root_ts: str
+    action_ts: str = ""
+    read_level: int = 0  # one of read_level, topic
+    topic: str = ""
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.conversation_id}:{self.read_level}:{self.topic}:{self.action_ts}"
+
+
+@dataclass(frozen=True)
+class RatingJob(Job):
+    """A patron's 1-5 rating of a closed conversation: from the widget (web) or from the buttons
+    posted in the shared thread (Slack Connect; `slack_channel`/`message_ts` is that post)."""
+
+    kind: ClassVar[str] = "rating"
+    conversation_id: str
+    rating: int
+    channel: str  # the patron channel: web or slack_connect
+    slack_channel: str = ""
+    message_ts: str = ""
+
+    @property
+    def group(self) -> str:
+        return self.conversation_id
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"rating:{self.conversation_id}"  # once per conversation
+
+
+JOB_TYPES.update({job.kind: job for job in (AssessJob, RatingJob)})
+
+
+# --- erasure (refdesk.erasure): a patron's "delete" -------------------------------------------
+
+@dataclass(frozen=True)
+class ErasePatronJob(Job):
+    """A patron asked to delete their conversations: SMS DELETE, a Slack Connect partner's
+    "delete", the widget's "Delete this conversation". References only: the address the
+    confirmation goes to waits in the request item (store.erasures), never on the queue."""
+
+    kind: ClassVar[str] = "erase_patron"
+    channel: str  # the patron channel the request came on
+    patron_id: str  # the keyed hash whose conversations go
+    session_id: str  # the session the request came from (deleted too)
+    request_id: str = ""  # the ERASE# request (SMS, Slack Connect); "" for the widget, answered at once
+
+    @property
+    def group(self) -> str:
+        return f"erase:{self.patron_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.request_id or f"{self.channel}:{self.session_id}"
+
+
+JOB_TYPES[ErasePatronJob.kind] = ErasePatronJob
+
+
+# --- redaction (refdesk.redaction, refdesk.reveal): Reveal on a redacted patron message -------
+
+@dataclass(frozen=True)
+class RevealJob(OnCard, Job):
+    """A librarian pressed Reveal on a patron message shown redacted (the card or a thread post):
+    its original goes to them alone (ephemeral), and the reveal is recorded (store.reveals)."""
+
+    kind: ClassVar[str] = "reveal"
+    conversation_id: str  # the button's value
+    user: str
+    channel: str
+    root_ts: str  # the conversation's thread (its card's ts)
+    message_ts: str  # the post the button is on: the patron message's slack_ts
+    action_ts: str
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.channel}:{self.message_ts}:{self.user}:{self.action_ts}"
+
+
+JOB_TYPES[RevealJob.kind] = RevealJob

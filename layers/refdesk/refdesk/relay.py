@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from aws_lambda_powertools import Logger
 
 from refdesk import assignment, blocking, channels, contact_card, pictures, store, waiting
-from refdesk.errors import Conflict, DeliveryFailed
-from refdesk.models import (Author, CloseJob, Conversation, Delivery, Job, Message, PatronEditJob, PatronMessageJob,
-                            ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
+from refdesk.errors import Conflict, DeliveryFailed, NotFound
+from refdesk.models import (Author, CloseJob, Conversation, Delivery, InboundMessage, Job, Message, PatronEditJob,
+                            PatronMessageJob, ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
 from refdesk.settings import get_settings
 from refdesk.slack import api as slack
 from refdesk.slack import cards
@@ -19,23 +19,62 @@ from refdesk.slack.text import is_internal, plain_text
 from refdesk.store.table import now_iso
 from refdesk import departments  # departments invited into a conversation; their members' replies credited
 from refdesk.models import QuickReplyJob
+from refdesk import assessment  # READ/topic, ratings, daily counts and transcripts at close
 
 logger = Logger(child=True)
 
 
 def deliver_patron_message(job: PatronMessageJob) -> None:
     """Store the message and show it to staff: as the root card of a new conversation, or as a
-    reply in its thread. Safe to run again: each step checks what is already done."""
-    message, conversation_id = job.message, job.conversation_id
-    if blocking.intercept(job):  # a blocked patron: answered once per block, never shown to staff
+    reply in its thread. Safe to run again: each step checks what is already done.
+
+    The job is a reference: the message waits on its session item (parked by the webhook's
+    claim) and is removed from there once stored and shown. A retry after that, or after a
+    close stored it, finds the stored message instead (its pictures, never stored, are then
+    not shown)."""
+    parked = None if job.message else store.sessions.pending(job.session_id, job.message_id)
+    message = job.message or (parked.message if parked else _stored_patron_message(job))
+    if message is None:  # never parked, or its conversation's lifetime is over
+        logger.info("patron message no longer held", extra={"conversation_id": job.conversation_id})
         return
+    if not blocking.intercept(job, message):  # a blocked patron: answered once per block, never shown
+        _show_to_staff(job, message)
+    if parked:
+        store.sessions.unpark(job.session_id, parked)
+
+
+def _stored_patron_message(job: PatronMessageJob) -> InboundMessage | None:
+    """The message of a job whose parked copy is gone, as it was stored in the conversation."""
+    stored = store.messages.get(job.conversation_id, job.message_id)
+    if stored is None:
+        return None
+    try:
+        conversation = store.conversations.get(job.conversation_id)
+    except NotFound:
+        return None
+    reply_to = store.conversations.get_reply_to(job.conversation_id)
+    return InboundMessage(channel=conversation.channel, message_id=job.message_id, session_id=conversation.anchor,
+                          patron_id=conversation.patron_id, label=conversation.label, text=stored.text,
+                          reply_address=reply_to.address, follow_up=conversation.follow_up,
+                          patron_name=reply_to.name)
+
+
+def _store_patron_message(conversation_id: str, message: InboundMessage,
+                          at: str) -> tuple[Conversation, ReplyTo, Message]:
+    """The conversation (created by its first message), where replies go, and the message, stored."""
     conversation = store.conversations.ensure(conversation_id, message)
     reply_to = ReplyTo(address=message.reply_address, name=message.patron_name)
     if message.reply_address:
         store.conversations.save_reply_to(conversation_id, reply_to)
     stored, _ = store.messages.put(conversation_id, Message(
-        message_id=message.message_id, at=job.at, author=Author.PATRON, text=message.text,
+        message_id=message.message_id, at=at, author=Author.PATRON, text=message.text,
         client_id=message.message_id))
+    return conversation, reply_to, stored
+
+
+def _show_to_staff(job: PatronMessageJob, message: InboundMessage) -> None:
+    conversation_id = job.conversation_id
+    conversation, reply_to, stored = _store_patron_message(conversation_id, message, job.at)
     assignment.patron_waiting(conversation, job)  # the waiting queue; the patron's place, once per wait
     if stored.slack_ts:  # posted by an earlier attempt; its pictures may not all be shown yet
         if conversation.after_hours and stored.slack_ts == conversation.slack_ts:
@@ -44,7 +83,8 @@ def deliver_patron_message(job: PatronMessageJob) -> None:
         return
     if conversation.slack_ts:
         channel, thread_ts = conversation.slack_channel, conversation.slack_ts
-        ts = slack.post_patron_text(channel, thread_ts, conversation.label, message.text)
+        ts = slack.post_patron_text(channel, thread_ts, conversation.label, message.text,
+                                    reveal=conversation_id)  # redacted, with Reveal (refdesk.redaction)
     else:
         channel = get_settings().slack_staff_channel
         opening = waiting.closed_until(job.at)  # opened outside opening hours: the card says so
@@ -198,8 +238,9 @@ def handle_staff_edit(job: StaffEditJob) -> None:
 
 def handle_patron_edit(job: PatronEditJob) -> None:
     """A patron edited or deleted a message of an open conversation (Slack Connect): the patron's
-    channel cannot take it back from staff, so staff are told in the thread, with the new text
-    for an edit. Messages of closed conversations, or never received, are left alone."""
+    channel cannot take it back from staff, so staff are told in the thread, with a link to the
+    edited message in the shared channel (its text stays in Slack: no patron text crosses the
+    queue). Messages of closed conversations, or never received, are left alone."""
     conversation_id = store.sessions.conversation_holding(job.session_id, job.message_id)
     if not conversation_id:
         return
@@ -209,8 +250,10 @@ def handle_patron_edit(job: PatronEditJob) -> None:
     if not conversation.slack_ts:  # the message's own job has not posted the card yet: retried
         raise RuntimeError("the conversation has no staff thread yet")
     if job.subtype == "message_changed":
-        slack.post_patron_text(conversation.slack_channel, conversation.slack_ts, conversation.label,
-                               f":pencil2: Edited in Slack. It now reads: {job.text}")
+        link = slack.permalink(job.source_channel, job.source_ts)
+        slack.post(conversation.slack_channel, f":pencil2: The patron edited a message in the shared channel: "
+                   f"<{link}|read it there>. What they first wrote is still shown in this thread.",
+                   thread_ts=conversation.slack_ts)
     else:
         slack.post(conversation.slack_channel, ":wastebasket: The patron deleted one of their messages. What "
                    "they first wrote is still shown in this thread.", thread_ts=conversation.slack_ts)
@@ -219,32 +262,50 @@ def handle_patron_edit(job: PatronEditJob) -> None:
 
 def close(job: CloseJob) -> None:
     conversation = store.conversations.get(job.conversation_id)
+    if conversation.is_open:
+        _store_parked(conversation)
     try:
         conversation = store.conversations.close(job.conversation_id, job.user,
-                                                 channels.get(conversation.channel).release)
+                                                 channels.get(conversation.channel).release,
+                                                 retention_seconds=get_settings().retention_seconds)
     except Conflict:
+        store.conversations.retire(job.conversation_id)  # a retry of a close that stopped part-way
+        # A retry of a close that stopped part-way finishes its once-only steps (counted, transcript).
+        assessment.closed(store.conversations.get(job.conversation_id))
         slack.tell(job.channel, job.user, "That conversation was already closed.")
         return
+    assessment.closed(conversation)  # daily counts and the de-identified transcript, each once
     question = next((message.text for message in store.messages.list_after(conversation.conversation_id)
                      if message.author is Author.PATRON), "")
     reply_to = store.conversations.get_reply_to(conversation.conversation_id)
     text, blocks, _ = cards.root_card(conversation, question, reply_to)
     slack.update(conversation.slack_channel, conversation.slack_ts, f"[closed] {text}",
-                 cards.closed_card(blocks, job.user))
+                 assessment.closed_card(conversation, blocks))  # with READ 1-6 and the topic menu
     closing = get_settings().closing_text(conversation.channel)
     if closing:
         stored, _ = store.messages.put(conversation.conversation_id, Message(
             message_id=f"close-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM, text=closing,
             delivery=Delivery.PENDING))
         _send_to_patron(conversation, reply_to, stored, "")
+    assessment.offer_rating(conversation)  # Slack Connect: 1-5 in the shared thread, once
+    store.conversations.retire(conversation.conversation_id)  # its items expire RetentionDays after the close
     logger.info("conversation closed", extra={"conversation_id": conversation.conversation_id})
+
+
+def _store_parked(conversation: Conversation) -> None:
+    """Patron messages still parked on the session are stored in the conversation before the
+    close releases the session (an SMS or Slack Connect session is deleted). Their own jobs,
+    when they run, find them stored and show them in the thread."""
+    for parked in store.sessions.all_pending(conversation.anchor):
+        _store_patron_message(conversation.conversation_id, parked.message, parked.at)
+        store.sessions.unpark(conversation.anchor, parked)
 
 
 def report_undeliverable(job: Job, attempts: int) -> None:
     """The last attempt failed: the job goes to the dead-letter queue; tell the thread."""
     logger.error("job failed its last attempt", extra={"kind": job.kind, "attempts": attempts,
                                                        "conversation_id": getattr(job, "conversation_id", None)})
-    if isinstance(job, PatronMessageJob) and job.message.media:
+    if isinstance(job, PatronMessageJob) and job.media:
         pictures.report_unshown(job.conversation_id, attempts)
     if not isinstance(job, StaffReplyJob):
         return

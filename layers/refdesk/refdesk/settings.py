@@ -14,6 +14,7 @@ SECRETS = {
     "twilio_account_sid": ("TWILIO_ACCOUNT_SID", "twilio-account-sid"),
     "twilio_auth_token": ("TWILIO_AUTH_TOKEN", "twilio-auth-token"),
     "patron_id_key": ("PATRON_ID_KEY", "patron-id-key"),
+    "report_link_key": ("REPORT_LINK_KEY", "report-link-key"),  # signs the report links (refdesk.reports)
 }
 SECRET_CACHE_SECONDS = 300
 
@@ -40,6 +41,7 @@ DEFAULT_BLOCKED_TEXT = "This service can't take your messages. Please contact th
 # line (position > 1) is told their place once per wait ({position}); a transferred patron is
 # told they are being connected to a colleague.
 DEFAULT_QUEUE_POSITION_TEXT = "A librarian will be with you shortly — you are number {position} in line."
+DEFAULT_RETENTION_DAYS = 30
 DEFAULT_TRANSFER_TEXT = "You're being connected to a colleague who can help with this. One moment, please."
 
 
@@ -84,6 +86,21 @@ class Settings:
     blocked_text: str = DEFAULT_BLOCKED_TEXT
     queue_position_text: str = DEFAULT_QUEUE_POSITION_TEXT
     transfer_text: str = DEFAULT_TRANSFER_TEXT
+    # Library-card barcodes masked in what is posted to Slack (refdesk.redaction): a regular
+    # expression matched as a whole word (LibraryCardPattern; default 14 digits).
+    library_card_pattern: str = r"\d{14}"
+    # Reports (refdesk.reports): the queue `/refdesk stats` asks the reports function on, the
+    # bucket of the monthly CSV, and the first days (MM-DD) of the academic terms ("term").
+    reports_queue_url: str = ""
+    reports_bucket: str = ""
+    term_starts: tuple[str, ...] = ("01-01", "06-01", "09-01")
+    # De-identified transcripts (refdesk.transcripts): off unless KEEP_TRANSCRIPTS is "true"; the
+    # bucket (and its prefix) the dispatcher may write them to.
+    keep_transcripts: bool = False
+    transcript_bucket: str = ""
+    # Retention (README "Privacy"): a closed conversation, its messages and where replies went
+    # are kept this many days after it closes, then expire (DynamoDB TTL, and filtered on read).
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -118,6 +135,13 @@ class Settings:
             blocked_text=env.get("BLOCKED_TEXT", "").strip() or DEFAULT_BLOCKED_TEXT,
             queue_position_text=env.get("QUEUE_POSITION_TEXT", "").strip() or DEFAULT_QUEUE_POSITION_TEXT,
             transfer_text=env.get("TRANSFER_TEXT", "").strip() or DEFAULT_TRANSFER_TEXT,
+            library_card_pattern=env.get("LIBRARY_CARD_PATTERN", "").strip() or r"\d{14}",
+            reports_queue_url=env.get("REPORTS_QUEUE_URL", ""),
+            reports_bucket=env.get("REPORTS_BUCKET", ""),
+            term_starts=_csv(env.get("TERM_STARTS", "")) or ("01-01", "06-01", "09-01"),
+            keep_transcripts=env.get("KEEP_TRANSCRIPTS", "false").strip().lower() == "true",
+            transcript_bucket=env.get("TRANSCRIPT_BUCKET", "").strip(),
+            retention_days=max(1, int(env.get("RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)),
         )
 
     @property
@@ -138,6 +162,10 @@ class Settings:
     def closing_text(self, channel: str) -> str:
         """The closing line for a patron on this channel."""
         return self.closing_texts.get(channel) or DEFAULT_CLOSING_TEXT
+
+    @property
+    def retention_seconds(self) -> int:
+        return self.retention_days * 24 * 3600
 
     def secret(self, name: str) -> str:
         env_name, parameter = SECRETS[name]

@@ -33,8 +33,9 @@ class Channel(Protocol):
     def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage | None:
         """The patron's message, or None when it is not for the desk."""
 
-    def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
-        """(conversation_id, opened_now); raises DuplicateDelivery for a message seen before."""
+    def claim(self, message: InboundMessage, credential: str = "", at: str = "") -> tuple[str, bool]:
+        """(conversation_id, opened_now); raises DuplicateDelivery for a message seen before. The
+        message (arrived at `at`) is parked on its session for the dispatcher."""
 
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         """The parts to send for one reply (from `sender`, empty for the desk itself; `department`

@@ -158,8 +158,9 @@ class SlackConnectChannel:
                               patron_id=identity.patron_id(self.name, f"{team}:{user}"), label=label_of(team, user),
                               text=body, reply_address=address_of(channel, root))
 
-    def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
-        return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"))
+    def claim(self, message: InboundMessage, credential: str = "", at: str = "") -> tuple[str, bool]:
+        return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"),
+                                    message=message, at=at)
 
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         """The reply credited like SMS ("Amanda (library): …") and escaped for Slack (a librarian's

@@ -120,8 +120,9 @@ class SmsChannel:
                               label=f"SMS {identity.mask_phone(sender)}", text=_text(body, media_count, media),
                               reply_address=sender, media=media)
 
-    def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
-        return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"))
+    def claim(self, message: InboundMessage, credential: str = "", at: str = "") -> tuple[str, bool]:
+        return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"),
+                                    message=message, at=at)
 
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         if not sender:

@@ -45,8 +45,9 @@ class WebChannel:
                               patron_id=identity.patron_id(self.name, session_id), label=f"Web ···{session_id[-4:]}",
                               text=text, reply_address=contact, follow_up=bool(contact), patron_name=name)
 
-    def claim(self, message: InboundMessage, credential: str = "") -> tuple[str, bool]:
-        return store.sessions.claim(message.session_id, message.message_id, token_hash=credential)
+    def claim(self, message: InboundMessage, credential: str = "", at: str = "") -> tuple[str, bool]:
+        return store.sessions.claim(message.session_id, message.message_id, token_hash=credential, message=message,
+                                    at=at)
 
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         return [text]
@@ -185,6 +186,18 @@ def list_messages(session_id: str, token: str, after: str) -> dict:
         # (one COUNT on the queue index) or {"state": "claimed", "by": "Amanda"} (no read), or null.
         "queue": store.queue.session_status(session),
     }
+
+
+def delete_session(session_id: str, token: str) -> dict:
+    """The widget's "Delete this conversation": the token checked (one read), the erasure queued
+    (refdesk.erasure). The answer is the patron's confirmation."""
+    from refdesk import erasure
+
+    _check_id(session_id)
+    session = store.sessions.get(session_id, identity.token_hash(token))
+    erasure.request_for_session(CHANNEL.name, session_id,
+                                session.get("patron_id") or identity.patron_id(CHANNEL.name, session_id))
+    return {"status": "deleting", "message": erasure.CONFIRMATION}
 
 
 def _credited(message) -> str:

@@ -21,11 +21,16 @@ def post(channel: str, text: str, blocks: list[dict] | None = None, thread_ts: s
     return response["ts"]
 
 
-def post_patron_text(channel: str, thread_ts: str, label: str, text: str) -> str:
+def post_patron_text(channel: str, thread_ts: str, label: str, text: str, reveal: str = "") -> str:
     """A later patron message as a thread reply (several if it is very long), with the shorthand
-    it uses explained under it (refdesk.glossary); returns the first ts."""
-    from refdesk.slack.cards import BLOCK_LIMIT, glossary_blocks
+    it uses explained under it (refdesk.glossary); returns the first ts. The text is shown
+    redacted (refdesk.redaction); `reveal` (the conversation id) puts Reveal on the first post
+    when something was masked."""
+    from refdesk import redaction
+    from refdesk.slack.cards import BLOCK_LIMIT, glossary_blocks, reveal_actions
 
+    redacted = redaction.redact(text)
+    text = redacted.text
     fallback = f"{label}: {escaped_chunks(text, 300)[0]}"
     first_ts = ""
     messages, shorthand = text_blocks(text), glossary_blocks(text)
@@ -33,6 +38,11 @@ def post_patron_text(channel: str, thread_ts: str, label: str, text: str) -> str
         messages[-1] = [*messages[-1], *shorthand]
     elif shorthand:
         messages.append(shorthand)
+    if reveal and redacted.changed:  # the stored message's slack_ts is the first post's: Reveal goes there
+        if len(messages[0]) >= BLOCK_LIMIT:
+            messages.insert(1, messages[0][BLOCK_LIMIT - 1:])  # one block: fits whatever follows
+            messages[0] = messages[0][:BLOCK_LIMIT - 1]
+        messages[0] = [*messages[0], reveal_actions(reveal)]
     for blocks in messages:
         ts = post(channel, fallback, blocks, thread_ts)
         first_ts = first_ts or ts

@@ -36,8 +36,11 @@ def heading(conversation: Conversation, reply_to: ReplyTo) -> str:
     text = f"*{escape(conversation.label)}*"
     if conversation.follow_up:
         text += " · :envelope: *follow-up requested* (asked while nobody was on duty)"
-        who = " · ".join(escape(part) for part in (reply_to.name, reply_to.address) if part)
-        text += f"\nReply to: {who}" if who else ""
+        # The address is masked like any in patron text: replies reach it without staff seeing it.
+        from refdesk import redaction
+
+        who = " · ".join(escape(part) for part in (reply_to.name, redaction.redact(reply_to.address).text) if part)
+        text += f"\nReply to: {who} (each reply is sent there)" if who else ""
     if conversation.after_hours:  # refdesk.waiting: the patron was told when the desk opens
         text += (f"\n:crescent_moon: Arrived while the desk was closed; the patron was told we open "
                  f"{escape(conversation.after_hours)}")
@@ -47,12 +50,19 @@ def heading(conversation: Conversation, reply_to: ReplyTo) -> str:
 def root_card(conversation: Conversation, question: str,
               reply_to: ReplyTo = ReplyTo()) -> tuple[str, list[dict], list[list[dict]]]:
     """(fallback text, blocks, overflow) for a new conversation. Overflow is question text that
-    did not fit in one message; it is posted in the thread."""
+    did not fit in one message; it is posted in the thread. The question is shown redacted
+    (refdesk.redaction), with Reveal among the actions when something was masked."""
+    from refdesk import redaction
+
+    redacted = redaction.redact(question)
+    question = redacted.text
     first, *overflow = text_blocks(question)
     top, how, state, actions = as_dicts([section(heading(conversation, reply_to)), context(HOW_TO_REPLY),
                                          state_line(conversation), close_button(conversation.conversation_id)])
     actions["elements"][:0] = [element.to_dict() for element in assignment_elements(conversation)]
     actions["elements"] += desk_help_elements(conversation)  # Invite, "Quick reply…"
+    if redacted.changed:
+        actions["elements"].append(reveal_button(conversation.conversation_id))
     shorthand = glossary_blocks(question)  # refdesk.glossary
     room = BLOCK_LIMIT - 4 - len(shorthand)
     if first[room:]:
@@ -185,3 +195,58 @@ def quick_reply_post(label: str, text: str, user: str) -> tuple[str, list[dict]]
     blocks.append(context(f":zap: Quick reply \u201c{escape(label)}\u201d sent by <@{user}>"))
     return f"Quick reply: {escaped_chunks(text, 300)[0]}", as_dicts(blocks)
 
+
+
+# --- assessment (refdesk.assessment): READ and topic on the closed card; a patron's rating ---
+
+ASSESSMENT_BLOCK = "assessment"
+READ_HINT = "READ scale: 1 directional … 6 in-depth research"
+
+
+def assessment_blocks(conversation_id: str, read_level: int, topic_label: str, topics) -> list[dict]:
+    """What the closed card offers: READ 1-6 buttons and a topic menu until each is recorded, then
+    what was recorded (one click each; a second click is told it was recorded already)."""
+    from slack_sdk.models.blocks import Option, StaticSelectElement
+
+    from refdesk.slack.interactions import READ_ACTION_PREFIX, TOPIC_ACTION
+
+    recorded = [f"READ {read_level}" if read_level else "", f"topic: {escape(topic_label)}" if topic_label else ""]
+    blocks: list[Block] = []
+    if any(recorded):
+        blocks.append(context(":bar_chart: Recorded " + " · ".join(part for part in recorded if part)))
+    elements: list = []
+    if not read_level:
+        elements += [ButtonElement(text=str(level), action_id=f"{READ_ACTION_PREFIX}{level}",
+                                   value=f"{conversation_id}:{level}") for level in range(1, 7)]
+    if not topic_label and topics:
+        elements.append(StaticSelectElement(
+            placeholder="Topic…", action_id=TOPIC_ACTION,
+            options=[Option(text=topic.label, value=f"{conversation_id}:{topic.id}") for topic in topics][:100]))
+    if elements:
+        blocks += [context(READ_HINT if not read_level else "Tag the topic"),
+                   ActionsBlock(block_id=ASSESSMENT_BLOCK, elements=elements)]
+    return as_dicts(blocks)
+
+
+def rating_prompt(conversation_id: str) -> tuple[str, list[dict]]:
+    """The optional 1-5 rating offered to a Slack Connect patron after the closing line."""
+    from refdesk.slack.interactions import RATE_ACTION_PREFIX
+
+    text = "How did we do? Rate this conversation from 1 (poor) to 5 (excellent). Optional."
+    return text, as_dicts([section(text), ActionsBlock(elements=[
+        ButtonElement(text=str(rating), action_id=f"{RATE_ACTION_PREFIX}{rating}", value=f"{conversation_id}:{rating}")
+        for rating in range(1, 6)])])
+
+
+# --- redaction (refdesk.redaction, refdesk.reveal) -----------------------------------------
+
+def reveal_button(conversation_id: str) -> dict:
+    """Reveal, on a patron message shown redacted: its original, to the presser only."""
+    from refdesk.slack.interactions import REVEAL_ACTION
+
+    return ButtonElement(text="Reveal", action_id=REVEAL_ACTION, value=conversation_id).to_dict()
+
+
+def reveal_actions(conversation_id: str) -> dict:
+    """The actions block of a later patron message (a thread post) shown redacted."""
+    return {"type": "actions", "block_id": "reveal", "elements": [reveal_button(conversation_id)]}

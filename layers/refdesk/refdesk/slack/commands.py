@@ -5,10 +5,12 @@ from refdesk import presence, roster
 
 HELP = ("`/refdesk on` - go on duty (patrons see the desk online)\n"
         "`/refdesk off` - go off duty\n"
-        "`/refdesk status` - who is on duty, which departments can be asked, and what patrons see")
+        "`/refdesk status` - who is on duty, which departments can be asked, and what patrons see\n"
+        "`/refdesk stats [7d|30d|90d|term]` - the desk's figures and charts (default 30d)")
 
 
-def run(text: str, user_id: str, user_name: str) -> str:
+def run(text: str, user_id: str, user_name: str, api_url: str = "") -> str:
+    """api_url: where the API answers (the report link of `stats` points there)."""
     word = text.strip().lower()
     if not user_id:
         return "Slack did not say who you are; try again."
@@ -16,6 +18,10 @@ def run(text: str, user_id: str, user_name: str) -> str:
         return roster.go_on_duty(user_id, user_name)
     if word in ("off", "out", "stop"):
         return roster.go_off_duty(user_id)
+    if word.split()[:1] == ["stats"]:  # answered at once; the reports function does the work
+        from refdesk import reports
+
+        return reports.request(word[len("stats"):].strip(), user_id, api_url)
     if word == "status":
         state = presence.current()
         return (f"Patrons see the desk as *{state['status']}*; {state['librarians_on_duty']} librarian(s) on duty"

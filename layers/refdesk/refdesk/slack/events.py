@@ -7,7 +7,7 @@ Everything else is staff-side; a staff-thread message whose event shows another 
 `outsider` and never reaches a patron (refdesk.relay)."""
 from __future__ import annotations
 
-from refdesk import conversations
+from refdesk import conversations, erasure
 from refdesk.channels import slack_connect as partner
 from refdesk.errors import BadRequest
 from refdesk.models import HomeOpenedJob, PatronEditJob, StaffEditJob, StaffReplyJob
@@ -63,6 +63,9 @@ def _accept_partner_message(event: dict) -> None:
     message = partner.CHANNEL.parse(event)
     if message is None:
         return None
+    if erasure.is_request(message):  # "delete": the dispatcher erases the partner's conversations
+        erasure.request(message)
+        return None
     opened = conversations.accept(message)
     count("PatronMessageAccepted", channel=partner.NAME)
     if opened:
@@ -95,12 +98,9 @@ def _partner_edit_job(subtype: str, event: dict, message: dict, envelope: dict) 
     root = message.get("thread_ts") or ts
     if not all(isinstance(value, str) and value for value in (channel, ts, root)):
         raise BadRequest(f"{subtype} event without channel or ts")
-    text, files = message.get("text") or "", message.get("files") or []
-    if not isinstance(text, str) or not isinstance(files, list):
-        raise BadRequest(f"{subtype} event with malformed text or files")
     return PatronEditJob(event_id=envelope["event_id"], channel=partner.NAME,
                          session_id=partner.session_of(channel, root), message_id=partner.message_id_of(channel, ts),
-                         subtype=subtype, text=partner.readable(text, len(files)) if subtype == "message_changed" else "")
+                         subtype=subtype, source_channel=channel, source_ts=ts)
 
 
 def _edit_job(subtype: str, event: dict, message: dict, envelope: dict) -> StaffEditJob | None:

@@ -8,6 +8,7 @@ from refdesk.errors import BadRequest
 from refdesk.models import ClaimJob, CloseJob, TransferJob
 from refdesk.models import InviteJob, QuickReplyJob
 from refdesk.models import BlockPatronJob, UnblockPatronJob
+from refdesk.models import AssessJob, RatingJob
 from refdesk.slack.router import router
 
 CLOSE_ACTION = "close_conversation"
@@ -188,3 +189,80 @@ def unblock_patron(action: dict, payload: dict) -> UnblockPatronJob:
     if not isinstance(patron_id, str) or not re.fullmatch(r"[a-z2-7]{16,64}", patron_id):
         raise BadRequest("unblock without a patron")
     return UnblockPatronJob(patron_id=patron_id, user=_user_id(payload), action_ts=str(action.get("action_ts", "")))
+
+
+# --- assessment (refdesk.assessment): READ and topic on the closed card; a patron's rating ---
+
+READ_ACTION_PREFIX = "read_level_"  # read_level_1 … read_level_6; value: "{conversation id}:{level}"
+TOPIC_ACTION = "topic_tag"  # the closed card's static_select; selected_option value: "{conversation id}:{topic}"
+RATE_ACTION_PREFIX = "rate_"  # rate_1 … rate_5 in a Slack Connect thread; value: "{conversation id}:{rating}"
+
+
+def _pair(value, pattern: str) -> tuple[str, str]:
+    if not isinstance(value, str) or not re.fullmatch(rf"[A-Za-z0-9_-]{{1,100}}:{pattern}", value):
+        raise BadRequest("assessment without a conversation and a value")
+    conversation_id, _, chosen = value.partition(":")
+    return conversation_id, chosen
+
+
+def _assess(payload: dict, action: dict, conversation_id: str, **chosen) -> AssessJob:
+    channel, root_ts = _card(payload)
+    if not CHANNEL_ID.fullmatch(channel) or not TS.fullmatch(root_ts):
+        raise BadRequest("assessment outside a conversation card")
+    return AssessJob(conversation_id=conversation_id, user=_user_id(payload), channel=channel, root_ts=root_ts,
+                     action_ts=str(action.get("action_ts", "")), **chosen)
+
+
+def read_level(action: dict, payload: dict) -> AssessJob:
+    conversation_id, level = _pair(action.get("value"), "[1-6]")
+    return _assess(payload, action, conversation_id, read_level=int(level))
+
+
+def topic_tag(action: dict, payload: dict) -> AssessJob:
+    selected = action.get("selected_option")
+    conversation_id, topic = _pair(selected.get("value") if isinstance(selected, dict) else None, "[a-z0-9_-]{1,40}")
+    return _assess(payload, action, conversation_id, topic=topic)
+
+
+def rate(action: dict, payload: dict) -> RatingJob:
+    """A Slack Connect patron's rating, pressed in the shared thread after close."""
+    conversation_id, rating = _pair(action.get("value"), "[1-5]")
+    channel, message_ts = _card(payload)
+    if not CHANNEL_ID.fullmatch(channel) or not TS.fullmatch(message_ts):
+        raise BadRequest("rating outside its message")
+    _user_id(payload)
+    return RatingJob(conversation_id=conversation_id, rating=int(rating), channel="slack_connect",
+                     slack_channel=channel, message_ts=message_ts)
+
+
+for _level in range(1, 7):
+    router.action(f"{READ_ACTION_PREFIX}{_level}")(read_level)
+router.action(TOPIC_ACTION)(topic_tag)
+for _rating in range(1, 6):
+    router.action(f"{RATE_ACTION_PREFIX}{_rating}")(rate)
+
+
+# --- Reveal (refdesk.reveal): the original of a patron message shown redacted ----------------
+
+REVEAL_ACTION = "reveal_original"  # on a redacted patron message (card, thread post); value: the conversation id
+
+
+@router.action(REVEAL_ACTION)
+def reveal(action: dict, payload: dict):
+    """Reveal, pressed on a patron message: which post (its ts names the stored message), in
+    which thread, by whom. The original is looked up and shown by the dispatcher."""
+    from refdesk.models import RevealJob
+
+    conversation_id = action.get("value")
+    if not isinstance(conversation_id, str) or not SAFE_ID.fullmatch(conversation_id):
+        raise BadRequest("reveal without a conversation")
+    channel, message_ts = _card(payload)
+    if not CHANNEL_ID.fullmatch(channel) or not TS.fullmatch(message_ts):
+        raise BadRequest("reveal outside a patron message")
+    container, message = _object(payload, "container"), _object(payload, "message")
+    root_ts = container.get("thread_ts") or message.get("thread_ts") or message_ts
+    action_ts = action.get("action_ts")
+    if not isinstance(root_ts, str) or not TS.fullmatch(root_ts) or not isinstance(action_ts, str) or not action_ts:
+        raise BadRequest("reveal without its thread or action_ts")
+    return RevealJob(conversation_id=conversation_id, user=_user_id(payload), channel=channel, root_ts=root_ts,
+                     message_ts=message_ts, action_ts=action_ts[:40])

@@ -4,7 +4,9 @@ Access patterns:
   - create a conversation on its first message (idempotent), read it by id
   - remember its root card in Slack, and find the conversation from a Slack thread
   - keep where replies go (REPLY_TO) apart from the conversation, which knows only a hash
-  - close it and release its session in one transaction"""
+  - close it and release its session in one transaction; then every item of the conversation
+    (and its thread lookup) expires the retention time after the close (`retire`)
+  - reads of items whose lifetime is over behave as if they were gone (TTL deletion lags)"""
 from __future__ import annotations
 
 import dataclasses
@@ -14,7 +16,7 @@ from botocore.exceptions import ClientError
 from refdesk.errors import Conflict, NotFound
 from refdesk.models import Conversation, InboundMessage, ReplyTo, Status
 from refdesk.store import keys, sessions
-from refdesk.store.table import failed_condition, now_iso, table, transact
+from refdesk.store.table import expired, failed_condition, now_iso, table, transact
 
 
 def ensure(conversation_id: str, message: InboundMessage) -> Conversation:
@@ -37,18 +39,28 @@ def ensure(conversation_id: str, message: InboundMessage) -> Conversation:
 
 def get(conversation_id: str) -> Conversation:
     item = table().get_item(Key=keys.conversation(conversation_id)).get("Item")
-    if not item:
+    if not item or expired(item):
         raise NotFound("no such conversation")
     return Conversation.from_item(item)
 
 
+def lifetime(conversation_id: str) -> int:
+    """When an item added to the conversation now expires: with the conversation once it has
+    closed (a message stored after the close), else KEEP_SECONDS from now."""
+    item = table().get_item(Key=keys.conversation(conversation_id), ProjectionExpression="expires_at, closed_at",
+                            ConsistentRead=True).get("Item") or {}
+    return int(item["expires_at"]) if "closed_at" in item and "expires_at" in item else keys.keep_until()
+
+
 def save_reply_to(conversation_id: str, reply_to: ReplyTo) -> None:
     table().put_item(Item={**keys.reply_to(conversation_id), "address": reply_to.address, "name": reply_to.name,
-                           "expires_at": keys.keep_until()})
+                           "expires_at": lifetime(conversation_id)})
 
 
 def get_reply_to(conversation_id: str) -> ReplyTo:
     item = table().get_item(Key=keys.reply_to(conversation_id)).get("Item") or {}
+    if expired(item):
+        item = {}
     return ReplyTo(address=item.get("address", ""), name=item.get("name", ""))
 
 
@@ -66,28 +78,75 @@ def set_slack_root(conversation_id: str, channel: str, ts: str) -> None:
 
 def for_thread(channel: str, ts: str) -> str | None:
     item = table().get_item(Key=keys.thread(channel, ts)).get("Item")
-    return item["conversation_id"] if item else None
+    return item["conversation_id"] if item and not expired(item) else None
 
 
-def close(conversation_id: str, closed_by: str, release: sessions.Release) -> Conversation:
-    """Close an open conversation and release its session as its channel requires.
-    Raises Conflict when it was already closed."""
+class ParkedSinceRead(Exception):
+    """A patron message was parked on the session after the close stored the parked ones: the
+    close is tried again (the queue retries it)."""
+
+
+def close(conversation_id: str, closed_by: str, release: sessions.Release,
+          retention_seconds: int = keys.KEEP_SECONDS) -> Conversation:
+    """Close an open conversation and release its session as its channel requires; the
+    conversation then expires `retention_seconds` after the close (`retire` does the rest of its
+    items). Messages parked on the session must have been stored first. Raises Conflict when it
+    was already closed, ParkedSinceRead when a message was parked meanwhile."""
     conversation = get(conversation_id)
     now = now_iso()
     try:
         transact([
             {"Update": {"Key": keys.conversation(conversation_id),
                         # Closing also leaves the waiting queue (store.queue): the index keys go.
-                        "UpdateExpression": "SET #status = :closed, closed_at = :now, closed_by = :by "
-                                            "REMOVE queue_pk, queue_sk",
+                        "UpdateExpression": "SET #status = :closed, closed_at = :now, closed_by = :by, "
+                                            "expires_at = :until REMOVE queue_pk, queue_sk",
                         "ConditionExpression": "#status = :open",
                         "ExpressionAttributeNames": {"#status": "status"},
                         "ExpressionAttributeValues": {":closed": Status.CLOSED.value, ":open": Status.OPEN.value,
-                                                      ":now": now, ":by": closed_by}}},
+                                                      ":now": now, ":by": closed_by,
+                                                      ":until": keys.retained_until(now, retention_seconds)}}},
             sessions.release_step(conversation.anchor, conversation_id, release, now),
         ])
     except ClientError as error:
         if failed_condition(error):
+            if get(conversation_id).is_open:  # the session's condition failed: a message was parked
+                raise ParkedSinceRead("a patron message arrived while closing") from error
             raise Conflict("conversation already closed", code="closed") from error
         raise
     return dataclasses.replace(conversation, status=Status.CLOSED, closed_at=now, closed_by=closed_by)
+
+
+def retire(conversation_id: str) -> int:
+    """Give every item of a closed conversation (messages, their markers, where replies go, its
+    invitations) and its thread lookup the conversation's own expiry, set by `close`. Safe to
+    run again; returns how many items it shortened."""
+    meta = table().get_item(Key=keys.conversation(conversation_id), ConsistentRead=True).get("Item") or {}
+    if "closed_at" not in meta or "expires_at" not in meta:
+        return 0
+    until = int(meta["expires_at"])
+    found: list[dict] = []
+    query = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": meta["pk"]},
+             "ProjectionExpression": "pk, sk, expires_at", "ConsistentRead": True}
+    while True:
+        page = table().query(**query)
+        found += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if meta.get("slack_channel") and meta.get("slack_ts"):
+        thread = table().get_item(Key=keys.thread(meta["slack_channel"], meta["slack_ts"]),
+                                  ProjectionExpression="pk, sk, expires_at").get("Item")
+        found += [thread] if thread else []
+    shortened = 0
+    for item in found:
+        if int(item.get("expires_at", until + 1)) <= until:
+            continue
+        try:
+            table().update_item(Key={"pk": item["pk"], "sk": item["sk"]}, UpdateExpression="SET expires_at = :until",
+                                ConditionExpression="attribute_exists(pk)",
+                                ExpressionAttributeValues={":until": until})
+            shortened += 1
+        except ClientError as error:
+            if not failed_condition(error):
+                raise
+    return shortened

@@ -13,13 +13,29 @@
   CONV#{id}             / DEPT#{department}  a department invited into the conversation (refdesk.deskconfig id)
   CONV#{id}             / QUICK#{reply id}   the last time this quick reply was sent (double clicks send once)
   BLOCKS                / PATRON#{patron_id} a blocked patron (keyed hash and masked label, never the address)
+  ERASE#{request id}    / META               a patron's request to delete their conversations (store.erasures)
+  REVEAL#{conversation} / {message id}#{user}#{action ts}  a librarian revealed a redacted patron message (store.reveals)
+
+Lifetimes: opt-outs, blocks and contact cards keep their own (optouts, blocks, contact_cards).
+An open conversation's items keep KEEP_SECONDS; when it closes, every item of its CONV#
+partition and its THREAD# item expire RETENTION_DAYS (settings.retention_days) after the close
+(`retained_until`; conversations.retire). An SMS or Slack Connect session is deleted at close, a
+web chat's ends and expires with its token (channels.web.SESSION_LIFETIME).
+
+A patron message waits on its session item, parked by the claim that accepted it, until the
+dispatcher stores it in the conversation (the job carries only references): one attribute per
+message, `pending:{message id}` (`pending_attribute`), and `pending_bytes`, their total size.
 
 Index GSI1 (sparse, INCLUDE projection): the waiting queue. Only a conversation waiting for a
 librarian carries its keys (set when it starts waiting, removed when claimed, answered or closed):
-  queue_pk = WAITING    queue_sk = {arrived ISO time}#{conversation id}   oldest first"""
+  queue_pk = WAITING    queue_sk = {arrived ISO time}#{conversation id}   oldest first
+
+Index ByPatron (sparse, INCLUDE projection): every item carrying `patron_id` (conversations, web
+sessions, blocks) by the patron's keyed hash, to erase a patron's conversations (store.erasures)."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 META = "META"
 MESSAGE_PREFIX = "MSG#"
@@ -27,14 +43,29 @@ MESSAGE_RANGE_END = "MSG#~"  # after every MSG#{ISO time}… sort key
 DUTY_PK = "DUTY"
 BLOCKS_PK = "BLOCKS"
 QUEUE_INDEX = "GSI1"
+PATRON_INDEX = "ByPatron"
 WAITING_PK = "WAITING"
-# Nothing is deleted by age yet; every item still gets an expiry so that retention is a
-# setting, not a migration.
+# An open conversation's items (and anything without a lifetime of its own) keep this long;
+# closing a conversation shortens its items' lifetimes to the retention setting.
 KEEP_SECONDS = 10 * 365 * 24 * 3600
 
 
 def keep_until(seconds: int = KEEP_SECONDS) -> int:
     return int(time.time()) + seconds
+
+
+def retained_until(closed_at: str, retention_seconds: int) -> int:
+    """When a conversation closed at `closed_at` (ISO time) and its items expire."""
+    closed = datetime.strptime(closed_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return int(closed.timestamp()) + retention_seconds
+
+
+PENDING_PREFIX = "pending:"
+
+
+def pending_attribute(message_id: str) -> str:
+    """The session item's attribute holding a parked patron message (store.sessions)."""
+    return f"{PENDING_PREFIX}{message_id}"
 
 
 def session(session_id: str) -> dict:
@@ -104,3 +135,17 @@ def waiting(arrived_at: str, conversation_id: str) -> dict:
 def block(patron_id: str) -> dict:
     """One partition for every block: checked by GetItem, listed (Home tab) by one Query."""
     return {"pk": BLOCKS_PK, "sk": f"PATRON#{patron_id}"}
+
+
+def erase_request(request_id: str) -> dict:
+    return {"pk": f"ERASE#{request_id}", "sk": META}
+
+
+def reveal(conversation_id: str, message_id: str, user: str, action_ts: str) -> dict:
+    """One Reveal press (store.reveals): a retried job finds its own record; the reveals of a
+    conversation are one Query."""
+    return {"pk": f"REVEAL#{conversation_id}", "sk": f"{message_id}#{user}#{action_ts}"}
+
+
+def reveals_partition(conversation_id: str) -> str:
+    return f"REVEAL#{conversation_id}"

@@ -5,41 +5,57 @@ Access patterns:
   - update a stored message's delivery state (parts sent, reaction, outcome)
   - list a conversation's messages in stored order after a cursor, optionally only those the
     patron sees (the widget's poll, the closed card's question)
+  - read one stored message by its id (a job retried after its parked message was stored)
+Messages whose lifetime is over are not listed or read (TTL deletion lags).
 
 Messages sort by when they were stored, not when they were written, so a reply stored late
 (after a retry) still comes after a poller's cursor; a marker keyed by message id makes the
 write idempotent whatever the time."""
 from __future__ import annotations
 
+import time
+
 from botocore.exceptions import ClientError
 
 from refdesk.errors import BadRequest
 from refdesk.models import Message, Visibility
 from refdesk.store import keys
-from refdesk.store.table import failed_condition, now_iso, table, transact
+from refdesk.store.table import expired, failed_condition, now_iso, table, transact
 
 
 def put(conversation_id: str, message: Message) -> tuple[Message, bool]:
-    """Returns (the stored message, created_now)."""
+    """Returns (the stored message, created_now). The message lives as long as its conversation
+    (store.conversations.lifetime): a message stored after the close expires with it."""
+    from refdesk.store import conversations
+
     stored_at = now_iso()
     item = {**keys.message(conversation_id, stored_at, message.message_id), "stored_at": stored_at,
-            "expires_at": keys.keep_until(), **message.to_item()}
+            "expires_at": conversations.lifetime(conversation_id), **message.to_item()}
     marker = keys.message_marker(conversation_id, message.message_id)
     try:
         transact([
             {"Put": {"Item": {**marker, "message_sk": item["sk"], "expires_at": item["expires_at"]},
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
+                     "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+                     "ExpressionAttributeValues": {":now": int(time.time())}}},
             {"Put": {"Item": item}},
         ])
     except ClientError as error:
         if not failed_condition(error):
             raise
-        existing = table().get_item(Key=marker, ConsistentRead=True).get("Item")
-        if not existing:  # cancelled by a concurrent transaction, not by our condition: retry later
+        stored = get(conversation_id, message.message_id)
+        if stored is None:  # cancelled by a concurrent transaction, not by our condition: retry later
             raise
-        stored = table().get_item(Key={"pk": marker["pk"], "sk": existing["message_sk"]}, ConsistentRead=True)
-        return Message.from_item(stored["Item"]), False
+        return stored, False
     return Message.from_item(item), True
+
+
+def get(conversation_id: str, message_id: str) -> Message | None:
+    """The message stored under this id, or None (never stored, or its lifetime is over)."""
+    marker = table().get_item(Key=keys.message_marker(conversation_id, message_id), ConsistentRead=True).get("Item")
+    if not marker or expired(marker):
+        return None
+    stored = table().get_item(Key={"pk": marker["pk"], "sk": marker["message_sk"]}, ConsistentRead=True).get("Item")
+    return Message.from_item(stored) if stored and not expired(stored) else None
 
 
 def update(conversation_id: str, message: Message, **fields) -> None:
@@ -69,7 +85,7 @@ def list_after(conversation_id: str, *, after: str = "", visibility: Visibility 
     items: list[dict] = []
     while len(items) < limit:
         page = table().query(**query)
-        items += [item for item in page.get("Items", []) if item["sk"] != after]
+        items += [item for item in page.get("Items", []) if item["sk"] != after and not expired(item)]
         if "LastEvaluatedKey" not in page:
             break
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]

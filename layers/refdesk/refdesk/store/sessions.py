@@ -7,19 +7,30 @@ Access patterns:
   - read a session by id, checking its token hash and expiry (the widget's poll)
   - end or forget a session when its conversation closes (in conversations.close)
   - find a session's conversation from a message claimed in it (a patron's edit or deletion)
+  - park the claimed message on the session (the same UpdateItem), read it and remove it once the
+    dispatcher stored it in the conversation: jobs on the queue carry only references
 
 A session that does not exist yet is created by its first claim (SMS: one per phone number);
 a session created ahead with a token (web chat) only takes claims that carry that token."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from enum import StrEnum
 
 from botocore.exceptions import ClientError
 
-from refdesk.errors import Conflict, DuplicateDelivery, Forbidden, NotFound
+from refdesk.errors import Conflict, DuplicateDelivery, Forbidden, NotFound, PayloadTooLarge, RateLimited
+from refdesk.models import InboundMessage
 from refdesk.store import keys
 from refdesk.store.table import failed_condition, now_iso, old_item, table
+
+# Parked messages (see claim) a session may hold at once, in bytes: DynamoDB items are at most
+# 400 KB, and the rest is left for the session's own attributes (recent_ids grows per message).
+# Past it, the patron is asked to wait (429) until the dispatcher has caught up.
+PENDING_BUDGET = 300_000
+PENDING_RETRY_SECONDS = 60
 
 
 class Release(StrEnum):
@@ -30,15 +41,33 @@ class Release(StrEnum):
 
 
 def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
-          token_hash: str = "") -> tuple[str, bool]:
+          token_hash: str = "", message: InboundMessage | None = None, at: str = "") -> tuple[str, bool]:
     """Record that this message arrived and return (conversation_id, opened_now).
 
     Without a token hash the session is created on first use with `new_conversation_id`;
     with one, the session must exist, match it, be live and not ended. Raises
-    DuplicateDelivery for a message id seen before, Conflict when the session has ended."""
+    DuplicateDelivery for a message id seen before, Conflict when the session has ended.
+
+    With `message` (arrived at `at`), the same write parks it on the session item until the
+    dispatcher stores it (`pending`, `unpark`), so that the job needs only references. One
+    attribute per message, not a map: a single UpdateItem cannot create a map and set a key in
+    it. Raises PayloadTooLarge for a message that could never fit, RateLimited while the
+    session holds PENDING_BUDGET bytes of messages not yet stored."""
     values = {":now": now_iso(), ":ids": {message_id}, ":id": message_id, ":one": 1, ":keep": keys.keep_until()}
     assignments = ["updated_at = :now", "expires_at = if_not_exists(expires_at, :keep)"]
+    additions = ["recent_ids :ids", "message_count :one"]
+    names: dict[str, str] = {}
     condition = "(attribute_not_exists(recent_ids) OR NOT contains(recent_ids, :id))"
+    size = 0
+    if message is not None:
+        parked, size = _parked(message, at)
+        if size > PENDING_BUDGET:
+            raise PayloadTooLarge("message too large")
+        names["#parked"] = keys.pending_attribute(message_id)
+        values.update({":parked": parked, ":size": size, ":room": PENDING_BUDGET - size})
+        assignments.append("#parked = :parked")
+        additions.append("pending_bytes :size")
+        condition += " AND (attribute_not_exists(pending_bytes) OR pending_bytes <= :room)"
     if new_conversation_id:
         assignments.append("conversation_id = if_not_exists(conversation_id, :new)")
         values[":new"] = new_conversation_id
@@ -48,9 +77,9 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
     try:
         item = table().update_item(
             Key=keys.session(session_id), UpdateExpression=f"SET {', '.join(assignments)} "
-                                                           "ADD recent_ids :ids, message_count :one",
+                                                           f"ADD {', '.join(additions)}",
             ConditionExpression=condition, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD", **({"ExpressionAttributeNames": names} if names else {}),
         )["Attributes"]
     except ClientError as error:
         if not failed_condition(error):
@@ -62,8 +91,64 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
             raise DuplicateDelivery(old.get("conversation_id", "")) from error
         if "closed_at" in old:
             raise Conflict("this chat has ended; start a new one", code="closed") from error
+        if size and int(old.get("pending_bytes", 0)) + size > PENDING_BUDGET:
+            raise RateLimited("too many messages waiting; send again in a minute",
+                              retry_after=PENDING_RETRY_SECONDS) from error
         raise
     return item["conversation_id"], int(item["message_count"]) == 1
+
+
+def _parked(message: InboundMessage, at: str) -> tuple[str, int]:
+    """A message as parked on its session item, and the bytes it counts for (name and value)."""
+    parked = json.dumps({"at": at, "message": dataclasses.asdict(message)})
+    return parked, len(keys.pending_attribute(message.message_id).encode()) + len(parked.encode())
+
+
+@dataclasses.dataclass(frozen=True)
+class Parked:
+    """A patron message waiting on its session to be stored in the conversation."""
+
+    message: InboundMessage
+    at: str  # when the webhook accepted it
+    size: int  # what it counts for in pending_bytes
+
+
+def _unparked(message_id: str, value: str) -> Parked:
+    data = json.loads(value)
+    return Parked(message=InboundMessage(**data["message"]), at=data["at"],
+                  size=len(keys.pending_attribute(message_id).encode()) + len(value.encode()))
+
+
+def pending(session_id: str, message_id: str) -> Parked | None:
+    """The message parked by its claim, or None once it was stored (unpark) or the session was
+    released. One strongly consistent read of that attribute alone."""
+    name = keys.pending_attribute(message_id)
+    item = table().get_item(Key=keys.session(session_id), ConsistentRead=True, ProjectionExpression="#parked",
+                            ExpressionAttributeNames={"#parked": name}).get("Item") or {}
+    return _unparked(message_id, item[name]) if name in item else None
+
+
+def all_pending(session_id: str) -> list[Parked]:
+    """Every message parked on the session, oldest first (a close stores them before it releases
+    the session)."""
+    item = table().get_item(Key=keys.session(session_id), ConsistentRead=True).get("Item") or {}
+    parked = [_unparked(name[len(keys.PENDING_PREFIX):], value) for name, value in item.items()
+              if name.startswith(keys.PENDING_PREFIX)]
+    return sorted(parked, key=lambda one: one.at)
+
+
+def unpark(session_id: str, parked: Parked) -> None:
+    """Remove a parked message, now stored in its conversation. Idempotent: nothing happens when
+    it is gone already (a retry) or the session was released."""
+    try:
+        table().update_item(
+            Key=keys.session(session_id), UpdateExpression="REMOVE #parked ADD pending_bytes :minus",
+            ConditionExpression="attribute_exists(#parked)",
+            ExpressionAttributeNames={"#parked": keys.pending_attribute(parked.message.message_id)},
+            ExpressionAttributeValues={":minus": -parked.size})
+    except ClientError as error:
+        if not failed_condition(error):
+            raise
 
 
 def conversation_holding(session_id: str, message_id: str) -> str | None:
@@ -98,9 +183,13 @@ def _check(item: dict, token_hash: str) -> dict:
 def release_step(session_id: str, conversation_id: str, release: Release, now: str) -> dict:
     """The transaction item that releases the session when its conversation closes."""
     key = keys.session(session_id)
+    # Messages still parked must be stored first (the close does so); one parked since makes
+    # the release fail, and the close is tried again.
+    nothing_parked = "(attribute_not_exists(pending_bytes) OR pending_bytes <= :zero)"
     if release is Release.FORGET:
-        return {"Delete": {"Key": key, "ConditionExpression": "attribute_not_exists(pk) OR conversation_id = :cid",
-                           "ExpressionAttributeValues": {":cid": conversation_id}}}
+        return {"Delete": {"Key": key, "ConditionExpression": "attribute_not_exists(pk) OR "
+                                                              f"(conversation_id = :cid AND {nothing_parked})",
+                           "ExpressionAttributeValues": {":cid": conversation_id, ":zero": 0}}}
     return {"Update": {"Key": key, "UpdateExpression": "SET closed_at = :now",
-                       "ConditionExpression": "conversation_id = :cid",
-                       "ExpressionAttributeValues": {":cid": conversation_id, ":now": now}}}
+                       "ConditionExpression": f"conversation_id = :cid AND {nothing_parked}",
+                       "ExpressionAttributeValues": {":cid": conversation_id, ":now": now, ":zero": 0}}}

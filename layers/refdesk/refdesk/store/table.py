@@ -1,6 +1,7 @@
 """The table handle and the few helpers every store module shares."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
@@ -14,6 +15,12 @@ def table():
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def expired(item: dict | None, now: float | None = None) -> bool:
+    """Whether an item's lifetime (`expires_at`, epoch seconds) is over. DynamoDB's TTL deletes
+    such items up to ~48 h late: until then, reads treat them as absent."""
+    return bool(item) and "expires_at" in item and int(item["expires_at"]) <= (time.time() if now is None else now)
 
 
 def failed_condition(error: ClientError) -> bool:

@@ -1,0 +1,52 @@
+"""The HTML report behind a signed link: the key figures and the charts as data: URIs. One
+self-contained page: no script, no third-party resource (its Content-Security-Policy says so)."""
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from refdesk import reports
+
+# Images only from the page itself (data: URIs), styles only inline, nothing else at all.
+HEADERS = {
+    "content-security-policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "cache-control": "private, no-store",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "x-robots-tag": "noindex, nofollow",
+}
+CONTENT_TYPE = "text/html; charset=utf-8"
+ALT = {"volume": "Conversations by channel, per day", "hours": "Busiest hours of the week (heatmap)",
+       "read": "READ scale distribution"}
+
+
+def html(of: reports.Figures, images: dict[str, bytes]) -> str:
+    title = f"Reference desk statistics, {of.period.label}"
+    figures = "\n".join(f"<li>{escape(line)}</li>" for line in reports.summary_lines(of))
+    charts = "\n".join(
+        f'<figure><img alt="{escape(ALT.get(name, name))}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode("ascii")}"><figcaption>{escape(ALT.get(name, name))}</figcaption></figure>'
+        for name, png in images.items())
+    channels = "".join(f"<tr><th scope=row>{escape(reports.CHANNEL_NAMES.get(name, name))}</th><td>{count}</td></tr>"
+                       for name, count in of.by_channel.items())
+    read = "".join(f"<tr><th scope=row>{level} ({escape(reports.READ_NAMES[level])})</th><td>{count}</td></tr>"
+                   for level, count in of.read.items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>{escape(title)}</title>
+<style>
+body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}}
+img{{max-width:100%;height:auto;border:1px solid #ddd}} figure{{margin:1.5rem 0}}
+table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.2rem .8rem;border-bottom:1px solid #eee;text-align:left}}
+</style></head>
+<body><h1>{escape(title)}</h1>
+<p>Period: {escape(of.period.name)}. Counts only: no messages and no patron identities are kept for reports.</p>
+<ul>
+{figures}
+</ul>
+{charts}
+<h2>By channel</h2><table>{channels}</table>
+<h2>READ scale</h2><table>{read}</table>
+</body></html>
+"""

@@ -1,0 +1,159 @@
+"""Patron control: a patron deletes their conversations with the library, now.
+
+How a patron asks, on each channel:
+  SMS            a text that is exactly DELETE (any case, surrounding spaces ignored). It is not
+                 one of Twilio's keywords (STOP, HELP, ... stay Twilio's), so it reaches RefDesk.
+  Slack Connect  a partner's message that is exactly "delete", in a conversation's shared thread
+                 (or at the top level of the shared channel).
+  Web chat       the widget's "Delete this conversation": DELETE /chat/sessions/{id} with the
+                 session's bearer token (channels.web.delete_session).
+
+The webhook half (`is_request`, `request`) only recognises the request and queues an
+`ErasePatronJob`: one conditional write (the request, with the address the confirmation goes to:
+never on the queue) and one SendMessage. The widget's request is one read (the token) and one
+SendMessage, and its answer is the confirmation.
+
+The dispatcher half (`erase`) finds the patron's conversations through the ByPatron index (by
+keyed hash, never a scan) and, for each, first edits the staff thread: the card and the bot's
+posts of the patron's messages become "[removed at the patron's request]" (chat.update), and a
+note says so in the thread, since librarians' own replies cannot be edited by the bot. Then it
+deletes every item of the conversation (messages, markers, REPLY_TO, invitations, ...), its
+thread lookup and its session; the patron's web sessions, contact-card record and "seen before"
+record (statistics keep only counters that identify no one). Last, the confirmation goes out on
+the same channel, once: the request keeps only `done_at` afterwards, so a redelivered job does
+nothing twice. A later DELETE finds nothing left and is confirmed again.
+
+Kept: an SMS patron's STOP record (it is what keeps the desk from texting a number that opted
+out) and a block staff placed (a masked label, never the address). Nothing here logs patron
+text, addresses or hashes."""
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+
+from refdesk import channels, jobs, store
+from refdesk.errors import DeliveryFailed, NotFound
+from refdesk.models import Author, Conversation, ErasePatronJob, InboundMessage
+from refdesk.observability import count
+
+logger = Logger(child=True)
+
+REQUEST_WORDS = frozenset({"delete"})
+CONFIRMATION = "Your conversations with the library have been deleted."
+REMOVED = "[removed at the patron's request]"
+THREAD_NOTE = (":wastebasket: This conversation was removed at the patron's request: RefDesk has deleted its "
+               "records, and the card and the patron's messages in this thread now read "
+               f"\u201c{REMOVED}\u201d. Librarians' replies in this thread can't be edited by RefDesk; "
+               "delete your own if they quote the patron.")
+# chat.update answers that retrying cannot change: the post is gone, or the bot may no longer edit it.
+GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found", "is_archived", "not_in_channel",
+                  "edit_window_closed"})
+# A Slack Connect session is a shared thread, which other members of the partner may write in too:
+# it goes with the conversations it anchors, never just because one member asked.
+SHARED_SESSIONS = frozenset({"slack_connect"})
+
+
+# --- the webhook half ---------------------------------------------------------------------
+
+def is_request(message: InboundMessage) -> bool:
+    """Whether the patron's whole message asks to delete their conversations."""
+    return not message.media and message.text.strip().casefold() in REQUEST_WORDS
+
+
+def request(message: InboundMessage) -> None:
+    """Queue the erasure of the message's patron (two AWS calls). A retried delivery finds the
+    request stored and queues it again; the queue's de-duplication id drops the copy."""
+    request_id = store.erasures.request_id(message.channel, message.message_id)
+    store.erasures.record_request(request_id, channel=message.channel, patron_id=message.patron_id,
+                                  session_id=message.session_id, address=message.reply_address)
+    jobs.enqueue(ErasePatronJob(channel=message.channel, patron_id=message.patron_id,
+                                session_id=message.session_id, request_id=request_id))
+    logger.info("erasure requested", extra={"channel": message.channel})
+    count("ErasureRequested", channel=message.channel)
+
+
+def request_for_session(channel: str, session_id: str, patron_id: str) -> None:
+    """Queue the erasure asked for from a session whose token was just checked (the widget): one
+    SendMessage. The widget's answer is the confirmation."""
+    jobs.enqueue(ErasePatronJob(channel=channel, patron_id=patron_id, session_id=session_id))
+    logger.info("erasure requested", extra={"channel": channel})
+    count("ErasureRequested", channel=channel)
+
+
+# --- the dispatcher half ------------------------------------------------------------------
+
+def erase(job: ErasePatronJob) -> None:
+    """Erase the patron's conversations and confirm. Safe to run again at any point."""
+    address = ""
+    if job.request_id:
+        request_item = store.erasures.get_request(job.request_id)
+        if not request_item or request_item.get("done_at"):
+            logger.info("erasure already done", extra={"channel": job.channel})
+            return
+        address = str(request_item.get("address") or "")
+    conversation_ids, session_ids = store.erasures.patron_items(job.patron_id)
+    for conversation_id in conversation_ids:
+        _erase_conversation(conversation_id)
+    own_sessions = set(session_ids)
+    if job.channel not in SHARED_SESSIONS:
+        own_sessions.add(job.session_id)
+    for session_id in sorted(own_sessions):
+        store.erasures.delete_session(session_id)
+    store.erasures.delete_contact_card_record(job.patron_id)
+    store.stats.forget_patron(job.patron_id)
+    if job.request_id:
+        if address:
+            _confirm(job.channel, address)
+        store.erasures.finish_request(job.request_id)
+    logger.info("patron's conversations erased", extra={"channel": job.channel,
+                                                       "conversations": len(conversation_ids)})
+    count("PatronErased", channel=job.channel)
+
+
+def _erase_conversation(conversation_id: str) -> None:
+    try:
+        conversation = store.conversations.get(conversation_id)
+    except NotFound:  # deleted by an earlier attempt
+        return
+    if conversation.slack_ts:
+        _remove_from_slack(conversation)
+    store.erasures.delete_conversation(conversation_id, anchor=conversation.anchor,
+                                       slack_channel=conversation.slack_channel, slack_ts=conversation.slack_ts)
+
+
+def _remove_from_slack(conversation: Conversation) -> None:
+    """The card and the bot's posts of the patron's messages become REMOVED; the thread is told once."""
+    from refdesk.slack import api as slack
+    from refdesk.slack import cards
+
+    channel, root = conversation.slack_channel, conversation.slack_ts
+    blocks = cards.as_dicts([cards.section(f"_{REMOVED}_")])
+    posts = [root] + sorted({message.slack_ts for message in store.messages.list_after(
+        conversation.conversation_id, limit=100_000) if message.author is Author.PATRON and message.slack_ts} - {root})
+    for ts in posts:
+        _update(channel, ts, blocks)
+    if not store.erasures.removal_noted(conversation.conversation_id):
+        ts = slack.post(channel, THREAD_NOTE, thread_ts=root)
+        store.erasures.remember_removal_note(conversation.conversation_id, ts)
+
+
+def _update(channel: str, ts: str, blocks: list[dict]) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    from refdesk.slack import api as slack
+
+    try:
+        slack.update(channel, ts, REMOVED, blocks)
+    except SlackApiError as error:
+        code = str(error.response.get("error") or "")
+        if code not in GONE:
+            raise
+        logger.info("a removed conversation's post could not be edited", extra={"error": code})
+
+
+def _confirm(channel_name: str, address: str) -> None:
+    channel = channels.get(channel_name)
+    try:
+        for part in channel.compose("", CONFIRMATION):
+            channel.send(address, part)
+    except DeliveryFailed as failure:  # e.g. the number texted STOP: nothing can reach them
+        logger.info("erasure confirmation not delivered", extra={"channel": channel_name, "code": failure.code})

@@ -1,0 +1,396 @@
+"""Reports from the daily aggregates (`store.stats`): the figures of a period, the Slack answer to
+`/refdesk stats`, the monthly CSV, and the signed, expiring link to the HTML report. Counters
+only: no message, address or patron hash is read here.
+
+The charts are drawn by the reporting function (functions/reports, with its chart library);
+nothing here imports one, so that the webhook functions sharing this layer never pay for it.
+
+  request(word, user, api_url)  the slash command's side: one SendMessage to the reports queue
+  period(word, today)           7d, 30d, 90d (ending today) or term (since the term began)
+  figures(period)               one Query (store.stats.days) -> Figures
+  summary_blocks(figures, url)  the key figures as Slack blocks, with the report link
+  monthly_csv(days, start, end) one row per day of the month and a total row
+  sign(period) / open_link(token)  HMAC-SHA256 with the report-link-key secret; 403 when bad"""
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from refdesk import clients
+from refdesk.errors import Forbidden
+from refdesk.settings import get_settings
+from refdesk.store import stats
+
+PERIODS = {"7d": 7, "30d": 30, "90d": 90}
+DEFAULT_PERIOD = "30d"
+PERIOD_WORDS = (*PERIODS, "term")
+# A report link opens for a week; it names a period, never a person.
+LINK_SECONDS = 7 * 24 * 3600
+MAX_TOKEN_LENGTH = 400
+CHANNELS = ("sms", "web", "slack_connect")  # the order of the columns, the legend, the CSV
+CHANNEL_NAMES = {"sms": "SMS", "web": "Web chat", "slack_connect": "Slack Connect"}
+WAIT_LABELS = {"under_1m": "under 1 min", "1_5m": "1–5 min", "5_15m": "5–15 min", "15_60m": "15–60 min",
+               "1_24h": "1–24 h", "over_24h": "over 24 h"}
+READ_NAMES = {1: "directional", 2: "brief", 3: "some effort", 4: "considerable effort", 5: "extensive",
+              6: "in-depth research"}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WORKING_ON_IT = "Working on it… the figures and the chart will appear in <#{channel}> in a few seconds."
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str  # 7d, 30d, 90d, term, or a month (2026-01)
+    start: date
+    end: date  # included
+
+    @property
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=offset) for offset in range((self.end - self.start).days + 1)]
+
+    @property
+    def label(self) -> str:
+        return f"{self.start:%-d %b %Y} – {self.end:%-d %b %Y}"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A period's figures, summed over its days (a day without an item counts zeros)."""
+
+    period: Period
+    by_channel: dict[str, int]
+    daily: dict[str, list[int]]  # channel -> conversations on each of period.days
+    new_patrons: int = 0
+    repeat_patrons: int = 0
+    wait_count: int = 0
+    wait_mean_seconds: float | None = None
+    wait_median: str | None = None  # the WAIT_BUCKETS label holding the median wait
+    wait_histogram: dict[str, int] = field(default_factory=dict)
+    duration_mean_seconds: float | None = None
+    read: dict[int, int] = field(default_factory=dict)  # every level 1-6
+    ratings: dict[int, int] = field(default_factory=dict)  # every rating 1-5
+    rating_mean: float | None = None
+    hour_of_week: list[int] = field(default_factory=list)  # 168 counts, Monday 00h first
+    topics: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_channel.values())
+
+    @property
+    def rated(self) -> int:
+        return sum(self.ratings.values())
+
+    @property
+    def read_total(self) -> int:
+        return sum(self.read.values())
+
+
+# --- periods ------------------------------------------------------------------------------
+
+def today() -> date:
+    return datetime.now(ZoneInfo(get_settings().library_timezone)).date()
+
+
+def term_start(day: date, term_starts: tuple[str, ...]) -> date:
+    """The latest term start (MM-DD) on or before `day`; a bad entry is ignored."""
+    starts = []
+    for text in term_starts:
+        try:
+            month, dom = (int(part) for part in text.split("-"))
+            starts += [date(day.year, month, dom), date(day.year - 1, month, dom)]
+        except ValueError:
+            continue
+    return max((start for start in starts if start <= day), default=date(day.year, 1, 1))
+
+
+def period(word: str, on: date | None = None) -> Period:
+    """7d, 30d, 90d: that many days ending `on` (today); term: since the current term began.
+    Raises ValueError for any other word."""
+    on = on or today()
+    word = (word or DEFAULT_PERIOD).strip().lower()
+    if word in PERIODS:
+        return Period(word, on - timedelta(days=PERIODS[word] - 1), on)
+    if word == "term":
+        return Period(word, term_start(on, get_settings().term_starts), on)
+    raise ValueError(f"unknown period {word!r}")
+
+
+def previous_month(on: date | None = None) -> Period:
+    first_of_this = (on or today()).replace(day=1)
+    last = first_of_this - timedelta(days=1)
+    return Period(f"{last:%Y-%m}", last.replace(day=1), last)
+
+
+def month(text: str) -> Period:
+    """A month given as YYYY-MM (a backfill of the monthly CSV). Raises ValueError."""
+    start = datetime.strptime(text, "%Y-%m").date()
+    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return Period(f"{start:%Y-%m}", start, following - timedelta(days=1))
+
+
+# --- figures --------------------------------------------------------------------------------
+
+def figures(of: Period) -> Figures:
+    return summarize(stats.days(of.start, of.end), of)
+
+
+def summarize(days: list[stats.DailyStats], of: Period) -> Figures:
+    channels = list(CHANNELS) + sorted({name for day in days for name in day.conversations} - set(CHANNELS))
+    index = {day: position for position, day in enumerate(of.days)}
+    daily = {channel: [0] * len(index) for channel in channels}
+    by_channel = dict.fromkeys(channels, 0)
+    histogram = {label: 0 for label, _ in stats.WAIT_BUCKETS}
+    read = {level: 0 for level in stats.READ_LEVELS}
+    ratings = {rating: 0 for rating in stats.RATINGS}
+    hours = [0] * 168
+    topics: dict[str, int] = {}
+    wait_sum = wait_count = duration_sum = duration_count = new = repeat = 0
+    for day in days:
+        if day.day not in index:
+            continue
+        for channel, count in day.conversations.items():
+            by_channel[channel] += count
+            daily[channel][index[day.day]] += count
+        new += day.new_patrons
+        repeat += day.repeat_patrons
+        wait_sum += day.wait_seconds_sum
+        wait_count += day.wait_count
+        duration_sum += day.duration_seconds_sum
+        duration_count += day.duration_count
+        for label, count in day.wait_histogram.items():
+            histogram[label] = histogram.get(label, 0) + count
+        for level, count in day.read.items():
+            read[level] = read.get(level, 0) + count
+        for rating, count in day.ratings.items():
+            ratings[rating] = ratings.get(rating, 0) + count
+        for hour, count in day.hour_of_week.items():
+            if 0 <= hour < 168:
+                hours[hour] += count
+        for topic, count in day.topics.items():
+            topics[topic] = topics.get(topic, 0) + count
+    rated = sum(ratings.values())
+    return Figures(
+        period=of, by_channel=by_channel, daily=daily, new_patrons=new, repeat_patrons=repeat,
+        wait_count=wait_count, wait_mean_seconds=wait_sum / wait_count if wait_count else None,
+        wait_median=median_bucket(histogram), wait_histogram=histogram,
+        duration_mean_seconds=duration_sum / duration_count if duration_count else None,
+        read=read, ratings=ratings,
+        rating_mean=sum(rating * count for rating, count in ratings.items()) / rated if rated else None,
+        hour_of_week=hours, topics=dict(sorted(topics.items(), key=lambda item: (-item[1], item[0]))))
+
+
+def median_bucket(histogram: dict[str, int]) -> str | None:
+    """The bucket holding the median (the lower middle one for an even count): the aggregates keep
+    waits in buckets, so the median is known to its bucket, the mean exactly."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    middle, seen = (total + 1) // 2, 0
+    for label, _ in stats.WAIT_BUCKETS:
+        seen += histogram.get(label, 0)
+        if seen >= middle:
+            return label
+    return None
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def busiest_hours(of: Figures, count: int = 3) -> list[str]:
+    ranked = sorted((-value, hour) for hour, value in enumerate(of.hour_of_week) if value)[:count]
+    return [f"{WEEKDAYS[hour // 24]} {hour % 24:02d}:00 ({-value})" for value, hour in ranked]
+
+
+def summary_lines(of: Figures) -> list[str]:
+    """The key figures, one per line (Slack mrkdwn, also the HTML report's list)."""
+    channels = ", ".join(f"{CHANNEL_NAMES.get(name, name)} {count}" for name, count in of.by_channel.items())
+    patrons = of.new_patrons + of.repeat_patrons
+    repeat_share = f" ({round(100 * of.repeat_patrons / patrons)}% repeat)" if patrons else ""
+    median = WAIT_LABELS.get(of.wait_median or "", "–")
+    read = " · ".join(f"{level}: {count}" for level, count in of.read.items())
+    rating = (f"{of.rating_mean:.2f} / 5 from {of.rated} rating{'s' if of.rated != 1 else ''}"
+              if of.rating_mean is not None else "no ratings yet")
+    lines = [
+        f"Conversations: {of.total} ({channels})",
+        f"Patrons: {of.new_patrons} new, {of.repeat_patrons} repeat{repeat_share}",
+        f"Wait to first reply: median {median}, average {duration_text(of.wait_mean_seconds)} "
+        f"({of.wait_count} answered)",
+        f"Average duration: {duration_text(of.duration_mean_seconds)}",
+        f"READ scale ({of.read_total} rated): {read}",
+        f"Average rating: {rating}",
+    ]
+    busiest = busiest_hours(of)
+    if busiest:
+        lines.append("Busiest hours: " + ", ".join(busiest))
+    return lines
+
+
+def summary_blocks(of: Figures, link: str) -> tuple[str, list[dict]]:
+    """The Slack answer: (fallback text, blocks)."""
+    title = f"Reference desk statistics, {of.period.label} ({of.period.name})"
+    body = "\n".join(f"• {line}" for line in summary_lines(of))
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+              {"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}}]
+    if link:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
+            f"<{link}|Open the full report> (charts; the link works for {LINK_SECONDS // 86400} days)")}})
+    return f"{title}\n{body}", blocks
+
+
+# --- the monthly CSV ---------------------------------------------------------------------------
+
+CSV_FIXED = (["date", *[f"conversations_{name}" for name in CHANNELS], "conversations_total", "new_patrons",
+              "repeat_patrons", "wait_answered", "wait_seconds_total", "wait_seconds_mean",
+              *[f"wait_{label}" for label, _ in stats.WAIT_BUCKETS], "duration_count", "duration_seconds_total",
+              "duration_seconds_mean", *[f"read_{level}" for level in stats.READ_LEVELS],
+              *[f"rating_{rating}" for rating in stats.RATINGS], "rating_mean"])
+
+
+def monthly_csv(days: list[stats.DailyStats], of: Period) -> str:
+    """One row per day of the period (zeros where nothing was counted), then a `total` row.
+    Columns: CSV_FIXED, any other channel, topic_{id}, and how_{0-167} (hour of week, Monday 00h = 0)."""
+    by_day = {day.day: day for day in days if of.start <= day.day <= of.end}
+    extra_channels = sorted({name for day in by_day.values() for name in day.conversations} - set(CHANNELS))
+    topics = sorted({topic for day in by_day.values() for topic in day.topics})
+    header = [*CSV_FIXED, *[f"conversations_{name}" for name in extra_channels],
+              *[f"topic_{topic}" for topic in topics], *[f"how_{hour}" for hour in range(168)]]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for day in of.days:
+        writer.writerow(_csv_row(day.isoformat(), [by_day[day]] if day in by_day else [], extra_channels, topics))
+    writer.writerow(_csv_row("total", list(by_day.values()), extra_channels, topics))
+    return out.getvalue()
+
+
+def _csv_row(name: str, days: list[stats.DailyStats], extra_channels: list[str], topics: list[str]) -> list:
+    def total(pick) -> int:
+        return sum(pick(day) for day in days)
+
+    def mean(amount: int, count: int) -> str:
+        return f"{amount / count:.1f}" if count else ""
+
+    channels = {channel: total(lambda day, c=channel: day.conversations.get(c, 0))
+                for channel in (*CHANNELS, *extra_channels)}
+    wait_sum, wait_n = total(lambda day: day.wait_seconds_sum), total(lambda day: day.wait_count)
+    duration_sum, duration_n = total(lambda day: day.duration_seconds_sum), total(lambda day: day.duration_count)
+    ratings = {rating: total(lambda day, r=rating: day.ratings.get(r, 0)) for rating in stats.RATINGS}
+    rated = sum(ratings.values())
+    return [name, *[channels[channel] for channel in CHANNELS], sum(channels.values()),
+            total(lambda day: day.new_patrons), total(lambda day: day.repeat_patrons),
+            wait_n, wait_sum, mean(wait_sum, wait_n),
+            *[total(lambda day, b=label: day.wait_histogram.get(b, 0)) for label, _ in stats.WAIT_BUCKETS],
+            duration_n, duration_sum, mean(duration_sum, duration_n),
+            *[total(lambda day, level=level: day.read.get(level, 0)) for level in stats.READ_LEVELS],
+            *ratings.values(), f"{sum(r * n for r, n in ratings.items()) / rated:.2f}" if rated else "",
+            *[channels[channel] for channel in extra_channels],
+            *[total(lambda day, t=topic: day.topics.get(t, 0)) for topic in topics],
+            *[total(lambda day, h=hour: day.hour_of_week.get(h, 0)) for hour in range(168)]]
+
+
+def csv_key(of: Period) -> str:
+    return f"stats/{of.start:%Y}/refdesk-stats-{of.start:%Y-%m}.csv"
+
+
+def export_month(of: Period) -> dict:
+    """The month's CSV to the reports bucket (one PutObject; the same key again on a retry)."""
+    key = csv_key(of)
+    body = monthly_csv(stats.days(of.start, of.end), of).encode()
+    clients.get("s3").put_object(Bucket=get_settings().reports_bucket, Key=key, Body=body,
+                                 ContentType="text/csv; charset=utf-8", ServerSideEncryption="AES256")
+    return {"key": key, "bytes": len(body)}
+
+
+# --- signed links -----------------------------------------------------------------------------
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(payload: str) -> bytes:
+    key = get_settings().secret("report_link_key").encode()
+    return hmac.new(key, b"refdesk-report:" + payload.encode("ascii"), hashlib.sha256).digest()
+
+
+def sign(of: Period, now: float | None = None) -> str:
+    """A token naming the period and when it expires, and its HMAC."""
+    expires = int((now if now is not None else time.time()) + LINK_SECONDS)
+    payload = _b64(json.dumps({"p": of.name, "s": of.start.isoformat(), "e": of.end.isoformat(), "x": expires},
+                              separators=(",", ":")).encode())
+    return f"{payload}.{_b64(_mac(payload))}"
+
+
+def open_link(token: str, now: float | None = None) -> Period:
+    """The period a token names. Raises Forbidden (403) for anything but an intact, unexpired token."""
+    refused = Forbidden("this report link is not valid or has expired", code="bad_link")
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii() or token.count(".") != 1:
+        raise refused
+    payload, signature = token.split(".")
+    try:
+        given = _unb64(signature)
+        if not hmac.compare_digest(given, _mac(payload)):
+            raise refused
+        data = json.loads(_unb64(payload))
+        of = Period(str(data["p"]), date.fromisoformat(data["s"]), date.fromisoformat(data["e"]))
+        expires = int(data["x"])
+    except (ValueError, KeyError, TypeError, AttributeError) as error:  # binascii.Error is a ValueError
+        raise refused from error
+    if expires < (now if now is not None else time.time()) or of.end < of.start or (of.end - of.start).days > 400:
+        raise refused
+    return of
+
+
+def link(api_url: str, of: Period) -> str:
+    return f"{api_url.rstrip('/')}/reports/{sign(of)}" if api_url else ""
+
+
+# --- the request from Slack --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What the slash command hands the reporting function (the reports queue's message body)."""
+
+    period: str
+    user_id: str
+    api_url: str = ""  # where the report link points (the API's public URL)
+
+    def to_body(self) -> str:
+        return json.dumps({"kind": "stats", "period": self.period, "user_id": self.user_id, "api_url": self.api_url})
+
+    @classmethod
+    def from_body(cls, body: str) -> "ReportRequest":
+        data = json.loads(body)
+        return cls(period=str(data["period"]), user_id=str(data["user_id"]), api_url=str(data.get("api_url", "")))
+
+
+def request(word: str, user_id: str, api_url: str = "") -> str:
+    """`/refdesk stats [7d|30d|90d|term]`: queue the report (one SendMessage) and answer at once."""
+    word = (word or DEFAULT_PERIOD).strip().lower()
+    if word not in PERIOD_WORDS:
+        return f"`/refdesk stats` takes one of {', '.join(PERIOD_WORDS)} (default {DEFAULT_PERIOD})."
+    settings = get_settings()
+    clients.get("sqs").send_message(QueueUrl=settings.reports_queue_url,
+                                    MessageBody=ReportRequest(word, user_id, api_url).to_body())
+    return WORKING_ON_IT.format(channel=settings.slack_staff_channel)

@@ -1,0 +1,220 @@
+"""Assessment (refdesk.assessment, store.stats): daily aggregates against a hand-computed fixture,
+READ and topic recorded once from the closed card, the patron's 1-5 rating once per conversation
+(web widget route, Slack Connect buttons)."""
+from __future__ import annotations
+
+import json
+import urllib.parse
+from datetime import date
+
+import pytest
+
+from tests.conftest import STAFF_CHANNEL, close_value, fixture, invoke, pump, slack_event
+from tests.functional.test_relay import calls_named, open_conversation, press_close
+from tests.functional.test_webchat import create_session, open_chat
+from tests.functional.test_webchat import press_close as close_chat
+from tests.functional.test_slack_connect_relay import PARTNER_CHANNEL, open_partner_conversation
+from tests.functional.test_slack_connect_relay import press_close as close_partner
+
+
+# --- daily aggregates: a hand-computed fixture -------------------------------------------
+
+def _closed(conversation_id, channel, patron, created, first_reply, closed):
+    """A closed conversation in the table, with known times (UTC), as the close leaves it."""
+    from refdesk.models import Conversation
+    from refdesk.store import keys
+    from refdesk.store.table import table
+
+    conversation = Conversation(conversation_id=conversation_id, patron_id=patron, channel=channel,
+                                anchor=f"a-{conversation_id}", label="x", status="closed", created_at=created,
+                                first_reply_at=first_reply, closed_at=closed, closed_by="U0AMANDA")
+    table().put_item(Item={**keys.conversation(conversation_id), "conversation_id": conversation_id,
+                           "patron_id": patron, "channel": channel, "status": "closed", "created_at": created,
+                           "expires_at": keys.keep_until()})
+    return Conversation.from_item({**conversation.__dict__, "status": "closed"})
+
+
+# America/New_York is UTC-5 in early March 2026 (DST starts on the 8th); 2 March is a Monday.
+FIXTURE = [  # id, channel, patron, created, first reply, closed, READ, rating
+    ("cA", "sms", "p1", "2026-03-02T14:00:00.000000Z", "2026-03-02T14:01:30.000000Z", "2026-03-02T14:10:00.000000Z", 2, 0),
+    ("cB", "web", "p2", "2026-03-02T15:30:00.000000Z", "2026-03-02T15:30:30.000000Z", "2026-03-02T15:50:00.000000Z", 2, 5),
+    ("cC", "sms", "p1", "2026-03-02T20:00:00.000000Z", "", "2026-03-02T20:05:00.000000Z", 4, 0),
+    # 23:30 on Monday in the library: counted on the 2nd although it is the 3rd in UTC.
+    ("cD", "slack_connect", "p3", "2026-03-03T04:30:00.000000Z", "2026-03-03T04:46:40.000000Z",
+     "2026-03-03T05:03:20.000000Z", 0, 3),
+    ("cE", "web", "p4", "2026-03-03T14:00:00.000000Z", "2026-03-03T14:06:40.000000Z", "2026-03-03T14:08:20.000000Z", 0, 5),
+]
+
+
+def test_daily_aggregates_match_the_hand_computed_fixture_and_retries_count_once(aws):
+    from refdesk import assessment, store
+
+    for conversation_id, channel, patron, created, first_reply, closed, read, rating in FIXTURE:
+        conversation = _closed(conversation_id, channel, patron, created, first_reply, closed)
+        for _ in range(2):  # a retried close counts once
+            assessment.closed(conversation)
+        day = assessment.day_of(conversation)
+        if read:
+            assert store.stats.record_read(conversation_id, day, read)
+            assert not store.stats.record_read(conversation_id, day, 6)  # a second click
+        if rating:
+            assert store.stats.record_rating(conversation_id, day, rating)
+            assert not store.stats.record_rating(conversation_id, day, 1)
+
+    monday, tuesday = store.stats.days(date(2026, 3, 1), date(2026, 3, 4))
+
+    assert monday.day == date(2026, 3, 2)
+    assert monday.conversations == {"sms": 2, "web": 1, "slack_connect": 1} and monday.total == 4
+    assert (monday.new_patrons, monday.repeat_patrons) == (3, 1)  # p1 came back
+    assert (monday.wait_seconds_sum, monday.wait_count) == (90 + 30 + 1000, 3)
+    assert monday.wait_histogram == {"1_5m": 1, "under_1m": 1, "15_60m": 1}
+    assert (monday.duration_seconds_sum, monday.duration_count) == (600 + 1200 + 300 + 2000, 4)
+    assert monday.read == {2: 2, 4: 1}
+    assert monday.ratings == {5: 1, 3: 1}
+    assert monday.hour_of_week == {9: 1, 10: 1, 15: 1, 23: 1}
+    assert monday.topics == {}
+    assert tuesday.day == date(2026, 3, 3)
+    assert tuesday.conversations == {"web": 1} and (tuesday.new_patrons, tuesday.repeat_patrons) == (1, 0)
+    assert (tuesday.wait_seconds_sum, tuesday.wait_count, tuesday.wait_histogram) == (400, 1, {"5_15m": 1})
+    assert (tuesday.duration_seconds_sum, tuesday.duration_count) == (500, 1)
+    assert tuesday.ratings == {5: 1} and tuesday.read == {} and tuesday.hour_of_week == {24 + 9: 1}
+    assert store.stats.days(date(2026, 3, 4), date(2026, 3, 31)) == []
+
+
+def test_the_aggregates_hold_counts_only(aws):
+    import boto3
+
+    from refdesk import assessment
+
+    for row in FIXTURE[:2]:
+        assessment.closed(_closed(*row[:6]))
+    items = boto3.resource("dynamodb").Table(__import__("os").environ["TABLE_NAME"]).scan()["Items"]
+    [day] = [item for item in items if item["pk"] == "STATS"]
+    assert "p1" not in json.dumps(day, default=str) and "cA" not in json.dumps(day, default=str)
+    from decimal import Decimal
+
+    assert {name for name, value in day.items() if not isinstance(value, Decimal)} == {"pk", "sk"}
+    assert int(day["expires_at"]) > 0
+    [seen] = [item for item in items if item["pk"].startswith("SEEN#")][:1] or [None]
+    assert seen is not None and int(seen["expires_at"]) > 0  # identity for statistics: finite
+
+
+# --- READ and topic on the closed card ---------------------------------------------------
+
+def click(action: dict, root_ts: str, user: str = "U0AMANDA") -> dict:
+    payload = fixture("slack_block_actions_close.json")
+    payload["user"]["id"] = user
+    payload["container"]["message_ts"] = payload["message"]["ts"] = root_ts
+    payload["actions"] = [{"block_id": "assessment", "action_ts": "1700000300.000001", **action}]
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    return invoke("slack_interactions", slack_event("/slack/interactions", body, "application/x-www-form-urlencoded"))
+
+
+def assessment_elements(blocks) -> list[str]:
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    return [element["action_id"] for block in blocks if block.get("block_id") == "assessment"
+            for element in block["elements"]]
+
+
+def test_the_closed_card_offers_read_and_topic_and_each_is_recorded_once(aws, slack, twilio):
+    from refdesk import store
+
+    conversation = open_conversation(aws, slack)
+    cid, root = conversation["conversation_id"], conversation["root_ts"]
+    press_close(cid)
+    pump(aws)
+    *_, closed = calls_named(slack, "chat.update")
+    assert assessment_elements(closed["blocks"]) == [f"read_level_{n}" for n in range(1, 7)] + ["topic_tag"]
+
+    assert click({"action_id": "read_level_3", "type": "button", "value": f"{cid}:3"}, root)["statusCode"] == 200
+    assert click({"action_id": "read_level_5", "type": "button", "value": f"{cid}:5"}, root)["statusCode"] == 200
+    pump(aws)
+    assert store.conversations.get(cid).read_level == 3
+    *_, card = calls_named(slack, "chat.update")
+    assert "read_level_1" not in assessment_elements(card["blocks"]) and "READ 3" in json.dumps(card["blocks"])
+    [told] = calls_named(slack, "chat.postEphemeral")
+    assert "READ 3 was already recorded" in told["text"]
+
+    topic = {"action_id": "topic_tag", "type": "static_select",
+             "selected_option": {"value": f"{cid}:local_history", "text": {"type": "plain_text", "text": "x"}}}
+    click(topic, root)
+    click({**topic, "selected_option": {"value": f"{cid}:research"}}, root)
+    pump(aws)
+    assert store.conversations.get(cid).topic == "local_history"
+    [today] = store.stats.days(date(2000, 1, 1), date(2100, 1, 1))
+    assert today.read == {3: 1} and today.topics == {"local_history": 1} and today.conversations == {"sms": 1}
+
+
+@pytest.mark.parametrize("value", ["cX:7", "cX:0", "cX", "", ":3", "cX:3:1"])
+def test_a_read_click_with_a_bad_value_is_refused(aws, slack, value):
+    response = click({"action_id": "read_level_3", "type": "button", "value": value}, "1700000001.000000")
+    assert response["statusCode"] == 400
+
+
+# --- ratings -------------------------------------------------------------------------------
+
+def rate(session: dict, body, token: str | None = None) -> dict:
+    from tests.functional.test_webchat import ORIGIN
+    from tests.conftest import http_event
+
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return invoke("webchat", http_event("POST", f"/chat/sessions/{session['session_id']}/rating", raw, {
+        "content-type": "application/json", "authorization": f"Bearer {token or session['token']}",
+        "origin": ORIGIN}))
+
+
+def test_a_web_patron_rates_a_closed_chat_once_and_only_1_to_5(aws, slack):
+    from refdesk import store
+
+    session, root = open_chat(aws, slack)
+    assert rate(session, {"rating": 4})["statusCode"] == 409  # still open
+    close_chat(close_value(root))
+    pump(aws)
+
+    for bad in ({"rating": 0}, {"rating": 6}, {"rating": "5"}, {"rating": 4.5}, {"rating": True}, {}):
+        assert rate(session, bad)["statusCode"] == 400, bad
+    assert rate(session, {"rating": 4}, token="not-the-token")["statusCode"] == 403
+    assert rate(session, {"rating": 4})["statusCode"] == 202
+    assert rate(session, {"rating": 2})["statusCode"] == 409
+    pump(aws)
+
+    [today] = store.stats.days(date(2000, 1, 1), date(2100, 1, 1))
+    assert today.ratings == {4: 1}
+
+
+def test_a_rating_for_an_unknown_session_is_404(aws):
+    assert rate({"session_id": "s" + "0" * 20, "token": "x"}, {"rating": 3})["statusCode"] == 404
+
+
+def test_a_slack_connect_patron_gets_1_to_5_after_the_closing_line_and_rates_once(aws, slack):
+    from refdesk import store
+
+    conversation = open_partner_conversation(aws, slack)
+    close_partner(conversation)
+    pump(aws)
+    [prompt] = [post for post in slack.posts() if post["channel"] == PARTNER_CHANNEL and post.get("blocks")
+                and "How did we do?" in post["text"]]
+    blocks = json.loads(prompt["blocks"]) if isinstance(prompt["blocks"], str) else prompt["blocks"]
+    [buttons] = [block["elements"] for block in blocks if block["type"] == "actions"]
+    assert [button["action_id"] for button in buttons] == [f"rate_{n}" for n in range(1, 6)]
+    prompt_ts = prompt["answered_ts"]
+
+    def press(button):
+        payload = fixture("slack_block_actions_close.json")
+        payload["user"]["id"] = "U0PARTNER1"
+        payload["channel"] = {"id": PARTNER_CHANNEL}
+        payload["container"] = {"type": "message", "channel_id": PARTNER_CHANNEL, "message_ts": prompt_ts}
+        payload["message"]["ts"] = prompt_ts
+        payload["actions"] = [{**button, "action_ts": "1700000500.000001", "type": "button"}]
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        return invoke("slack_interactions",
+                      slack_event("/slack/interactions", body, "application/x-www-form-urlencoded"))
+
+    assert press(buttons[4])["statusCode"] == 200
+    assert press(buttons[0])["statusCode"] == 200
+    pump(aws)
+    [today] = store.stats.days(date(2000, 1, 1), date(2100, 1, 1))
+    assert today.ratings == {5: 1} and today.conversations == {"slack_connect": 1}
+    thanks = [call for call in calls_named(slack, "chat.update") if call["channel"] == PARTNER_CHANNEL]
+    assert thanks and thanks[0]["text"].startswith("Thank you")
+    assert STAFF_CHANNEL != PARTNER_CHANNEL

@@ -1,0 +1,254 @@
+"""Reports (functions/reports, refdesk.reports): `/refdesk stats` answered at once and then in the
+staff channel with figures computed by hand from a fixture of daily aggregates written through
+the store API, the chart PNG decoded, the signed HTML report (200) and tampered or expired
+links (403), and the monthly CSV in S3 (moto)."""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import re
+import time
+import urllib.parse
+from datetime import date, timedelta
+
+import pytest
+
+from local.servers import FORM
+from tests.conftest import PUBLIC_BASE_URL, STAFF_CHANNEL, http_event, invoke, slack_event, template
+
+
+def conversation(cid: str, channel: str, day: date, *, repeat: bool = False, wait: int | None = None,
+                 duration: int | None = None, how: int = 0, read: int | None = None, rating: int | None = None):
+    """One conversation's contribution to `day`, as refdesk.assessment writes it (store API only)."""
+    from refdesk.models import InboundMessage
+    from refdesk.store import conversations, sessions, stats
+
+    conversations.ensure(cid, InboundMessage(channel=channel, message_id=f"m-{cid}", session_id=f"s-{cid}",
+                                             patron_id=f"p-{cid}", label="Patron", text="hello"))
+    counts = {f"conv#{channel}": 1, "patrons#repeat" if repeat else "patrons#new": 1, f"how#{how}": 1}
+    if wait is not None:
+        counts.update({"wait#sum": wait, "wait#n": 1, f"wait#{stats.wait_bucket(wait)}": 1})
+    if duration is not None:
+        counts.update({"duration#sum": duration, "duration#n": 1})
+    assert stats.count_conversation(cid, day, counts)
+    if read is not None:
+        assert stats.record_read(cid, day, read)
+    if rating is not None:
+        conversations.close(cid, "U0AMANDA", sessions.Release.FORGET)  # no session item here
+        assert stats.record_rating(cid, day, rating)
+
+
+def recent_fixture() -> date:
+    """Four conversations in the last 30 days and one 40 days ago. By hand, for 30d:
+    conversations 4 (SMS 2, web 1, Slack Connect 1); patrons 3 new, 1 repeat (25%); waits 30,
+    120, 400 s: average 550/3 = 183.3 s = 3 min 3 s, median the 2nd of 3 = the 1-5 min bucket;
+    durations 300+600+900+60 = 1860/4 = 465 s = 7 min 45 s; READ 2:1, 3:2; ratings 5, 4, 3 =
+    4.00 from 3; busiest hours Mon 10h (2) and Tue 10h (hour of week 34) (2)."""
+    from refdesk import reports
+
+    today = reports.today()
+    one, two, forty = today - timedelta(days=1), today - timedelta(days=2), today - timedelta(days=40)
+    conversation("c1", "sms", one, wait=30, duration=300, how=10, read=2, rating=5)
+    conversation("c2", "sms", one, repeat=True, wait=120, duration=600, how=10, read=3, rating=4)
+    conversation("c3", "web", two, wait=400, duration=900, how=34, read=3, rating=3)
+    conversation("c4", "slack_connect", two, duration=60, how=34)
+    conversation("c5", "web", forty, wait=1000, duration=100, how=50, read=6)
+    return today
+
+
+def command(text: str, user: str = "U0AMANDA") -> dict:
+    body = urllib.parse.urlencode({"command": "/refdesk", "text": text, "user_id": user, "user_name": "amanda",
+                                   "channel_id": STAFF_CHANNEL, "team_id": "T0LIBRARY"})
+    return slack_event("/slack/commands", body, FORM)
+
+
+def reports_queue_url(aws) -> str:
+    return os.environ["REPORTS_QUEUE_URL"]  # template.yaml's, resolved to the session's moto
+
+
+def run_reports_queue(aws) -> list[dict]:
+    """What Lambda's SQS trigger does for ReportsFunction: each queued request, one per batch."""
+    results = []
+    while True:
+        messages = aws["sqs"].receive_message(QueueUrl=reports_queue_url(aws), MaxNumberOfMessages=1,
+                                              WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return results
+        [message] = messages
+        results.append(invoke("reports", {"Records": [{"messageId": message["MessageId"], "body": message["Body"],
+                                                         "eventSource": "aws:sqs"}]}))
+        aws["sqs"].delete_message(QueueUrl=reports_queue_url(aws), ReceiptHandle=message["ReceiptHandle"])
+
+
+def decode_png(data: bytes):
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def assert_non_trivial_png(data: bytes, min_width: int = 500) -> None:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    image = decode_png(data).convert("RGB")
+    assert image.width >= min_width and image.height >= 250, image.size
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 50, "a blank or nearly blank picture"
+    # Not one colour with specks: the background is under 97 % of the pixels.
+    assert max(count for count, _ in colours) < 0.97 * image.width * image.height
+
+
+def test_stats_command_answers_at_once_and_queues_the_work(aws, slack):
+    started = time.monotonic()
+    answer = invoke("slack_commands", command("stats 7d"))
+    elapsed = time.monotonic() - started
+    assert answer["statusCode"] == 200
+    body = json.loads(answer["body"])
+    assert body["response_type"] == "ephemeral" and body["text"].startswith("Working on it")
+    assert elapsed < 1.5, elapsed
+    assert slack.calls == []  # no figures, no chart yet: the reports function does that
+    [message] = aws["sqs"].receive_message(QueueUrl=reports_queue_url(aws), MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=0)["Messages"]
+    assert json.loads(message["Body"]) == {"kind": "stats", "period": "7d", "user_id": "U0AMANDA",
+                                           "api_url": PUBLIC_BASE_URL}
+
+
+def test_an_unknown_period_is_explained_and_nothing_is_queued(aws, slack):
+    answer = json.loads(invoke("slack_commands", command("stats fortnight"))["body"])["text"]
+    assert "7d, 30d, 90d, term" in answer
+    assert "Messages" not in aws["sqs"].receive_message(QueueUrl=reports_queue_url(aws), WaitTimeSeconds=0)
+
+
+def test_stats_figures_and_chart_in_the_staff_channel_match_the_hand_computed_fixture(aws, slack):
+    recent_fixture()
+    invoke("slack_commands", command("stats"))  # 30d by default
+    assert run_reports_queue(aws) == [{"posted": 1, "failed": 0}]
+
+    [post] = slack.posts()
+    assert post["channel"] == STAFF_CHANNEL
+    text = post["text"]
+    assert "(30d)" in text
+    assert "Conversations: 4 (SMS 2, Web chat 1, Slack Connect 1)" in text
+    assert "Patrons: 3 new, 1 repeat (25% repeat)" in text
+    assert "Wait to first reply: median 1–5 min, average 3 min 3 s (3 answered)" in text
+    assert "Average duration: 7 min 45 s" in text
+    assert "READ scale (3 rated): 1: 0 · 2: 1 · 3: 2 · 4: 0 · 5: 0 · 6: 0" in text
+    assert "Average rating: 4.00 / 5 from 3 ratings" in text
+    assert "Busiest hours: Mon 10:00 (2), Tue 10:00 (2)" in text
+    blocks = json.dumps(post["blocks"])
+    assert "<@U0AMANDA>" in blocks
+    [link] = re.findall(r"<(https://refdesk\.example\.org/reports/[^|>]+)\|Open the full report>", blocks)
+
+    # The chart: uploaded into the channel with files_upload_v2, and a real picture.
+    assert "files.completeUploadExternal" in slack.methods()
+    [shared] = [message for message in slack.stand_in.messages() if message.get("files")]
+    assert shared["channel"] == STAFF_CHANNEL
+    [file] = shared["files"]
+    assert_non_trivial_png(slack.stand_in.file_data(file["id"]), min_width=900)
+
+    # 90d also counts the conversation 40 days ago.
+    slack.forget_calls()
+    invoke("slack_commands", command("stats 90d"))
+    run_reports_queue(aws)
+    [post] = slack.posts()
+    assert "Conversations: 5 (SMS 2, Web chat 2, Slack Connect 1)" in post["text"]
+    assert "READ scale (4 rated): 1: 0 · 2: 1 · 3: 2 · 4: 0 · 5: 0 · 6: 1" in post["text"]
+
+    # The signed link opens the HTML report: the same figures and three charts as data: URIs.
+    page = invoke("reports", http_event("GET", urllib.parse.urlsplit(link).path))
+    assert page["statusCode"] == 200, page
+    assert page["headers"]["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page["headers"]["content-security-policy"]
+    html = page["body"]
+    assert "Conversations: 4 (SMS 2, Web chat 1, Slack Connect 1)" in html
+    assert "<script" not in html.lower() and "http://" not in html and "https://" not in html
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(images) == 3
+    for image in images:
+        assert_non_trivial_png(base64.b64decode(image))
+
+
+def test_a_tampered_expired_or_junk_link_gets_403_never_500(aws, slack):
+    from refdesk import reports
+
+    of = reports.period("30d")
+    token = reports.sign(of)
+    assert invoke("reports", http_event("GET", f"/reports/{token}"))["statusCode"] == 200
+    payload, signature = token.split(".")
+    # The payload changed to a longer period, its signature kept.
+    longer = base64.urlsafe_b64encode(json.dumps(
+        {"p": "90d", "s": (of.start - timedelta(days=60)).isoformat(), "e": of.end.isoformat(),
+         "x": int(time.time()) + 3600}, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    expired = reports.sign(of, now=time.time() - reports.LINK_SECONDS - 1)
+    for bad in (f"{longer}.{signature}", f"{payload}.{flipped}", expired, "junk", f"{payload}.", ".", "a.b.c",
+                "%C3%A9t%C3%A9.x", token + "x"):
+        answer = invoke("reports", http_event("GET", f"/reports/{bad}"))
+        assert answer["statusCode"] == 403, (bad, answer)
+    # Signed with another key: refused too.
+    os.environ["REPORT_LINK_KEY"] = "another-key"
+    from refdesk.settings import get_settings
+
+    get_settings.cache_clear()
+    other = reports.sign(of)
+    os.environ["REPORT_LINK_KEY"] = "test-report-link-key"
+    assert invoke("reports", http_event("GET", f"/reports/{other}"))["statusCode"] == 403
+
+
+def test_a_failed_report_tells_the_librarian_and_is_not_retried(aws, slack):
+    invoke("slack_commands", command("stats 7d"))
+    slack.fail("chat.postMessage", error="channel_not_found")
+    assert run_reports_queue(aws) == [{"posted": 0, "failed": 1}]
+    assert "chat.postEphemeral" in slack.methods()
+
+
+def test_monthly_csv_lands_in_s3_with_the_hand_computed_rows(aws, slack):
+    """January 2026: 5 Jan two SMS conversations (new, wait 60 s = 1-5 min bucket, READ 1,
+    rated 2; repeat, wait 90 s, READ 1), 31 Jan one web conversation (new, wait 3 s, duration
+    40 s, hour of week 167); 1 Feb is another month and left out."""
+    import boto3
+
+    conversation("j1", "sms", date(2026, 1, 5), wait=60, duration=200, how=0, read=1, rating=2)
+    conversation("j2", "sms", date(2026, 1, 5), repeat=True, wait=90, how=0, read=1)
+    conversation("j3", "web", date(2026, 1, 31), wait=3, duration=40, how=167)
+    conversation("f1", "web", date(2026, 2, 1), wait=5)
+
+    result = invoke("reports", {"month": "2026-01"})  # a backfill, invoked by hand
+    assert result["key"] == "stats/2026/refdesk-stats-2026-01.csv"
+    s3 = boto3.client("s3")
+    obj = s3.get_object(Bucket=os.environ["REPORTS_BUCKET"], Key=result["key"])
+    assert obj["ContentType"].startswith("text/csv") and obj["ServerSideEncryption"] == "AES256"
+    rows = list(csv.DictReader(io.StringIO(obj["Body"].read().decode())))
+    assert [row["date"] for row in rows] == [f"2026-01-{day:02d}" for day in range(1, 32)] + ["total"]
+    by_date = {row["date"]: row for row in rows}
+    jan5, jan31, total, jan6 = by_date["2026-01-05"], by_date["2026-01-31"], by_date["total"], by_date["2026-01-06"]
+    assert (jan5["conversations_sms"], jan5["conversations_web"], jan5["conversations_total"]) == ("2", "0", "2")
+    assert (jan5["new_patrons"], jan5["repeat_patrons"]) == ("1", "1")
+    assert (jan5["wait_answered"], jan5["wait_seconds_total"], jan5["wait_seconds_mean"]) == ("2", "150", "75.0")
+    assert (jan5["wait_1_5m"], jan5["wait_under_1m"]) == ("2", "0")
+    assert (jan5["duration_count"], jan5["duration_seconds_mean"]) == ("1", "200.0")
+    assert (jan5["read_1"], jan5["rating_2"], jan5["rating_mean"], jan5["how_0"]) == ("2", "1", "2.00", "2")
+    assert (jan31["conversations_web"], jan31["wait_under_1m"], jan31["how_167"]) == ("1", "1", "1")
+    assert set(jan6.values()) <= {"2026-01-06", "0", ""}
+    assert (total["conversations_total"], total["new_patrons"], total["repeat_patrons"]) == ("3", "2", "1")
+    assert (total["wait_answered"], total["wait_seconds_total"], total["wait_seconds_mean"]) == ("3", "153", "51.0")
+    assert (total["duration_seconds_total"], total["duration_seconds_mean"]) == ("240", "120.0")
+    assert (total["how_0"], total["how_167"], total["read_1"], total["rating_mean"]) == ("2", "1", "2", "2.00")
+
+
+def test_the_monthly_schedule_exports_last_month(aws, slack):
+    from local.timer import scheduled_event
+    from refdesk import reports
+
+    [trigger] = [schedule for function in template().functions() if function.code_dir.name == "reports"
+                 for schedule in function.schedules]
+    assert trigger.expression == "cron(0 6 1 * ? *)"
+    result = invoke("reports", scheduled_event("ReportsFunction", trigger))
+    assert result["key"] == reports.csv_key(reports.previous_month())
+    import boto3
+
+    body = boto3.client("s3").get_object(Bucket=os.environ["REPORTS_BUCKET"], Key=result["key"])["Body"].read()
+    assert body.decode().count("\n") == (reports.previous_month().end.day + 2)  # header, days, total

@@ -1,0 +1,96 @@
+"""The shared layer never loads the chart library (webhook cold starts must not pay for it), and
+refdesk.reports' period, median and link rules, without AWS."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import date
+
+import pytest
+
+from tests.conftest import ROOT, _functions
+
+HEAVY = ("matplotlib", "numpy", "PIL", "contourpy", "kiwisolver", "fontTools")
+
+IMPORT_ALL_BUT_REPORTS = textwrap.dedent("""
+    import importlib.util, json, sys
+    sys.path.insert(0, sys.argv[1])
+    for folder in sys.argv[2:]:
+        spec = importlib.util.spec_from_file_location("app_" + folder.rsplit("/", 1)[-1], folder + "/app.py")
+        module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+    import refdesk, refdesk.reports, refdesk.slack.commands  # the stats command's side, too
+    import pkgutil
+    for info in pkgutil.walk_packages(refdesk.__path__, "refdesk."):
+        importlib.import_module(info.name)
+    print(json.dumps(sorted(name for name in sys.modules)))
+""")
+
+
+def test_webhook_functions_and_the_whole_layer_import_no_chart_library(tmp_path):
+    folders = [str(function.code_dir) for name, function in _functions().items() if name != "reports"]
+    assert len(folders) >= 7 and any(folder.endswith("slack_commands") for folder in folders)
+    script = tmp_path / "imports.py"
+    script.write_text(IMPORT_ALL_BUT_REPORTS)
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "refdesk",
+           "TABLE_NAME": "t", "JOBS_QUEUE_URL": "q"}
+    result = subprocess.run([sys.executable, str(script), str(ROOT / "layers" / "refdesk"), *folders], env=env,
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "refdesk.reports" in loaded and "refdesk.store.stats" in loaded  # the check saw the layer
+    assert not [name for name in loaded if name.split(".")[0] in HEAVY]
+
+
+def test_the_chart_library_is_the_reports_functions_own_dependency():
+    layer = (ROOT / "layers" / "refdesk" / "requirements.txt").read_text().lower()
+    assert "matplotlib" not in layer and "numpy" not in layer
+    assert "matplotlib==" in (ROOT / "functions" / "reports" / "requirements.txt").read_text()
+    assert "matplotlib==" in (ROOT / "requirements-dev.txt").read_text()
+
+
+@pytest.fixture
+def settings(monkeypatch):
+    from refdesk.settings import get_settings
+
+    monkeypatch.setenv("REPORT_LINK_KEY", "unit-key")
+    monkeypatch.setenv("TERM_STARTS", "01-10,08-25")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_periods_end_today_and_a_term_starts_at_its_configured_day(settings):
+    from refdesk import reports
+
+    assert reports.period("7d", date(2026, 3, 10)) == reports.Period("7d", date(2026, 3, 4), date(2026, 3, 10))
+    assert reports.period("", date(2026, 3, 10)).start == date(2026, 2, 9)  # 30 days by default
+    assert reports.period("term", date(2026, 3, 10)).start == date(2026, 1, 10)
+    assert reports.period("term", date(2026, 1, 5)).start == date(2025, 8, 25)  # still last year's autumn term
+    assert reports.previous_month(date(2026, 3, 1)) == reports.Period("2026-02", date(2026, 2, 1), date(2026, 2, 28))
+    assert reports.month("2024-02").end == date(2024, 2, 29)
+    with pytest.raises(ValueError):
+        reports.period("fortnight", date(2026, 3, 10))
+
+
+def test_the_median_wait_is_the_bucket_holding_the_middle_conversation():
+    from refdesk import reports
+
+    assert reports.median_bucket({}) is None
+    assert reports.median_bucket({"under_1m": 1, "1_5m": 1, "5_15m": 1}) == "1_5m"
+    assert reports.median_bucket({"under_1m": 2, "over_24h": 2}) == "under_1m"  # lower middle of 4
+    assert reports.median_bucket({"under_1m": 2, "over_24h": 3}) == "over_24h"
+
+
+def test_a_link_opens_only_intact_and_unexpired(settings):
+    from refdesk import reports
+    from refdesk.errors import Forbidden
+
+    of = reports.Period("7d", date(2026, 3, 4), date(2026, 3, 10))
+    token = reports.sign(of, now=1_000_000)
+    assert reports.open_link(token, now=1_000_000 + reports.LINK_SECONDS - 1) == of
+    for bad, now in ((token, 1_000_000 + reports.LINK_SECONDS + 1), (token[:-1] + ("A" if token[-1] != "A" else "B"),
+                     1_000_000), ("é.é", 1_000_000), ("x" * 1000, 1_000_000), (token.replace(".", ".."), 1_000_000)):
+        with pytest.raises(Forbidden):
+            reports.open_link(bad, now=now)
