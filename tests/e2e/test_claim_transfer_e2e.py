@@ -78,7 +78,7 @@ def texts_to(stack, number: str) -> list[str]:
 
 
 def test_claim_then_transfer_over_http(desk):
-    number, question = "+15557000101", f"Do you have atlases? {uuid.uuid4().hex[:6]}"
+    number, question = "+15557000101", f"Do you have atlases? {("k" + uuid.uuid4().hex[:7])}"
     text_in(desk, number, question)
     card = card_for(desk, question)
     assert "Waiting" in state_of(card)
@@ -113,7 +113,7 @@ def test_claim_then_transfer_over_http(desk):
 
 
 def test_transfer_and_home_tab_through_the_control_api(desk):
-    number, question = "+15557000102", f"Where are the maps? {uuid.uuid4().hex[:6]}"
+    number, question = "+15557000102", f"Where are the maps? {("k" + uuid.uuid4().hex[:7])}"
     text_in(desk, number, question)
     card = card_for(desk, question)
 

@@ -43,7 +43,7 @@ def table_dump(stack) -> str:
 def test_texting_delete_erases_the_conversation_edits_the_thread_and_confirms_once(stack):
     number = "+1555" + str(uuid.uuid4().int)[:7]
     digits = re.compile(r"\D{0,3}".join(number[2:]))
-    marker = uuid.uuid4().hex[:8]
+    marker = "k" + uuid.uuid4().hex[:7]
     question = f"Can you find my hold on the cookbook? ref {marker}"
     text(stack, number, question)
     root = stack.wait_until(lambda: next((m for m in messages(stack) if not m["thread_ts"]

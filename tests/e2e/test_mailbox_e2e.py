@@ -53,7 +53,7 @@ def reactions_of(stack, ts: str) -> list[str]:
 
 
 def test_a_reply_to_an_email_follow_up_is_in_the_mailbox_with_a_check_mark(fresh):
-    stack, marker = fresh, uuid.uuid4().hex[:10]
+    stack, marker = fresh, ("k" + uuid.uuid4().hex[:7])
     address = f"maria.{marker}@example.net"
     session = follow_up(stack, f"Do you have large-print cookbooks? ({marker})", address)
     root = root_with(stack, marker)
@@ -81,7 +81,7 @@ def test_a_reply_to_an_email_follow_up_is_in_the_mailbox_with_a_check_mark(fresh
 
 
 def test_a_follow_up_that_left_no_way_to_reach_them_gets_a_cross_and_no_email(fresh):
-    stack, marker = fresh, uuid.uuid4().hex[:10]
+    stack, marker = fresh, ("k" + uuid.uuid4().hex[:7])
     follow_up(stack, f"Can I renew by phone? ({marker})", "ask for Maria at the front desk")
     root = root_with(stack, marker)
 

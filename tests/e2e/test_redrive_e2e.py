@@ -19,7 +19,7 @@ def outage_stack(start_devstack):
 
 def test_a_dead_lettered_reply_is_delivered_once_after_redrive(outage_stack):
     stack = outage_stack
-    question = f"Redrive question {uuid.uuid4().hex[:6]}"
+    question = f"Redrive question {("k" + uuid.uuid4().hex[:7])}"
     stack.post_json("/_local/api/phone/send", {"from": PATRON, "body": question})
     root = stack.wait_until(lambda: next((m for m in stack.get_json("/_local/api/slack/messages")["messages"]
                                           if not m["thread_ts"] and question in str(m["blocks"])), None),

@@ -42,7 +42,7 @@ def test_the_stack_describes_its_shared_channel(desk):
 
 
 def test_partner_asks_staff_answer_the_partner_reads_it_in_the_shared_thread(desk):
-    marker = uuid.uuid4().hex[:8]
+    marker = ("k" + uuid.uuid4().hex[:7])
     question = f"Do you have the 1911 Sanborn maps & the 1925 ones? ({marker})"
 
     posted = desk.post_json("/_local/api/slack/partner", {"text": question, "user": "U0PARTNER1"})
@@ -82,7 +82,7 @@ def test_partner_asks_staff_answer_the_partner_reads_it_in_the_shared_thread(des
 
 
 def test_a_partner_member_writing_in_the_staff_thread_is_never_relayed(desk):
-    marker = uuid.uuid4().hex[:8]
+    marker = ("k" + uuid.uuid4().hex[:7])
     posted = desk.post_json("/_local/api/slack/partner", {"text": f"Question ({marker})", "user": "U0PARTNER1"})
     root = staff_root_with(desk, marker)
 

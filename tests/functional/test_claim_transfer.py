@@ -314,7 +314,7 @@ def test_transfer_to_someone_outside_the_library_is_refused(aws, slack, twilio):
     assert ephemerals(slack, "U0AMANDA")
 
 
-def test_closing_leaves_the_queue_and_the_card_shows_closed(aws, slack):
+def test_closing_leaves_the_queue_and_the_card_shows_closed(aws, slack, twilio):
     from refdesk import store
 
     card = sms_card(aws, slack)

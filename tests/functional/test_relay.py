@@ -893,6 +893,28 @@ def test_pressing_close_twice_only_tells_the_librarian(aws, slack, twilio):
     assert "already closed" in ephemeral["text"]
 
 
+@pytest.mark.parametrize("outage", ["card update", "closing text"])
+def test_a_close_that_fails_once_resumes_and_finishes_on_its_retry(aws, slack, twilio, outage):
+    """Close stores its state before calling Slack and Twilio: a single transient failure must not
+    leave a closed conversation with an open card, no closing line, and a librarian told it was
+    already closed. The retry finishes the close, doing nothing twice."""
+    conversation = open_conversation(aws, slack)
+    if outage == "card update":
+        slack.fail("chat.update", status=500)
+    else:
+        twilio.fail(500)
+    press_close(conversation["conversation_id"])
+
+    responses = pump(aws)
+
+    assert any(response["batchItemFailures"] for response in responses)  # the first attempt failed
+    updates = calls_named(slack, "chat.update")
+    assert "Closed by" in json.dumps(updates[-1]["blocks"])
+    assert [sent["body"] for sent in twilio.sent] == [CLOSING]
+    assert calls_named(slack, "chat.postEphemeral") == []
+    assert text_in("A new question after the close")["statusCode"] == 200  # the number was freed
+
+
 def test_two_quick_presses_before_the_dispatcher_runs_close_once(aws, slack, twilio):
     conversation = open_conversation(aws, slack)
     press_close(conversation["conversation_id"], action_ts="1700000200.000001")

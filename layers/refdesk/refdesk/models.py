@@ -57,6 +57,7 @@ class Conversation:
     transferred_by: str = ""  # who handed it to claimed_by (a transfer), if anyone
     closed_at: str = ""
     closed_by: str = ""
+    close_finished_at: str = ""  # every step of the close done (card, closing line, counts): refdesk.relay.close
     nudged_at: str = ""  # the last time the on-duty librarians were nudged about it (refdesk.sweep)
     after_hours: str = ""  # opened while the desk was closed: when it next opens, as the patron was told
     read_level: int = 0  # the READ scale (1-6) staff recorded on the closed card (refdesk.assessment)

@@ -261,17 +261,20 @@ def handle_patron_edit(job: PatronEditJob) -> None:
 
 
 def close(job: CloseJob) -> None:
+    """A resumable sequence: store the state, count it, update the card, send the closing line,
+    offer a rating, shorten the items' lives, record that all is done. Every step is idempotent,
+    so when one fails (Slack or Twilio down) the job's retry redoes nothing that was done and
+    finishes the rest; only a press on a close that had finished is told it was already closed."""
     conversation = store.conversations.get(job.conversation_id)
     if conversation.is_open:
         _store_parked(conversation)
-    try:
-        conversation = store.conversations.close(job.conversation_id, job.user,
-                                                 channels.get(conversation.channel).release,
-                                                 retention_seconds=get_settings().retention_seconds)
-    except Conflict:
-        store.conversations.retire(job.conversation_id)  # a retry of a close that stopped part-way
-        # A retry of a close that stopped part-way finishes its once-only steps (counted, transcript).
-        assessment.closed(store.conversations.get(job.conversation_id))
+        try:
+            conversation = store.conversations.close(job.conversation_id, job.user,
+                                                     channels.get(conversation.channel).release,
+                                                     retention_seconds=get_settings().retention_seconds)
+        except Conflict:  # closed meanwhile (another press): that close's steps are finished below
+            conversation = store.conversations.get(job.conversation_id)
+    elif conversation.close_finished_at:
         slack.tell(job.channel, job.user, "That conversation was already closed.")
         return
     assessment.closed(conversation)  # daily counts and the de-identified transcript, each once
@@ -286,9 +289,11 @@ def close(job: CloseJob) -> None:
         stored, _ = store.messages.put(conversation.conversation_id, Message(
             message_id=f"close-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM, text=closing,
             delivery=Delivery.PENDING))
-        _send_to_patron(conversation, reply_to, stored, "")
+        if stored.delivery is Delivery.PENDING:  # a retry resumes after the parts already sent
+            _send_to_patron(conversation, reply_to, stored, "")
     assessment.offer_rating(conversation)  # Slack Connect: 1-5 in the shared thread, once
     store.conversations.retire(conversation.conversation_id)  # its items expire RetentionDays after the close
+    store.conversations.finish_close(conversation.conversation_id)
     logger.info("conversation closed", extra={"conversation_id": conversation.conversation_id})
 
 

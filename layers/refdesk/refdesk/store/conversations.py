@@ -116,6 +116,12 @@ def close(conversation_id: str, closed_by: str, release: sessions.Release,
     return dataclasses.replace(conversation, status=Status.CLOSED, closed_at=now, closed_by=closed_by)
 
 
+def finish_close(conversation_id: str) -> None:
+    """Record that every step of a close is done, so a later press is told it was already closed."""
+    table().update_item(Key=keys.conversation(conversation_id), UpdateExpression="SET close_finished_at = :now",
+                        ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":now": now_iso()})
+
+
 def retire(conversation_id: str) -> int:
     """Give every item of a closed conversation (messages, their markers, where replies go, its
     invitations) and its thread lookup the conversation's own expiry, set by `close`. Safe to
