@@ -22,20 +22,15 @@ UNBLOCK_ACTION = "unblock_patron"  # the Home tab's Unblock button; value: the p
 def close(action: dict, payload: dict) -> CloseJob | None:
     if not action.get("value"):
         return None
-    user, channel, container, message = (_object(payload, name) for name in ("user", "channel", "container",
-                                                                              "message"))
-    return CloseJob(conversation_id=str(action["value"]), user=_user_id(payload),
-                    channel=str(channel.get("id") or container.get("channel_id", "")),
-                    root_ts=str(container.get("message_ts") or message.get("ts", "")),
+    channel, root_ts = _card(payload)
+    return CloseJob(conversation_id=str(action["value"]), user=_user_id(payload), channel=channel, root_ts=root_ts,
                     action_ts=str(action.get("action_ts", "")))
 
 
 @router.action(CLAIM_ACTION)
 def claim(action: dict, payload: dict) -> ClaimJob:
     """Claim, on a card (the thread's FIFO group) or in the Home tab (the conversation's)."""
-    conversation_id = action.get("value")
-    if not isinstance(conversation_id, str) or not conversation_id:
-        raise BadRequest("claim without a conversation")
+    conversation_id = _conversation_id(action, "claim")
     channel, root_ts = _card(payload)
     return ClaimJob(conversation_id=conversation_id, user=_user_id(payload), channel=channel, root_ts=root_ts,
                     action_ts=str(action.get("action_ts", "")))
@@ -59,6 +54,14 @@ def _user_id(payload: dict) -> str:
     if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
         raise BadRequest("interaction without a user")
     return user["id"]
+
+
+def _conversation_id(action: dict, what: str, pattern: re.Pattern | None = None) -> str:
+    """The conversation id a card's button carries as its value; anything else is a bad request."""
+    value = action.get("value")
+    if not isinstance(value, str) or not value or (pattern is not None and not pattern.fullmatch(value)):
+        raise BadRequest(f"{what} without a conversation")
+    return value
 
 
 def _card(payload: dict) -> tuple[str, str]:
@@ -100,9 +103,7 @@ def invite_modal(action: dict, payload: dict) -> dict:
     """The Invite modal, opened by the webhook itself: Slack's trigger_id lasts 3 seconds."""
     from refdesk.slack import cards
 
-    conversation_id = action.get("value")
-    if not isinstance(conversation_id, str) or not SAFE_ID.fullmatch(conversation_id):
-        raise BadRequest("invite without a conversation")
+    conversation_id = _conversation_id(action, "invite", SAFE_ID)
     channel, root_ts = _card(payload)
     if not CHANNEL_ID.fullmatch(channel) or not TS.fullmatch(root_ts):
         raise BadRequest("invite outside a conversation card")
@@ -174,9 +175,7 @@ def _input(values: dict, block_id: str) -> dict:
 @router.action(BLOCK_ACTION)
 def block_patron(action: dict, payload: dict) -> BlockPatronJob:
     """Block patron, pressed (and confirmed) on a conversation card."""
-    conversation_id = action.get("value")
-    if not isinstance(conversation_id, str) or not conversation_id:
-        raise BadRequest("block without a conversation")
+    conversation_id = _conversation_id(action, "block")
     channel, root_ts = _card(payload)
     return BlockPatronJob(conversation_id=conversation_id, user=_user_id(payload), channel=channel, root_ts=root_ts,
                           action_ts=str(action.get("action_ts", "")))
@@ -253,9 +252,7 @@ def reveal(action: dict, payload: dict):
     which thread, by whom. The original is looked up and shown by the dispatcher."""
     from refdesk.models import RevealJob
 
-    conversation_id = action.get("value")
-    if not isinstance(conversation_id, str) or not SAFE_ID.fullmatch(conversation_id):
-        raise BadRequest("reveal without a conversation")
+    conversation_id = _conversation_id(action, "reveal", SAFE_ID)
     channel, message_ts = _card(payload)
     if not CHANNEL_ID.fullmatch(channel) or not TS.fullmatch(message_ts):
         raise BadRequest("reveal outside a patron message")
