@@ -59,3 +59,14 @@ class DeliveryFailed(RefDeskError):
     """Sending to a patron failed for good (opted out, invalid number): retrying will not help."""
 
     code = "delivery_failed"
+
+
+class RetryLater(RefDeskError):
+    """A call was refused for now (Slack's 429 with Retry-After, a pause it asked for): the job is
+    tried again after `seconds`, however many attempts it has had."""
+
+    status, code = 503, "retry_later"
+
+    def __init__(self, message: str, *, seconds: float):
+        super().__init__(message)
+        self.seconds = seconds
