@@ -1,15 +1,24 @@
 """AWS for the local stack and the tests: an embedded moto server (unless another endpoint is
 given) holding the tables and queues declared in template.yaml, and the SES sender identity
-(SesSenderIdentity) verified, as moto, like the SES sandbox, sends from verified identities only."""
+(SesSenderIdentity) verified, as moto, like the SES sandbox, sends from verified identities only.
+
+The embedded moto also answers DynamoDB requests with injected faults (`dynamodb_faults`, the
+control API's {"dynamodb": …}), as DynamoDB answers them: {"method": "UpdateItem", "error":
+"ProvisionedThroughputExceededException", "count": 5} throttles the next 5 UpdateItem requests
+with HTTP 400 (boto3's own retries take some of them); "commit": true carries the request out
+first, as when the answer is lost."""
 from __future__ import annotations
 
 import json
 import logging
 import os
 import urllib.request
+import uuid
+from http import HTTPStatus
 
 import boto3
 
+from local.faults import Fault, InjectedFaults
 from local.template import ACCOUNT_ID, REGION, STACK_NAME, Template
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -19,6 +28,15 @@ TABLE_ARGUMENTS = ("KeySchema", "AttributeDefinitions", "BillingMode", "Provisio
                    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification")
 # Straight to 127.0.0.1, whatever proxy the developer's shell names.
 _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# The errors a DynamoDB fault may answer with: DynamoDB's HTTP status and error type for each.
+DYNAMODB_ERRORS = {
+    "ProvisionedThroughputExceededException":
+        (400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),
+    "ThrottlingException": (400, "com.amazon.coral.availability#ThrottlingException"),
+    "RequestLimitExceeded": (400, "com.amazonaws.dynamodb.v20120810#RequestLimitExceeded"),
+    "InternalServerError": (500, "com.amazonaws.dynamodb.v20120810#InternalServerError"),
+}
+DYNAMODB_TARGET_PREFIX = "DynamoDB_20120810."  # X-Amz-Target: DynamoDB_20120810.UpdateItem
 
 
 class LocalAws:
@@ -28,7 +46,8 @@ class LocalAws:
 
     def __init__(self, template: Template, endpoint_url: str | None = None, *, use_in_this_process: bool = True):
         self.embedded = not endpoint_url
-        self._moto = _start_moto() if self.embedded else None
+        self.dynamodb_faults = DynamoDBFaults()
+        self._moto = _start_moto(self.dynamodb_faults) if self.embedded else None
         if self._moto:
             host, port = self._moto.get_host_and_port()
             endpoint_url = f"http://{host}:{port}"
@@ -74,9 +93,10 @@ class LocalAws:
         """The embedded moto back to template.yaml's table and queues, empty (what the tests do
         before each test): moto forgets everything, in flight and de-duplication ids included, and
         the resources are made again under the same names, URLs and ARNs, and the SES sender
-        verified again (6 calls)."""
+        verified again (6 calls). Pending DynamoDB faults are dropped."""
         if not self.embedded:
             raise RuntimeError("reset() is for the embedded moto only")
+        self.dynamodb_faults.clear()
         reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with _direct.open(reset, timeout=30) as answer:
             answer.read()
@@ -212,7 +232,54 @@ def _queue_attributes(props: dict) -> dict[str, str]:
     return {key: _attribute_text(value) for key, value in props.items() if key not in NOT_QUEUE_ATTRIBUTES}
 
 
-def _start_moto():
+class DynamoDBFaults(InjectedFaults):
+    """Faults for DynamoDB requests: `method` is the operation ("" = any), `error` one of
+    DYNAMODB_ERRORS (its status unless `status` is given)."""
+
+    def set(self, spec) -> None:
+        for item in spec if isinstance(spec, list) else [spec]:
+            _check_dynamodb_fault(Fault.from_spec(item))
+        super().set(spec)
+
+    def add(self, fault: Fault) -> None:
+        _check_dynamodb_fault(fault)
+        super().add(fault)
+
+
+def _check_dynamodb_fault(fault: Fault) -> None:
+    if fault.error not in DYNAMODB_ERRORS:
+        raise ValueError(f"a DynamoDB fault's error is one of {', '.join(DYNAMODB_ERRORS)}")
+
+
+def _with_dynamodb_faults(app, faults: DynamoDBFaults):
+    """moto's WSGI app, answering a DynamoDB request that a pending fault matches as DynamoDB
+    would: the fault's status and a JSON body with the error's __type and a message."""
+
+    def faulty_app(environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        fault = faults.take(target[len(DYNAMODB_TARGET_PREFIX):]) if target.startswith(DYNAMODB_TARGET_PREFIX) \
+            else None
+        if fault is None:
+            return app(environ, start_response)
+        if fault.commit:  # carried out; only its answer is lost
+            answer = app(environ, lambda *args, **kwargs: None)
+            for _ in answer:
+                pass
+            getattr(answer, "close", lambda: None)()
+        else:  # the body is read, so that the connection stays usable
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        status, kind = DYNAMODB_ERRORS[fault.error]
+        status = fault.status or status
+        body = json.dumps({"__type": kind, "message": fault.message or f"injected fault: {fault.error}"}).encode()
+        start_response(f"{status} {HTTPStatus(status).phrase}",
+                       [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body))),
+                        ("x-amzn-RequestId", uuid.uuid4().hex)])
+        return [body]
+
+    return faulty_app
+
+
+def _start_moto(dynamodb_faults: DynamoDBFaults):
     from moto.server import ThreadedMotoServer
 
     from local import moto_lean
@@ -221,6 +288,8 @@ def _start_moto():
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    # The server calls its app for each request: faults are checked before moto sees it.
+    server._server.app = _with_dynamodb_faults(server._server.app, dynamodb_faults)
     return server
 
 

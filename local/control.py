@@ -58,6 +58,7 @@ class Control:
             ("POST", "/_local/api/phone/send"): self.phone_send,
             ("GET", "/_local/api/phone/messages"): self.phone_messages,
             ("POST", "/_local/api/faults"): self.faults,
+            ("POST", "/_local/api/slack/rate_limit"): self.slack_rate_limit,
             ("POST", "/_local/api/reset"): self.reset,
             ("GET", "/_local/api/dlq"): self.dead_letters,
             ("GET", "/_local/api/mail"): self.mail,
@@ -359,18 +360,21 @@ class Control:
         return {"status": status, "twiml": text, "message_sid": sid}
 
     def phone_messages(self, request: Request) -> dict:
+        """The texts Twilio accepted ("messages") and every send it was asked for, refused ones
+        included, with the HTTP status it answered ("attempts"); ?number= those to one number."""
         # A "+" typed into the URL is not a space here.
         number = dict(parse_qsl(request.query.replace("+", "%2B"))).get("number")
-        sent = self._stand_in("twilio").sent()
+        sent, attempts = self._stand_in("twilio").sent(), self._stand_in("twilio").attempts()
         if number:
             sent = [message for message in sent if _digits(message["to"]) == _digits(number)]
-        return {"messages": sent}
+            attempts = [attempt for attempt in attempts if _digits(attempt["to"]) == _digits(number)]
+        return {"messages": sent, "attempts": attempts}
 
     # Faults, reset, dead letters
 
     def faults(self, request: Request) -> dict:
         data = _input(request)
-        unknown = set(data) - {"slack", "twilio", "twilio_media", "twilio_opted_out"}
+        unknown = set(data) - {"slack", "twilio", "twilio_media", "twilio_opted_out", "dynamodb"}
         if unknown:
             raise ControlError(400, f"unknown fault(s): {', '.join(sorted(unknown))}")
         try:
@@ -380,6 +384,10 @@ class Control:
                 self._stand_in("twilio").faults.set(data["twilio"])
             if "twilio_media" in data:  # fetches of patrons' MMS media
                 self._stand_in("twilio").media_faults.set(data["twilio_media"])
+            if "dynamodb" in data:  # requests to the embedded moto's DynamoDB (local.aws)
+                if not self._aws.embedded:
+                    raise ControlError(409, f"DynamoDB faults need the embedded moto, not {self._aws.endpoint_url}")
+                self._aws.dynamodb_faults.set(data["dynamodb"])
         except ValueError as error:
             raise ControlError(400, str(error)) from None
         if "twilio_opted_out" in data:
@@ -388,11 +396,27 @@ class Control:
             self._stand_in("twilio").opt_out(data["twilio_opted_out"])
         return {"ok": True}
 
+    def slack_rate_limit(self, request: Request) -> dict:
+        """Slack's per-channel limit on posting, scaled: {"per_second": 10, "burst": 3} answers
+        posts beyond it with HTTP 429 and Retry-After; {"per_second": 0} lifts it (as does reset)."""
+        data = _input(request)
+        per_second, burst = data.get("per_second", 0), data.get("burst", 1)
+        numbers = not isinstance(per_second, bool) and isinstance(per_second, (int, float)) \
+            and not isinstance(burst, bool) and isinstance(burst, int)
+        if not numbers:
+            raise ControlError(400, "per_second is a number and burst an integer")
+        try:
+            self._stand_in("slack").set_post_limit(float(per_second), burst)
+        except ValueError as error:
+            raise ControlError(400, str(error)) from None
+        return {"ok": True}
+
     def reset(self, request: Request) -> dict:
         for stand_in in (self._slack, self._twilio):
             if stand_in:
                 stand_in.reset()
         self._aws.forget_mail()
+        self._aws.dynamodb_faults.clear()
         return {"ok": True}
 
     def dead_letters(self, request: Request) -> dict:

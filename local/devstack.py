@@ -1,7 +1,10 @@
 """`make dev`: the whole RefDesk stack on this machine. Run from the repository root:
 
     python -m local.devstack        (PORT, default 3000; LOCAL_RETRY_DELAY, default 1 s;
-                                     LOCAL_SCHEDULE_SECONDS: run Schedule events this often instead)
+                                     LOCAL_SCHEDULE_SECONDS: run Schedule events this often instead;
+                                     LIVE_PORT: the WebSocket API's port, default any free one;
+                                     LIVE_LOSE_DISCONNECTS=1: no $disconnect events, as when API
+                                     Gateway's best effort fails)
 
 AWS_ENDPOINT_URL, SLACK_API_URL or TWILIO_API_URL, when set, replace the embedded moto,
 Slack stand-in or Twilio stand-in."""
@@ -15,7 +18,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from local import environment
+from local import cdn, environment
 from local.aws import LocalAws
 from local.console import say
 from local.control import Control
@@ -27,6 +30,7 @@ from local.slack_standin import SlackStandIn
 from local.template import Template
 from local.timer import Timer
 from local.twilio_standin import TwilioStandIn
+from local.websocket import LiveApi
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "local" / "static"
@@ -59,6 +63,13 @@ def main() -> int:
         sys.path[:0] = [str(path) for path in template.layer_dirs()]
         functions = template.functions()
         invoker = Invoker(functions)
+        # The WebSocket API (the web chat's live connection), on a port of its own: the handlers
+        # reach it through these URLs, set before any of them runs.
+        [websocket_api] = template.websocket_apis()
+        live = LiveApi(websocket_api, invoker, int(os.environ.get("LIVE_PORT") or 0),
+                       lose_disconnects=os.environ.get("LIVE_LOSE_DISCONNECTS") == "1")
+        running.callback(live.stop)
+        os.environ.update(environment.live_values(live.url, live.connections_url))
         for function in functions:
             for trigger in function.queue_triggers:
                 pump = Pump(aws.sqs, function.name, trigger, aws.refs[trigger.queue],
@@ -79,12 +90,12 @@ def main() -> int:
         gateway_url = f"http://127.0.0.1:{port}"
         try:
             control = Control(gateway_url, aws, slack, twilio)
-            server = Server(Gateway(functions, invoker, control, STATIC_DIR, port), port)
+            server = Server(Gateway(functions, invoker, control, STATIC_DIR, port, cdn.behaviors(template)), port)
         except OSError as error:
             say("devstack", f"cannot listen on 127.0.0.1:{port} ({error.strerror}); choose another PORT")
             return 1
         running.callback(server.stop)
-        _banner(gateway_url, aws, slack, twilio, time.monotonic() - started)
+        _banner(gateway_url, live, aws, slack, twilio, time.monotonic() - started)
 
         while not stopping.wait(0.5):
             pass
@@ -93,7 +104,7 @@ def main() -> int:
     return 0
 
 
-def _banner(gateway_url: str, aws: LocalAws, slack, twilio, seconds: float) -> None:
+def _banner(gateway_url: str, live: LiveApi, aws: LocalAws, slack, twilio, seconds: float) -> None:
     def origin(embedded: bool) -> str:
         return "embedded" if embedded else "external"
 
@@ -102,6 +113,8 @@ RefDesk local stack ready in {seconds:.1f} s
   Patron page   {gateway_url}/
   Staff view    {gateway_url}/_local/
   Health        {gateway_url}/health
+  Live chat     {live.url} (WebSocket; its @connections API: {live.connections_url})
+  Cache         {gateway_url}{cdn.PREFIX}/presence (CloudFront's stand-in; counts at {cdn.CONTROL_PATH})
   AWS           {aws.endpoint_url} ({'moto, ' if aws.embedded else ''}{origin(aws.embedded)})
   Slack API     {os.environ['SLACK_API_URL']} ({origin(slack is not None)})
   Twilio API    {os.environ['TWILIO_API_URL']} ({origin(twilio is not None)})

@@ -30,7 +30,18 @@ def local_values(port: int) -> dict[str, str]:
         "PUBLIC_BASE_URL": base_url,
         "ALLOWED_ORIGINS": f"{base_url},http://localhost:{port}",
         "OPENING_HOURS": ALWAYS_OPEN,
+        # Failed jobs are retried at once (refdesk.retry), not after 5 s, 15 s … up to an hour.
+        "RETRY_DELAY_SCALE": "0",
+        # The Slack stand-in enforces no rate limit unless asked (POST /_local/api/slack/rate_limit),
+        # so posts are not paced unless SLACK_POSTS_PER_SECOND is set (AWS: 1 a second per channel).
+        "SLACK_POSTS_PER_SECOND": "0",
     }
+
+
+def live_values(live_url: str, connections_url: str) -> dict[str, str]:
+    """The web chat's live connection as local.websocket serves it: the URL a new session's
+    live_url starts with, and the @connections endpoint the dispatcher pushes to."""
+    return {"LIVE_URL": live_url, "LIVE_CONNECTIONS_URL": connections_url}
 
 
 def apply(*layers: dict) -> None:

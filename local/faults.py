@@ -8,6 +8,13 @@ A fault is given as JSON by the control API (POST /_local/api/faults) and by the
                                                       Slack answers HTTP 200 {"ok": false, "error": ...}
     {"status": 400, "code": 21211, "message": "..."}  Twilio's error code and message
     {"status": 500, "after": 1}                       the first call succeeds, the second fails
+    {"method": "UpdateItem", "error": "ThrottlingException", "count": 5}
+                                                      DynamoDB throttles (local.aws.DYNAMODB_ERRORS)
+    {"status": 429, "retry_after": 5}                 Slack's Retry-After, in seconds (default 1)
+    {"method": "chat.postMessage", "status": 500, "commit": true}
+                                                      the call is carried out, then answered with
+                                                      the error: the process died right after the
+                                                      other side succeeded, or the answer was lost
 
 Several faults may be pending at once; each call takes the first that matches it."""
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-FIELDS = {"status", "count", "method", "error", "code", "message", "after"}
+FIELDS = {"status", "count", "method", "error", "code", "message", "after", "retry_after", "commit"}
 
 
 @dataclass
@@ -27,6 +34,8 @@ class Fault:
     code: int | None = None  # Twilio: the error code
     message: str = ""  # Twilio: the error message
     after: int = 0  # matching calls let through before the first failure
+    retry_after: int = 1  # Slack: the Retry-After of a 429, in seconds
+    commit: bool = False  # the call takes effect; only its answer is the failure
 
     @classmethod
     def from_spec(cls, spec) -> "Fault":
@@ -40,10 +49,12 @@ class Fault:
             raise ValueError("status must be an HTTP error status (400-599)")
         if fault.status is None and not (fault.error or fault.code):
             raise ValueError("a fault needs a status, a Slack error or a Twilio code")
-        for name in ("count", "after"):
+        for name in ("count", "after", "retry_after"):
             value = getattr(fault, name)
             if not (isinstance(value, int) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative integer")
+        if not isinstance(fault.commit, bool):
+            raise ValueError("commit must be true or false")
         if fault.code is not None and not isinstance(fault.code, int):
             raise ValueError("code must be an integer")
         for name in ("method", "error", "message"):

@@ -8,9 +8,11 @@ import mimetypes
 import time
 import traceback
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
+from local.cdn import Behavior, Cdn
 from local.console import say
 from local.handlers import HandlerUnavailable
 from local.servers import Request, Response, json_response
@@ -23,8 +25,11 @@ STATIC_PREFIX = "/_local/static/"
 
 
 class Gateway:
-    def __init__(self, functions: list[Function], invoker, control, static_dir: Path, port: int):
+    def __init__(self, functions: list[Function], invoker, control, static_dir: Path, port: int,
+                 cache_behaviors: Iterable[Behavior] = ()):
         self.routes = routes_of(functions)
+        # CloudFront's stand-in (/_cdn/…), in front of this gateway's own routes.
+        self.cdn = Cdn(cache_behaviors, self._api)
         self.invoker = invoker
         self.control = control
         self.static_dir = static_dir
@@ -45,6 +50,8 @@ class Gateway:
     def _dispatch(self, request: Request) -> Response:
         if request.header("host").lower() not in self.hosts:
             return json_response(421, {"message": "Misdirected Request: use 127.0.0.1 or localhost"})
+        if self.cdn.serves(request.path):
+            return self.cdn(request)
         if request.path.startswith("/_local/api/"):
             return self.control(request)
         if request.method == "GET":
@@ -54,6 +61,10 @@ class Gateway:
                 return self._static(LOCAL_PAGES[request.path])
             if request.path.startswith(STATIC_PREFIX):
                 return self._static(unquote(request.path[len(STATIC_PREFIX):]))
+        return self._api(request)
+
+    def _api(self, request: Request) -> Response:
+        """What the HTTP API answers: the route's function, or API Gateway's own 404."""
         found = find_route(self.routes, request.method, request.path)
         if found:
             return self._invoke(*found, request)

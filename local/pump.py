@@ -12,11 +12,13 @@ from local.template import QueueTrigger
 
 
 class Pump:
-    """Long-polls the queue, invokes the function with each batch, deletes what succeeded and
-    makes the failures visible again after retry_delay seconds: Lambda waits the queue's
-    visibility timeout, but locally retries must reach the dead-letter queue within seconds.
-    Moving a job to the dead-letter queue after maxReceiveCount receives is the queue's own
-    doing (moto does it as SQS does).
+    """Long-polls the queue, invokes the function with each batch and deletes what succeeded.
+    Like Lambda, it leaves the visibility of the records the function reported failed alone:
+    they come back when the function's own ChangeMessageVisibility (its backoff) or else the
+    queue's visibility timeout says. A function that raised fails its whole batch; those jobs
+    are made visible again after retry_delay seconds (Lambda waits the visibility timeout, but
+    locally a crash is retried within seconds). Moving a job to the dead-letter queue after
+    maxReceiveCount receives is the queue's own doing (moto does it as SQS does).
 
     Tests call drain() instead of start(): the same batches, in the caller's thread."""
 
@@ -60,10 +62,10 @@ class Pump:
         elif self._retries:
             self._stopping.wait(0.05)
 
-    def drain(self, max_batches: int = 20) -> list:
-        """Delivers batches until the queue has no visible job (or max_batches were delivered),
-        making failed jobs visible again at once; returns each invocation's result. A function
-        that raises fails the drain: its jobs stay in flight."""
+    def drain(self, max_batches: int = 200) -> list:
+        """Delivers batches until the queue has no visible job (or max_batches were delivered);
+        returns each invocation's result. A function that raises fails the drain: its jobs stay
+        in flight."""
         results = []
         for _ in range(max_batches):
             messages = self._receive(wait_seconds=0)
@@ -71,8 +73,7 @@ class Pump:
                 break
             result, failed = self._invoke(messages)
             results.append(result)
-            self._settle(messages, failed, retry_delay=0)
-            self._release_due_retries()
+            self._settle(messages, failed)
         return results
 
     def _receive(self, wait_seconds: int) -> list[dict]:
@@ -98,30 +99,33 @@ class Pump:
             _, failed = self._invoke(messages)
         except HandlerUnavailable as missing:
             say("pump", str(missing))
-            failed = {message["MessageId"] for message in messages}
+            self._retry_after_crash(messages)
+            return
         except Exception as error:
             say("pump", f"{self._function} raised {type(error).__name__}: the whole batch failed")
             # The first attempt shows the traceback; retries of the same jobs would repeat it.
             if any(message["Attributes"].get("ApproximateReceiveCount") == "1" for message in messages):
                 traceback.print_exc()
-            failed = {message["MessageId"] for message in messages}
-        self._settle(messages, failed, self._retry_delay)
-        retrying = f", {len(failed)} failed (retry in {self._retry_delay:g} s)" if failed else ""
+            self._retry_after_crash(messages)
+            return
+        self._settle(messages, failed)
+        retrying = f", {len(failed)} failed (retried when the function's backoff ends)" if failed else ""
         say("pump", f"{self._function}: {len(messages)} job(s){retrying}")
+
+    def _retry_after_crash(self, messages: list[dict]) -> None:
+        self._retries.append((time.monotonic() + self._retry_delay, messages))
+        say("pump", f"{self._function}: {len(messages)} job(s) failed (retry in {self._retry_delay:g} s)")
 
     def _invoke(self, messages: list[dict]) -> tuple[object, set[str]]:
         """The function's result for this batch, and the ids of the jobs that failed."""
         result = self._invoker.invoke(self._function, {"Records": [self._record(m) for m in messages]})
         return result, self._failed_ids(result, [message["MessageId"] for message in messages])
 
-    def _settle(self, messages: list[dict], failed: set[str], retry_delay: float) -> None:
-        """Deletes the jobs that succeeded; the failed ones become visible after retry_delay."""
+    def _settle(self, messages: list[dict], failed: set[str]) -> None:
+        """Deletes the jobs that succeeded; the failed ones are left as the function left them."""
         done = [message for message in messages if message["MessageId"] not in failed]
-        retry = [message for message in messages if message["MessageId"] in failed]
         if done:
             self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=_entries(done))
-        if retry:
-            self._retries.append((time.monotonic() + retry_delay, retry))
 
     def _failed_ids(self, result, ids: list[str]) -> set[str]:
         if not self._trigger.report_failures or not isinstance(result, dict):

@@ -2,10 +2,12 @@
 It records the channel as Slack would show it to the staff, and every Web API call it answered."""
 from __future__ import annotations
 
+import base64
 import collections
 import copy
 import functools
 import json
+import math
 import mimetypes
 import threading
 import time
@@ -56,6 +58,12 @@ UPLOAD_PREFIX = "/_local/upload/"
 FILES_PREFIX = "/_local/files/"
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_CALLS = 1_000  # the call log keeps the latest calls only
+# Reading history (conversations.history, conversations.replies): a page's size by default and at most.
+DEFAULT_PAGE = 100
+MAX_PAGE = 999
+# Methods that put a new message in a channel, and where they name it: what a per-channel
+# rate limit (set_post_limit) counts.
+POSTING_METHODS = {"chat.postMessage": "channel", "files.completeUploadExternal": "channel_id"}
 
 
 class SlackError(Exception):
@@ -101,6 +109,30 @@ def slack_shape(message: dict) -> dict:
     return shaped
 
 
+class PostLimit:
+    """Slack's limit on posting into one channel (about one message a second, short bursts
+    tolerated), scaled: `per_second` messages a second per channel, `burst` at once. A post
+    over it is refused with how long to wait."""
+
+    def __init__(self, per_second: float, burst: int):
+        self.per_second, self.burst = per_second, burst
+        self._lock = threading.Lock()
+        self._channels: dict[str, tuple[float, float]] = {}  # channel -> (tokens, when counted)
+
+    def refusal(self, channel: str) -> float:
+        """0 when a post into the channel is allowed now (and counted), else the seconds until
+        one would be."""
+        with self._lock:
+            now = time.monotonic()
+            tokens, counted = self._channels.get(channel, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - counted) * self.per_second)
+            if tokens < 1:
+                self._channels[channel] = (tokens, now)
+                return (1 - tokens) / self.per_second
+            self._channels[channel] = (tokens - 1, now)
+            return 0.0
+
+
 class SlackStandIn:
     """console=False: nothing is printed (tests that read the process's output)."""
 
@@ -110,6 +142,7 @@ class SlackStandIn:
         self._bot_token = bot_token
         self._say = say if console else _silent
         self.faults = InjectedFaults()
+        self._post_limit: PostLimit | None = None  # off unless set (set_post_limit)
         self._lock = threading.Lock()
         self._messages: list[dict] = []
         self._calls: collections.deque[dict] = collections.deque(maxlen=MAX_CALLS)
@@ -133,6 +166,8 @@ class SlackStandIn:
             "views.publish": self._publish_view,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
         }
         self._server = Server(self)
         self.url = self._server.url
@@ -155,6 +190,13 @@ class SlackStandIn:
     def forget_calls(self) -> None:
         with self._lock:
             self._calls.clear()
+
+    def set_post_limit(self, per_second: float, burst: int = 1) -> None:
+        """Posts into one channel beyond `per_second` a second (bursts of `burst`) are answered
+        HTTP 429 with Retry-After, as Slack does; per_second 0 lifts the limit."""
+        if per_second < 0 or burst < 1:
+            raise ValueError("per_second must be 0 or more and burst at least 1")
+        self._post_limit = PostLimit(per_second, burst) if per_second else None
 
     def find(self, ts: str, channel: str | None = None) -> dict | None:
         with self._lock:
@@ -203,6 +245,7 @@ class SlackStandIn:
             self._views.clear()
             self._home_views.clear()
         self.faults.clear()
+        self._post_limit = None
 
     def home_view(self, user: str) -> dict | None:
         """The Home tab last published for `user` (views.publish), or None."""
@@ -250,7 +293,7 @@ class SlackStandIn:
 
     def _answer(self, method: str, params: dict | None, token: str, request: Request) -> tuple[int, dict, list | None]:
         fault = self.faults.take(method)
-        if fault:
+        if fault and not fault.commit:
             return self._fault(method, fault)
         try:
             if params is None:
@@ -260,16 +303,30 @@ class SlackStandIn:
                 raise SlackError("invalid_auth")
             if method not in self._methods:
                 raise SlackError("unknown_method")
-            return 200, self._methods[method](params), None
+            wait = self._over_post_limit(method, params)
+            if wait:
+                self._say("slack", f"{method}: rate limited (retry after {wait} s)")
+                return 429, {"ok": False, "error": "ratelimited"}, [("Retry-After", str(wait))]
+            answer = self._methods[method](params)
         except SlackError as error:
             self._say("slack", f"{method}: {error}")
-            return 200, {"ok": False, "error": str(error)}, None
+            answer = {"ok": False, "error": str(error)}
+        # A committing fault: the call took effect above; only its answer is lost.
+        return self._fault(method, fault) if fault else (200, answer, None)
+
+    def _over_post_limit(self, method: str, params: dict) -> int:
+        """0, or the whole seconds to wait (Retry-After) when this post is over the channel's limit."""
+        limit, channel_field = self._post_limit, POSTING_METHODS.get(method)
+        if limit is None or channel_field is None or not params.get(channel_field):
+            return 0
+        wait = limit.refusal(str(params[channel_field]))
+        return max(1, math.ceil(wait)) if wait else 0
 
     def _fault(self, method: str, fault: Fault) -> tuple[int, dict, list | None]:
         status = fault.status or 200
         error = fault.error or ("ratelimited" if status == 429 else "fatal_error")
         self._say("slack", f"{method}: injected {f'HTTP {status} ' if status != 200 else ''}{error}")
-        return status, {"ok": False, "error": error}, [("Retry-After", "1")] if status == 429 else None
+        return status, {"ok": False, "error": error}, [("Retry-After", str(fault.retry_after))] if status == 429 else None
 
     def _respond(self, request: Request):
         target = self._response_targets.get(request.path.removeprefix(RESPONSE_PREFIX))
@@ -294,7 +351,8 @@ class SlackStandIn:
             raise SlackError("no_text")
         message = self._record(channel=channel, text=text[:MAX_TEXT], blocks=blocks,
                                thread_ts=params.get("thread_ts") or None,
-                               username=params.get("username"), icon_url=params.get("icon_url"))
+                               username=params.get("username"), icon_url=params.get("icon_url"),
+                               metadata=_metadata(params.get("metadata")))
         self._say("slack", f"chat.postMessage {_where(message)}: {excerpt(text or '[blocks]')}")
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": slack_shape(message)}
 
@@ -407,6 +465,59 @@ class SlackStandIn:
             raise SlackError("channel_not_found")
         return {"ok": True, "members": list(CHANNEL_MEMBERS[channel]), "response_metadata": {"next_cursor": ""}}
 
+    def _history(self, params: dict) -> dict:
+        """conversations.history: the channel's messages outside threads (thread parents
+        included), newest first, between `oldest` and `latest`, a page at a time."""
+        channel = _channel(params)
+        with self._lock:
+            listed = [message for message in self._messages
+                      if message["channel"] == channel and not message["ephemeral"]
+                      and message["thread_ts"] in (None, message["ts"])]
+        listed.sort(key=lambda message: _ts_key(message["ts"]), reverse=True)
+        return self._page(_between(listed, params), params)
+
+    def _replies(self, params: dict) -> dict:
+        """conversations.replies: a thread's parent first, then its replies oldest first,
+        between `oldest` and `latest`, a page at a time."""
+        channel, ts = _channel(params), str(params.get("ts") or "")
+        with self._lock:
+            parent = next((message for message in self._messages
+                           if message["channel"] == channel and message["ts"] == ts and not message["ephemeral"]), None)
+            if parent is None:
+                raise SlackError("thread_not_found")
+            replies = [message for message in self._messages if message["channel"] == channel
+                       and message["thread_ts"] == ts and message["ts"] != ts and not message["ephemeral"]]
+        replies.sort(key=lambda message: _ts_key(message["ts"]))
+        return self._page([parent, *_between(replies, params)], params)
+
+    def _page(self, listed: list[dict], params: dict) -> dict:
+        """One page of a listing, as Slack shapes it; metadata only with include_all_metadata.
+        The cursor names the last message given, so a page is not shifted by new ones."""
+        try:
+            limit = min(max(int(params.get("limit") or DEFAULT_PAGE), 1), MAX_PAGE)
+        except ValueError:
+            raise SlackError("invalid_limit") from None
+        start = 0
+        if params.get("cursor"):
+            try:
+                after = base64.urlsafe_b64decode(str(params["cursor"]).encode()).decode()
+            except ValueError:
+                raise SlackError("invalid_cursor") from None
+            start = next((index + 1 for index, message in enumerate(listed) if message["ts"] == after), None)
+            if start is None:
+                raise SlackError("invalid_cursor")
+        page = listed[start:start + limit]
+        more = start + limit < len(listed)
+        with_metadata = _truthy(params.get("include_all_metadata"))
+        shaped = []
+        for message in page:
+            shown = slack_shape(message)
+            if with_metadata and message["metadata"]:
+                shown["metadata"] = copy.deepcopy(message["metadata"])
+            shaped.append(shown)
+        cursor = base64.urlsafe_b64encode(page[-1]["ts"].encode()).decode() if more else ""
+        return {"ok": True, "messages": shaped, "has_more": more, "response_metadata": {"next_cursor": cursor}}
+
     def _users_info(self, params: dict) -> dict:
         user = user_info(params.get("user", ""))
         if user is None:
@@ -487,7 +598,7 @@ class SlackStandIn:
             message = {"channel": fields.pop("channel"), "ts": ts,
                        "thread_ts": None, "text": "", "blocks": [], "username": None, "icon_url": None,
                        "user": BOT_USER_ID, "reactions": [], "edited": False, "ephemeral": False,
-                       "visible_to": None, **fields}
+                       "visible_to": None, "metadata": None, **fields}
             self._messages.append(message)
             return copy.deepcopy(message)
 
@@ -524,6 +635,52 @@ def _blocks(value) -> list:
         if block.get("type") == "section" and len((block.get("text") or {}).get("text", "")) > MAX_SECTION_TEXT:
             raise SlackError("invalid_blocks")
     return value
+
+
+def _metadata(value) -> dict | None:
+    """chat.postMessage's metadata: an object (JSON bodies) or its JSON (form bodies), with an
+    event_type and an event_payload object."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SlackError("invalid_metadata_format") from None
+    if not (isinstance(value, dict) and isinstance(value.get("event_type"), str) and value["event_type"]
+            and isinstance(value.get("event_payload"), dict)):
+        raise SlackError("invalid_metadata_schema")
+    return {"event_type": value["event_type"], "event_payload": value["event_payload"]}
+
+
+def _truthy(value) -> bool:
+    """A boolean argument, as JSON (true) or as the form value slack_sdk sends ("1")."""
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    """A Slack ts ("seconds.microseconds", or a bound given with fewer digits) for comparing."""
+    seconds, _, fraction = str(ts).partition(".")
+    try:
+        return int(seconds or 0), int((fraction + "000000")[:6])
+    except ValueError:
+        raise SlackError("invalid_ts_oldest") from None
+
+
+def _between(messages: list[dict], params: dict) -> list[dict]:
+    """The messages after `oldest` and before `latest` (including them when `inclusive`)."""
+    inclusive = _truthy(params.get("inclusive"))
+    oldest = _ts_key(params["oldest"]) if params.get("oldest") else None
+    latest = _ts_key(params["latest"]) if params.get("latest") else None
+    kept = []
+    for message in messages:
+        key = _ts_key(message["ts"])
+        if oldest is not None and (key < oldest or (key == oldest and not inclusive)):
+            continue
+        if latest is not None and (key > latest or (key == latest and not inclusive)):
+            continue
+        kept.append(message)
+    return kept
 
 
 def _where(message: dict) -> str:

@@ -88,6 +88,26 @@ class Function:
     schedules: tuple[ScheduleTrigger, ...] = ()  # Schedule events: EventBridge in AWS, local.timer here
 
 
+@dataclass(frozen=True)
+class WebSocketRoute:
+    key: str  # $connect, $disconnect, $default, or a value the route selection expression picks
+    function: str  # the logical id of the function its Lambda proxy integration invokes
+    two_way: bool  # it has a route response: the function's answer goes back to the client as a frame
+
+
+@dataclass(frozen=True)
+class WebSocketApi:
+    """An AWS::ApiGatewayV2::Api of ProtocolType WEBSOCKET, with its stage and routes (local.websocket)."""
+
+    name: str
+    stage: str
+    selection_expression: str  # "$request.body.<field>": the frame's field that names its route
+    routes: tuple[WebSocketRoute, ...]
+
+    def route(self, key: str) -> WebSocketRoute | None:
+        return next((route for route in self.routes if route.key == key), None)
+
+
 class Template:
     def __init__(self, path: Path, parameter_values: dict):
         self.root = path.parent
@@ -143,6 +163,21 @@ class Template:
                                      "the local stack runs all handlers in one environment")
         return merged
 
+    def websocket_apis(self) -> list[WebSocketApi]:
+        """The WebSocket APIs, each route's integration followed to the function it invokes."""
+        integrations = {name: _integrated_function(props)
+                        for name, props in self.resources("AWS::ApiGatewayV2::Integration").items()}
+        two_way = {props["RouteId"]["Ref"] for props in self.resources("AWS::ApiGatewayV2::RouteResponse").values()}
+        stages = {props["ApiId"]["Ref"]: props["StageName"]
+                  for props in self.resources("AWS::ApiGatewayV2::Stage").values()}
+        routes = self.resources("AWS::ApiGatewayV2::Route")
+        return [WebSocketApi(name=name, stage=stages[name], selection_expression=props["RouteSelectionExpression"],
+                             routes=tuple(WebSocketRoute(route["RouteKey"], integrations[_target(route)],
+                                                         route_name in two_way)
+                                          for route_name, route in routes.items() if route["ApiId"] == {"Ref": name}))
+                for name, props in self.resources("AWS::ApiGatewayV2::Api").items()
+                if props.get("ProtocolType") == "WEBSOCKET"]
+
     def layer_dirs(self) -> list[Path]:
         return [self.root / props["ContentUri"]
                 for props in self.resources("AWS::Serverless::LayerVersion").values()]
@@ -150,7 +185,9 @@ class Template:
     def resolver(self, refs: dict, attributes: dict) -> "Resolver":
         """refs: logical id -> its !Ref value; attributes: "Id.Attribute" -> its !GetAtt value.
         The resolver reads both dicts when called, so they may still be filling up."""
-        apis = {name: API_ID for name in self.resources("AWS::Serverless::HttpApi")}
+        apis = {name: API_ID for name in [*self.resources("AWS::Serverless::HttpApi"),
+                                          *self.resources("AWS::ApiGatewayV2::Api")]}
+        apis.update({name: props["StageName"] for name, props in self.resources("AWS::ApiGatewayV2::Stage").items()})
         return Resolver(self.parameters, self.data.get("Conditions", {}), refs, attributes, apis)
 
 
@@ -163,13 +200,29 @@ def _queue_trigger(properties: dict) -> QueueTrigger:
                         report_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []))
 
 
+def _integrated_function(properties: dict) -> str:
+    """The function a Lambda proxy integration invokes: its IntegrationUri names ${Function.Arn}."""
+    found = re.search(r"\$\{(\w+)\.Arn\}", str(properties.get("IntegrationUri", "")))
+    if properties.get("IntegrationType") != "AWS_PROXY" or not found:
+        raise ValueError("a WebSocket integration must be a Lambda proxy (AWS_PROXY) to run locally")
+    return found[1]
+
+
+def _target(route: dict) -> str:
+    """The integration a route's Target ("integrations/${Integration}") names."""
+    found = re.fullmatch(r"integrations/\$\{(\w+)\}", str(route.get("Target", {}).get("Fn::Sub", "")))
+    if not found:
+        raise ValueError(f"route {route.get('RouteKey')}: Target must be !Sub integrations/${{Integration}}")
+    return found[1]
+
+
 @dataclass
 class Resolver:
     parameters: dict
     conditions: dict
     refs: dict
     attributes: dict
-    apis: dict = field(default_factory=dict)  # HTTP APIs (served by local.gateway) -> API_ID
+    apis: dict = field(default_factory=dict)  # APIs -> API_ID (local.gateway, local.websocket); stages -> names
 
     def __call__(self, value):
         if isinstance(value, list):

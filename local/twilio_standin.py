@@ -142,7 +142,7 @@ class TwilioStandIn:
 
     def _answer(self, to: str, sender: str, body: str, form: dict, media: list[str]):
         fault = self.faults.take()
-        if fault:
+        if fault and not fault.commit:
             return self._fault(fault)
         refusal = self._refusal(to, sender, body, form) or self._media_refusal(media)
         if refusal:
@@ -154,7 +154,8 @@ class TwilioStandIn:
             self._sent.append({**message, "media_urls": media})
         kind = f"MMS with {len(media)} medium/media" if media else "SMS"
         self._say("twilio", f"{kind} to {to} ({message['num_segments']} segment(s)): {excerpt(body)}")
-        return json_response(201, message)
+        # A committing fault: the text was sent above; only the answer is the failure.
+        return self._fault(fault) if fault else json_response(201, message)
 
     def _media_refusal(self, media: list[str]):
         if len(media) > MAX_MEDIA:

@@ -9,7 +9,11 @@ and counts (the machine is noisy: compare numbers from the same run only).
 3. Each webhook's warm handler time as a ratio to the time of the raw AWS calls it makes,
    against the same endpoint. Goal: at most 1.3x.
 4. The AWS cost of 1,000 conversations of 10 messages per channel, from the counted requests,
-   Lambda GB-seconds and storage, at the on-demand prices in PRICES.
+   Lambda GB-seconds and storage, at the on-demand prices in PRICES; web chat with the widget
+   polling, and on its live connection (the WebSocket API's events fed to the real handler, the
+   dispatcher's pushes counted). Goal for the live connection: at most $0.10.
+5. Presence behind the cache: the presence function's invocations for 1,000 page views through
+   local/cdn.py (template.yaml's cache policies) on a simulated clock. Goal: under 50.
 
     python scripts/bench.py [--rounds 30]"""
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -25,20 +31,39 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # us-east-1 on-demand prices as AWS published them (checked 2026-11-29; DynamoDB's since Nov 2024).
+# WebSocket API: messages sent and received, metered in 32 KB units, and connection minutes.
 PRICES = {
     "dynamodb_write_unit": 0.625 / 1e6, "dynamodb_read_unit": 0.125 / 1e6, "dynamodb_gb_month": 0.25,
     "http_api_request": 1.00 / 1e6, "lambda_request": 0.20 / 1e6, "lambda_gb_second_arm64": 0.0000133334,
-    "sqs_fifo_request": 0.50 / 1e6,
+    "sqs_fifo_request": 0.50 / 1e6, "websocket_message": 1.00 / 1e6, "websocket_connection_minute": 0.25 / 1e6,
 }
 PRICES_DATE = "2026-11-29"
-WIDGET_POLL_SECONDS = 2.5  # functions/presence/static/widget.js polls this often while a chat is open
+WEBSOCKET_MESSAGE_UNIT = 32 * 1024
 CHAT_OPEN_MINUTES = 10
+WIDGET_POLL_SECONDS = 2.5  # how often the widget polled while a chat was open, before its live connection
+# functions/presence/static/widget.js: POLL_OPEN, its polling when it cannot connect (at most this
+# often), and PING_MS, its ping that keeps API Gateway from closing the connection as idle.
+FALLBACK_POLL_SECONDS = 10
+LIVE_PING_SECONDS = 300
+LIVE_GOAL_DOLLARS = 0.10
+# Presence behind the cache: a busy hour on a library's site, 1,000 page views in 20 minutes (at
+# random times, fixed seed), each asking for presence at one of the URLs the site uses (the
+# widget's, LibraryH3lp snippets), in these shares.
+PAGE_VIEWS, PAGE_VIEW_MINUTES = 1000, 20
+PRESENCE_URLS = {
+    "/presence": 0.50,
+    "/presence/jid/ask/chat.library.example.edu/js?cb=showStatus": 0.20,
+    "/presence/jid/ask/chat.library.example.edu/image/simpletext": 0.15,
+    "/presence/jid/ask/chat.library.example.edu/text": 0.10,
+    "/presence/jid/ask/chat.library.example.edu/xml": 0.05,
+}
+PRESENCE_GOAL = 50
 # Draws charts (matplotlib) off the acknowledgement path: asynchronous, not held to the goal.
 CHART_FUNCTIONS = {"reports"}
 
@@ -69,6 +94,28 @@ class CallCounter:
         yield self
 
 
+class LiveConnections:
+    """The @connections API as the dispatcher calls it (refdesk.live): the frames it pushes,
+    counted in the WebSocket API's message units."""
+
+    def __init__(self):
+        self.units = 0
+
+    def post_to_connection(self, ConnectionId: str, Data: bytes) -> dict:  # noqa: N803 - boto3's names
+        self.units += max(1, math.ceil(len(Data) / WEBSOCKET_MESSAGE_UNIT))
+        return {}
+
+
+class SimulatedClock:
+    """Seconds that pass only when the bench says so."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Stack:
     """The local stack's parts in this process: moto, stand-ins, the handlers."""
 
@@ -97,17 +144,23 @@ class Stack:
         self.invoker = Invoker(list(self.functions.values()))
         self.queue_url = self.aws.refs["JobsQueue"]
         self.durations: dict[str, list[float]] = collections.defaultdict(list)
+        [self.live_api] = self.template.websocket_apis()
+        from refdesk import clients
+
+        self.pushes = LiveConnections()
+        clients.use("live", self.pushes)
 
     def stop(self) -> None:
         self.slack.stop()
         self.twilio.stop()
         self.aws.stop()
 
-    def http(self, function: str, method: str, path: str, body: str = "", headers: dict | None = None) -> dict:
+    def http(self, function: str, method: str, path: str, body: str = "", headers: dict | None = None,
+             query: str = "") -> dict:
         from local.gateway import build_event, find_route, routes_of
         from local.servers import Request
 
-        request = Request(method=method, path=path, query="", body=body.encode(), client_ip="203.0.113.9",
+        request = Request(method=method, path=path, query=query, body=body.encode(), client_ip="203.0.113.9",
                           protocol="HTTP/1.1", headers=tuple((headers or {}).items()))
         route, params = find_route(routes_of([self.functions[function]]), method, path)
         return self.invoke(function, build_event(request, route, params, f"127.0.0.1:{self.port}"))
@@ -203,13 +256,44 @@ class Driver:
     def root_card(self) -> dict:
         return [message for message in self.stack.slack.messages() if not message["thread_ts"]][-1]
 
+    def live_connect(self, live_url: str) -> str:
+        """The widget opens its live connection: API Gateway's $connect event, the connection id."""
+        from local.websocket import connect_event
 
-def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, channel: str) -> dict:
-    """Counts for one conversation of 5 patron messages and 5 replies, then Close."""
+        connection = "bench" + uuid.uuid4().hex[:11]
+        event = connect_event(self.stack.live_api, connection, urlsplit(live_url).query, [], "203.0.113.9",
+                              urlsplit(live_url).netloc)
+        answer = self.stack.invoke(self.stack.live_api.route("$connect").function, event)
+        assert answer["statusCode"] == 200, answer
+        return connection
+
+    def live_ping(self, connection: str) -> None:
+        from local.websocket import message_event, select_route
+
+        frame = json.dumps({"type": "ping"})
+        route = select_route(self.stack.live_api, frame)
+        answer = self.stack.invoke(route.function, message_event(self.stack.live_api, connection, route.key, frame,
+                                                                   "bench.local"))
+        assert json.loads(answer["body"]) == {"type": "pong"}, answer
+
+    def live_disconnect(self, connection: str) -> None:
+        from local.websocket import disconnect_event
+
+        self.stack.invoke(self.stack.live_api.route("$disconnect").function,
+                          disconnect_event(self.stack.live_api, connection, time.time(), 1001, "", "bench.local"))
+
+
+def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, channel: str, *,
+                       poll_seconds: float = 0, live: bool = False) -> dict:
+    """Counts for one conversation of 5 patron messages and 5 replies, then Close. A web chat is
+    open CHAT_OPEN_MINUTES, the widget polling every `poll_seconds` or on its `live` connection:
+    $connect, the read it makes when a connection opens, a ping every LIVE_PING_SECONDS, the
+    dispatcher's pushes, $disconnect."""
     totals = collections.Counter()
-    http_requests = invocations = 0
+    http_requests = invocations = websocket_messages = connection_minutes = 0
     gb_seconds = 0.0
     stack.durations.clear()
+    pushed_before = stack.pushes.units
     with counter.bucket():
         if channel == "sms":
             number = f"+1555{uuid.uuid4().int % 10**7:07d}"
@@ -222,6 +306,10 @@ def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, chann
             def send(text):
                 return driver.web("POST", path, {"text": text, "client_id": uuid.uuid4().hex},
                                   session["token"])
+            if live:
+                connection = driver.live_connect(session["live_url"])
+                driver.web("GET", path, token=session["token"])
+                http_requests += 1
         poller = collections.Counter()
         for n in range(5):
             send(f"question {n}")
@@ -239,22 +327,55 @@ def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, chann
         done, polled = stack.drain(counter)
         invocations += done
         poller += polled
-        if channel == "web":
-            polls = int(CHAT_OPEN_MINUTES * 60 / WIDGET_POLL_SECONDS)
-            before = counter.calls.copy()
-            driver.web("GET", path, token=session["token"])
-            per_poll = counter.calls - before
-            for key, count in per_poll.items():
-                counter.calls[key] += count * (polls - 1)
+        if poll_seconds:
+            polls = int(CHAT_OPEN_MINUTES * 60 / poll_seconds)
+            repeated(stack, counter, "WebChatFunction", lambda: driver.web("GET", path, token=session["token"]), polls)
             http_requests += polls
-            stack.durations["WebChatFunction"] += [stack.durations["WebChatFunction"][-1]] * (polls - 1)
+        if live:
+            pings = CHAT_OPEN_MINUTES * 60 // LIVE_PING_SECONDS
+            repeated(stack, counter, "LiveFunction", lambda: driver.live_ping(connection), pings)
+            driver.live_disconnect(connection)
+            # Each ping and its pong; $connect and $disconnect counted as a message each, to be safe.
+            websocket_messages = stack.pushes.units - pushed_before + 2 * pings + 2
+            connection_minutes = CHAT_OPEN_MINUTES
         totals.update(counter.calls)
         transact_items = counter.transact_items
     for name, durations in stack.durations.items():
         gb_seconds += sum(durations) * stack.functions[name].memory_mb / 1024
         invocations += len(durations) if name != "DispatcherFunction" else 0
     return {"calls": totals, "poller": poller, "http": http_requests, "invocations": invocations,
-            "gb_seconds": gb_seconds, "transact_items": transact_items}
+            "gb_seconds": gb_seconds, "transact_items": transact_items, "websocket_messages": websocket_messages,
+            "connection_minutes": connection_minutes}
+
+
+def repeated(stack: Stack, counter: CallCounter, function: str, operation, times: int) -> None:
+    """Runs `operation` (a poll, a ping: the same each time) once and counts it `times`: its AWS
+    calls and its function's time."""
+    before = counter.calls.copy()
+    operation()
+    for key, count in (counter.calls - before).items():
+        counter.calls[key] += count * (times - 1)
+    stack.durations[function] += [stack.durations[function][-1]] * (times - 1)
+
+
+def presence_invocations(stack: Stack) -> int:
+    """The presence function's invocations for PAGE_VIEWS page views through CloudFront's local
+    stand-in (local/cdn.py, template.yaml's cache policies), on a simulated clock."""
+    from local import cdn
+    from local.gateway import to_response
+    from local.servers import Request
+
+    clock = SimulatedClock()
+    edge = cdn.Cdn(cdn.behaviors(stack.template), lambda request: to_response(
+        stack.http("PresenceFunction", request.method, request.path, query=request.query)), clock)
+    views = random.Random(11)
+    before = len(stack.durations["PresenceFunction"])
+    for at in sorted(views.uniform(0, PAGE_VIEW_MINUTES * 60) for _ in range(PAGE_VIEWS)):
+        clock.now = at
+        path, _, query = views.choices(list(PRESENCE_URLS), weights=list(PRESENCE_URLS.values()))[0].partition("?")
+        answer = edge(Request("GET", cdn.PREFIX + path, query, (), b"", "203.0.113.9", "HTTP/1.1"))
+        assert answer.status == 200, answer
+    return len(stack.durations["PresenceFunction"]) - before
 
 
 def dollars(costs: dict) -> dict:
@@ -265,6 +386,8 @@ def dollars(costs: dict) -> dict:
     sqs = sum(n for (service, _), n in calls.items() if service == "sqs") + sum(costs["poller"].values())
     parts = {
         "HTTP API": costs["http"] * PRICES["http_api_request"],
+        "WebSocket API": costs["websocket_messages"] * PRICES["websocket_message"]
+        + costs["connection_minutes"] * PRICES["websocket_connection_minute"],
         "Lambda": costs["invocations"] * PRICES["lambda_request"]
         + costs["gb_seconds"] * PRICES["lambda_gb_second_arm64"],
         "DynamoDB": writes * PRICES["dynamodb_write_unit"] + reads * PRICES["dynamodb_read_unit"]
@@ -373,14 +496,43 @@ def main() -> int:
             print(f"| {name} | {handler * 1000:.1f} | {raw * 1000:.1f} | {handler / raw:.2f}x |")
 
         print(f"\n## AWS cost per 1,000 conversations of 10 messages (prices of {PRICES_DATE}, us-east-1)\n")
-        print("| channel | HTTP API | Lambda | DynamoDB | SQS | total |\n|---|---|---|---|---|---|")
-        for channel in ("sms", "web"):
-            parts = dollars(conversation_costs(stack, driver, counter, channel))
-            print(f"| {channel} | " + " | ".join(f"${value:.4f}" for value in parts.values())
-                  + f" | ${sum(parts.values()):.4f} |")
-        print(f"\nWeb chat includes the widget polling every {WIDGET_POLL_SECONDS} s for {CHAT_OPEN_MINUTES} minutes. "
-              "Carrier fees are apart: an SMS conversation of 10 messages is at least 10 Twilio segments "
-              "(5 in, 5 out) at the account's per-segment price. Lambda time is measured here, not on arm64.")
+        print("| conversations | HTTP API | WebSocket API | Lambda | DynamoDB | SQS | total |\n"
+              "|---|---|---|---|---|---|---|")
+        channels = {
+            "SMS": {"channel": "sms"},
+            f"web, polling every {WIDGET_POLL_SECONDS} s (before the live connection)":
+                {"channel": "web", "poll_seconds": WIDGET_POLL_SECONDS},
+            "web, live connection": {"channel": "web", "live": True},
+            f"web, no live connection: polling every {FALLBACK_POLL_SECONDS} s":
+                {"channel": "web", "poll_seconds": FALLBACK_POLL_SECONDS},
+        }
+        totals = {}
+        for name, conversation in channels.items():
+            parts = dollars(conversation_costs(stack, driver, counter, **conversation))
+            totals[name] = sum(parts.values())
+            print(f"| {name} | " + " | ".join(f"${value:.4f}" for value in parts.values()) + f" | ${totals[name]:.4f} |")
+        print(f"\nA web chat is open {CHAT_OPEN_MINUTES} minutes. On its live connection the widget reads the "
+              f"conversation once when it connects and pings every {LIVE_PING_SECONDS} s; every frame the "
+              "dispatcher pushed is counted in 32 KB units, with each ping and its pong, and $connect and "
+              "$disconnect as one message each. Carrier fees are apart: an SMS conversation of 10 messages "
+              "is at least 10 Twilio segments (5 in, 5 out) at the account's per-segment price. Lambda time "
+              "is measured here, not on arm64.")
+        if totals["web, live connection"] > LIVE_GOAL_DOLLARS:
+            failures.append(f"live web chat: ${totals['web, live connection']:.4f} per 1,000 conversations")
+
+        invocations = presence_invocations(stack)
+        print("\n## Issue 11: real-time web chat and the presence cache\n")
+        print("| measure | result | goal |\n|---|---|---|")
+        print(f"| AWS cost per 1,000 web conversations of 10 messages open {CHAT_OPEN_MINUTES} minutes, live "
+              f"connection | ${totals['web, live connection']:.4f} | ≤ ${LIVE_GOAL_DOLLARS:.2f} |")
+        print(f"| presence function invocations per {PAGE_VIEWS:,} page views through the cache | {invocations} | "
+              f"< {PRESENCE_GOAL} |")
+        print(f"\nPage views: {PAGE_VIEWS:,} in {PAGE_VIEW_MINUTES} minutes at random times, each asking for one of "
+              f"{len(PRESENCE_URLS)} presence URLs (" + ", ".join(f"{url} {share:.0%}" for url, share in
+                                                               PRESENCE_URLS.items()) + "), through local/cdn.py "
+              "with template.yaml's cache policies (one edge location).")
+        if invocations >= PRESENCE_GOAL:
+            failures.append(f"presence: {invocations} invocations per {PAGE_VIEWS:,} page views")
     finally:
         stack.stop()
 

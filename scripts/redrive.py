@@ -47,14 +47,17 @@ def redrive(sqs, dead_letter_queue: str, jobs_queue: str, *, dry_run: bool = Fal
     while moved < limit:
         messages = sqs.receive_message(QueueUrl=dead_letter_queue, MaxNumberOfMessages=BATCH, WaitTimeSeconds=1,
                                        VisibilityTimeout=60,
-                                       MessageSystemAttributeNames=["MessageGroupId"]).get("Messages", [])
+                                       MessageSystemAttributeNames=["MessageGroupId"],
+                                       MessageAttributeNames=["All"]).get("Messages", [])
         if not messages:
             return moved
         for message in messages:
             # A new de-duplication id: the original may still be inside FIFO's five-minute window.
             sqs.send_message(QueueUrl=jobs_queue, MessageBody=message["Body"],
                              MessageGroupId=message["Attributes"]["MessageGroupId"],
-                             MessageDeduplicationId=f"redrive-{uuid.uuid4().hex}")
+                             MessageDeduplicationId=f"redrive-{uuid.uuid4().hex}",
+                             # the attempts it had (refdesk.jobs): its next one looks before it posts
+                             MessageAttributes=message.get("MessageAttributes", {}))
             sqs.delete_message(QueueUrl=dead_letter_queue, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     return moved

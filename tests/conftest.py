@@ -53,12 +53,13 @@ ENV = {
     "LIBRARY_TIMEZONE": "America/New_York", "MAX_DELIVERY_ATTEMPTS": "3",
     "OPENING_HOURS": json.dumps({day: "00:00-24:00" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}),
     "HOLIDAYS": "", "POWERTOOLS_SERVICE_NAME": "refdesk",
+    "RETRY_DELAY_SCALE": "0",  # failed jobs are retried at once, as in the local stack
+    "SLACK_POSTS_PER_SECOND": "0",  # posts not paced, but by the tests of pacing
 }
 # Powertools takes the service name when refdesk.observability is first imported, which a test
 # module may do while it is collected, before any fixture runs: as in Lambda, it is set before.
 os.environ["POWERTOOLS_SERVICE_NAME"] = ENV["POWERTOOLS_SERVICE_NAME"]
-# The template's parameters, as the tests' settings have them (the jobs queue's maxReceiveCount
-# is MaxDeliveryAttempts).
+# The template's parameters, as the tests' settings have them.
 PARAMETERS = {**LOCAL_PARAMETER_VALUES, "SlackStaffChannel": STAFF_CHANNEL, "TwilioFromNumber": LIBRARY_NUMBER,
               "MaxDeliveryAttempts": int(ENV["MAX_DELIVERY_ATTEMPTS"])}
 
@@ -155,10 +156,11 @@ def aws(local_aws, monkeypatch):
             "pump": Pump(local_aws.sqs, dispatcher.name, trigger, queue_url, queue_arn, _invoker(), retry_delay=0)}
 
 
-def pump(aws, max_rounds: int = 20) -> list[dict]:
+def pump(aws, max_rounds: int = 200) -> list[dict]:
     """Feeds queued jobs to the dispatcher as Lambda's SQS integration does (local.pump, in this
-    thread) until the queue is empty; returns each batch response. Failed jobs become visible
-    again at once, so a job is retried until the queue moves it to the dead-letter queue."""
+    thread) until the queue is empty; returns each batch response (one job each). With
+    RETRY_DELAY_SCALE 0 a failed job is visible again at once, so it is retried until the
+    dispatcher gives it up and moves it to the dead-letter queue."""
     return aws["pump"].drain(max_rounds)
 
 
@@ -197,10 +199,16 @@ class Slack:
         return [post for post in self.posts() if not post.get("thread_ts")]
 
     def fail(self, method: str = "", *, error: str = "", status: int | None = None, count: int = 1,
-             after: int = 0) -> None:
+             after: int = 0, retry_after: int = 1, commit: bool = False) -> None:
         """The next `count` calls of `method` (any method if "") answer {"ok": false, "error": error}
-        with HTTP 200, or with HTTP `status` (429 adds Retry-After); `after` calls succeed first."""
-        self.stand_in.faults.add(Fault(method=method, error=error, status=status, count=count, after=after))
+        with HTTP 200, or with HTTP `status` (429 adds Retry-After: `retry_after`); `after` calls
+        succeed first. With `commit`, each call takes effect before it is answered with the failure."""
+        self.stand_in.faults.add(Fault(method=method, error=error, status=status, count=count, after=after,
+                                       retry_after=retry_after, commit=commit))
+
+    def limit_posts(self, per_second: float, burst: int = 1) -> None:
+        """Posts into one channel beyond `per_second` a second (bursts of `burst`) get HTTP 429."""
+        self.stand_in.set_post_limit(per_second, burst)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,10 @@
 """GET /presence, LibraryH3lp's /presence/jid/{queue}/{host}/{format} (and image/{theme}),
 GET /widget.js and the library's contact card, GET|HEAD /contact.vcf. Every answer, a 404
-included, may be read from any site."""
+included, may be read from any site.
+
+CloudFront caches them (template.yaml's CacheDistribution) for the lifetime each answer states in its
+Cache-Control, within the bounds of that path's cache policy."""
+import hashlib
 from pathlib import Path
 
 from refdesk import contact_card, http, presence
@@ -8,11 +12,17 @@ from refdesk.http import Api, Router
 from refdesk.settings import get_settings
 
 WIDGET = (Path(__file__).parent / "static" / "widget.js").read_text(encoding="utf-8")
-ANY_SITE = {"access-control-allow-origin": "*"}
-# Presence changes when a librarian goes on or off duty; a short cache keeps polling cheap.
-SHORT_CACHE = {"cache-control": "public, max-age=15"}
-# The card changes only when the stack's parameters do.
-CARD_HEADERS = {"cache-control": "public, max-age=3600",
+# /widget.js?v=<this> names this script and no other, so it can be kept for a year.
+WIDGET_VERSION = hashlib.sha256(WIDGET.encode("utf-8")).hexdigest()[:12]
+VERSIONED_WIDGET = {"cache-control": "public, max-age=31536000, immutable"}
+# The tag a library pasted (/widget.js), or an older version's URL: the current script, kept
+# 5 minutes, so that a new version reaches every page within 5 minutes of a deploy.
+CURRENT_WIDGET = {"cache-control": "public, max-age=300"}
+# An answer without a lifetime of its own (a 404 for a malformed presence URL, any error) is kept
+# no longer than presence is.
+ANY_SITE = {"access-control-allow-origin": "*", "cache-control": presence.CACHE_CONTROL}
+PRESENCE_CACHE = {"cache-control": presence.CACHE_CONTROL}
+CARD_HEADERS = {"cache-control": contact_card.CACHE_CONTROL,
                 "content-disposition": f'inline; filename="{contact_card.FILENAME}"'}
 
 status = Router()
@@ -23,9 +33,11 @@ card = Router()
 
 @status.get("/presence")
 def desk():
-    # Also the number to text and the contact card, which the widget offers.
+    # Also the number to text and the contact card, which the widget offers, and the widget's
+    # versioned URL for a page that builds its script tag from presence.
     base = get_settings().public_base_url or f"https://{http.request(status).domain}"
-    return http.json_response(200, {**presence.current(), **contact_card.presence_fields(base)}, SHORT_CACHE)
+    return http.json_response(200, {**presence.current(), **contact_card.presence_fields(base),
+                                    "widget": f"{base}/widget.js?v={WIDGET_VERSION}"}, PRESENCE_CACHE)
 
 
 @libraryh3lp.get("/presence/jid/<queue>/<host>/<format>")
@@ -35,7 +47,7 @@ def jid(queue: str, host: str, format: str, theme: str | None = None):  # noqa: 
     available = presence.current()["status"] == "available"
     callback = str(http.request(libraryh3lp).query.get("cb", ""))
     content_type, body = resource.render(available, callback)
-    return http.respond(200, body, content_type, SHORT_CACHE)
+    return http.respond(200, body, content_type, PRESENCE_CACHE)
 
 
 @libraryh3lp.get("/presence/jid/<queue>/<host>/image/<theme>")
@@ -45,7 +57,9 @@ def themed_image(queue: str, host: str, theme: str):
 
 @widget.get("/widget.js")
 def script():
-    return http.respond(200, WIDGET, "application/javascript; charset=utf-8", {"cache-control": "public, max-age=300"})
+    versioned = http.request(widget).query.get("v") == WIDGET_VERSION
+    return http.respond(200, WIDGET, "application/javascript; charset=utf-8",
+                        VERSIONED_WIDGET if versioned else CURRENT_WIDGET)
 
 
 @card.route("/contact.vcf", method=["GET", "HEAD"])

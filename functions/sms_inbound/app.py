@@ -25,8 +25,6 @@ def inbound():
         return http.respond(200, sms.twiml(), TWIML)
     opened = conversations.accept(message)
     count("PatronMessageAccepted", channel=sms.CHANNEL.name)
-    if opened:
-        count("ConversationOpened")
     return http.respond(200, sms.twiml(get_settings().sms_ack_text if opened else ""), TWIML)
 
 

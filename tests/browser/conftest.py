@@ -11,7 +11,6 @@ import os
 import time
 import random
 import string
-import uuid
 from pathlib import Path
 
 import pytest

@@ -113,6 +113,8 @@ def test_patron_asks_and_a_librarian_answers_in_the_thread(desk, page, marker, s
     page.reload()
     expect(message(page, question)).to_have_count(1)
     expect(message(page, f"{marker}-reply")).to_have_count(1)
+    # Pushed messages carry no cursor: the catch-up read when the connection reopens sets it.
+    page.wait_for_function("(JSON.parse(sessionStorage.getItem('refdesk.session')) || {}).cursor")
     stored = page.evaluate("JSON.parse(sessionStorage.getItem('refdesk.session'))")
     assert stored["session_id"] and stored["token"] and stored["cursor"], stored
 

@@ -83,6 +83,9 @@ INVOKE = textwrap.dedent("""
              "body": form, "isBase64Encoded": True}
     answers["sms"] = load(build + "/SmsInboundFunction").handler(event, Context())
     load(build + "/DispatcherFunction"); load(build + "/WebChatFunction"); load(build + "/SlackCommandsFunction")
+    ping = {"requestContext": {"eventType": "MESSAGE", "routeKey": "ping", "connectionId": "c1="},
+            "body": '{"type":"ping"}', "isBase64Encoded": False}
+    answers["live"] = load(build + "/LiveFunction").handler(ping, Context())
     print(json.dumps({name: [answer["statusCode"], answer["body"]] for name, answer in answers.items()}))
 """)
 
@@ -102,6 +105,7 @@ def test_built_functions_import_and_handle_events_with_only_the_layer(host_build
     answers = json.loads(result.stdout.strip().splitlines()[-1])
     assert answers["slack"] == [200, json.dumps({"challenge": "c-123"}, separators=(",", ":"))]
     assert answers["sms"][0] == 403
+    assert answers["live"] == [200, '{"type":"pong"}']
 
 
 def test_arm64_build_holds_only_aarch64_or_pure_python_binaries(tmp_path):

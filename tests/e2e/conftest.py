@@ -12,10 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import urllib.parse
+import uuid
+
 import pytest
 import requests
 
-from local.environment import LOCAL_PARAMETER_VALUES, local_values
+from local.environment import LOCAL_PARAMETER_VALUES, LOCAL_SECRETS, local_values
+from local.signing import twilio_signature_header
 from local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +28,9 @@ READY_TIMEOUT = 60
 
 
 class Stack:
-    def __init__(self, process: subprocess.Popen, port: int, log_path: Path):
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path, env: dict[str, str]):
         self.process = process
+        self.twilio_auth_token = env.get("TWILIO_AUTH_TOKEN", LOCAL_SECRETS["TWILIO_AUTH_TOKEN"])
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
@@ -42,7 +47,7 @@ class Stack:
         with log_path.open("wb") as log:
             process = subprocess.Popen([sys.executable, "-m", "local.devstack"], cwd=ROOT, env=environment,
                                        stdout=log, stderr=subprocess.STDOUT)
-        stack = cls(process, port, log_path)
+        stack = cls(process, port, log_path, env)
         stack._wait_ready()
         return stack
 
@@ -66,6 +71,18 @@ class Stack:
         response = self.post(path, json=payload or {})
         assert response.ok, f"POST {path} -> {response.status_code} {response.text}"
         return response.json()
+
+    def text_in(self, number: str, body: str, *, sid: str = "", **fields: str) -> requests.Response:
+        """A text from `number` to the library's number, posted to /sms/inbound as Twilio posts
+        and signs it (the same `sid` again is Twilio's retry); `fields` adds or replaces any."""
+        sid = sid or "SM" + uuid.uuid4().hex
+        params = {"ToCountry": "US", "NumMedia": "0", "Body": body, "To": self.config["twilio_from_number"],
+                  "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": LOCAL_SECRETS["TWILIO_ACCOUNT_SID"],
+                  "From": number, "ApiVersion": "2010-04-01", **fields}
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   **twilio_signature_header(self.twilio_auth_token, self.config["public_base_url"] + "/sms/inbound",
+                                             params)}
+        return self.post("/sms/inbound", data=urllib.parse.urlencode(params), headers=headers)
 
     @functools.cached_property
     def config(self) -> dict:
@@ -128,7 +145,7 @@ def _inherited_environment() -> dict[str, str]:
     developer's exported settings (a real token, an AWS endpoint) cannot leak into the tests."""
     template = Template(ROOT / "template.yaml", LOCAL_PARAMETER_VALUES)
     configured = {*template.environment(), *local_values(0), "PORT", "LOCAL_RETRY_DELAY", "SLACK_API_URL",
-                  "TWILIO_API_URL"}
+                  "TWILIO_API_URL", "LIVE_PORT", "LIVE_LOSE_DISCONNECTS"}
     return {name: value for name, value in os.environ.items()
             if name not in configured and not name.startswith("AWS_")}
 

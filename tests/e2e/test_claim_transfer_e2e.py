@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
-from twilio.request_validator import RequestValidator
 
 SIGNING_SECRET = "e2e-claim-signing-secret"
 AUTH_TOKEN = "e2e-claim-auth-token"
@@ -22,17 +21,6 @@ def desk(start_devstack):
     return start_devstack(SLACK_SIGNING_SECRET=SIGNING_SECRET, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
                           TRANSFER_TEXT=TRANSFER_TEXT, SMS_ACK_TEXT="")
 
-
-def text_in(stack, number: str, body: str):
-    config = stack.config
-    params = {"ToCountry": "US", "NumMedia": "0", "Body": body, "To": config["twilio_from_number"],
-              "MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": number,
-              "ApiVersion": "2010-04-01"}
-    params["SmsMessageSid"] = params["SmsSid"] = params["MessageSid"]
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(config["public_base_url"] + "/sms/inbound", params)
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
-    response = stack.post("/sms/inbound", data=urllib.parse.urlencode(params), headers=headers)
-    assert response.status_code == 200, response.text
 
 
 def block_actions(stack, card: dict, user: str, action: dict):
@@ -79,7 +67,7 @@ def texts_to(stack, number: str) -> list[str]:
 
 def test_claim_then_transfer_over_http(desk):
     number, question = "+15557000101", f"Do you have atlases? {("k" + uuid.uuid4().hex[:7])}"
-    text_in(desk, number, question)
+    assert desk.text_in(number, question).status_code == 200
     card = card_for(desk, question)
     assert "Waiting" in state_of(card)
 
@@ -114,7 +102,7 @@ def test_claim_then_transfer_over_http(desk):
 
 def test_transfer_and_home_tab_through_the_control_api(desk):
     number, question = "+15557000102", f"Where are the maps? {("k" + uuid.uuid4().hex[:7])}"
-    text_in(desk, number, question)
+    assert desk.text_in(number, question).status_code == 200
     card = card_for(desk, question)
 
     desk.post_json("/_local/api/slack/home", {"user": "U0PRIYA"})

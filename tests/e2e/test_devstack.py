@@ -415,8 +415,9 @@ def test_table_and_queues_follow_the_template(stack, sqs):
     assert jobs["ContentBasedDeduplication"] == str(queues["JobsQueue"]["ContentBasedDeduplication"]).lower()
     assert jobs["VisibilityTimeout"] == str(queues["JobsQueue"]["VisibilityTimeout"])
     assert dead_letters["MessageRetentionPeriod"] == str(queues["DeadLetterQueue"]["MessageRetentionPeriod"])
-    assert json.loads(jobs["RedrivePolicy"]) == {"deadLetterTargetArn": dead_letters["QueueArn"],
-                                                 "maxReceiveCount": TEMPLATE.parameters["MaxDeliveryAttempts"]}
+    assert json.loads(jobs["RedrivePolicy"]) == {
+        "deadLetterTargetArn": dead_letters["QueueArn"],
+        "maxReceiveCount": queues["JobsQueue"]["RedrivePolicy"]["maxReceiveCount"]}
     assert stack.get_json("/_local/api/dlq") == {"count": _message_count(sqs, dead_letter_url)}
 
 
@@ -426,8 +427,9 @@ def _queue_pair(sqs, max_receive_count: int) -> tuple[str, str, str]:
     dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url,
                                                AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     policy = json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count})
-    url = sqs.create_queue(QueueName=f"{name}.fifo",
-                           Attributes={"FifoQueue": "true", "RedrivePolicy": policy})["QueueUrl"]
+    # A reported failure comes back after the queue's visibility timeout, as with Lambda.
+    url = sqs.create_queue(QueueName=f"{name}.fifo", Attributes={"FifoQueue": "true", "RedrivePolicy": policy,
+                                                                "VisibilityTimeout": "1"})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn, dead_letter_url
 

@@ -89,7 +89,7 @@ def test_the_first_reply_carries_the_contact_card_and_later_ones_do_not(desk):
 
     for text in ("First answer", "Second answer"):
         desk.post_json("/_local/api/slack/reply", {"thread_ts": root["ts"], "user": "U0AMANDA", "text": text})
-        desk.wait_until(lambda: text in str(desk.get_json("/_local/api/phone/messages", number=number)),
+        desk.wait_until(lambda: text in str(desk.get_json("/_local/api/phone/messages", number=number)["messages"]),
                         message=f"{text!r} texted")
 
     sent = [m for m in desk.get_json("/_local/api/phone/messages", number=number)["messages"]

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import STAFF_CHANNEL, close_value, fixture, invoke, pump, slack_event
 from tests.functional.test_relay import calls_named, open_conversation, press_close
-from tests.functional.test_webchat import create_session, open_chat
+from tests.functional.test_webchat import open_chat
 from tests.functional.test_webchat import press_close as close_chat
 from tests.functional.test_slack_connect_relay import PARTNER_CHANNEL, open_partner_conversation
 from tests.functional.test_slack_connect_relay import press_close as close_partner

@@ -283,7 +283,7 @@ def test_a_blocked_patron_is_blocked_on_every_conversation_and_a_new_web_session
     """The block is the patron's, not the conversation's: a conversation they open later is not
     shown to staff either (web chat: a new session from the same browser is a new patron id, so
     this is shown on SMS, where the number is the patron)."""
-    from refdesk import channels, store
+    from refdesk import store
     from refdesk.models import CloseJob
     from refdesk import relay
 

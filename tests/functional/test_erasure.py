@@ -147,7 +147,7 @@ def test_the_cards_and_the_patrons_posts_become_removed_and_the_thread_is_told(a
 
 
 def test_a_redelivered_delete_and_a_rerun_job_do_nothing_twice(aws, slack, twilio):
-    from refdesk import dispatch
+    from refdesk import dispatch, jobs
 
     open_conversation(aws, slack, QUESTION)
     sid = new_sid()
@@ -159,7 +159,7 @@ def test_a_redelivered_delete_and_a_rerun_job_do_nothing_twice(aws, slack, twili
 
     text_delete(sid=sid)  # Twilio retried the webhook
     pump(aws)
-    dispatch.run(body, attempts=2)  # SQS delivered the job again
+    dispatch.run(jobs.Received(body=body, attempt=2, receipt_handle="", group_id="", message_id=""))  # SQS again
 
     assert twilio.sent == []
     assert slack.calls == []

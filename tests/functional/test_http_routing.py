@@ -248,11 +248,12 @@ def test_a_new_sms_conversation_is_counted_with_its_channel(aws, slack, capsys):
 
     invoke("sms_inbound", twilio_event(sms_params()))
 
-    [emf] = emf_lines(capsys.readouterr().out)
-    assert emf["channel"] == "sms"
-    assert emf["PatronMessageAccepted"] == 1.0 or emf["PatronMessageAccepted"] == [1.0]
-    assert "ConversationOpened" in emf
-    assert fixture("sms_inbound.json")["From"] not in json.dumps(emf)
+    lines = emf_lines(capsys.readouterr().out)
+    by_metric = {name: emf for emf in lines for name in ("PatronMessageAccepted", "ConversationOpened") if name in emf}
+    assert set(by_metric) == {"PatronMessageAccepted", "ConversationOpened"}
+    assert all(emf["channel"] == "sms" and emf["service"] == "refdesk" for emf in by_metric.values())
+    assert by_metric["PatronMessageAccepted"]["PatronMessageAccepted"] in (1.0, [1.0])
+    assert fixture("sms_inbound.json")["From"] not in json.dumps(lines)
 
 
 def test_a_refused_request_is_counted(aws, capsys):

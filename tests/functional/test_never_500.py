@@ -1,5 +1,5 @@
-"""Property tests: every route of template.yaml answers whatever it is sent with a 2xx, 3xx or
-4xx, never a 500 and never an exception, whether the request is unsigned junk or correctly
+"""Property tests: every route of template.yaml (HTTP and WebSocket) answers whatever it is sent with
+a 2xx, 3xx or 4xx, never a 500 and never an exception, whether the request is unsigned junk or correctly
 signed but nonsensical; and the parsers behind them either parse or refuse with BadRequest."""
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from local.gateway import build_event, routes_of
+from local.websocket import connect_event, disconnect_event, message_event, select_route
 from local.servers import Request
-from tests.conftest import ENV, PUBLIC_BASE_URL, _functions, http_event, invoke, slack_event, twilio_event
+from tests.conftest import ENV, PUBLIC_BASE_URL, _functions, http_event, invoke, slack_event, template, twilio_event
 
 EXAMPLES = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -107,6 +108,36 @@ def test_web_chat_sends_of_any_shape_get_a_clear_answer(aws, body, token, addres
     event = http_post_json(f"/chat/sessions/{session['session_id']}/messages", body,
                            token=data_token(token, session["token"]), source_ip=source_ip)
     assert answer_status("webchat", event) < 500
+
+
+# template.yaml's WebSocket API: its routes are not HTTP routes (ROUTES above) but take API
+# Gateway's WebSocket events, built by the local stack (local.websocket) as for `make dev`.
+WEBSOCKET_API = template().websocket_apis()[0]
+WEBSOCKET_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+connection_ids = st.text(st.characters(codec="utf-8"), max_size=30) | st.just("L0SM9cOFvHcCIhw=")
+
+
+@EXAMPLES
+@given(data=st.data(), address=st.integers(1, 254))
+def test_any_websocket_event_gets_a_clear_answer(aws, data, address):
+    from refdesk.channels import web
+
+    session = web.create_session(f"198.51.100.{address}")  # sessions are rate-limited per address
+    connection = data.draw(connection_ids)
+    token = data_token(data.draw(header_text), session["token"])
+    query = data.draw(st.sampled_from([
+        urllib.parse.urlencode({"session": session["session_id"], "token": token}),
+        urllib.parse.urlencode({"session": data.draw(st.text(max_size=40)), "token": token}),
+        data.draw(st.text(max_size=100)), ""]))
+    frame = data.draw(st.text(max_size=1500) | st.binary(max_size=1500) | json_values.map(json.dumps))
+    route = select_route(WEBSOCKET_API, frame)
+    events = [connect_event(WEBSOCKET_API, connection, query, [("Host", WEBSOCKET_DOMAIN)], "203.0.113.7",
+                            WEBSOCKET_DOMAIN),
+              message_event(WEBSOCKET_API, connection, route.key, frame, WEBSOCKET_DOMAIN),
+              disconnect_event(WEBSOCKET_API, connection, 0, data.draw(st.integers(1000, 4999)),
+                               data.draw(st.text(max_size=40)), WEBSOCKET_DOMAIN)]
+
+    assert [answer_status(FUNCTION_OF[route.function], event) < 500 for event in events] == [True] * 3
 
 
 def data_token(drawn: str, real: str) -> str:

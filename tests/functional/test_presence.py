@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import ROOT, NoRoute, fixture, http_event, invoke, slack_event
+from tests.conftest import PUBLIC_BASE_URL, ROOT, NoRoute, fixture, http_event, invoke, slack_event
 
 NY = ZoneInfo("America/New_York")
 FORM = "application/x-www-form-urlencoded"
@@ -108,6 +108,7 @@ def presence() -> dict:
     assert response["headers"]["content-type"].startswith("application/json")
     answer = json.loads(response["body"])
     answer.pop("contact", None)
+    answer.pop("widget", None)
     return answer
 
 
@@ -142,12 +143,22 @@ def test_with_nobody_on_duty_the_desk_is_unavailable_though_open(aws):
     assert answer == {"status": "unavailable", "librarians_on_duty": 0, "open_now": True, "next_open": None}
 
 
-def test_presence_answers_are_cacheable_for_a_short_time(aws):
-    response = get("/presence")
+def max_age(response: dict) -> int:
+    directives = dict(part.strip().partition("=")[::2] for part in header(response, "cache-control").split(","))
+    assert "public" in directives and "s-maxage" not in directives  # browsers and CloudFront alike
+    return int(directives["max-age"])
 
-    cache = header(response, "cache-control")
-    assert cache and "max-age=" in cache
-    assert 0 < int(cache.split("max-age=")[1].split(",")[0]) <= 60
+
+def test_presence_answers_are_cacheable_for_a_short_time(aws):
+    assert 0 < max_age(get("/presence")) <= 30
+
+
+@pytest.mark.parametrize("path", ["/presence/jid/ask/chat.libraryh3lp.com/nope", "/presence/jid/ask/example.org/js"])
+def test_a_not_found_is_cached_no_longer_than_presence(aws, path):
+    response = get(path)
+
+    assert response["statusCode"] == 404
+    assert 0 < max_age(response) <= 30
 
 
 def test_refdesk_on_makes_the_desk_available_and_off_makes_it_unavailable(aws):
@@ -483,4 +494,28 @@ def test_the_widget_script_is_served_as_javascript(aws):
     assert response["statusCode"] == 200
     assert header(response, "content-type").startswith("application/javascript")
     assert response["body"] == Path(WIDGET).read_text(encoding="utf-8")
-    assert "max-age=" in (header(response, "cache-control") or "")
+
+
+def test_the_widget_tag_a_library_pasted_gets_a_new_version_within_5_minutes(aws):
+    response = get("/widget.js")
+
+    assert 0 < max_age(response) <= 300
+    assert "immutable" not in header(response, "cache-control")
+
+
+def test_presence_names_the_widget_by_its_version_which_is_kept_for_a_year(aws):
+    url = urllib.parse.urlsplit(json.loads(get("/presence")["body"])["widget"])
+
+    response = get(url.path, url.query)
+
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"{PUBLIC_BASE_URL}/widget.js"
+    assert response["body"] == Path(WIDGET).read_text(encoding="utf-8")
+    assert max_age(response) == 365 * 24 * 3600
+    assert "immutable" in header(response, "cache-control")
+
+
+def test_an_older_versions_url_gets_the_current_widget_briefly(aws):
+    response = get("/widget.js", "v=0123456789ab")
+
+    assert response["body"] == Path(WIDGET).read_text(encoding="utf-8")
+    assert max_age(response) <= 300 and "immutable" not in header(response, "cache-control")

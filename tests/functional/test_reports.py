@@ -14,7 +14,6 @@ import time
 import urllib.parse
 from datetime import date, timedelta
 
-import pytest
 
 from local.servers import FORM
 from tests.conftest import PUBLIC_BASE_URL, STAFF_CHANNEL, http_event, invoke, slack_event, template

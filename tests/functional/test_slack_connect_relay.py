@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 
 import pytest
 
@@ -244,7 +245,7 @@ def test_a_note_stays_in_the_staff_thread(aws, slack):
 
 def test_the_bots_own_posts_in_the_shared_channel_are_never_relayed(aws, slack):
     conversation = open_partner_conversation(aws, slack)
-    staff_reply(conversation["thread"], "Yes, both are online.")
+    staff_reply(conversation["thread"], "Yes, both are online.", ts=f"{time.time():.6f}")  # on time: no late note
     pump(aws)
     [answer] = posts_in(slack, PARTNER_CHANNEL)
     echo = fixture("slack_bot_echo.json")

@@ -217,7 +217,9 @@ def test_every_route_is_on_the_throttled_http_api():
         settings = api["Properties"].get("DefaultRouteSettings", {})
         for key in ("ThrottlingBurstLimit", "ThrottlingRateLimit"):
             assert isinstance(settings.get(key), (int, float)) and settings[key] > 0, f"{name}: {key} not set"
-    assert not resources("AWS::ApiGatewayV2::Api", "AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
+    assert not resources("AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
+    assert all(api["Properties"].get("ProtocolType") == "WEBSOCKET" for api in _websocket_apis().values()), \
+        "an HTTP API must be an AWS::Serverless::HttpApi: throttled and logged (see the WebSocket test below)"
     for name, function in resources("AWS::Serverless::Function").items():
         for event_name, event in function["Properties"].get("Events", {}).items():
             assert event["Type"] in ("HttpApi", "SQS", "Schedule"), f"{name}.{event_name}: review {event['Type']} events"
@@ -265,6 +267,47 @@ def test_http_api_access_log_holds_no_patron_data():
         variables = set(re.findall(r"\$context\.([A-Za-z0-9_.]+)", log_format))
         assert variables <= ACCESS_LOG_VARIABLES, f"review for patron privacy: {variables - ACCESS_LOG_VARIABLES}"
         assert "$input" not in log_format and "$request" not in log_format
+
+
+def _websocket_apis() -> dict[str, dict]:
+    return resources("AWS::ApiGatewayV2::Api")
+
+
+# A WebSocket API's events add eventType (CONNECT, MESSAGE, DISCONNECT). Not connectionId: with the
+# table it leads to a chat session.
+WEBSOCKET_ACCESS_LOG_VARIABLES = ACCESS_LOG_VARIABLES | {"eventType"}
+
+
+def test_websocket_apis_are_throttled_invoke_only_this_stacks_functions_and_log_no_patron_data():
+    apis = _websocket_apis()
+    assert apis, "no WebSocket API (the web chat's live connection)"
+    functions_ = set(functions())
+    for name in apis:
+        [stage] = [stage["Properties"] for stage in resources("AWS::ApiGatewayV2::Stage").values()
+                   if ref(stage["Properties"]["ApiId"]) == name]
+        settings = stage.get("DefaultRouteSettings", {})
+        for key in ("ThrottlingBurstLimit", "ThrottlingRateLimit"):
+            assert isinstance(settings.get(key), (int, float)) and settings[key] > 0, f"{name}: {key} not set"
+        _log_group(stage["AccessLogSettings"]["DestinationArn"])
+        log_format = stage["AccessLogSettings"]["Format"]
+        fields = {value.removeprefix("$context.") for value in json.loads(log_format).values()}
+        assert {"requestId", "status", "routeKey", "eventType"} <= fields
+        variables = set(re.findall(r"\$context\.([A-Za-z0-9_.]+)", log_format))
+        unreviewed = variables - WEBSOCKET_ACCESS_LOG_VARIABLES
+        assert not unreviewed, f"review for patron privacy: {unreviewed}"
+        assert "$input" not in log_format and "$request" not in log_format
+        routes = [route["Properties"] for route in resources("AWS::ApiGatewayV2::Route").values()
+                  if ref(route["Properties"]["ApiId"]) == name]
+        assert {"$connect", "$disconnect", "$default"} <= {route["RouteKey"] for route in routes}
+        integrations = resources("AWS::ApiGatewayV2::Integration")
+        for route in routes:
+            integration = re.fullmatch(r"integrations/\$\{(\w+)\}", route["Target"]["Fn::Sub"])[1]
+            uri = integrations[integration]["Properties"]["IntegrationUri"]["Fn::Sub"]
+            assert re.search(r"\$\{(\w+)\.Arn\}", uri)[1] in functions_, f"{name} {route['RouteKey']}: {uri}"
+    permissions = [permission["Properties"] for permission in resources("AWS::Lambda::Permission").values()]
+    for permission in permissions:  # API Gateway may invoke a function from this stack's APIs only
+        source = permission["SourceArn"]["Fn::Sub"]
+        assert re.search(r":\$\{(\w+)\}/", source)[1] in apis, f"invocable from elsewhere: {source}"
 
 
 def test_logs_expire():

@@ -13,7 +13,7 @@ from slack_sdk.web import SlackResponse
 
 from refdesk import channels, clients
 from refdesk.channels import slack_connect
-from refdesk.errors import BadRequest, DeliveryFailed
+from refdesk.errors import BadRequest, DeliveryFailed, RetryLater
 from refdesk.models import PatronEditJob, StaffEditJob, StaffReplyJob, job_from_body
 from refdesk.slack import api as staff
 from refdesk.slack.events import router
@@ -244,11 +244,18 @@ def test_a_permanent_slack_error_is_a_delivery_failure(error):
     assert failed.value.code == error and error in failed.value.message
 
 
-@pytest.mark.parametrize("error, status", [("internal_error", 200), ("fatal_error", 500), ("ratelimited", 429)])
+@pytest.mark.parametrize("error, status", [("internal_error", 200), ("fatal_error", 500)])
 def test_other_slack_errors_are_retried(error, status):
     clients.use("slack", FakeSlack(error, status))
 
     with pytest.raises(SlackApiError):
+        slack_connect.CHANNEL.send(f"{PARTNER_CHANNEL}/{ROOT_TS}", "hello")
+
+
+def test_a_rate_limited_send_is_retried_after_the_pause_slack_asks_for():
+    clients.use("slack", FakeSlack("ratelimited", 429))
+
+    with pytest.raises(RetryLater):
         slack_connect.CHANNEL.send(f"{PARTNER_CHANNEL}/{ROOT_TS}", "hello")
 
 

@@ -84,7 +84,7 @@ def test_a_reply_claims_only_when_nobody_has_it_and_records_the_first_reply(aws)
     store.queue.join(conversation("c-1"), at(1))
     store.queue.claim("c-1", "U0AMANDA")
 
-    answered, won = store.queue.claim_by_reply("c-1", "U0BEN")
+    answered, won, _ = store.queue.claim_by_reply("c-1", "U0BEN")
 
     assert not won and answered.claimed_by == "U0AMANDA"
     assert store.conversations.get("c-1").first_reply_at

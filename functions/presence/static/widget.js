@@ -2,23 +2,23 @@
  * Also data-api (default: its origin), data-title, data-position (right|left), data-presence-interval
  * (s, default 60), data-contact="off" (README). ES2017, no dependencies. All text via textContent. */
 (function () {
-  'use strict';
-  if (window.RefDeskWidget) return;
+'use strict';
+if (window.RefDeskWidget) return;
 
-  var script = document.currentScript || [].slice.call(document.querySelectorAll('script[src*="widget.js"]')).pop();
-  var ds = (script && script.dataset) || {};
-  var scriptUrl = new URL((script && script.src) || location.href, location.href);
-  var API = (ds.api ? new URL(ds.api, scriptUrl).href : scriptUrl.origin).replace(/\/+$/, '');
-  var TITLE = ds.title || 'Ask a librarian';
-  var LIBRARY = ds.library || '';
-  var LEFT = ds.position === 'left';
-  var ALT = ds.contact !== 'off';
-  var PRESENCE_MS = Math.max(1, parseFloat(ds.presenceInterval) || 60) * 1000;
-  var POLL_OPEN = 2500, POLL_CLOSED = 1e4, POLL_HIDDEN = 3e4;
-  var KEY = 'refdesk.session', MAX = 2000, KEEP = 200;
+var script = document.currentScript;
+var ds = (script && script.dataset) || {};
+var scriptUrl = new URL((script && script.src) || location.href, location.href);
+var API = (ds.api ? new URL(ds.api, scriptUrl).href : scriptUrl.origin).replace(/\/+$/, '');
+var TITLE = ds.title || 'Ask a librarian';
+var LIBRARY = ds.library || '';
+var LEFT = ds.position === 'left';
+var ALT = ds.contact !== 'off';
+var PRESENCE_MS = Math.max(1, parseFloat(ds.presenceInterval) || 60) * 1000;
+var POLL_OPEN = 1e4, POLL_CLOSED = 2e4, POLL_HIDDEN = 6e4, LIVE_TRIES = 3, PING_MS = 3e5;
+var KEY = 'refdesk.session', MAX = 2000, KEEP = 200, PAGE = 100, ENDED = 'This chat has ended'; // PAGE: a GET's most messages
 
-  // Undo the host page's element rules first.
-  var CSS = `
+// Undo the host page's element rules first.
+var CSS = `
 .refdesk-root,.refdesk-root *{all:revert;box-sizing:border-box}
 .refdesk-root{font:15px/1.45 system-ui,"Segoe UI",Roboto,Arial,sans-serif;color:#1f2328;text-align:left;letter-spacing:normal}
 .refdesk-root [hidden]{display:none!important}
@@ -35,7 +35,7 @@
 .refdesk-left .refdesk-launcher,.refdesk-left .refdesk-panel{left:20px;right:auto}
 .refdesk-head{display:flex;align-items:flex-start;gap:8px;padding:12px 12px 12px 16px;background:#1d4e89;color:#fff}
 .refdesk-head>div{flex:1;min-width:0}
-.refdesk-title{margin:0;font-size:17px;line-height:1.3;font-weight:700;color:#fff}
+.refdesk-title{margin:0;font-size:17px;line-height:1.3}
 .refdesk-lib,.refdesk-state{margin:2px 0 0;font-size:13px;color:#dbe6f5}
 .refdesk-close{flex:none;width:36px;height:36px;border:0;border-radius:8px;background:transparent;color:#fff;font-size:24px;line-height:1;cursor:pointer}
 .refdesk-notice{margin:0;padding:8px 16px;background:#fff7e0;color:#5c4400;font-size:13px;border-bottom:1px solid #f0e0b0}
@@ -59,7 +59,6 @@
 .refdesk-root textarea{resize:none;min-height:44px;max-height:140px}
 .refdesk-btn{flex:none;padding:9px 16px;border:0;border-radius:8px;background:#1d4e89;color:#fff;font-weight:600;cursor:pointer}
 .refdesk-btn:hover{background:#163d6c}
-.refdesk-btn:disabled{background:#8a94a3;cursor:default}
 .refdesk-hint{display:flex;justify-content:space-between;gap:8px;margin-top:4px;font-size:12px;color:#4b5563}
 .refdesk-hint>span+span{white-space:nowrap}
 .refdesk-warn{color:#b42318;font-weight:600}
@@ -75,546 +74,563 @@
 @media (max-width:480px){.refdesk-panel,.refdesk-left .refdesk-panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}
 .refdesk-launcher{bottom:12px;right:12px;max-width:calc(100vw - 24px);padding:10px 14px;font-size:14px}.refdesk-left .refdesk-launcher{left:12px}}`;
 
-  function blank() { return { session_id: null, token: null, cursor: null, closed: false, unread: 0, open: false, msgs: [] }; }
-  var st = blank();
+function blank() { return { session_id: null, token: null, live_url: null, cursor: null, closed: false, unread: 0, open: false, msgs: [] }; }
+var st = blank();
+try {
+  var saved = JSON.parse(window.sessionStorage.getItem(KEY) || 'null');
+  if (saved && typeof saved === 'object') {
+    st = Object.assign(blank(), saved);
+    st.msgs = (Array.isArray(st.msgs) ? st.msgs : []).filter((m) => m && typeof m.key === 'string');
+    if (!st.session_id || !st.token) { st.session_id = st.token = st.live_url = st.cursor = null; }
+  }
+} catch (e) { /* start fresh */ }
+
+function save() {
   try {
-    var saved = JSON.parse(window.sessionStorage.getItem(KEY) || 'null');
-    if (saved && typeof saved === 'object') {
-      st = Object.assign(blank(), saved);
-      st.msgs = (Array.isArray(st.msgs) ? st.msgs : []).filter((m) => m && typeof m.key === 'string');
-      if (!st.session_id || !st.token) { st.session_id = st.token = st.cursor = null; }
-    }
-  } catch (e) { /* start fresh */ }
+    if (st.session_id || st.msgs.length) window.sessionStorage.setItem(KEY, JSON.stringify(st));
+    else window.sessionStorage.removeItem(KEY);
+  } catch (e) { /* ignore */ }
+}
 
-  function save() {
-    try {
-      if (st.session_id || st.msgs.length) window.sessionStorage.setItem(KEY, JSON.stringify(st));
-      else window.sessionStorage.removeItem(KEY);
-    } catch (e) { /* ignore */ }
+var presence = null, isOpen = false, pollTimer = null, polling = false, pollFailures = 0, idlePolls = 0, sending = false;
+var ws = null, wsFails = 0, wsTimer = null, catchUp = null; // catchUp: an opened socket not yet caught up
+
+function el(tag, attrs, kids) {
+  var e = document.createElement(tag);
+  Object.keys(attrs || {}).forEach((k) => {
+    var v = attrs[k];
+    if (v == null || v === false) return;
+    if (k === 'text') e.textContent = v;
+    else if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  });
+  (kids || []).forEach((c) => { if (c) e.append(c); });
+  return e;
+}
+function uuid() { // randomUUID needs a secure context
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
+}
+var sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+// http(s) links made clickable, from text nodes only (never HTML).
+function fillText(node, text) {
+  var re = /\bhttps?:\/\/[^\s<>"']+/gi, i = 0, m;
+  while ((m = re.exec(text))) {
+    var url = m[0].replace(/[.,;:!?)\]}]+$/, '');
+    node.append(text.slice(i, m.index), el('a', { href: url, target: '_blank', rel: 'noopener noreferrer nofollow', text: url }));
+    i = m.index + url.length; re.lastIndex = i;
   }
+  node.append(text.slice(i));
+}
+function dateText(iso, opts) {
+  var d = new Date(iso);
+  return isNaN(d) ? '' : d.toLocaleString([], Object.assign({ hour: 'numeric', minute: '2-digit' }, opts));
+}
 
-  var presence = null, isOpen = false, pollTimer = null, polling = false, pollFailures = 0, sending = false;
-
-  function el(tag, attrs, kids) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach((k) => {
-      var v = attrs[k];
-      if (v == null || v === false) return;
-      if (k === 'text') e.textContent = v;
-      else if (k === 'class') e.className = v;
-      else if (k.slice(0, 2) === 'on') e.addEventListener(k.slice(2), v);
-      else e.setAttribute(k, v === true ? '' : String(v));
+function retryAfter(v) {
+  var s = parseFloat(v);
+  if (isNaN(s) && v) s = (Date.parse(v) - Date.now()) / 1000;
+  return Math.min(300, Math.max(1, isNaN(s) ? 5 : s)) * 1000;
+}
+async function api(method, path, body, auth) {
+  var headers = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (auth) headers.Authorization = 'Bearer ' + st.token;
+  var ctl = new AbortController(), timer = setTimeout(() => { ctl.abort(); }, 20000);
+  try {
+    var res = await fetch(API + path, {
+      method: method, headers: headers, credentials: 'omit', cache: 'no-store',
+      body: body === undefined ? undefined : JSON.stringify(body), signal: ctl.signal
     });
-    (kids || []).forEach((c) => { if (c) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
-    return e;
+    var data = await res.json().catch(() => null); // null: not JSON
+    return { status: res.status, data: data || {}, wait: retryAfter(res.headers.get('Retry-After')) };
+  } catch (e) {
+    return { status: 0, data: {}, wait: 0 };
+  } finally { clearTimeout(timer); }
+}
+function errText(r, fallback) {
+  var e = r.data.error;
+  return (e && typeof e.message === 'string' && e.message) || fallback;
+}
+var base = () => '/chat/sessions/' + encodeURIComponent(st.session_id), sessionPath = () => base() + '/messages';
+
+var root, launcher, launchLabel, badge, panel, stateLine, notice, log, intro, logEnd;
+var compose, ta, counter, ended, rate, del, form, fq, fc, fn, fErr, alt, altKey;
+var nodes = {}; // message key -> element
+
+function build() {
+  document.head.appendChild(el('style', { text: CSS }));
+
+  badge = el('span', { class: 'refdesk-badge', hidden: true });
+  launchLabel = el('span', { text: TITLE });
+  launcher = el('button', {
+    type: 'button', class: 'refdesk-launcher', 'aria-expanded': 'false', 'aria-controls': 'refdesk-panel',
+    onclick: () => (isOpen ? close() : open(true))
+  }, [el('span', { class: 'refdesk-dot', 'aria-hidden': 'true' }), launchLabel, badge]);
+
+  stateLine = el('p', { class: 'refdesk-state' });
+  var head = el('div', { class: 'refdesk-head' }, [
+    el('div', null, [
+      el('h2', { class: 'refdesk-title', id: 'refdesk-title', text: TITLE }),
+      LIBRARY ? el('p', { class: 'refdesk-lib', text: LIBRARY }) : null,
+      stateLine
+    ]),
+    el('button', { type: 'button', class: 'refdesk-close', 'aria-label': 'Close chat', onclick: () => { close(); } },
+      [el('span', { 'aria-hidden': 'true', text: '\u00d7' })])
+  ]);
+
+  notice = el('p', { class: 'refdesk-notice', hidden: true });
+  intro = el('p', { class: 'refdesk-intro', text: 'Ask us anything \u2014 a librarian' + (LIBRARY ? ' at ' + LIBRARY : '') + ' will answer right here.' });
+  logEnd = el('div', { 'aria-hidden': 'true' });
+  log = el('div', { class: 'refdesk-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Conversation', tabindex: '0' }, [intro, logEnd]);
+
+  ta = el('textarea', {
+    id: 'refdesk-input', rows: '2', maxlength: String(MAX), placeholder: 'Type your question',
+    'aria-describedby': 'refdesk-keys refdesk-count', oninput: onInput, onkeydown: onKey
+  });
+  counter = el('span', { id: 'refdesk-count', text: '0 / ' + MAX });
+  compose = el('form', { class: 'refdesk-compose', novalidate: true, onsubmit: onSend }, [
+    el('label', { for: 'refdesk-input', class: 'refdesk-sr', text: 'Type your question' }),
+    el('div', { class: 'refdesk-row' }, [ta, el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send' })]),
+    el('div', { class: 'refdesk-hint' }, [el('span', { id: 'refdesk-keys', text: 'Enter to send, Shift+Enter for a new line' }), counter])
+  ]);
+  ended = el('div', { class: 'refdesk-ended', hidden: true }, [
+    rate = el('p', {}, ['Rate this chat: ', ...[1, 2, 3, 4, 5].map((n) => el('button', { type: 'button', class: 'refdesk-link', text: '' + n, onclick: () => api('POST', base() + '/rating', { rating: n }, true).then((r) => { rate.textContent = r.status === 202 ? 'Thanks!' : errText(r, 'Not sent'); }) }))]),
+    el('button', { type: 'button', class: 'refdesk-btn', text: 'Start a new chat', onclick: newChat })
+  ]);
+
+  fq = el('textarea', { id: 'refdesk-fq', rows: '4', maxlength: String(MAX), required: true });
+  fc = el('input', { id: 'refdesk-fc', type: 'text', required: true, autocomplete: 'email', maxlength: '200'});
+  fn = el('input', { id: 'refdesk-fn', type: 'text', autocomplete: 'name', maxlength: '200' });
+  fErr = el('p', { class: 'refdesk-err', role: 'alert' });
+  form = el('form', { class: 'refdesk-form', novalidate: true, onsubmit: onOffline, oninput: onFix, hidden: true }, [
+    el('p', { text: 'No librarian is online right now. Leave your question and how to reach you, and we\u2019ll get back to you.' }),
+    el('label', { for: 'refdesk-fq', text: 'Your question' }), fq,
+    el('label', { for: 'refdesk-fc', text: 'Email or phone so we can reply' }), fc,
+    el('label', { for: 'refdesk-fn' }, ['Your name ', el('span', { class: 'refdesk-opt', text: '(optional)' })]), fn,
+    fErr, el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send question' })
+  ]);
+
+  panel = el('div', {
+    id: 'refdesk-panel', class: 'refdesk-panel', role: 'dialog',
+    'aria-labelledby': 'refdesk-title', hidden: true
+  }, [head, notice, log, compose, ended, del = el('p', { class: 'refdesk-del', hidden: true }, [
+    el('button', { type: 'button', class: 'refdesk-link', text: 'Delete this conversation', onclick: onDelete })]), form, alt = el('p', { class: 'refdesk-alt', hidden: true })]);
+
+  root = el('div', { class: 'refdesk-root' + (LEFT ? ' refdesk-left' : '') }, [launcher, panel]);
+  root.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && isOpen) { ev.preventDefault(); close(true); }
+  });
+  document.body.appendChild(root);
+
+  st.msgs.forEach(renderMsg);
+  renderPresence();
+  updateBadge();
+}
+
+function renderMsg(m) {
+  var old = nodes[m.key], row;
+  if (m.end) row = el('div', { class: 'refdesk-end', text: m.text });
+  else {
+    var me = m.from === 'patron', them = m.from === 'librarian', text = el('span', { class: 'refdesk-text' });
+    fillText(text, m.text);
+    row = el('div', { class: 'refdesk-msg refdesk-' + (me ? 'me' : them ? 'them' : 'sys'), title: dateText(m.at) || null }, [
+      el('span', { class: 'refdesk-who', text: me ? 'You' : them ? m.name || 'Librarian' : 'Library' }),
+      el('span', { class: 'refdesk-sr', text: ': ' }), text]);
+    if (m.state) fillMeta(row, m);
   }
-  function uuid() { // randomUUID needs a secure context
-    if (crypto.randomUUID) return crypto.randomUUID();
-    return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
+  if (old) log.replaceChild(row, old); else log.insertBefore(row, logEnd);
+  nodes[m.key] = row;
+  intro.hidden = true;
+}
+function fillMeta(row, m) {
+  var meta = row.querySelector('.refdesk-meta');
+  row.classList.toggle('refdesk-pending', m.state === 'sending');
+  row.classList.toggle('refdesk-failed', m.state === 'failed');
+  if (m.state !== 'sending' && m.state !== 'failed') { if (meta) meta.remove(); return; }
+  if (!meta) { meta = el('span', { class: 'refdesk-meta' }); row.appendChild(meta); }
+  meta.textContent = m.state === 'sending' ? 'Sending\u2026' : (m.error || 'Not sent.') + ' ';
+  if (m.state === 'sending') return;
+  meta.appendChild(el('button', { type: 'button', class: 'refdesk-link', text: 'Retry', 'aria-label': 'Retry sending this message', onclick: () => { retry(m); } }));
+}
+function updateMsg(m) { var row = nodes[m.key]; if (row) fillMeta(row, m); }
+function scrollDown() { log.scrollTop = log.scrollHeight; }
+function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 80; }
+function addMsg(m) {
+  var stick = nearBottom() || m.from === 'patron';
+  st.msgs.push(m);
+  if (st.msgs.length > KEEP) {
+    var drop = st.msgs.splice(0, st.msgs.length - KEEP);
+    drop.forEach((d) => { var n = nodes[d.key]; if (n) n.remove(); delete nodes[d.key]; });
   }
-  function sleep(ms) { return new Promise((r) => { setTimeout(r, ms); }); }
-  // http(s) links made clickable, from text nodes only (never HTML).
-  function fillText(node, text) {
-    var re = /\bhttps?:\/\/[^\s<>"']+/gi, i = 0, m;
-    text = String(text == null ? '' : text);
-    while ((m = re.exec(text))) {
-      var url = m[0].replace(/[.,;:!?)\]}]+$/, '');
-      node.appendChild(document.createTextNode(text.slice(i, m.index)));
-      node.appendChild(el('a', { href: url, target: '_blank', rel: 'noopener noreferrer nofollow', text: url }));
-      i = m.index + url.length; re.lastIndex = i;
-    }
-    node.appendChild(document.createTextNode(text.slice(i)));
+  renderMsg(m);
+  if (stick) scrollDown();
+}
+function note(text, end) {
+  addMsg({ key: 'n' + uuid(), from: 'system', text: text, end: !!end, at: new Date().toISOString() });
+}
+
+function online() { return !!presence && presence.status === 'available'; }
+function renderPresence() {
+  var on = online();
+  launchLabel.textContent = TITLE + (presence ? ' \u2014 ' + (on ? 'online now' : 'leave a question') : '');
+  launcher.classList.toggle('refdesk-on', on);
+  stateLine.textContent = !presence ? '' : on ? 'A librarian is online now' : 'No librarian is online right now';
+  renderAlt();
+  applyView();
+}
+// "Text us at …" (sms:) and "Add to contacts" (vCard), from /presence.
+function renderAlt() {
+  var c = ALT && presence && presence.contact, ok = !!c && /^\+[1-9]\d{6,14}$/.test(c.sms) && /^https?:\/\/\S+$/.test(c.card);
+  var key = ok ? c.sms + ' ' + c.card + ' ' + c.sms_label : '';
+  if (key === altKey) return; // unchanged: keep links and focus
+  altKey = key; alt.textContent = ''; alt.hidden = !ok;
+  if (!ok) return;
+  alt.append(el('a', { href: 'sms:' + c.sms, text: 'Text us at ' + String(c.sms_label || c.sms) }), ' \u00b7 ',
+    el('a', { href: c.card, download: 'library.vcf', text: 'Add to contacts' }));
+}
+function updateBadge() {
+  var n = isOpen ? 0 : st.unread;
+  badge.textContent = '';
+  badge.hidden = !n;
+  if (n) badge.append(String(n), el('span', { class: 'refdesk-sr', text: n === 1 ? ' new reply' : ' new replies' }));
+}
+
+function hasDraft() { return !!(ta.value.trim() || fq.value.trim() || fc.value.trim() || fn.value.trim()); }
+function applyView() {
+  var cur = form.hidden ? 'chat' : 'offline', want = st.session_id || st.msgs.length || online() ? 'chat' : 'offline';
+  if (want !== cur && (!hasDraft() || st.session_id)) {
+    var hadFocus = panel.contains(document.activeElement);
+    form.hidden = want !== 'offline';
+    if (hadFocus) focusFirst();
   }
-  function timeOf(iso) {
-    var d = new Date(iso);
-    return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
-  }
-  function whenOpen(iso) {
-    var d = new Date(iso);
-    return isNaN(d) ? '' : d.toLocaleString([], { weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit' });
-  }
+  var chat = form.hidden;
+  log.hidden = !chat;
+  compose.hidden = !chat || st.closed;
+  ended.hidden = !chat || !st.closed;
+  del.hidden = !chat || !st.session_id;
+  var away = chat && !st.closed && presence && !online();
+  var line = away ? 'No librarian is online right now. We\u2019ll see your message when we\u2019re back.'
+    : chat && !st.closed && st.pos > 1 ? 'You are number ' + st.pos + ' in line' : '';
+  notice.hidden = !line;
+  notice.textContent = line;
+}
+function focusFirst() {
+  if (!form.hidden) fq.focus();
+  else if (st.closed) ended.querySelector('button').focus();
+  else ta.focus();
+}
 
-  function retryAfter(v) {
-    var s = parseFloat(v);
-    if (isNaN(s) && v) s = (Date.parse(v) - Date.now()) / 1000;
-    return Math.min(300, Math.max(1, isNaN(s) ? 5 : s)) * 1000;
-  }
-  async function api(method, path, body, auth) {
-    var headers = {};
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (auth) headers.Authorization = 'Bearer ' + st.token;
-    var ctl = window.AbortController ? new AbortController() : null;
-    var timer = ctl && setTimeout(() => { ctl.abort(); }, 20000);
-    try {
-      var res = await fetch(API + path, {
-        method: method, headers: headers, mode: 'cors', credentials: 'omit', cache: 'no-store',
-        body: body === undefined ? undefined : JSON.stringify(body), signal: ctl ? ctl.signal : undefined
-      });
-      var data = null;
-      try { data = await res.json(); } catch (e) { /* not JSON */ }
-      return { status: res.status, data: data || {}, wait: retryAfter(res.headers.get('Retry-After')) };
-    } catch (e) {
-      return { status: 0, data: {}, wait: 0 };
-    } finally { clearTimeout(timer); }
-  }
-  function errText(r, fallback) {
-    var e = r.data && r.data.error;
-    return (e && typeof e.message === 'string' && e.message) || fallback;
-  }
-  var base = () => '/chat/sessions/' + encodeURIComponent(st.session_id), sessionPath = () => base() + '/messages';
-
-  var root, launcher, launchLabel, badge, panel, stateLine, notice, log, intro, logEnd;
-  var compose, ta, counter, sendBtn, ended, rate, del, form, fq, fc, fn, fErr, fSubmit, alt, altKey;
-  var nodes = {}; // message key -> element
-
-  function build() {
-    var style = el('style', { id: 'refdesk-style' });
-    style.textContent = CSS;
-    document.head.appendChild(style);
-
-    badge = el('span', { class: 'refdesk-badge', hidden: true });
-    launchLabel = el('span', { class: 'refdesk-label', text: TITLE });
-    launcher = el('button', {
-      type: 'button', class: 'refdesk-launcher', 'aria-expanded': 'false', 'aria-controls': 'refdesk-panel',
-      onclick: () => { if (isOpen) close(); else open(true); }
-    }, [el('span', { class: 'refdesk-dot', 'aria-hidden': 'true' }), launchLabel, badge]);
-
-    stateLine = el('p', { class: 'refdesk-state' });
-    var head = el('div', { class: 'refdesk-head' }, [
-      el('div', null, [
-        el('h2', { class: 'refdesk-title', id: 'refdesk-title', text: TITLE }),
-        LIBRARY ? el('p', { class: 'refdesk-lib', text: LIBRARY }) : null,
-        stateLine
-      ]),
-      el('button', { type: 'button', class: 'refdesk-close', 'aria-label': 'Close chat', onclick: () => { close(); } },
-        [el('span', { 'aria-hidden': 'true', text: '\u00d7' })])
-    ]);
-
-    notice = el('p', { class: 'refdesk-notice', hidden: true });
-    intro = el('p', { class: 'refdesk-intro', text: 'Ask us anything \u2014 a librarian' + (LIBRARY ? ' at ' + LIBRARY : '') + ' will answer right here.' });
-    logEnd = el('div', { 'aria-hidden': 'true' });
-    log = el('div', { class: 'refdesk-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Conversation', tabindex: '0' }, [intro, logEnd]);
-
-    ta = el('textarea', {
-      id: 'refdesk-input', rows: '2', maxlength: String(MAX), placeholder: 'Type your question',
-      'aria-describedby': 'refdesk-keys refdesk-count', oninput: onInput, onkeydown: onKey
-    });
-    counter = el('span', { id: 'refdesk-count', text: '0 / ' + MAX });
-    sendBtn = el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send' });
-    compose = el('form', { class: 'refdesk-compose', novalidate: true, onsubmit: onSend }, [
-      el('label', { for: 'refdesk-input', class: 'refdesk-sr', text: 'Type your question' }),
-      el('div', { class: 'refdesk-row' }, [ta, sendBtn]),
-      el('div', { class: 'refdesk-hint' }, [el('span', { id: 'refdesk-keys', text: 'Enter to send, Shift+Enter for a new line' }), counter])
-    ]);
-    ended = el('div', { class: 'refdesk-ended', hidden: true }, [
-      rate = el('p', {}, ['Rate this chat: ', ...[1, 2, 3, 4, 5].map((n) => el('button', { type: 'button', class: 'refdesk-link', text: '' + n, onclick: () => api('POST', base() + '/rating', { rating: n }, true).then((r) => { rate.textContent = r.status === 202 ? 'Thanks!' : errText(r, 'Not sent'); }) }))]),
-      el('button', { type: 'button', class: 'refdesk-btn', text: 'Start a new chat', onclick: newChat })
-    ]);
-
-    fq = el('textarea', { id: 'refdesk-fq', rows: '4', maxlength: String(MAX), required: true, 'aria-required': 'true' });
-    fc = el('input', { id: 'refdesk-fc', type: 'text', required: true, 'aria-required': 'true', autocomplete: 'email', maxlength: '200'});
-    fn = el('input', { id: 'refdesk-fn', type: 'text', autocomplete: 'name', maxlength: '200' });
-    fErr = el('p', { class: 'refdesk-err', role: 'alert' });
-    fSubmit = el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send question' });
-    form = el('form', { class: 'refdesk-form', novalidate: true, onsubmit: onOffline, oninput: onFix, hidden: true }, [
-      el('p', { text: 'No librarian is online right now. Leave your question and how to reach you, and we\u2019ll get back to you.' }),
-      el('label', { for: 'refdesk-fq', text: 'Your question' }), fq,
-      el('label', { for: 'refdesk-fc', text: 'Email or phone so we can reply' }), fc,
-      el('label', { for: 'refdesk-fn' }, ['Your name ', el('span', { class: 'refdesk-opt', text: '(optional)' })]), fn,
-      fErr, fSubmit
-    ]);
-
-    panel = el('div', {
-      id: 'refdesk-panel', class: 'refdesk-panel', role: 'dialog', 'aria-modal': 'false',
-      'aria-labelledby': 'refdesk-title', hidden: true
-    }, [head, notice, log, compose, ended, del = el('p', { class: 'refdesk-del', hidden: true }, [
-      el('button', { type: 'button', class: 'refdesk-link', text: 'Delete this conversation', onclick: onDelete })]), form, alt = el('p', { class: 'refdesk-alt', hidden: true })]);
-
-    root = el('div', { class: 'refdesk-root' + (LEFT ? ' refdesk-left' : '') }, [launcher, panel]);
-    root.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Escape' && isOpen) { ev.preventDefault(); close(true); }
-    });
-    document.body.appendChild(root);
-
-    st.msgs.forEach(renderMsg);
-    renderPresence();
+function open(focus) {
+  if (!root) return;
+  if (!isOpen) {
+    isOpen = true;
+    panel.hidden = false;
+    launcher.setAttribute('aria-expanded', 'true');
+    st.unread = 0; st.open = true; save();
     updateBadge();
-  }
-
-  function whoOf(m) {
-    if (m.from === 'patron') return 'You';
-    if (m.from === 'librarian') return m.name || 'Librarian';
-    return 'Library';
-  }
-  function renderMsg(m) {
-    var old = nodes[m.key], row;
-    if (m.end) row = el('div', { class: 'refdesk-end', text: m.text });
-    else {
-      var kind = m.from === 'patron' ? 'me' : m.from === 'librarian' ? 'them' : 'sys';
-      var text = el('span', { class: 'refdesk-text' });
-      fillText(text, m.text);
-      row = el('div', { class: 'refdesk-msg refdesk-' + kind, title: timeOf(m.at) || null },
-        [el('span', { class: 'refdesk-who', text: whoOf(m) }), el('span', { class: 'refdesk-sr', text: ': ' }), text]);
-      if (m.state) fillMeta(row, m);
-    }
-    if (old) log.replaceChild(row, old); else log.insertBefore(row, logEnd);
-    nodes[m.key] = row;
-    intro.hidden = true;
-  }
-  function fillMeta(row, m) {
-    var meta = row.querySelector('.refdesk-meta');
-    row.classList.toggle('refdesk-pending', m.state === 'sending');
-    row.classList.toggle('refdesk-failed', m.state === 'failed');
-    if (m.state !== 'sending' && m.state !== 'failed') { if (meta) meta.remove(); return; }
-    if (!meta) { meta = el('span', { class: 'refdesk-meta' }); row.appendChild(meta); }
-    meta.textContent = m.state === 'sending' ? 'Sending\u2026' : (m.error || 'Not sent.') + ' ';
-    if (m.state === 'sending') return;
-    meta.appendChild(el('button', { type: 'button', class: 'refdesk-link', text: 'Retry', 'aria-label': 'Retry sending this message', onclick: () => { retry(m); } }));
-  }
-  function updateMsg(m) { var row = nodes[m.key]; if (row) fillMeta(row, m); }
-  function scrollDown() { log.scrollTop = log.scrollHeight; }
-  function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 80; }
-  function addMsg(m) {
-    var stick = nearBottom() || m.from === 'patron';
-    st.msgs.push(m);
-    if (st.msgs.length > KEEP) {
-      var drop = st.msgs.splice(0, st.msgs.length - KEEP);
-      drop.forEach((d) => { var n = nodes[d.key]; if (n) n.remove(); delete nodes[d.key]; });
-    }
-    renderMsg(m);
-    if (stick) scrollDown();
-  }
-  function note(text, end) {
-    addMsg({ key: 'n' + uuid(), from: 'system', text: text, end: !!end, at: new Date().toISOString() });
-  }
-
-  function launchText() {
-    if (!presence) return TITLE;
-    return TITLE + ' \u2014 ' + (presence.status === 'available' ? 'online now' : 'leave a question');
-  }
-  function renderPresence() {
-    var on = !!presence && presence.status === 'available';
-    launchLabel.textContent = launchText();
-    launcher.classList.toggle('refdesk-on', on);
-    launcher.classList.toggle('refdesk-off', !on);
-    stateLine.textContent = !presence ? '' : on ? 'A librarian is online now' : 'No librarian is online right now';
-    renderAlt();
     applyView();
+    scrollDown();
+    schedulePoll(0);
+    refreshPresence();
   }
-  // "Text us at …" (sms:) and "Add to contacts" (vCard), from /presence.
-  function renderAlt() {
-    var c = ALT && presence && presence.contact, ok = !!c && /^\+[1-9]\d{6,14}$/.test(c.sms) && /^https?:\/\/\S+$/.test(c.card);
-    var key = ok ? c.sms + ' ' + c.card + ' ' + c.sms_label : '';
-    if (key === altKey) return; // unchanged: keep links and focus
-    altKey = key; alt.textContent = ''; alt.hidden = !ok;
-    if (!ok) return;
-    alt.appendChild(el('a', { href: 'sms:' + c.sms, text: 'Text us at ' + String(c.sms_label || c.sms) }));
-    alt.appendChild(document.createTextNode(' \u00b7 '));
-    alt.appendChild(el('a', { href: c.card, download: 'library.vcf', text: 'Add to contacts' }));
-  }
-  function updateBadge() {
-    var n = isOpen ? 0 : st.unread;
-    badge.textContent = '';
-    badge.hidden = !n;
-    if (n) {
-      badge.appendChild(document.createTextNode(String(n)));
-      badge.appendChild(el('span', { class: 'refdesk-sr', text: n === 1 ? ' new reply' : ' new replies' }));
-    }
-  }
+  if (focus) focusFirst();
+}
+function close(returnFocus) {
+  if (!root || !isOpen) return;
+  var inside = panel.contains(document.activeElement);
+  isOpen = false;
+  panel.hidden = true;
+  launcher.setAttribute('aria-expanded', 'false');
+  st.open = false; save();
+  schedulePoll();
+  if (returnFocus !== false && (inside || returnFocus)) launcher.focus();
+}
 
-  function wantView() {
-    if (st.session_id || st.msgs.length) return 'chat';
-    return presence && presence.status === 'available' ? 'chat' : 'offline';
-  }
-  function hasDraft() { return !!(ta.value.trim() || fq.value.trim() || fc.value.trim() || fn.value.trim()); }
-  function applyView() {
-    var cur = form.hidden ? 'chat' : 'offline', want = wantView();
-    if (want !== cur && (!hasDraft() || st.session_id)) {
-      var hadFocus = panel.contains(document.activeElement);
-      form.hidden = want !== 'offline';
-      if (hadFocus) focusFirst();
-    }
-    var chat = form.hidden;
-    log.hidden = !chat;
-    compose.hidden = !chat || st.closed;
-    ended.hidden = !chat || !st.closed;
-    del.hidden = !chat || !st.session_id;
-    var away = chat && !st.closed && presence && presence.status !== 'available';
-    var line = away ? 'No librarian is online right now. We\u2019ll see your message when we\u2019re back.'
-      : chat && !st.closed && st.pos > 1 ? 'You are number ' + st.pos + ' in line' : '';
-    notice.hidden = !line;
-    notice.textContent = line;
-  }
-  function focusFirst() {
-    if (!form.hidden) fq.focus();
-    else if (st.closed) ended.querySelector('button').focus();
-    else ta.focus();
-  }
-
-  function open(focus) {
-    if (!root) return;
-    if (!isOpen) {
-      isOpen = true;
-      panel.hidden = false;
-      launcher.setAttribute('aria-expanded', 'true');
-      st.unread = 0; st.open = true; save();
-      updateBadge();
-      applyView();
-      scrollDown();
-      schedulePoll(0);
-      refreshPresence();
-    }
-    if (focus) focusFirst();
-  }
-  function close(returnFocus) {
-    if (!root || !isOpen) return;
-    var inside = panel.contains(document.activeElement);
-    isOpen = false;
-    panel.hidden = true;
-    launcher.setAttribute('aria-expanded', 'false');
-    st.open = false; save();
-    schedulePoll();
-    if (returnFocus !== false && (inside || returnFocus)) launcher.focus();
-  }
-
-  function onInput() {
-    var n = ta.value.length;
-    counter.textContent = n + ' / ' + MAX;
-    counter.classList.toggle('refdesk-warn', n > MAX - 200);
-    ta.style.height = 'auto';
-    ta.style.height = Math.min(140, ta.scrollHeight + 2) + 'px';
-  }
-  function onKey(ev) {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
-      ev.preventDefault();
-      onSend(ev);
-    }
-  }
-  function onSend(ev) {
+function onInput() {
+  var n = ta.value.length;
+  counter.textContent = n + ' / ' + MAX;
+  counter.classList.toggle('refdesk-warn', n > MAX - 200);
+  ta.style.height = 'auto';
+  ta.style.height = Math.min(140, ta.scrollHeight + 2) + 'px';
+}
+function onKey(ev) {
+  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
     ev.preventDefault();
-    var text = ta.value.trim();
-    if (!text) { ta.focus(); return; }
-    ta.value = ''; onInput();
-    queue(text, null);
-    ta.focus();
+    onSend(ev);
   }
-  function onFix(ev) {
-    if (ev.target.hasAttribute('aria-invalid')) { ev.target.removeAttribute('aria-invalid'); fErr.textContent = ''; }
+}
+function onSend(ev) {
+  ev.preventDefault();
+  var text = ta.value.trim();
+  if (!text) { ta.focus(); return; }
+  ta.value = ''; onInput();
+  queue(text, null);
+  ta.focus();
+}
+function onFix(ev) {
+  if (ev.target.hasAttribute('aria-invalid')) { ev.target.removeAttribute('aria-invalid'); fErr.textContent = ''; }
+}
+function onOffline(ev) {
+  ev.preventDefault();
+  [fq, fc].forEach((f) => { f.removeAttribute('aria-invalid'); });
+  fErr.textContent = '';
+  var q = fq.value.trim(), c = fc.value.trim(), n = fn.value.trim();
+  var bad = !q ? [fq, 'Please type your question.']
+    : !c ? [fc, 'Please tell us an email address or phone number so we can reply.']
+    : (c.indexOf('@') < 1 && c.replace(/\D/g, '').length < 7) ? [fc, 'Please enter a valid email address or phone number.']
+    : null;
+  if (bad) {
+    bad[0].setAttribute('aria-invalid', 'true');
+    fErr.textContent = bad[1];
+    bad[0].focus();
+    return;
   }
-  function onOffline(ev) {
-    ev.preventDefault();
-    [fq, fc].forEach((f) => { f.removeAttribute('aria-invalid'); });
-    fErr.textContent = '';
-    var q = fq.value.trim(), c = fc.value.trim(), n = fn.value.trim();
-    var bad = !q ? [fq, 'Please type your question.']
-      : !c ? [fc, 'Please tell us an email address or phone number so we can reply.']
-      : (c.indexOf('@') < 1 && c.replace(/\D/g, '').length < 7) ? [fc, 'Please enter a valid email address or phone number.']
-      : null;
-    if (bad) {
-      bad[0].setAttribute('aria-invalid', 'true');
-      fErr.textContent = bad[1];
-      bad[0].focus();
-      return;
-    }
-    fq.value = fc.value = fn.value = '';
-    form.hidden = true;
-    queue(q, { contact: c, name: n });
+  fq.value = fc.value = fn.value = '';
+  form.hidden = true;
+  queue(q, { contact: c, name: n });
+  applyView();
+  ta.focus();
+}
+function queue(text, extra) {
+  var m = { key: 'c' + uuid(), from: 'patron', text: text, state: 'sending', at: new Date().toISOString() };
+  m.client_id = m.key.slice(1);
+  if (extra) { m.contact = extra.contact; if (extra.name) m.pname = extra.name; }
+  addMsg(m);
+  save();
+  pump();
+}
+function retry(m) { m.state = 'sending'; m.error = null; updateMsg(m); save(); pump(); }
+
+async function pump() {
+  if (sending) return;
+  sending = true;
+  try {
+    var m;
+    while ((m = st.msgs.find((x) => x.state === 'sending'))) await deliver(m);
+  } finally { sending = false; }
+}
+
+async function ensureSession() {
+  if (st.session_id) return null;
+  var r = await api('POST', '/chat/sessions', {});
+  if ((r.status === 201 || r.status === 200) && r.data.session_id && r.data.token) {
+    st.session_id = String(r.data.session_id); st.token = String(r.data.token);
+    st.live_url = typeof r.data.live_url === 'string' ? r.data.live_url : null;
+    st.cursor = null; st.closed = false; save();
     applyView();
-    ta.focus();
+    connect();
+    return null;
   }
-  function queue(text, extra) {
-    var m = { key: 'c' + uuid(), from: 'patron', text: text, state: 'sending', at: new Date().toISOString() };
-    m.client_id = m.key.slice(1);
-    if (extra) { m.contact = extra.contact; if (extra.name) m.pname = extra.name; }
-    addMsg(m);
-    save();
-    pump();
-  }
-  function retry(m) { m.state = 'sending'; m.error = null; updateMsg(m); save(); pump(); }
+  return r;
+}
+function dropSession(text) {
+  st.session_id = st.token = st.live_url = st.cursor = null;
+  st.closed = false;
+  stopListening();
+  if (text) note(text, true);
+  save();
+}
 
-  async function pump() {
-    if (sending) return;
-    sending = true;
-    try {
-      var m;
-      while ((m = st.msgs.find((x) => x.state === 'sending'))) await deliver(m);
-    } finally { sending = false; }
-  }
-
-  async function ensureSession() {
-    if (st.session_id) return null;
-    var r = await api('POST', '/chat/sessions', {});
-    if ((r.status === 201 || r.status === 200) && r.data.session_id && r.data.token) {
-      st.session_id = String(r.data.session_id); st.token = String(r.data.token);
-      st.cursor = null; st.closed = false; save();
-      applyView();
-      return null;
-    }
-    return r;
-  }
-  function dropSession(text) {
-    st.session_id = st.token = st.cursor = null;
-    st.closed = false;
-    clearTimeout(pollTimer);
-    if (text) note(text, true);
-    save();
-  }
-
-  async function deliver(m) {
-    var restarted = false;
-    for (var attempt = 1; ; attempt++) {
-      var r = await ensureSession();
-      if (!r) {
-        var body = { text: m.text, client_id: m.client_id };
-        if (m.contact) { body.contact = m.contact; if (m.pname) body.name = m.pname; }
-        r = await api('POST', sessionPath(), body, true);
-        if (r.status === 201 || r.status === 200) {
-          m.state = 'sent';
-          if (r.data.message_id && !m.id) m.id = String(r.data.message_id);
-          updateMsg(m);
-          if (m.contact) { delete m.contact; delete m.pname; note(thanks(body.contact)); }
-          save();
-          schedulePoll(400);
-          return;
-        }
-        var code = r.data.error && r.data.error.code;
-        if ((r.status === 403 || r.status === 404 || (r.status === 409 && code === 'closed')) && !restarted) {
-          // expired or closed: the message starts a new chat
-          restarted = true;
-          dropSession(r.status === 409 ? 'This chat has ended' : 'Your earlier chat has expired');
-          st.msgs.splice(st.msgs.indexOf(m), 1); // move it below that line
-          nodes[m.key].remove(); delete nodes[m.key];
-          addMsg(m);
-          continue;
-        }
-      }
-      if (r.status === 429 && attempt < 6) { m.error = null; await sleep(r.wait); continue; }
-      if ((r.status === 0 || r.status >= 500) && attempt < 5) { await sleep(1000 * Math.pow(2, attempt)); continue; }
-      m.state = 'failed';
-      m.error = r.status === 413 ? 'Too long (2,000 characters at most).'
-        : r.status === 0 ? 'Not sent: no connection.'
-          : 'Not sent: ' + errText(r, 'something went wrong.');
-      updateMsg(m);
-      save();
-      return;
-    }
-  }
-  function thanks(contact) {
-    var how = contact.indexOf('@') > 0 ? 'email' : 'phone';
-    var when = 'as soon as we can';
-    if (presence && !presence.open_now && presence.next_open && whenOpen(presence.next_open)) {
-      when = 'after we open on ' + whenOpen(presence.next_open);
-    }
-    return 'Thanks \u2014 a librarian will reply by ' + how + ' ' + when + '. You can add more details here.';
-  }
-
-  function newChat() {
-    clearTimeout(pollTimer);
-    st.msgs.forEach((m) => { var n = nodes[m.key]; if (n) n.remove(); });
-    nodes = {};
-    var wasOpen = st.open;
-    st = blank(); st.open = wasOpen;
-    intro.hidden = false;
-    save();
-    form.hidden = true;
-    applyView();
-    focusFirst();
-  }
-
-  // the library erases the chat; its 202 says so
-  async function onDelete() {
-    if (!confirm('Delete this conversation for good?')) return;
-    var r = await api('DELETE', base(), undefined, true);
-    if (r.status !== 202) { note('Not deleted: ' + errText(r, 'please try again.')); return; }
-    newChat();
-    note(String(r.data.message || 'Deleted.'), true);
-  }
-
-  function schedulePoll(ms) {
-    clearTimeout(pollTimer);
-    if (!st.session_id || st.closed) return;
-    if (ms == null) ms = document.hidden ? POLL_HIDDEN : isOpen ? POLL_OPEN : POLL_CLOSED;
-    pollTimer = setTimeout(poll, ms);
-  }
-  async function poll() {
-    if (polling || !st.session_id) return;
-    polling = true;
-    var next;
-    try {
-      var sid = st.session_id;
-      var r = await api('GET', sessionPath() + (st.cursor ? '?after=' + encodeURIComponent(st.cursor) : ''), undefined, true);
-      if (sid !== st.session_id) return;
-      if (r.status === 200) { pollFailures = 0; ingest(r.data); }
-      else if (r.status === 403 || r.status === 404) dropSession('This chat has ended');
-      else if (r.status === 429) next = r.wait;
-      else { pollFailures++; next = Math.min(60000, POLL_OPEN * Math.pow(2, pollFailures)); }
-    } finally {
-      polling = false;
-      schedulePoll(next);
-    }
-  }
-  function ingest(d) {
-    var list = Array.isArray(d.messages) ? d.messages : [];
-    list.forEach((s) => {
-      if (!s || s.id == null) return;
-      var id = String(s.id);
-      var mine = st.msgs.find((x) => x.id === id || (s.client_id && x.client_id === s.client_id));
-      if (mine) {
-        mine.id = id;
-        if (mine.state === 'sending' || mine.state === 'failed' || mine.state === 'sent') { mine.state = null; mine.error = null; updateMsg(mine); }
+async function deliver(m) {
+  var restarted = false;
+  for (var attempt = 1; ; attempt++) {
+    var r = await ensureSession();
+    if (!r) {
+      var body = { text: m.text, client_id: m.client_id };
+      if (m.contact) { body.contact = m.contact; if (m.pname) body.name = m.pname; }
+      r = await api('POST', sessionPath(), body, true);
+      if (r.status === 201 || r.status === 200) {
+        m.state = 'sent';
+        if (r.data.message_id && !m.id) m.id = String(r.data.message_id);
+        updateMsg(m);
+        if (m.contact) { delete m.contact; delete m.pname; note(thanks(body.contact)); }
+        save();
+        schedulePoll(400);
         return;
       }
-      var from = s.from === 'patron' || s.from === 'librarian' ? s.from : 'system';
-      addMsg({ key: 'm' + id, id: id, from: from, name: typeof s.name === 'string' ? s.name : null, text: String(s.text == null ? '' : s.text), client_id: s.client_id || null, at: s.at });
-      if (from !== 'patron' && !isOpen) st.unread++;
-    });
-    if (typeof d.cursor === 'string' && d.cursor) st.cursor = d.cursor;
-    var q = d.queue || {}; // the waiting queue: place in line, then who joined
+      var code = r.data.error && r.data.error.code;
+      if ((r.status === 403 || r.status === 404 || (r.status === 409 && code === 'closed')) && !restarted) {
+        // expired or closed: the message starts a new chat
+        restarted = true;
+        dropSession(r.status === 409 ? ENDED : 'Your earlier chat has expired');
+        st.msgs.splice(st.msgs.indexOf(m), 1); // move it below that line
+        nodes[m.key].remove(); delete nodes[m.key];
+        addMsg(m);
+        continue;
+      }
+    }
+    if (r.status === 429 && attempt < 6) { await sleep(r.wait); continue; }
+    if ((r.status === 0 || r.status >= 500) && attempt < 5) { await sleep(1000 * 2 ** attempt); continue; }
+    m.state = 'failed';
+    m.error = r.status === 413 ? 'Too long (2,000 characters at most).'
+      : r.status === 0 ? 'Not sent: no connection.'
+        : 'Not sent: ' + errText(r, 'something went wrong.');
+    updateMsg(m);
+    save();
+    return;
+  }
+}
+function thanks(contact) {
+  var opens = presence && !presence.open_now && presence.next_open && dateText(presence.next_open, { weekday: 'long', month: 'long', day: 'numeric' });
+  return 'Thanks \u2014 a librarian will reply by ' + (contact.indexOf('@') > 0 ? 'email ' : 'phone ')
+    + (opens ? 'after we open on ' + opens : 'as soon as we can') + '. You can add more details here.';
+}
+
+function newChat() {
+  stopListening();
+  st.msgs.forEach((m) => { var n = nodes[m.key]; if (n) n.remove(); });
+  nodes = {};
+  var wasOpen = st.open;
+  st = blank(); st.open = wasOpen;
+  intro.hidden = false;
+  save();
+  form.hidden = true;
+  applyView();
+  focusFirst();
+}
+
+// the library erases the chat; its 202 says so
+async function onDelete() {
+  if (!confirm('Delete this conversation for good?')) return;
+  var r = await api('DELETE', base(), undefined, true);
+  if (r.status !== 202) { note('Not deleted: ' + errText(r, 'please try again.')); return; }
+  newChat();
+  note(String(r.data.message || 'Deleted.'), true);
+}
+
+// Pushed over the live connection while it is open or still being tried; else polling stands in.
+function pushed() {
+  return ws && ws.readyState === 1 || window.WebSocket && st.live_url && wsFails < LIVE_TRIES;
+}
+function schedulePoll(ms) {
+  clearTimeout(pollTimer);
+  if (!st.session_id || st.closed || (pushed() && !catchUp)) return;
+  if (ms == null) ms = catchUp ? 0 : (document.hidden ? POLL_HIDDEN : isOpen ? POLL_OPEN : POLL_CLOSED) * Math.min(3, 1.5 ** idlePolls);
+  pollTimer = setTimeout(poll, ms);
+}
+async function poll() {
+  if (polling || !st.session_id) return;
+  polling = true;
+  var next, sock = catchUp;
+  try {
+    var sid = st.session_id;
+    var r = await api('GET', sessionPath() + (st.cursor ? '?after=' + encodeURIComponent(st.cursor) : ''), undefined, true);
+    if (sid !== st.session_id) return;
+    if (r.status === 200) {
+      pollFailures = 0;
+      var n = ingest(r.data);
+      idlePolls = n ? 0 : idlePolls + 1;
+      if (catchUp === sock && n < PAGE) catchUp = null; // else read on: a full page, or a socket opened meanwhile
+    } else if (r.status === 403 || r.status === 404) dropSession(ENDED);
+    else if (r.status === 429) next = r.wait;
+    else { pollFailures++; next = Math.min(60000, POLL_OPEN * 2 ** pollFailures); }
+  } finally {
+    polling = false;
+    schedulePoll(next);
+  }
+}
+function connect() {
+  clearTimeout(wsTimer);
+  if (ws || !window.WebSocket || !st.live_url || !st.session_id || st.closed) return;
+  var sock, opened = 0, pinger;
+  try { sock = ws = new WebSocket(st.live_url); } catch (e) { wsFails = LIVE_TRIES; schedulePoll(0); return; } // unusable URL
+  sock.onopen = () => {
+    opened = Date.now();
+    pinger = setInterval(() => { sock.send('{"type":"ping"}'); }, PING_MS); // API Gateway drops idle ones after 10 min
+    catchUp = sock; // fetch what came while disconnected, by cursor
+    schedulePoll(0);
+  };
+  sock.onmessage = (ev) => {
+    try { var f = JSON.parse(ev.data) || {}; } catch (e) { return; }
+    if (f.type === 'message') ingest({ messages: [f.message] });
+    else if (f.type === 'status') ingest(f); // status and queue, as GET …/messages has them
+  };
+  sock.onclose = () => {
+    clearInterval(pinger);
+    if (ws !== sock) return; // hung up on purpose
+    ws = catchUp = null;
+    // failing, or dropping within a minute, counts toward falling back to polling
+    wsFails = opened && Date.now() - opened > 6e4 ? 1 : wsFails + 1;
+    if (opened || wsFails === LIVE_TRIES) schedulePoll(0); // if polling takes over: catch up now
+    wsTimer = setTimeout(connect, Math.min(3e5, 1000 * 2 ** wsFails) * (0.5 + Math.random() / 2));
+  };
+}
+function stopListening() {
+  clearTimeout(pollTimer); clearTimeout(wsTimer);
+  var sock = ws;
+  ws = catchUp = null; wsFails = idlePolls = 0;
+  if (sock) sock.close();
+}
+function ingest(d) {
+  var list = Array.isArray(d.messages) ? d.messages : [];
+  list.forEach((s) => {
+    if (!s || s.id == null) return;
+    var id = String(s.id);
+    var mine = st.msgs.find((x) => x.id === id || (s.client_id && x.client_id === s.client_id));
+    if (mine) {
+      mine.id = id;
+      if (mine.state) { mine.state = mine.error = null; updateMsg(mine); }
+      return;
+    }
+    var from = s.from === 'patron' || s.from === 'librarian' ? s.from : 'system';
+    addMsg({ key: 'm' + id, id: id, from: from, name: typeof s.name === 'string' ? s.name : null, text: String(s.text == null ? '' : s.text), client_id: s.client_id || null, at: s.at });
+    if (from !== 'patron' && !isOpen) st.unread++;
+  });
+  if (typeof d.cursor === 'string' && d.cursor) st.cursor = d.cursor;
+  if ('queue' in d) { // the waiting queue: place in line, then who joined (a pushed message has none)
+    var q = d.queue || {};
     if (typeof q.by === 'string' && q.by !== st.by) { st.by = q.by; note(q.by + ' joined'); }
     if (st.pos !== (q.position | 0)) { st.pos = q.position | 0; applyView(); }
-    if (d.status === 'closed' && !st.closed) {
-      st.closed = true;
-      note('This chat has ended', true);
-      var hadFocus = compose.contains(document.activeElement);
-      applyView();
-      if (hadFocus) focusFirst();
-    }
-    updateBadge();
-    save();
   }
-
-  var presenceTimer = null;
-  async function refreshPresence() {
-    clearTimeout(presenceTimer);
-    var r = await api('GET', '/presence');
-    if (r.status === 200 && (r.data.status === 'available' || r.data.status === 'unavailable')) {
-      presence = r.data;
-    } else if (!presence && r.status !== 429) {
-      presence = { status: 'unavailable', open_now: false, next_open: null, librarians_on_duty: 0 };
-    }
-    renderPresence();
-    clearTimeout(presenceTimer);
-    presenceTimer = setTimeout(refreshPresence, r.status === 429 ? Math.max(r.wait, PRESENCE_MS) : PRESENCE_MS);
+  if (d.status === 'closed' && !st.closed) {
+    st.closed = true;
+    stopListening();
+    note(ENDED, true);
+    var hadFocus = compose.contains(document.activeElement);
+    applyView();
+    if (hadFocus) focusFirst();
   }
+  updateBadge();
+  save();
+  return list.length;
+}
 
-  function start() {
-    if (root) return;
-    build();
-    if (st.open) open(false);
+var presenceTimer = null;
+async function refreshPresence() {
+  clearTimeout(presenceTimer);
+  var r = await api('GET', '/presence');
+  if (r.status === 200 && (r.data.status === 'available' || r.data.status === 'unavailable')) {
+    presence = r.data;
+  } else if (!presence && r.status !== 429) {
+    presence = { status: 'unavailable' };
+  }
+  renderPresence();
+  clearTimeout(presenceTimer);
+  presenceTimer = setTimeout(refreshPresence, r.status === 429 ? Math.max(r.wait, PRESENCE_MS) : PRESENCE_MS);
+}
+
+function start() {
+  if (root) return;
+  build();
+  if (st.open) open(false);
+  refreshPresence();
+  schedulePoll(st.open ? 0 : 1000);
+  connect();
+  pump();
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) return;
     refreshPresence();
-    schedulePoll(st.open ? 0 : 1000);
-    pump();
-    document.addEventListener('visibilitychange', () => {
-      if (document.hidden) return;
-      refreshPresence();
-      schedulePoll(0);
-    });
-  }
-
-  window.RefDeskWidget = Object.freeze({
-    open: () => { open(true); },
-    close: () => { close(); }
+    schedulePoll(0);
+    connect(); // now, not when a throttled timer fires
   });
-  if (document.body) start();
-  else document.addEventListener('DOMContentLoaded', start);
+}
+
+window.RefDeskWidget = Object.freeze({
+  open: () => { open(true); },
+  close: () => { close(); }
+});
+if (document.body) start();
+else document.addEventListener('DOMContentLoaded', start);
 })();

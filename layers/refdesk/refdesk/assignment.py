@@ -15,15 +15,19 @@ store half is refdesk.store.queue.
   being connected to a colleague (settings.transfer_text).
 * Each change updates the root card in place (chat.update) and republishes the Home tab of the
   librarians on duty and of whoever acted. A web chat's session mirrors the state for the
-  widget's poll (store.queue.mirror_to_session)."""
+  widget's poll (store.queue.mirror_to_session), and its live connections get it pushed
+  (refdesk.live.push_status)."""
 from __future__ import annotations
+
+from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from refdesk import relay, store
+from refdesk import live, relay, store
 from refdesk.errors import Conflict, NotFound
 from refdesk.models import (Author, ClaimJob, Conversation, Delivery, HomeOpenedJob, Message, PatronMessageJob,
                             StaffReplyJob, TransferJob)
+from refdesk.observability import seconds
 from refdesk.settings import get_settings
 from refdesk.slack import api as slack
 from refdesk.slack import cards, home
@@ -43,6 +47,7 @@ def patron_waiting(conversation: Conversation, job: PatronMessageJob) -> None:
     if conversation.channel == "web":
         store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, queue_sk=queue_sk)
     place = store.queue.position(queue_sk)
+    live.push_status(conversation, {"state": "waiting", "position": place})  # a web chat's open connections
     if store.queue.mark_told(conversation.conversation_id, queue_sk) and place > 1:
         _tell_patron(conversation, f"queue-{queue_sk}",
                      get_settings().queue_position_text.replace("{position}", str(place)))
@@ -67,15 +72,26 @@ def claim(job: ClaimJob) -> None:
 
 def on_staff_reply(conversation_id: str, job: StaffReplyJob, first_delivery: bool) -> None:
     """A librarian's reply to the patron (not a note): it claims the conversation if nobody has
-    it; from anyone but the assignee, the assignee is told (once, on the reply's first delivery)."""
-    conversation, won = store.queue.claim_by_reply(conversation_id, job.user)
+    it; from anyone but the assignee, the assignee is told (once, on the reply's first delivery).
+    The conversation's first reply is measured (FirstResponseTime), once: its retries find
+    first_reply_at set."""
+    conversation, won, first_reply = store.queue.claim_by_reply(conversation_id, job.user)
     if conversation is None:
         return
+    if first_reply:
+        seconds("FirstResponseTime", _waited(conversation))
     if won:
         _assigned(conversation, job.user)
     elif first_delivery and conversation.claimed_by != job.user:
         slack.tell(job.channel, conversation.claimed_by, f"<@{job.user}> also replied to the patron in this "
                    "conversation, which is assigned to you.", thread_ts=job.thread_ts)
+
+
+def _waited(conversation: Conversation) -> float:
+    """Seconds from the conversation's start (its first patron message, stored) to its first reply."""
+    started, answered = (datetime.fromisoformat(moment) for moment in (conversation.created_at,
+                                                                        conversation.first_reply_at))
+    return max(0.0, (answered - started).total_seconds())
 
 
 def transfer(job: TransferJob) -> None:
@@ -119,8 +135,9 @@ def refresh_card(conversation: Conversation) -> None:
 
 def _assigned(conversation: Conversation, user: str, also: str = "") -> None:
     if conversation.channel == "web":
-        store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id,
-                                      claimed_name=slack.first_name(user))
+        name = slack.first_name(user)
+        store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, claimed_name=name)
+        live.push_status(conversation, {"state": "claimed", "by": name})  # "Amanda joined"
     refresh_card(conversation)
     home.publish_for_staff(*(person for person in (user, also) if person))
 

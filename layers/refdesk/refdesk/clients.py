@@ -9,28 +9,36 @@ from refdesk.settings import get_settings
 
 _cache: dict[str, Any] = {}
 _on_reset: list[Callable[[], None]] = []
+# The table and the queue, which every webhook calls: boto3's standard retries (3 attempts in all,
+# jittered waits of at most 1 s then 2 s) outlast a short burst of throttling or 5xx answers.
+# The legacy default would try DynamoDB 10 times over some 25 s, past the webhooks' timeouts;
+# what still fails becomes a 503 with Retry-After (refdesk.http) or a retried job (refdesk.retry).
+WEBHOOK_AWS_RETRIES = {"mode": "standard", "total_max_attempts": 3}
 
 
 def _dynamodb_table():
     import boto3
+    from botocore.config import Config
 
-    return boto3.resource("dynamodb").Table(get_settings().table_name)
+    return boto3.resource("dynamodb", config=Config(retries=WEBHOOK_AWS_RETRIES)).Table(get_settings().table_name)
 
 
 def _sqs():
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("sqs")
+    return boto3.client("sqs", config=Config(retries=WEBHOOK_AWS_RETRIES))
 
 
 def _slack():
     from slack_sdk import WebClient
-    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+    from refdesk.slack.api import ShortPauseRetry
 
     settings = get_settings()
     options = {"base_url": settings.slack_api_url} if settings.slack_api_url else {}
     client = WebClient(token=settings.secret("slack_bot_token"), timeout=10, **options)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    client.retry_handlers.append(ShortPauseRetry())  # a short 429 waited out; a long one: RetryLater
     return client
 
 
@@ -69,6 +77,18 @@ def _s3():
     return boto3.client("s3")
 
 
+def _live():
+    """The @connections API of the web chat's WebSocket API (refdesk.live), at its stage's endpoint:
+    the dispatcher pushes frames with it. Short timeouts, one retry: a push that fails is fetched
+    by the widget when it reconnects, so it must never hold up the job."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("apigatewaymanagementapi", endpoint_url=get_settings().live_connections_url,
+                        config=Config(connect_timeout=2, read_timeout=5,
+                                      retries={"mode": "standard", "max_attempts": 2}))
+
+
 FACTORIES: dict[str, Callable[[], Any]] = {
     "table": _dynamodb_table,
     "sqs": _sqs,
@@ -76,6 +96,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "twilio": _twilio,
     "ses": _ses,
     "s3": _s3,
+    "live": _live,
 }
 
 

@@ -26,6 +26,9 @@ FILENAME = "library.vcf"
 DEFAULT_NAME = "Ask a Librarian"
 NOTE = "Text your questions to this number: a librarian will answer."
 LINE_OCTETS = 75  # RFC 2426 2.6: longer lines are folded
+# The card changes only when the stack's parameters do: kept an hour by browsers and CloudFront,
+# which may answer with it for a day longer while it fetches a fresh copy in the background.
+CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
 
 
 def url(settings: Settings | None = None) -> str:

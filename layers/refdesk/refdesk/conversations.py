@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from refdesk import channels, jobs
 from refdesk.errors import DuplicateDelivery
 from refdesk.models import InboundMessage, PatronMessageJob
+from refdesk.observability import count
 from refdesk.store.table import now_iso
 
 logger = Logger(child=True)
@@ -31,4 +32,6 @@ def accept(message: InboundMessage, *, credential: str = "") -> bool:
                                   media=len(message.media)))
     logger.info("patron message accepted", extra={"channel": message.channel, "conversation_id": conversation_id,
                                                   "opened": opened})
+    if opened:
+        count("ConversationOpened", channel=message.channel)  # every channel's, here
     return opened

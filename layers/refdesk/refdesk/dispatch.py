@@ -1,19 +1,17 @@
-"""Runs one job from the queue, and tells staff when its last attempt fails."""
+"""Runs one job from the queue. A failed job is tried again after the backoff refdesk.retry
+gives; one given up is moved to the dead-letter queue and staff (and, for a patron's message,
+the patron) are told."""
 from __future__ import annotations
 
 from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from refdesk import assignment, blocking, relay, waiting
-from refdesk.models import BlockPatronJob, NudgeJob, UnblockPatronJob
-from refdesk.models import (ClaimJob, CloseJob, HomeOpenedJob, Job, PatronEditJob, PatronMessageJob, StaffEditJob,
-                            StaffReplyJob, TransferJob, job_from_body)
-from refdesk import departments
-from refdesk.models import InviteJob, QuickReplyJob
-from refdesk.settings import get_settings
-from refdesk import erasure
-from refdesk.models import ErasePatronJob
+from refdesk import (assessment, assignment, blocking, departments, erasure, jobs, relay, retry, reveal,
+                     waiting)
+from refdesk.models import (AssessJob, BlockPatronJob, ClaimJob, CloseJob, ErasePatronJob, HomeOpenedJob, InviteJob,
+                            Job, NudgeJob, PatronEditJob, PatronMessageJob, QuickReplyJob, RatingJob, RevealJob,
+                            StaffEditJob, StaffReplyJob, TransferJob, UnblockPatronJob, job_from_body)
 
 logger = Logger(child=True)
 
@@ -23,7 +21,7 @@ HANDLERS: dict[type[Job], Callable] = {
     StaffEditJob: relay.handle_staff_edit,
     CloseJob: relay.close,
     PatronEditJob: relay.handle_patron_edit,
-    InviteJob: departments.invite,
+    InviteJob: departments.invite,  # departments invited into a conversation
     QuickReplyJob: relay.send_quick_reply,
     ClaimJob: assignment.claim,
     TransferJob: assignment.transfer,
@@ -31,30 +29,33 @@ HANDLERS: dict[type[Job], Callable] = {
     NudgeJob: waiting.nudge,
     BlockPatronJob: blocking.block,
     UnblockPatronJob: blocking.unblock,
+    AssessJob: assessment.assess,  # READ and topic on the closed card
+    RatingJob: assessment.rate,
+    ErasePatronJob: erasure.erase,  # a patron's "delete"
+    RevealJob: reveal.reveal,  # Reveal on a redacted patron message
 }
 
-from refdesk import assessment  # noqa: E402 - READ, topic and ratings (store.stats)
-from refdesk.models import AssessJob, RatingJob  # noqa: E402
 
-HANDLERS.update({AssessJob: assessment.assess, RatingJob: assessment.rate})
-HANDLERS[ErasePatronJob] = erasure.erase  # a patron's "delete"
-
-from refdesk import reveal  # noqa: E402 - Reveal on a redacted patron message
-from refdesk.models import RevealJob  # noqa: E402
-
-HANDLERS[RevealJob] = reveal.reveal
-
-
-def run(body: str, attempts: int) -> None:
-    job = job_from_body(body)
+def run(received: jobs.Received) -> None:
+    """Runs the job. When it fails and will be tried again, its next attempt is scheduled and the
+    error raised (the record is reported failed); when it is given up, it is moved to the
+    dead-letter queue, staff are told, and it returns (the record is done and deleted)."""
+    jobs.set_attempt(received.attempt + received.earlier_attempts)  # counting those before a redrive
+    job = None
     try:
+        job = job_from_body(received.body)
         HANDLERS[type(job)](job)
     except Exception as error:
+        seconds = retry.next_try(error, received.attempt)
         # Only the error's type: messages from Twilio and Slack can quote phone numbers or text.
-        logger.warning("job failed", extra={"kind": job.kind, "attempt": attempts, "error": type(error).__name__})
-        if attempts >= get_settings().max_delivery_attempts:
-            _report(job, attempts)
-        raise
+        logger.warning("job failed", extra={"kind": job.kind if job else "unreadable", "attempt": received.attempt,
+                                            "error": type(error).__name__, "retry_in": seconds})
+        if seconds is not None:
+            jobs.retry_in(received, seconds)
+            raise
+        jobs.dead_letter(received)  # first: staff are told it is there
+        if job is not None:
+            _report(job, received.attempt)
 
 
 def _report(job: Job, attempts: int) -> None:

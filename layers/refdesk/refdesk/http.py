@@ -5,9 +5,15 @@ rules, so that each functions/<name>/app.py only declares its routes on a `Route
 What `Api` adds, once for every function:
 
 * Domain errors (`refdesk.errors.RefDeskError`) become JSON answers here and nowhere else:
-  the error's status, `{"error": {"code", "message"}}`, `retry-after` on 429, and one warning
-  line "request refused" (status, code, reason, route; never the body). An unknown path or
-  method is answered the same way (404 `not_found`).
+  the error's status, `{"error": {"code", "message"}}`, `retry-after` on 429 and 503, and one
+  warning line "request refused" (status, code, reason, route; never the body). An unknown path
+  or method is answered the same way (404 `not_found`).
+* AWS busy or out of reach (throttling, its 5xx, a lost connection: `refdesk.retry.is_transient`)
+  after the clients' own retries (refdesk.clients) is a 503 with Retry-After, never a 500: Slack
+  (and Twilio, as its webhook's retry policy says) delivers again, and a webhook's writes are one
+  conditional write then one send, so the next delivery finds what got through
+  (refdesk.conversations.accept). Any other exception
+  is a bug and is raised: Lambda reports it and the function's Errors alarm fires.
 * The request body guard, hand-written because webhooks need the raw bytes: at most 64 KiB
   (512 KiB for Slack's events, which may carry a 40,000-character message),
   strict base64 when API Gateway encoded it, UTF-8 and content type checked when read
@@ -29,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,9 +45,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from refdesk.errors import (BadRequest, Forbidden, NotFound, PayloadTooLarge, RateLimited, RefDeskError,
+from refdesk.errors import (BadRequest, Forbidden, NotFound, PayloadTooLarge, RateLimited, RefDeskError, RetryLater,
                             UnsupportedMediaType)
-from refdesk import observability
+from refdesk import observability, retry
 from refdesk.observability import count
 
 logger = Logger(child=True)
@@ -56,6 +63,8 @@ FORM = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
 TEXT = "text/plain; charset=utf-8"
 PREFLIGHT_MAX_AGE = 600
+# Retry-After of a 503 when AWS was busy: a throttled DynamoDB usually recovers within seconds.
+BUSY_RETRY_SECONDS = 5
 # BaseRouter.current_event is class-level: one request at a time in the whole process.
 _ONE_AT_A_TIME = threading.Lock()
 
@@ -158,8 +167,13 @@ def json_response(status: int, payload, headers: Mapping[str, str] | None = None
 
 
 def error_response(error: RefDeskError) -> Response:
-    headers = {"retry-after": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    headers = {"retry-after": str(_retry_after(error))} if isinstance(error, (RateLimited, RetryLater)) else None
     return json_response(error.status, {"error": {"code": error.code, "message": error.message}}, headers)
+
+
+def _retry_after(error: RateLimited | RetryLater) -> int:
+    """Whole seconds, at least 1 (Retry-After takes no fractions)."""
+    return error.retry_after if isinstance(error, RateLimited) else max(1, math.ceil(error.seconds))
 
 
 class Api(APIGatewayHttpResolver):
@@ -181,6 +195,7 @@ class Api(APIGatewayHttpResolver):
         self._always = {name.lower(): value for name, value in (headers or {}).items()}
         self.use(middlewares)
         self.exception_handler(RefDeskError)(self._refused)
+        self.exception_handler(Exception)(self._busy_or_raise)  # RefDeskError's own handler comes first
         self.not_found(self._no_route)
         for router in routers:
             self.include_router(router)
@@ -203,6 +218,15 @@ class Api(APIGatewayHttpResolver):
                                                   "reason": error.message, "route": self._route_key()})
         count("RequestRefused")
         return error_response(error)
+
+    def _busy_or_raise(self, error: Exception) -> Response:
+        if not retry.is_transient(error):
+            raise error
+        response = getattr(error, "response", None)
+        aws_code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+        logger.warning("service busy or unreachable", extra={"error": type(error).__name__, "aws_code": aws_code,
+                                                             "route": self._route_key()})
+        return self._refused(RetryLater("busy; try again shortly", seconds=BUSY_RETRY_SECONDS))
 
     def _no_route(self, _missing) -> Response:
         return self._refused(NotFound("no such resource"))

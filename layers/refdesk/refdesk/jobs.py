@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from refdesk import clients
 from refdesk.models import Job
@@ -32,3 +33,38 @@ def enqueue(job: Job) -> None:
         MessageGroupId=hashlib.sha256(job.group.encode()).hexdigest(),
         MessageDeduplicationId=hashlib.sha256(f"{job.kind}:{job.idempotency_key}".encode()).hexdigest(),
     )
+
+
+# The message attribute that carries a dead-lettered job's attempts through a redrive, so that
+# its next attempt looks for what the earlier ones may have done.
+EARLIER_ATTEMPTS = "EarlierAttempts"
+
+
+@dataclass(frozen=True)
+class Received:
+    """A job as the dispatcher received it: its body and what the queue says about this delivery."""
+
+    body: str
+    attempt: int  # the queue's receive count: 1 = the first attempt
+    receipt_handle: str
+    group_id: str
+    message_id: str
+    earlier_attempts: int = 0  # before it was dead-lettered, for a job redriven from there
+
+
+def retry_in(received: Received, seconds: int) -> None:
+    """Keep a failed job hidden for `seconds` before its next attempt. Lambda leaves the
+    visibility of a reported failure as it is, and a FIFO queue holds the job's group (the
+    jobs behind it) until then."""
+    clients.get("sqs").change_message_visibility(QueueUrl=get_settings().jobs_queue_url,
+                                                 ReceiptHandle=received.receipt_handle, VisibilityTimeout=seconds)
+
+
+def dead_letter(received: Received) -> None:
+    """Move a job that is given up to the dead-letter queue, in its group (scripts/redrive.py puts
+    it back). Its message id de-duplicates a repeat after a crash."""
+    clients.get("sqs").send_message(
+        QueueUrl=get_settings().dead_letter_queue_url, MessageBody=received.body, MessageGroupId=received.group_id,
+        MessageDeduplicationId=received.message_id,
+        MessageAttributes={EARLIER_ATTEMPTS: {"DataType": "Number",
+                                              "StringValue": str(received.attempt + received.earlier_attempts)}})

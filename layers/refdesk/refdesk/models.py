@@ -97,6 +97,8 @@ class Message:
     parts_sent: int = 0
     media_shown: int = 0  # a patron's pictures (MMS) shown in the thread or explained, in order
     department: str = ""  # a reply by a member of an invited department: credited "Sam (IT)"
+    failure: str = ""  # why delivery failed for good (DeliveryFailed), for the note in the thread
+    outcome_shown: bool = False  # its reaction (✅, ❌ and the note, :lock:) is on its Slack message
     sort_key: str = ""  # set once stored: the message's place in its conversation
 
     @classmethod

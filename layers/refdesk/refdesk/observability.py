@@ -3,7 +3,7 @@ POWERTOOLS_SERVICE_NAME (template.yaml); modules of the layer log through child 
 (`Logger(child=True)`), which write through this one.
 
 Handlers wear `@logger.inject_lambda_context` and `@metrics.log_metrics`; metrics are added with
-`count(name, **dimensions)`, only where a handler knows something happened (never with patron
+`count(name, **dimensions)` (or `seconds(name, value)` for a duration), only where a handler knows something happened (never with patron
 data as a dimension). An invocation that added none publishes nothing and warns about nothing.
 
 Handlers of the HTTP API get both through `refdesk.http.lambda_handler`.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 NAMESPACE = "RefDesk"
@@ -39,11 +39,21 @@ metrics = Metrics(namespace=NAMESPACE, provider=_QuietWhenEmpty(namespace=NAMESP
 
 
 def count(name: str, value: int = 1, **dimensions: str) -> None:
-    """Adds a Count metric to this invocation's flush. Dimensions apply to the whole flush, so a
-    handler adds them only with the metrics of a successful request."""
-    for dimension, dimension_value in dimensions.items():
-        metrics.add_dimension(name=dimension, value=dimension_value)
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    """Adds a Count metric to this invocation's flush. One with dimensions is written on its own
+    (single_metric): in the shared flush its dimensions would file every other metric of the
+    invocation under them too."""
+    if not dimensions:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        return
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE,
+                       default_dimensions=metrics.default_dimensions) as metric:
+        for dimension, dimension_value in dimensions.items():
+            metric.add_dimension(name=dimension, value=dimension_value)
+
+
+def seconds(name: str, value: float) -> None:
+    """Adds a Seconds metric (a duration, an age) to this invocation's flush."""
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
 
 
 def traced(handler):

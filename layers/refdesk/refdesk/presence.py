@@ -23,6 +23,11 @@ from refdesk import roster
 from refdesk.errors import NotFound
 from refdesk.schedule import Schedule
 
+# How long a presence answer may be reused: by browsers and by CloudFront (template.yaml's
+# PresenceCachePolicy, which never keeps one over 60 s). A librarian going on or off duty shows
+# within 30 s, and each edge location asks the function at most twice a minute per URL.
+CACHE_CONTROL = "public, max-age=30"
+
 
 def current(now: datetime | None = None) -> dict:
     now = now or datetime.now(timezone.utc)

@@ -4,22 +4,22 @@ explained, conversations closed. Safe to run again: each step checks what is alr
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import assignment, blocking, channels, contact_card, pictures, store, waiting
-from refdesk.errors import Conflict, DeliveryFailed, NotFound
+from refdesk import (assessment, assignment, blocking, channels, contact_card, departments, live, pictures, store,
+                     waiting)
+from refdesk.errors import Conflict, DeliveryFailed, NotFound, RetryLater
 from refdesk.models import (Author, CloseJob, Conversation, Delivery, InboundMessage, Job, Message, PatronEditJob,
-                            PatronMessageJob, ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
+                            PatronMessageJob, QuickReplyJob, ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
+from refdesk.observability import count
 from refdesk.settings import get_settings
 from refdesk.slack import api as slack
 from refdesk.slack import cards
 from refdesk.slack.text import is_internal, plain_text
 from refdesk.store.table import now_iso
-from refdesk import departments  # departments invited into a conversation; their members' replies credited
-from refdesk.models import QuickReplyJob
-from refdesk import assessment  # READ/topic, ratings, daily counts and transcripts at close
 
 logger = Logger(child=True)
 
@@ -31,13 +31,22 @@ def deliver_patron_message(job: PatronMessageJob) -> None:
     The job is a reference: the message waits on its session item (parked by the webhook's
     claim) and is removed from there once stored and shown. A retry after that, or after a
     close stored it, finds the stored message instead (its pictures, never stored, are then
-    not shown)."""
-    parked = None if job.message else store.sessions.pending(job.session_id, job.message_id)
+    not shown).
+
+    Messages parked before this one that are still there were given up (refdesk.dispatch:
+    Slack down for a day): they are shown first, in order, so that the thread holds the whole
+    conversation. Their own jobs, if redriven, find them stored and posted."""
+    held = [] if job.message else store.sessions.all_pending(job.session_id)
+    parked = next((one for one in held if one.message.message_id == job.message_id), None)
     message = job.message or (parked.message if parked else _stored_patron_message(job))
     if message is None:  # never parked, or its conversation's lifetime is over
         logger.info("patron message no longer held", extra={"conversation_id": job.conversation_id})
         return
     if not blocking.intercept(job, message):  # a blocked patron: answered once per block, never shown
+        for earlier in (one for one in held if one.at < job.at):
+            _show_to_staff(dataclasses.replace(job, at=earlier.at, message_id=earlier.message.message_id,
+                                               media=len(earlier.message.media)), earlier.message)
+            store.sessions.unpark(job.session_id, earlier)
         _show_to_staff(job, message)
     if parked:
         store.sessions.unpark(job.session_id, parked)
@@ -84,7 +93,7 @@ def _show_to_staff(job: PatronMessageJob, message: InboundMessage) -> None:
     if conversation.slack_ts:
         channel, thread_ts = conversation.slack_channel, conversation.slack_ts
         ts = slack.post_patron_text(channel, thread_ts, conversation.label, message.text,
-                                    reveal=conversation_id)  # redacted, with Reveal (refdesk.redaction)
+                                    reveal=conversation_id, shows=stored)  # redacted, with Reveal (refdesk.redaction)
     else:
         channel = get_settings().slack_staff_channel
         opening = waiting.closed_until(job.at)  # opened outside opening hours: the card says so
@@ -92,12 +101,13 @@ def _show_to_staff(job: PatronMessageJob, message: InboundMessage) -> None:
             store.nudges.mark_after_hours(conversation_id, opening or "again")
             conversation = dataclasses.replace(conversation, after_hours=opening or "again")
         text, blocks, overflow = cards.root_card(conversation, message.text, reply_to)
-        ts = thread_ts = slack.post(channel, text, blocks)
+        ts = thread_ts = slack.post(channel, text, blocks, shows=stored)
         store.conversations.set_slack_root(conversation_id, channel, ts)
-        for more in overflow:
-            slack.post(channel, "(continued)", more, thread_ts=ts)
+        for part, more in enumerate(overflow, start=1):
+            slack.post(channel, "(continued)", more, thread_ts=ts, shows=stored, part=part)
     store.messages.update(conversation_id, stored, slack_ts=ts)
     logger.info("patron message posted", extra={"conversation_id": conversation_id})
+    _tell_thread_if_late(channel, thread_ts, stored, "shown")
     if conversation.after_hours and ts == thread_ts:
         _tell_after_hours(conversation, reply_to)
     pictures.show(channel, thread_ts, conversation_id, stored, message.media)
@@ -105,11 +115,45 @@ def _show_to_staff(job: PatronMessageJob, message: InboundMessage) -> None:
 
 def _tell_after_hours(conversation: Conversation, reply_to: ReplyTo) -> None:
     """The after-hours reply (AfterHoursText, with when the desk opens), once per conversation."""
+    _tell_patron_once(conversation, reply_to, f"after-hours-{conversation.conversation_id}",
+                      waiting.after_hours_text(conversation.after_hours))
+
+
+def _tell_patron_once(conversation: Conversation, reply_to: ReplyTo, message_id: str, text: str) -> None:
+    """A line from the desk to the patron on their channel, stored under `message_id` (the
+    widget lists it) and sent once."""
     stored, _ = store.messages.put(conversation.conversation_id, Message(
-        message_id=f"after-hours-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM,
-        text=waiting.after_hours_text(conversation.after_hours), delivery=Delivery.PENDING))
+        message_id=message_id, at=now_iso(), author=Author.SYSTEM, text=text, delivery=Delivery.PENDING))
     if stored.delivery is Delivery.PENDING:
         _send_to_patron(conversation, reply_to, stored, "")
+
+
+# A message shown to staff, or handed to the patron, this long after it was sent was delayed by
+# retries (refdesk.retry): the thread says so, so that staff read it in the right order.
+LATE_AFTER = timedelta(minutes=2)
+
+
+def _late_by(message: Message) -> timedelta | None:
+    """How late a stored message is now, when that is more than LATE_AFTER after it was sent."""
+    sent = waiting.parse_iso(message.at)
+    late = datetime.now(timezone.utc) - sent if sent else None
+    return late if late and late > LATE_AFTER else None
+
+
+def _tell_thread_if_late(channel: str, thread_ts: str, message: Message, outcome: str) -> None:
+    """A note in the thread when a message was `outcome` ("shown") more than LATE_AFTER after it
+    was sent, once per message: the note is tied to it (slack.post_note)."""
+    late = _late_by(message)
+    if late is None:
+        return
+    sent = waiting.parse_iso(message.at).astimezone(ZoneInfo(get_settings().library_timezone))
+    on_another_day = sent.date() != datetime.now(sent.tzinfo).date()
+    when = f"{sent:%a} {sent.day} {sent:%b} {sent:%H:%M}" if on_another_day else f"{sent:%H:%M}"
+    minutes = int(late.total_seconds() // 60)
+    how_late = f"{minutes} min" if minutes < 120 else f"{minutes // 60} h" if minutes < 48 * 60 else \
+        f"{minutes // (24 * 60)} days"
+    slack.post_note(channel, thread_ts, f":hourglass: Sent at {when} (library time), {outcome} {how_late} late "
+                    "— delivery was retried.", about=message)
 
 
 FILES_NOT_SENT = ("The patron doesn't get files or pictures from Slack: only the text of your reply was "
@@ -142,15 +186,20 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
         visibility=Visibility.INTERNAL if internal else Visibility.PATRON,
         delivery=Delivery.INTERNAL if internal else Delivery.PENDING))
     if internal:
-        if created:
-            slack.react(job.channel, job.ts, slack.INTERNAL)
+        if not stored.outcome_shown:
+            _show_outcome(conversation_id, job.channel, job.thread_ts, stored)
         return
     assignment.on_staff_reply(conversation_id, job, created)  # the first reply claims; the assignee is told
-    if stored.delivery is not Delivery.PENDING:
+    if stored.delivery is Delivery.PENDING:
+        _send_to_patron(store.conversations.get(conversation_id), store.conversations.get_reply_to(conversation_id),
+                        stored, name)
+        if _late_by(stored) and store.messages.get(conversation_id, stored.message_id).delivery is Delivery.SENT:
+            _tell_thread_if_late(job.channel, job.thread_ts, stored, "reached the patron")
+    elif not stored.outcome_shown:  # handed over, but its reaction failed: added now
+        _show_outcome(conversation_id, job.channel, job.thread_ts, stored)
+    else:
         return
-    _send_to_patron(store.conversations.get(conversation_id), store.conversations.get_reply_to(conversation_id),
-                    stored, name)
-    if job.files:  # after the ✅/❌, once: a retry finds the message no longer pending
+    if job.files:  # after the ✅/❌, once: a retry finds its outcome shown
         slack.tell(job.channel, job.user, FILES_NOT_SENT, thread_ts=job.thread_ts)
 
 
@@ -169,6 +218,7 @@ def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Mess
     sent, and show the outcome on the Slack message as a reaction. ✅ means handed to SES, Twilio
     or Slack, or, for a live web chat with no contact, stored for the widget; ❌ and a note mean
     the patron cannot be reached (DeliveryFailed). Other errors are raised: the queue retries."""
+    live.push_message(conversation, message)  # web chat: to the widget whatever the route; a failed push is no failure
     conversation_id = conversation.conversation_id
     channel, address = channels.route(conversation.channel, reply_to.address)
     parts = channel.compose(sender, message.text, message.department) if message.department else \
@@ -178,17 +228,32 @@ def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Mess
             contact_card.send_part(channel, conversation, message, address, parts[index], index)
             store.messages.update(conversation_id, message, parts_sent=index + 1)
     except DeliveryFailed as failure:
-        store.messages.update(conversation_id, message, delivery=Delivery.FAILED)
+        store.messages.update(conversation_id, message, delivery=Delivery.FAILED, failure=failure.message)
         logger.warning("delivery failed for good", extra={"conversation_id": conversation_id, "code": failure.code})
-        if message.slack_ts:
-            slack.react(conversation.slack_channel, message.slack_ts, slack.FAILED)
-            slack.post(conversation.slack_channel, f":warning: Not delivered to the patron ({failure.message}). "
-                       "Retrying will not help.", thread_ts=conversation.slack_ts)
+        count("DeliveryFailures")
+        _show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
+                      dataclasses.replace(message, delivery=Delivery.FAILED, failure=failure.message))
         return
     store.messages.update(conversation_id, message, delivery=Delivery.SENT)
-    if message.slack_ts:
-        slack.react(conversation.slack_channel, message.slack_ts, slack.SENT)
+    count("MessagesRelayed")
+    _show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
+                  dataclasses.replace(message, delivery=Delivery.SENT))
     logger.info("reply delivered", extra={"conversation_id": conversation_id, "parts": len(parts)})
+
+
+def _show_outcome(conversation_id: str, channel: str, thread_ts: str, message: Message) -> None:
+    """A stored message's outcome on its Slack message: ✅ handed over, ❌ and a note (posted
+    once) undeliverable, :lock: a note kept from the patron. Recorded when done, so a retry
+    after a failed reaction adds it, and one after that adds nothing."""
+    if not message.slack_ts:  # a line from the desk itself (closing, after hours): no Slack message
+        return
+    if message.delivery is Delivery.FAILED:
+        slack.react(channel, message.slack_ts, slack.FAILED)
+        slack.post_note(channel, thread_ts, f":warning: Not delivered to the patron ({message.failure}). "
+                        "Retrying will not help.", about=message)
+    else:
+        slack.react(channel, message.slack_ts, slack.INTERNAL if message.delivery is Delivery.INTERNAL else slack.SENT)
+    store.messages.update(conversation_id, message, outcome_shown=True)
 
 
 def send_quick_reply(job: QuickReplyJob) -> None:
@@ -216,10 +281,12 @@ def send_quick_reply(job: QuickReplyJob) -> None:
         message_id=f"quick-{job.root_ts}-{job.action_ts}", at=now_iso(), author=Author.LIBRARIAN,
         author_name=name, author_user=job.user, text=reply.text, delivery=Delivery.PENDING))
     if stored.delivery is not Delivery.PENDING:
+        if not stored.outcome_shown:  # sent, but its reaction failed: added now
+            _show_outcome(conversation_id, job.channel, job.root_ts, stored)
         return
     if not stored.slack_ts:
         text, blocks = cards.quick_reply_post(reply.label, reply.text, job.user)
-        ts = slack.post(job.channel, text, blocks, thread_ts=job.root_ts)
+        ts = slack.post(job.channel, text, blocks, thread_ts=job.root_ts, shows=stored)
         store.messages.update(conversation_id, stored, slack_ts=ts)
         stored = dataclasses.replace(stored, slack_ts=ts)
     _send_to_patron(conversation, store.conversations.get_reply_to(conversation_id), stored, name)
@@ -247,8 +314,8 @@ def handle_patron_edit(job: PatronEditJob) -> None:
     conversation = store.conversations.get(conversation_id)
     if not conversation.is_open or store.blocks.get(conversation.patron_id):  # a blocked patron reaches no one
         return
-    if not conversation.slack_ts:  # the message's own job has not posted the card yet: retried
-        raise RuntimeError("the conversation has no staff thread yet")
+    if not conversation.slack_ts:  # the message's own job has not posted the card yet: waits as long as it may
+        raise RetryLater("the conversation has no staff thread yet", seconds=60)
     if job.subtype == "message_changed":
         link = slack.permalink(job.source_channel, job.source_ts)
         slack.post(conversation.slack_channel, f":pencil2: The patron edited a message in the shared channel: "
@@ -299,7 +366,7 @@ def close(job: CloseJob) -> None:
 
 def _store_parked(conversation: Conversation) -> None:
     """Patron messages still parked on the session are stored in the conversation before the
-    close releases the session (an SMS or Slack Connect session is deleted). Their own jobs,
+    close releases the session (an SMS or Slack Connect one keeps only message ids). Their own jobs,
     when they run, find them stored and show them in the thread."""
     for parked in store.sessions.all_pending(conversation.anchor):
         _store_patron_message(conversation.conversation_id, parked.message, parked.at)
@@ -307,16 +374,43 @@ def _store_parked(conversation: Conversation) -> None:
 
 
 def report_undeliverable(job: Job, attempts: int) -> None:
-    """The last attempt failed: the job goes to the dead-letter queue; tell the thread."""
+    """The job was given up after `attempts` attempts and is in the dead-letter queue: tell the
+    thread, and a patron whose message never reached staff."""
     logger.error("job failed its last attempt", extra={"kind": job.kind, "attempts": attempts,
                                                        "conversation_id": getattr(job, "conversation_id", None)})
-    if isinstance(job, PatronMessageJob) and job.media:
-        pictures.report_unshown(job.conversation_id, attempts)
+    if isinstance(job, PatronMessageJob):
+        _report_unshown_message(job, attempts)
+        return
     if not isinstance(job, StaffReplyJob):
         return
     slack.react(job.channel, job.ts, slack.FAILED)
     slack.post(job.channel, f":warning: This reply was not delivered after {attempts} attempts. "
                "It is kept in the dead-letter queue for the administrator.", thread_ts=job.thread_ts)
+
+
+def _report_unshown_message(job: PatronMessageJob, attempts: int) -> None:
+    """A patron message given up before it was shown (Slack unreachable for a day): the patron
+    is told honestly, once per conversation and as far as their channel works, and the thread,
+    if there is one yet. The message stays parked on its session: the patron's next message
+    shows it first (deliver_patron_message), and a redrive finds it there too. A message that
+    was shown can only have missed some of its pictures."""
+    stored = store.messages.get(job.conversation_id, job.message_id)
+    if stored and stored.slack_ts:
+        if job.media:
+            pictures.report_unshown(job.conversation_id, attempts)
+        return
+    conversation = store.conversations.get(job.conversation_id)
+    if store.blocks.get(conversation.patron_id):  # a blocked patron's message never reaches staff anyway
+        return
+    try:
+        _tell_patron_once(conversation, store.conversations.get_reply_to(job.conversation_id),
+                          f"undelivered-{job.conversation_id}", get_settings().undelivered_text)
+    except Exception as error:  # their channel may be failing too (Slack Connect is Slack)
+        logger.warning("could not tell the patron their message is delayed", extra={"error": type(error).__name__})
+    if conversation.slack_ts:
+        slack.post(conversation.slack_channel, f":warning: A patron message could not be shown here after {attempts} "
+                   "attempts. It is kept in the dead-letter queue and the administrator was alerted.",
+                   thread_ts=conversation.slack_ts)
 
 
 def _slack_time(ts: str) -> str:

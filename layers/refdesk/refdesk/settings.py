@@ -43,6 +43,12 @@ DEFAULT_BLOCKED_TEXT = "This service can't take your messages. Please contact th
 DEFAULT_QUEUE_POSITION_TEXT = "A librarian will be with you shortly — you are number {position} in line."
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_TRANSFER_TEXT = "You're being connected to a colleague who can help with this. One moment, please."
+# The failure path (refdesk.retry, refdesk.dispatch): transient failures are retried until their
+# delays add up to RETRY_HORIZON_HOURS; a patron whose message was given up is told UNDELIVERED_TEXT.
+DEFAULT_RETRY_HORIZON_HOURS = 25
+DEFAULT_UNDELIVERED_TEXT = ("Sorry — your message hasn't reached a librarian yet because of a technical problem. "
+                            "It is saved and will be answered once the problem is fixed; if it's urgent, please "
+                            "call or visit the library.")
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -68,7 +74,11 @@ class Settings:
     library_timezone: str = "America/New_York"
     opening_hours: dict = field(default_factory=dict)
     holidays: tuple[str, ...] = ()
-    max_delivery_attempts: int = 5
+    max_delivery_attempts: int = 5  # for failures that are not transient (refdesk.retry)
+    dead_letter_queue_url: str = ""  # where the dispatcher moves a job it gives up
+    retry_horizon_hours: float = DEFAULT_RETRY_HORIZON_HOURS
+    retry_delay_scale: float = 1.0  # multiplies every retry delay; 0 locally: retries at once
+    undelivered_text: str = DEFAULT_UNDELIVERED_TEXT
     # The library's contact card (GET /contact.vcf), sent as MMS with the first reply to a new
     # SMS patron when send_contact_card is on; api_url is where the API answers when no
     # public_base_url is set (the dispatcher has no request to learn it from).
@@ -101,6 +111,15 @@ class Settings:
     # Retention (README "Privacy"): a closed conversation, its messages and where replies went
     # are kept this many days after it closes, then expire (DynamoDB TTL, and filtered on read).
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # The web chat's live connection (refdesk.live): the WebSocket URL the widget opens (wss://…/{stage};
+    # the web chat function's) and the @connections endpoint that pushes to it (https://…/{stage}; the
+    # dispatcher's). Empty: no live connection, the widget polls.
+    live_url: str = ""
+    live_connections_url: str = ""
+    # Posts into one Slack channel, paced per process (refdesk.slack.api): Slack takes about one
+    # a second per channel, with short bursts. 0 posts a second: not paced.
+    slack_posts_per_second: float = 1.0
+    slack_post_burst: int = 3
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -123,6 +142,10 @@ class Settings:
             opening_hours=json.loads(env.get("OPENING_HOURS") or "{}"),
             holidays=_csv(env.get("HOLIDAYS", "")),
             max_delivery_attempts=int(env.get("MAX_DELIVERY_ATTEMPTS") or 5),
+            dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
+            retry_horizon_hours=float(env.get("RETRY_HORIZON_HOURS") or DEFAULT_RETRY_HORIZON_HOURS),
+            retry_delay_scale=max(0.0, float(env.get("RETRY_DELAY_SCALE") or 1)),
+            undelivered_text=env.get("UNDELIVERED_TEXT", "").strip() or DEFAULT_UNDELIVERED_TEXT,
             library_name=env.get("LIBRARY_NAME", "").strip(),
             library_website=env.get("LIBRARY_WEBSITE", "").strip(),
             library_email=env.get("LIBRARY_EMAIL", "").strip(),
@@ -142,6 +165,10 @@ class Settings:
             keep_transcripts=env.get("KEEP_TRANSCRIPTS", "false").strip().lower() == "true",
             transcript_bucket=env.get("TRANSCRIPT_BUCKET", "").strip(),
             retention_days=max(1, int(env.get("RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)),
+            live_url=env.get("LIVE_URL", "").rstrip("/"),
+            live_connections_url=env.get("LIVE_CONNECTIONS_URL", "").rstrip("/"),
+            slack_posts_per_second=max(0.0, float(env.get("SLACK_POSTS_PER_SECOND") or 1)),
+            slack_post_burst=max(1, int(env.get("SLACK_POST_BURST") or 3)),
         )
 
     @property

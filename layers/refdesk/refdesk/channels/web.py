@@ -1,9 +1,42 @@
 """Web chat: the widget's API and the channel behind it. A session is one chat in one browser,
 held with a bearer token of which only the hash is stored; its conversation is chosen when
 the session starts, and closing it ends the session. Replies are delivered by storing them:
-the widget reads the conversation (cheap polling, by cursor). A follow-up left in the offline
+the widget reads the conversation by cursor (GET …/messages), and while it has a live
+connection the dispatcher pushes each message as it is stored. A follow-up left in the offline
 form also gets the librarians' replies at the contact it gave (`WebChannel.route`): by e-mail
-(SES) or by SMS. Rate limits keep abuse cheap."""
+(SES) or by SMS. Rate limits keep abuse cheap.
+
+The live connection (an API Gateway WebSocket API; refdesk.live, functions/live):
+
+  POST /chat/sessions answers {"session_id", "token", "live_url"}. live_url is
+  wss://{api}.execute-api.{region}.amazonaws.com/{stage}?session={session_id}&token={token}
+  (ws://127.0.0.1:{port}/{stage}?… locally), or null when no WebSocket API is configured. It
+  carries the same bearer token. The handshake is refused with 401 without session or token,
+  and with 403 for a wrong token, a session that ended or expired, or one that already has
+  live.MAX_CONNECTIONS (3) open connections; a browser only sees an error and a close, and
+  then polls.
+
+  Client -> server: text frames of at most 1 KB, JSON objects.
+    {"type": "ping"}  answered {"type": "pong"}. API Gateway closes a connection idle for 10
+                      minutes and any connection after 2 hours: ping every 5 minutes or so,
+                      and reconnect (with backoff) when closed.
+    anything else     answered {"type": "error", "code": "too_large" | "not_json" |
+                      "unknown_type", "message": …}; the connection stays open.
+  Server -> client: text frames, JSON objects.
+    {"type": "message", "message": {…}}  a message the patron sees, as soon as it is stored:
+        exactly the object GET …/messages lists for it (id, from, name, text, client_id, at).
+        Librarians' replies and quick replies, and the desk's lines (place in line, transfer,
+        after hours, the closing line); not the patron's own messages, which the widget shows
+        as it sends them and recognises in GET …/messages by client_id.
+    {"type": "status", "status": "open" | "closed", "queue": …}  GET …/messages's `status` and
+        `queue`, when they change: the patron joins the line ({"state": "waiting",
+        "position": n}), a librarian takes the chat ({"state": "claimed", "by": "Amanda"}), the
+        chat closed (after the closing line; queue null). A place in line is not pushed again
+        as the line moves; GET …/messages has it.
+  Frames carry no cursor; one may come twice (a retried job) or never (a push that failed is
+  not retried). So the widget keeps the cursor of GET …/messages only, and each time a
+  connection opens it reads GET …/messages?after={cursor}, skipping messages it already shows
+  (same id, or same client_id): nothing is missed across reconnects, nothing shown twice."""
 from __future__ import annotations
 
 import base64
@@ -11,10 +44,11 @@ import re
 import secrets
 import time
 from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import urlencode
 
 from refdesk import conversations, identity, store
 from refdesk.errors import BadRequest, DeliveryFailed, NotFound, PayloadTooLarge
-from refdesk.models import InboundMessage, Visibility
+from refdesk.models import InboundMessage, Message, Visibility
 from refdesk.settings import get_settings
 from refdesk.store.sessions import Release
 
@@ -53,8 +87,9 @@ class WebChannel:
         return [text]
 
     def send(self, address: str, part: str) -> None:
-        """Nothing to push: the message the dispatcher stored is what the widget reads. For a live
-        chat (no contact left) that store is the hand-over: the reply counts as sent (✅)."""
+        """Nothing to send: the message the dispatcher stored is what the widget reads, and what
+        refdesk.live pushed to its open connections before any channel's send (whatever the
+        route). For a live chat (no contact left) that is the hand-over: the reply counts as sent (✅)."""
 
     def route(self, address: str) -> tuple[Outbound, str]:
         """Who delivers a reply, and to which address. Every reply is stored first, and the widget
@@ -141,7 +176,12 @@ def create_session(source_ip: str) -> dict:
     session_id, token = identity.new_id("s"), secrets.token_urlsafe(32)
     store.sessions.create(session_id, identity.token_hash(token), identity.new_id("c"),
                           identity.patron_id(CHANNEL.name, session_id), int(time.time()) + SESSION_LIFETIME)
-    return {"session_id": session_id, "token": token}
+    return {"session_id": session_id, "token": token, "live_url": _live_url(session_id, token)}
+
+
+def _live_url(session_id: str, token: str) -> str | None:
+    base = get_settings().live_url
+    return f"{base}?{urlencode({'session': session_id, 'token': token})}" if base else None
 
 
 def _text_field(body: Mapping[str, Any], name: str, limit: int, required: bool = False) -> str:
@@ -162,7 +202,7 @@ def _text_field(body: Mapping[str, Any], name: str, limit: int, required: bool =
 
 def post_message(session_id: str, token: str, body: Mapping[str, Any], source_ip: str) -> dict:
     message = CHANNEL.parse(body, session_id)
-    _check_id(session_id)
+    check_session_id(session_id)
     # Counted per token hash: requests with a wrong token cannot use up the patron's allowance.
     _limit("sends-session", identity.token_hash(token), SENDS_PER_SESSION)
     _limit("sends-ip", _address_key(source_ip), SENDS_PER_ADDRESS)
@@ -171,15 +211,13 @@ def post_message(session_id: str, token: str, body: Mapping[str, Any], source_ip
 
 
 def list_messages(session_id: str, token: str, after: str) -> dict:
-    _check_id(session_id)
+    check_session_id(session_id)
     session = store.sessions.get(session_id, identity.token_hash(token))
     _limit("polls-session", session_id, POLLS_PER_SESSION)
     messages = store.messages.list_after(session["conversation_id"], after=_decode_cursor(after),
                                          visibility=Visibility.PATRON)
     return {
-        "messages": [{"id": message.message_id, "from": message.author.value, "name": _credited(message) or None,
-                      "text": message.text, "client_id": message.client_id or None, "at": message.at}
-                     for message in messages],
+        "messages": [message_view(message) for message in messages],
         "cursor": _encode_cursor(messages[-1].sort_key) if messages else after,
         "status": "closed" if session.get("closed_at") else "open",
         # The waiting queue, from the session item just read: {"state": "waiting", "position": n}
@@ -188,12 +226,18 @@ def list_messages(session_id: str, token: str, after: str) -> dict:
     }
 
 
+def message_view(message: Message) -> dict:
+    """A message as the widget gets it: listed by GET …/messages, or pushed live (refdesk.live)."""
+    return {"id": message.message_id, "from": message.author.value, "name": _credited(message) or None,
+            "text": message.text, "client_id": message.client_id or None, "at": message.at}
+
+
 def delete_session(session_id: str, token: str) -> dict:
     """The widget's "Delete this conversation": the token checked (one read), the erasure queued
     (refdesk.erasure). The answer is the patron's confirmation."""
     from refdesk import erasure
 
-    _check_id(session_id)
+    check_session_id(session_id)
     session = store.sessions.get(session_id, identity.token_hash(token))
     erasure.request_for_session(CHANNEL.name, session_id,
                                 session.get("patron_id") or identity.patron_id(CHANNEL.name, session_id))
@@ -207,7 +251,8 @@ def _credited(message) -> str:
     return message.author_name
 
 
-def _check_id(session_id: str) -> None:
+def check_session_id(session_id: str) -> None:
+    """NotFound unless the id has the shape of the ids create_session makes (before it is in a key)."""
     if not (session_id.startswith("s") and session_id[1:].isalnum() and len(session_id) < 64):
         raise NotFound("no such chat session")
 

@@ -1,38 +1,200 @@
 """The Slack Web API calls RefDesk makes. Only the dispatcher makes them; the WebClient is
-created lazily by refdesk.clients."""
+created lazily by refdesk.clients.
+
+Nothing doubled: every post that shows a stored message (the root card, a patron message in
+the thread, a quick reply) or a note about one carries Slack message metadata naming it. A
+retry (refdesk.jobs.attempt() > 1) may follow an attempt whose post reached Slack though its
+answer never came back, so it first looks for the post (conversations.replies in a thread,
+conversations.history for a root card, include_all_metadata) and uses what it finds; a first
+attempt posts at once.
+
+Pacing: posts into one channel wait for a per-process token bucket (SLACK_POSTS_PER_SECOND,
+bursts of SLACK_POST_BURST; Slack allows about one a second per channel). A 429 that asks for
+a short pause is waited out in-process, once (ShortPauseRetry); a longer one raises RetryLater
+so the queue tries the job again after the pause."""
 from __future__ import annotations
 
+import functools
+import threading
+import time
+from datetime import datetime
 from functools import lru_cache
+from typing import Callable
 
-from refdesk import clients
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from refdesk import clients, jobs
+from refdesk.errors import RetryLater
+from refdesk.models import Message
+from refdesk.settings import get_settings
 from refdesk.slack.cards import text_blocks
 from refdesk.slack.text import escaped_chunks
 
 SENT, FAILED, INTERNAL = "white_check_mark", "x", "lock"
+# Metadata event types: a post showing a stored message (or one part of it), and RefDesk's note
+# about one (that it was not delivered). The payload names the message id and the part.
+MESSAGE_EVENT = "refdesk_message"
+NOTE_EVENT = "refdesk_note"
+# A post is never older than its message, give or take the clocks of Slack and the dispatcher.
+CLOCK_SKEW_SECONDS = 60
+LOOKUP_PAGE_SIZE = 100
+# A 429 whose Retry-After is at most this is waited out in-process; a longer one is the queue's.
+WAIT_IN_PROCESS_SECONDS = 3
 
 
 def _slack():
     return clients.get("slack")
 
 
-def post(channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None) -> str:
+def _retry_after(headers: dict) -> float:
+    """Seconds of a 429's Retry-After (header values may come as lists); 1 if Slack left it out."""
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value[0] if isinstance(value, list) else value))
+            except (TypeError, ValueError, IndexError):
+                break
+    return 1.0
+
+
+class ShortPauseRetry(RateLimitErrorRetryHandler):
+    """Registered on the WebClient (refdesk.clients): a 429 asking for at most
+    WAIT_IN_PROCESS_SECONDS is slept and tried once more; anything longer is left to
+    _retry_later_when_limited."""
+
+    def __init__(self):
+        super().__init__(max_retry_count=1)
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        return (super()._can_retry(state=state, request=request, response=response, error=error)
+                and _retry_after(response.headers) <= WAIT_IN_PROCESS_SECONDS)
+
+
+def _retry_later_when_limited(call: Callable) -> Callable:
+    """Slack's 429 that the in-process retry did not absorb becomes RetryLater: the job is tried
+    again after the pause Slack asked for."""
+
+    @functools.wraps(call)
+    def calling(*args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        except SlackApiError as error:
+            if error.response.status_code != 429:
+                raise
+            raise RetryLater("Slack asked for a pause", seconds=_retry_after(error.response.headers)) from error
+
+    return calling
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up. take() reserves the next token and
+    sleeps until it is due, so callers in any number of threads keep to the rate."""
+
+    def __init__(self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self._rate, self._burst = rate, max(1, burst)
+        self._clock, self._sleep = clock, sleep
+        self._tokens = float(self._burst)
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Waits for a token; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate) - 1
+            self._updated = now
+            wait = -self._tokens / self._rate if self._tokens < 0 else 0.0
+        if wait:
+            self._sleep(wait)
+        return wait
+
+
+_buckets: dict[str, TokenBucket] = {}  # per channel, for this process (a Lambda container)
+clients.on_reset(_buckets.clear)  # the rate and burst are settings: read again after a reset
+
+
+def _pace(channel: str) -> None:
+    """Waits for this channel's turn to receive a post (nothing to wait for when
+    SLACK_POSTS_PER_SECOND is 0)."""
+    settings = get_settings()
+    if settings.slack_posts_per_second <= 0:
+        return
+    bucket = _buckets.get(channel) or _buckets.setdefault(
+        channel, TokenBucket(settings.slack_posts_per_second, settings.slack_post_burst))
+    bucket.take()
+
+
+@_retry_later_when_limited
+def _post(channel: str, text: str, blocks: list[dict] | None, thread_ts: str | None,
+          metadata: dict | None = None) -> str:
+    _pace(channel)
+    marked = {"metadata": metadata} if metadata else {}
     response = _slack().chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                                         unfurl_links=False, unfurl_media=False)
+                                         unfurl_links=False, unfurl_media=False, **marked)
     return response["ts"]
 
 
-def post_patron_text(channel: str, thread_ts: str, label: str, text: str, reveal: str = "") -> str:
+def _metadata(event_type: str, message: Message, part: int) -> dict:
+    return {"event_type": event_type, "event_payload": {"message_id": message.message_id, "part": part}}
+
+
+@_retry_later_when_limited
+def _earlier_posts(channel: str, thread_ts: str | None, event_type: str, message: Message) -> dict[int, str]:
+    """{part: ts} of the posts an earlier attempt at this job made for `message` (in the thread,
+    or at the top of the channel when thread_ts is None), found by their metadata. A first
+    attempt has made none: {} without asking Slack."""
+    if jobs.attempt() <= 1:
+        return {}
+    since = datetime.fromisoformat(message.at).timestamp() - CLOCK_SKEW_SECONDS
+    where = {"ts": thread_ts} if thread_ts else {}
+    lookup = _slack().conversations_replies if thread_ts else _slack().conversations_history
+    found: dict[int, str] = {}
+    cursor = None
+    while True:
+        page = lookup(channel=channel, oldest=f"{since:.6f}", include_all_metadata=True, limit=LOOKUP_PAGE_SIZE,
+                      cursor=cursor, **where)
+        for posted in page.get("messages") or ():
+            metadata = posted.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == event_type and payload.get("message_id") == message.message_id:
+                found.setdefault(int(payload.get("part", 0)), posted["ts"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return found
+
+
+def post(channel: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None, *,
+         shows: Message | None = None, part: int = 0) -> str:
+    """A message in the channel, or in a thread; returns its ts. With `shows`, the stored message
+    it shows (`part` of it): the post is made once, however often the job runs."""
+    if shows is None:
+        return _post(channel, text, blocks, thread_ts)
+    return (_earlier_posts(channel, thread_ts, MESSAGE_EVENT, shows).get(part)
+            or _post(channel, text, blocks, thread_ts, _metadata(MESSAGE_EVENT, shows, part)))
+
+
+def post_note(channel: str, thread_ts: str, text: str, *, about: Message) -> str:
+    """RefDesk's note in a thread about a stored message (that it was not delivered): posted
+    once, however often the job runs."""
+    return (_earlier_posts(channel, thread_ts, NOTE_EVENT, about).get(0)
+            or _post(channel, text, None, thread_ts, _metadata(NOTE_EVENT, about, 0)))
+
+
+def post_patron_text(channel: str, thread_ts: str, label: str, text: str, reveal: str = "", *,
+                     shows: Message | None = None) -> str:
     """A later patron message as a thread reply (several if it is very long), with the shorthand
     it uses explained under it (refdesk.glossary); returns the first ts. The text is shown
     redacted (refdesk.redaction); `reveal` (the conversation id) puts Reveal on the first post
-    when something was masked."""
+    when something was masked. With `shows` (the stored message), each post is made once,
+    however often the job runs."""
     from refdesk import redaction
     from refdesk.slack.cards import BLOCK_LIMIT, glossary_blocks, reveal_actions
 
     redacted = redaction.redact(text)
     text = redacted.text
     fallback = f"{label}: {escaped_chunks(text, 300)[0]}"
-    first_ts = ""
     messages, shorthand = text_blocks(text), glossary_blocks(text)
     if shorthand and len(messages[-1]) + len(shorthand) <= BLOCK_LIMIT:
         messages[-1] = [*messages[-1], *shorthand]
@@ -43,15 +205,18 @@ def post_patron_text(channel: str, thread_ts: str, label: str, text: str, reveal
             messages.insert(1, messages[0][BLOCK_LIMIT - 1:])  # one block: fits whatever follows
             messages[0] = messages[0][:BLOCK_LIMIT - 1]
         messages[0] = [*messages[0], reveal_actions(reveal)]
-    for blocks in messages:
-        ts = post(channel, fallback, blocks, thread_ts)
+    earlier = _earlier_posts(channel, thread_ts, MESSAGE_EVENT, shows) if shows else {}
+    first_ts = ""
+    for part, blocks in enumerate(messages):
+        metadata = _metadata(MESSAGE_EVENT, shows, part) if shows else None
+        ts = earlier.get(part) or _post(channel, fallback, blocks, thread_ts, metadata)
         first_ts = first_ts or ts
     return first_ts
 
 
+@_retry_later_when_limited
 def react(channel: str, ts: str, name: str) -> None:
-    from slack_sdk.errors import SlackApiError
-
+    """Adds a reaction; one Slack already shows (already_reacted) counts as added."""
     try:
         _slack().reactions_add(channel=channel, timestamp=ts, name=name)
     except SlackApiError as error:
@@ -59,22 +224,27 @@ def react(channel: str, ts: str, name: str) -> None:
             raise
 
 
+@_retry_later_when_limited
 def update(channel: str, ts: str, text: str, blocks: list[dict]) -> None:
     _slack().chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
 
+@_retry_later_when_limited
 def tell(channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
     """A message only that staff member sees."""
     _slack().chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
 
 
+@_retry_later_when_limited
 def publish_home(user_id: str, view: dict) -> None:
     """The app's Home tab for one person (views.publish)."""
     _slack().views_publish(user_id=user_id, view=view)
 
 
+@_retry_later_when_limited
 def upload(channel: str, thread_ts: str, data: bytes, filename: str, title: str) -> None:
     """A file into a thread (files.getUploadURLExternal, the upload, files.completeUploadExternal)."""
+    _pace(channel)  # shared into the channel: a message there, like a post
     _slack().files_upload_v2(channel=channel, thread_ts=thread_ts, file=data, filename=filename, title=title)
 
 
@@ -98,8 +268,6 @@ def library_team_id() -> str:
 def _user(user_id: str) -> dict:
     """users.info's user, or {} when Slack has no such user. Other errors are raised (and
     nothing is cached), so a retry asks again."""
-    from slack_sdk.errors import SlackApiError
-
     try:
         return dict(_slack().users_info(user=user_id)["user"])
     except SlackApiError as error:
@@ -128,8 +296,6 @@ def is_library_member(user_id: str) -> bool:
 
 @lru_cache(maxsize=256)
 def first_name(user_id: str) -> str:
-    from slack_sdk.errors import SlackApiError
-
     try:
         profile = _user(user_id)
     except SlackApiError:

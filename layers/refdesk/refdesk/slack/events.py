@@ -66,10 +66,8 @@ def _accept_partner_message(event: dict) -> None:
     if erasure.is_request(message):  # "delete": the dispatcher erases the partner's conversations
         erasure.request(message)
         return None
-    opened = conversations.accept(message)
+    conversations.accept(message)
     count("PatronMessageAccepted", channel=partner.NAME)
-    if opened:
-        count("ConversationOpened")
     return None
 
 

@@ -17,18 +17,11 @@ with the access patterns it serves:
   erasures       a patron's request to delete their conversations, and the deletes (ByPatron index)
   stats          daily aggregates for reports (`stats.days(start, end)`), READ/topic/rating once
   transcripts    the S3 key of a conversation's de-identified transcript, chosen once
+  connections    a web chat session's open live (WebSocket) connections, a few slots per session
 
 Every item carries `expires_at` (DynamoDB TTL, also checked on read where it matters)."""
-from refdesk.store import contact_cards, conversations, duty, limits, messages, optouts, queue, sessions
-from refdesk.store import blocks, nudges
-from refdesk.store import invitations  # departments invited; quick replies sent
+from refdesk.store import (blocks, connections, contact_cards, conversations, duty, erasures, invitations, limits,
+                           messages, nudges, optouts, queue, reveals, sessions, stats, transcripts)
 
-__all__ = ["blocks", "contact_cards", "conversations", "duty", "limits", "messages", "nudges", "optouts", "queue",
-           "sessions"]
-__all__ += ["invitations"]
-from refdesk.store import stats, transcripts  # daily aggregates (counters only); transcript keys
-__all__ += ["stats", "transcripts"]
-from refdesk.store import erasures  # a patron's "delete": requests, the ByPatron index, the deletes
-__all__ += ["erasures"]
-from refdesk.store import reveals  # Reveal on a redacted patron message: who saw which original, when
-__all__ += ["reveals"]
+__all__ = ["blocks", "connections", "contact_cards", "conversations", "duty", "erasures", "invitations", "limits",
+           "messages", "nudges", "optouts", "queue", "reveals", "sessions", "stats", "transcripts"]

@@ -15,11 +15,15 @@
   BLOCKS                / PATRON#{patron_id} a blocked patron (keyed hash and masked label, never the address)
   ERASE#{request id}    / META               a patron's request to delete their conversations (store.erasures)
   REVEAL#{conversation} / {message id}#{user}#{action ts}  a librarian revealed a redacted patron message (store.reveals)
+  LIVE#{session_id}     / SLOT#{n}           a web chat's open live connection, one of its few slots (store.connections)
+  LIVECONN#{connection} / META               which session and slot a live connection holds ($disconnect)
 
-Lifetimes: opt-outs, blocks and contact cards keep their own (optouts, blocks, contact_cards).
+Lifetimes: opt-outs, blocks and contact cards keep their own (optouts, blocks, contact_cards),
+live connections theirs (2 h at most: connections).
 An open conversation's items keep KEEP_SECONDS; when it closes, every item of its CONV#
 partition and its THREAD# item expire RETENTION_DAYS (settings.retention_days) after the close
-(`retained_until`; conversations.retire). An SMS or Slack Connect session is deleted at close, a
+(`retained_until`; conversations.retire). An SMS or Slack Connect session keeps only its closed
+conversations' message ids, for a day after the close (replays; sessions.RECOGNISE_SECONDS), a
 web chat's ends and expires with its token (channels.web.SESSION_LIFETIME).
 
 A patron message waits on its session item, parked by the claim that accepted it, until the
@@ -149,3 +153,18 @@ def reveal(conversation_id: str, message_id: str, user: str, action_ts: str) -> 
 
 def reveals_partition(conversation_id: str) -> str:
     return f"REVEAL#{conversation_id}"
+
+
+def live_slot(session_id: str, slot: int) -> dict:
+    """One of a web chat session's live connection slots (store.connections): a session has as many
+    connections at most as it has slots, whoever races for the last one."""
+    return {"pk": live_slots_partition(session_id), "sk": f"SLOT#{slot}"}
+
+
+def live_slots_partition(session_id: str) -> str:
+    return f"LIVE#{session_id}"
+
+
+def live_connection(connection_id: str) -> dict:
+    """A live connection by its API Gateway id, which is all that $disconnect and a push's 410 know."""
+    return {"pk": f"LIVECONN#{connection_id}", "sk": META}

@@ -2,7 +2,8 @@
 
 Access patterns:
   - store a message once per message id, whatever the time of the retry
-  - update a stored message's delivery state (parts sent, reaction, outcome)
+  - update a stored message's delivery state (parts sent, outcome and why it failed, whether
+    the outcome's reaction is on its Slack message yet: a retry adds it when not)
   - list a conversation's messages in stored order after a cursor, optionally only those the
     patron sees (the widget's poll, the closed card's question)
   - read one stored message by its id (a job retried after its parked message was stored)
@@ -59,7 +60,7 @@ def get(conversation_id: str, message_id: str) -> Message | None:
 
 
 def update(conversation_id: str, message: Message, **fields) -> None:
-    """Set fields of a stored message (delivery, parts_sent, slack_ts)."""
+    """Set fields of a stored message (delivery, failure, parts_sent, slack_ts, outcome_shown)."""
     values = {f":{name}": getattr(value, "value", value) for name, value in fields.items()}
     table().update_item(
         Key={"pk": keys.messages_partition(conversation_id), "sk": message.sort_key},

@@ -25,10 +25,10 @@ widget's poll):
         the Claim button: one conditional UpdateItem, so of any number of librarians claiming
         at once exactly one wins. The same librarian again: (conversation, False). Anyone
         else: raises Taken (.holder = who has it). A closed conversation: Conflict.
-  claim_by_reply(conversation_id, user) -> (Conversation | None, won_now)
+  claim_by_reply(conversation_id, user) -> (Conversation | None, won_now, first_reply_now)
         a librarian's reply: claims it if nobody has (race-safe: one atomic UpdateItem with
-        if_not_exists) and records first_reply_at; the conversation shows who holds it.
-        None when the conversation is closed or unknown.
+        if_not_exists) and records first_reply_at, saying whether this reply was the first; the
+        conversation shows who holds it. None when the conversation is closed or unknown.
   transfer(conversation_id, to_user, by_user) -> Conversation
         reassign an open conversation (claimed or waiting) to `to_user`; raises Conflict when
         it is closed, AlreadyAssigned when it is already theirs.
@@ -162,7 +162,7 @@ def claim(conversation_id: str, user: str) -> tuple[Conversation, bool]:
     return Conversation.from_item(item), True
 
 
-def claim_by_reply(conversation_id: str, user: str) -> tuple[Conversation | None, bool]:
+def claim_by_reply(conversation_id: str, user: str) -> tuple[Conversation | None, bool, bool]:
     now = now_iso()
     try:
         old = table().update_item(
@@ -177,13 +177,13 @@ def claim_by_reply(conversation_id: str, user: str) -> tuple[Conversation | None
         )["Attributes"]
     except ClientError as error:
         if failed_condition(error):
-            return None, False
+            return None, False, False
         raise
     won = not old.get("claimed_by")
     new = {**old, "claimed_by": old.get("claimed_by") or user, "claimed_at": old.get("claimed_at") or now,
            "first_reply_at": old.get("first_reply_at") or now}
     new.pop("queue_sk", None)
-    return Conversation.from_item(new), won
+    return Conversation.from_item(new), won, not old.get("first_reply_at")
 
 
 def transfer(conversation_id: str, to_user: str, by_user: str) -> Conversation:

@@ -5,7 +5,9 @@ Access patterns:
     finds, or opens, the session's conversation; the webhook's only table call
   - create a session that must be presented with its token (web chat)
   - read a session by id, checking its token hash and expiry (the widget's poll)
-  - end or forget a session when its conversation closes (in conversations.close)
+  - end or forget a session when its conversation closes (in conversations.close); a forgotten
+    session keeps the closed conversation's message ids for a day, so that a retried or replayed
+    webhook is still a duplicate (`claim` refuses them in the same conditional write)
   - find a session's conversation from a message claimed in it (a patron's edit or deletion)
   - park the claimed message on the session (the same UpdateItem), read it and remove it once the
     dispatcher stored it in the conversation: jobs on the queue carry only references
@@ -27,16 +29,23 @@ from refdesk.store import keys
 from refdesk.store.table import failed_condition, now_iso, old_item, table
 
 # Parked messages (see claim) a session may hold at once, in bytes: DynamoDB items are at most
-# 400 KB, and the rest is left for the session's own attributes (recent_ids grows per message).
+# 400 KB, and the rest is left for the session's own attributes (recent_ids grows per message,
+# closed_ids holds at most MAX_RECOGNISED).
 # Past it, the patron is asked to wait (429) until the dispatcher has caught up.
 PENDING_BUDGET = 300_000
 PENDING_RETRY_SECONDS = 60
+# A forgotten session keeps its closed conversations' message ids this long (`closed_ids`: id ->
+# until when, epoch seconds): Twilio retries a webhook and anyone may replay a MessageSid, and
+# either must not open the conversation again after its close.
+RECOGNISE_SECONDS = 24 * 3600
+# ...and at most this many (the newest): about 25 KB of the room PENDING_BUDGET leaves.
+MAX_RECOGNISED = 500
 
 
 class Release(StrEnum):
     """What closing a conversation does to its session."""
 
-    FORGET = "forget"  # the next message opens a new conversation (SMS)
+    FORGET = "forget"  # the next message opens a new conversation (SMS, Slack Connect)
     END = "end"  # the session is over; later sends are refused (web chat)
 
 
@@ -46,18 +55,23 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
 
     Without a token hash the session is created on first use with `new_conversation_id`;
     with one, the session must exist, match it, be live and not ended. Raises
-    DuplicateDelivery for a message id seen before, Conflict when the session has ended.
+    DuplicateDelivery for a message id seen before (in the open conversation, or in one closed
+    less than RECOGNISE_SECONDS ago: then with no conversation id), Conflict when the session
+    has ended.
 
     With `message` (arrived at `at`), the same write parks it on the session item until the
-    dispatcher stores it (`pending`, `unpark`), so that the job needs only references. One
+    dispatcher stores it (`all_pending`, `unpark`), so that the job needs only references. One
     attribute per message, not a map: a single UpdateItem cannot create a map and set a key in
     it. Raises PayloadTooLarge for a message that could never fit, RateLimited while the
     session holds PENDING_BUDGET bytes of messages not yet stored."""
     values = {":now": now_iso(), ":ids": {message_id}, ":id": message_id, ":one": 1, ":keep": keys.keep_until()}
-    assignments = ["updated_at = :now", "expires_at = if_not_exists(expires_at, :keep)"]
+    # A session holding a conversation lives as long as it, also one kept after a close (release_step).
+    assignments = ["updated_at = :now",
+                   "expires_at = :keep" if new_conversation_id else "expires_at = if_not_exists(expires_at, :keep)"]
     additions = ["recent_ids :ids", "message_count :one"]
-    names: dict[str, str] = {}
-    condition = "(attribute_not_exists(recent_ids) OR NOT contains(recent_ids, :id))"
+    names = {"#closed": message_id}
+    condition = ("(attribute_not_exists(recent_ids) OR NOT contains(recent_ids, :id)) "
+                 "AND attribute_not_exists(closed_ids.#closed)")
     size = 0
     if message is not None:
         parked, size = _parked(message, at)
@@ -79,7 +93,7 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
             Key=keys.session(session_id), UpdateExpression=f"SET {', '.join(assignments)} "
                                                            f"ADD {', '.join(additions)}",
             ConditionExpression=condition, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD", **({"ExpressionAttributeNames": names} if names else {}),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD", ExpressionAttributeNames=names,
         )["Attributes"]
     except ClientError as error:
         if not failed_condition(error):
@@ -89,6 +103,8 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
             _check(old, token_hash)
         if message_id in old.get("recent_ids", set()):  # a retry of a delivery that got through
             raise DuplicateDelivery(old.get("conversation_id", "")) from error
+        if message_id in old.get("closed_ids", {}):  # a retry or replay after its conversation closed
+            raise DuplicateDelivery("") from error
         if "closed_at" in old:
             raise Conflict("this chat has ended; start a new one", code="closed") from error
         if size and int(old.get("pending_bytes", 0)) + size > PENDING_BUDGET:
@@ -119,18 +135,9 @@ def _unparked(message_id: str, value: str) -> Parked:
                   size=len(keys.pending_attribute(message_id).encode()) + len(value.encode()))
 
 
-def pending(session_id: str, message_id: str) -> Parked | None:
-    """The message parked by its claim, or None once it was stored (unpark) or the session was
-    released. One strongly consistent read of that attribute alone."""
-    name = keys.pending_attribute(message_id)
-    item = table().get_item(Key=keys.session(session_id), ConsistentRead=True, ProjectionExpression="#parked",
-                            ExpressionAttributeNames={"#parked": name}).get("Item") or {}
-    return _unparked(message_id, item[name]) if name in item else None
-
-
 def all_pending(session_id: str) -> list[Parked]:
-    """Every message parked on the session, oldest first (a close stores them before it releases
-    the session)."""
+    """Every message parked on the session, oldest first: the dispatcher shows a job's message
+    after any earlier one still held, and a close stores them all before it releases the session."""
     item = table().get_item(Key=keys.session(session_id), ConsistentRead=True).get("Item") or {}
     parked = [_unparked(name[len(keys.PENDING_PREFIX):], value) for name, value in item.items()
               if name.startswith(keys.PENDING_PREFIX)]
@@ -181,15 +188,40 @@ def _check(item: dict, token_hash: str) -> dict:
 
 
 def release_step(session_id: str, conversation_id: str, release: Release, now: str) -> dict:
-    """The transaction item that releases the session when its conversation closes."""
+    """The transaction item that releases the session when its conversation closes (at `now`).
+
+    FORGET (one strongly consistent read first) drops the conversation, so that the next message
+    opens a new one, and keeps the session for RECOGNISE_SECONDS with the ids of its messages
+    (and of earlier closes still within their time): a retry or replay of one of them is a
+    duplicate, not a new conversation. The item expires when the last of them does."""
     key = keys.session(session_id)
     # Messages still parked must be stored first (the close does so); one parked since makes
     # the release fail, and the close is tried again.
     nothing_parked = "(attribute_not_exists(pending_bytes) OR pending_bytes <= :zero)"
-    if release is Release.FORGET:
-        return {"Delete": {"Key": key, "ConditionExpression": "attribute_not_exists(pk) OR "
-                                                              f"(conversation_id = :cid AND {nothing_parked})",
-                           "ExpressionAttributeValues": {":cid": conversation_id, ":zero": 0}}}
-    return {"Update": {"Key": key, "UpdateExpression": "SET closed_at = :now",
-                       "ConditionExpression": f"conversation_id = :cid AND {nothing_parked}",
-                       "ExpressionAttributeValues": {":cid": conversation_id, ":now": now, ":zero": 0}}}
+    if release is Release.END:
+        return {"Update": {"Key": key, "UpdateExpression": "SET closed_at = :now",
+                           "ConditionExpression": f"conversation_id = :cid AND {nothing_parked}",
+                           "ExpressionAttributeValues": {":cid": conversation_id, ":now": now, ":zero": 0}}}
+    item = table().get_item(Key=key, ConsistentRead=True).get("Item")
+    if not item:  # nothing to release (erased meanwhile, or never made)
+        return {"ConditionCheck": {"Key": key, "ConditionExpression": "attribute_not_exists(pk)"}}
+    until = keys.retained_until(now, RECOGNISE_SECONDS)
+    # message_count: a message claimed after this read (and already unparked) would lose its id.
+    return {"Update": {"Key": key, "UpdateExpression": "SET closed_ids = :closed, expires_at = :until "
+                                                       "REMOVE conversation_id, message_count, recent_ids",
+                       "ConditionExpression": f"conversation_id = :cid AND message_count = :count AND {nothing_parked}",
+                       "ExpressionAttributeValues": {
+                           ":closed": _recognised(item, now=keys.retained_until(now, 0), until=until),
+                           ":until": until, ":cid": conversation_id, ":count": item.get("message_count", 0),
+                           ":zero": 0}}}
+
+
+def _recognised(item: dict, *, now: int, until: int) -> dict[str, int]:
+    """The message ids a forgotten session keeps, each with when it stops being recognised: the
+    closing conversation's until `until`, then earlier ones still within their time, newest
+    first; MAX_RECOGNISED at most, so that a patron who keeps coming back cannot grow the item
+    without end."""
+    closing = [(message_id, until) for message_id in item.get("recent_ids", set())]
+    earlier = sorted(((message_id, int(expiry)) for message_id, expiry in (item.get("closed_ids") or {}).items()
+                      if int(expiry) > now), key=lambda entry: entry[1], reverse=True)
+    return dict((closing + earlier)[:MAX_RECOGNISED])
