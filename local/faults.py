@@ -15,6 +15,8 @@ A fault is given as JSON by the control API (POST /_local/api/faults) and by the
                                                       the call is carried out, then answered with
                                                       the error: the process died right after the
                                                       other side succeeded, or the answer was lost
+    {"status": 500, "commit": true}                   Twilio: the text is sent, the answer is the error
+                                                      (Twilio faults fail sends only, never its list)
 
 Several faults may be pending at once; each call takes the first that matches it."""
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Threaded HTTP servers on 127.0.0.1 whose apps are plain functions Request -> Response."""
+"""Threaded HTTP servers on 127.0.0.1 whose apps are plain functions Request -> Response, and
+stopping a local stack's process."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -120,3 +122,16 @@ class Server:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def stop_process(process: subprocess.Popen, grace: float = 15) -> int:
+    """Stops a process (a local stack) as Ctrl-C or SIGTERM would, killing it after `grace`
+    seconds; returns its exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode

@@ -1,19 +1,25 @@
 """A stand-in for Twilio's Messages API (the base URL that replaces https://api.twilio.com),
 recording the texts the library sends (with their MMS media URLs) and every attempt to send one,
-and serving the media of patrons' MMS messages (GET …/Messages/{sid}/Media/{sid}, with the
-account's HTTP basic auth, as Twilio does with "Enforce HTTP Auth on Media URLs" on)."""
+listing them as Twilio's Messages list does (GET …/Messages.json: newest first, filtered by To,
+From and DateSent, DateSent< or DateSent> — whole days, GMT — PageSize at a time, the next page
+by next_page_uri), and serving the media of patrons' MMS messages (GET …/Messages/{sid}/Media/{sid},
+with the account's HTTP basic auth, as Twilio does with "Enforce HTTP Auth on Media URLs" on).
+Injected faults fail sends only; the list always answers. A text is sent the moment it is
+accepted: listed, it is "sent", with date_sent its date_created."""
 from __future__ import annotations
 
 import base64
 import collections
 import copy
 import math
+import operator
 import re
 import threading
 import uuid
-from email.utils import formatdate
+from datetime import date
+from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from local.console import excerpt, say
 from local.faults import Fault, InjectedFaults
@@ -29,6 +35,9 @@ GSM7 = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()
         "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
 GSM7_EXTENSION = "^{}\\[~]|€\f"  # two septets each
 MAX_ATTEMPTS = 1_000  # the attempt log keeps the latest only
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000  # Twilio's, for lists
+# The list's date filters: the day a text was sent (GMT) against the day given, whatever time is given
+DATE_FILTERS = {"DateSent": operator.eq, "DateSent<": operator.le, "DateSent>": operator.ge}
 
 
 def new_message_sid() -> str:
@@ -47,6 +56,12 @@ def segment_count(body: str) -> int:
 
 def _silent(source: str, message: str) -> None:
     pass
+
+
+def _listed(message: dict) -> dict:
+    """An accepted text as the Messages list shows it: sent the moment it was accepted."""
+    fields = {key: value for key, value in message.items() if key != "media_urls"}
+    return {**fields, "status": "sent", "date_sent": message["date_created"]}
 
 
 def _error(status: int, code: int, message: str):
@@ -69,6 +84,7 @@ class TwilioStandIn:
         self._media: collections.OrderedDict[str, tuple[str, bytes]] = collections.OrderedDict()
         self._media_fetches: list[dict] = []
         self._attempts: collections.deque[dict] = collections.deque(maxlen=MAX_ATTEMPTS)
+        self._list_requests: collections.deque[dict] = collections.deque(maxlen=MAX_ATTEMPTS)
         self._opted_out: set[str] = set()
         self._server = Server(self)
         self.api_url = self._server.url
@@ -101,10 +117,16 @@ class TwilioStandIn:
         with self._lock:
             return copy.deepcopy(list(self._attempts))
 
+    def list_requests(self) -> list[dict]:
+        """The query parameters of every authenticated GET of the Messages list."""
+        with self._lock:
+            return copy.deepcopy(list(self._list_requests))
+
     def forget_sent(self) -> None:
         with self._lock:
             self._sent.clear()
             self._attempts.clear()
+            self._list_requests.clear()
 
     def opt_out(self, numbers: list[str]) -> None:
         """Sends to these numbers now fail with error 21610 (replaces the previous list)."""
@@ -115,6 +137,7 @@ class TwilioStandIn:
         with self._lock:
             self._sent.clear()
             self._attempts.clear()
+            self._list_requests.clear()
             self._opted_out.clear()
             self._media.clear()
             self._media_fetches.clear()
@@ -126,10 +149,12 @@ class TwilioStandIn:
         if media and request.method in ("GET", "HEAD"):
             return self._serve_media(request, media.group(1), media.group(3))
         path = MESSAGES_PATH.fullmatch(request.path)
-        if request.method != "POST" or not path:
+        if request.method not in ("GET", "POST") or not path:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
         if not self._authorized(request, path.group(1)):
             return _error(401, 20003, "Authenticate")
+        if request.method == "GET":
+            return self._list(request)
         form = request.params()
         to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
         # MediaUrl may be given several times (the form's other fields once).
@@ -156,6 +181,41 @@ class TwilioStandIn:
         self._say("twilio", f"{kind} to {to} ({message['num_segments']} segment(s)): {excerpt(body)}")
         # A committing fault: the text was sent above; only the answer is the failure.
         return self._fault(fault) if fault else json_response(201, message)
+
+    def _list(self, request: Request):
+        query = dict(parse_qsl(request.query, keep_blank_values=True))
+        with self._lock:
+            self._list_requests.append(query)
+            newest_first = [_listed(message) for message in reversed(self._sent)]
+        try:
+            size = int(query.get("PageSize") or DEFAULT_PAGE_SIZE)
+            number = int(query.get("Page") or 0)
+            days = [(compare, date.fromisoformat(query[name][:10])) for name, compare in DATE_FILTERS.items()
+                    if query.get(name)]
+        except ValueError:
+            return _error(400, 20001, "Invalid PageSize, Page or date value")
+        if not (1 <= size <= MAX_PAGE_SIZE and number >= 0):
+            return _error(400, 20001, f"PageSize is 1 to {MAX_PAGE_SIZE}, Page at least 0")
+        found = [message for message in newest_first
+                 if query.get("To", message["to"]) == message["to"]  # a filter given must match
+                 and query.get("From", message["from"]) == message["from"]
+                 and all(compare(parsedate_to_datetime(message["date_sent"]).date(), day) for compare, day in days)]
+        # The token names the last text of the page before: texts sent meanwhile shift nothing.
+        token = query.get("PageToken", "")
+        start = next((index + 1 for index, message in enumerate(found) if "PA" + message["sid"] == token),
+                     number * size)
+        page = found[start:start + size]
+        filters = {name: value for name, value in query.items() if name not in ("Page", "PageSize", "PageToken")}
+
+        def uri(page_number: int, page_token: str = "") -> str:
+            token_param = {"PageToken": page_token} if page_token else {}
+            return f"{request.path}?{urlencode({**filters, 'PageSize': size, 'Page': page_number, **token_param})}"
+
+        return json_response(200, {
+            "messages": page, "page": number, "page_size": size, "start": start,
+            "end": start + max(len(page) - 1, 0), "uri": uri(number, token), "first_page_uri": uri(0),
+            "next_page_uri": uri(number + 1, "PA" + page[-1]["sid"]) if start + size < len(found) else None,
+            "previous_page_uri": uri(number - 1) if number else None})
 
     def _media_refusal(self, media: list[str]):
         if len(media) > MAX_MEDIA:

@@ -260,10 +260,12 @@ class Phone:
         self.stand_in.forget_sent()
 
     def fail(self, status: int = 500, *, code: int | None = None, message: str = "", count: int = 1,
-             after: int = 0) -> None:
+             after: int = 0, commit: bool = False) -> None:
         """The next `count` sends answer HTTP `status` with Twilio error `code` (20000 + status
-        unless given) and `message`; `after` sends succeed first."""
-        self.stand_in.faults.add(Fault(status=status, code=code, message=message, count=count, after=after))
+        unless given) and `message`; `after` sends succeed first. With `commit`, each text is sent
+        before it is answered with the failure."""
+        self.stand_in.faults.add(Fault(status=status, code=code, message=message, count=count, after=after,
+                                       commit=commit))
 
     def opt_out(self, *numbers: str) -> None:
         """Sends to these numbers fail with error 21610, as after the patron texted STOP."""

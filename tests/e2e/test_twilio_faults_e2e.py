@@ -2,7 +2,8 @@
 test's patrons wait in line and take a text): a Twilio outage (5xx) on a librarian's replies
 holds them back, and once it clears the patron gets each reply exactly once and in order; a
 patron who opted out (Twilio error 21610) costs one attempt, a ❌ and one note in the thread,
-and replies reach them again after they text START."""
+and replies reach them again after they text START; a text Twilio accepted though its answer was
+lost is found in Twilio's Messages list on the retry and not sent again."""
 from __future__ import annotations
 
 import json
@@ -68,6 +69,20 @@ def test_replies_held_up_by_a_twilio_outage_reach_the_patron_once_each_and_in_or
     refused = [a for a in phone(desk, patron)["attempts"] if a["status"] == 503]
     assert len(refused) == 3 and {a["body"] for a in refused} == {"Amanda (library): Answer 1 of 3"}
     desk.wait_until(lambda: all("white_check_mark" in reactions_on(desk, ts) for ts in sent), message="✅ on each")
+    assert desk.get_json("/_local/api/dlq") == {"count": 0}
+
+
+def test_a_text_whose_answer_was_lost_reaches_the_patron_once(desk):
+    patron = new_patron()
+    root = open_conversation(desk, patron)
+    desk.post_json("/_local/api/faults", {"twilio": {"status": 500, "commit": True}})
+
+    sent = reply(desk, root, "Your hold is ready at Main.")
+
+    desk.wait_until(lambda: "white_check_mark" in reactions_on(desk, sent), timeout=30, message="✅ on the reply")
+    time.sleep(1)  # long enough for a duplicate to follow
+    assert texts(desk, patron, "hold is ready") == ["Amanda (library): Your hold is ready at Main."]
+    assert [a["status"] for a in phone(desk, patron)["attempts"]] == [500]  # sent, its answer lost; not sent again
     assert desk.get_json("/_local/api/dlq") == {"count": 0}
 
 

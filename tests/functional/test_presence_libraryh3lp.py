@@ -89,7 +89,7 @@ def test_user_jid_answers_can_be_read_from_any_site_and_cached_briefly(aws, path
 
     assert response["statusCode"] == 200
     assert header(response, "access-control-allow-origin") == "*"
-    assert header(response, "cache-control") == "public, max-age=30"
+    assert header(response, "cache-control") == "public, max-age=60, stale-while-revalidate=60"
 
 
 # --- the image format --------------------------------------------------------------------

@@ -711,7 +711,61 @@ def test_a_long_reply_is_sent_as_several_sms(aws, slack, twilio):
     assert [name for _, name in reactions(slack)] == ["white_check_mark"]
 
 
+def test_a_later_message_and_reply_leave_unchanged_items_unwritten(aws, slack, twilio):
+    """Every write is billed, also one that changes nothing or whose condition fails: once the
+    conversation is open, claimed and answered, a patron message and a reply read the
+    conversation, where replies go and the contact card, and write none of them."""
+    from refdesk import clients
+
+    conversation = open_conversation(aws, slack)
+    staff_reply(conversation["root_ts"], "First answer.", ts="1700000401.000100")
+    pump(aws)
+    written: list[tuple[str, str]] = []
+
+    def record(params, **kwargs):
+        key = params.get("Key") or params.get("Item")
+        if key:
+            written.append((key["pk"].split("#")[0], key["sk"].split("#")[0]))
+
+    events = clients.get("table").meta.client.meta.events
+    for operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        events.register(f"provide-client-params.dynamodb.{operation}", record)
+
+    assert text_in("And the sequel?")["statusCode"] == 200
+    staff_reply(conversation["root_ts"], "That one too.", ts="1700000402.000100")
+    pump(aws)
+
+    assert len(twilio.sent) == 2
+    assert ("CONV", "MSG") in written and ("CONV", "ID") in written  # each message, stored once
+    assert not {("CONV", "META"), ("CONV", "REPLY_TO"), ("CARD", "META")} & set(written), written
+
+
 # --- failures --------------------------------------------------------------------------
+
+def test_a_reply_stored_only_as_far_as_its_marker_is_completed_once_by_the_retry(aws, slack, twilio, local_aws):
+    """Storing a message is two conditional writes, its marker first: a job that stopped between
+    them is retried, finds the marker and completes the same message."""
+    from local.faults import Fault
+    from refdesk import store
+
+    conversation = open_conversation(aws, slack)
+    # The marker's PutItem goes through; the message's fails each of boto3's 3 attempts.
+    local_aws.dynamodb_faults.add(Fault(method="PutItem", error="InternalServerError", after=1, count=3))
+    payload = reply_payload(conversation["root_ts"], "We have it on the shelf.")
+    invoke("slack_events", slack_json(payload))
+
+    responses = pump(aws)
+
+    assert responses[0]["batchItemFailures"]  # the first attempt stopped after the marker
+    stored = [message for message in store.messages.list_after(conversation["conversation_id"])
+              if message.text == "We have it on the shelf."]
+    assert len(stored) == 1
+    # where its marker points: the retry completed the message the first attempt began
+    assert store.messages.get(conversation["conversation_id"], stored[0].message_id) == stored[0]
+    assert [sent["body"] for sent in twilio.sent] == ["Amanda (library): We have it on the shelf."]
+    assert reactions(slack) == [(payload["event"]["ts"], "white_check_mark")]
+    assert queue_depth(aws) == 0
+
 
 def test_a_transient_twilio_failure_is_retried_and_sent_once(aws, slack, twilio):
     conversation = open_conversation(aws, slack)

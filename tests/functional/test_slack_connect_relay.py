@@ -287,6 +287,19 @@ def test_a_passing_slack_error_is_retried_and_then_delivered_once(aws, slack):
     assert reactions(slack) == [(STAFF_CHANNEL, "1700000400.000200", "white_check_mark")]
 
 
+def test_a_reply_whose_answer_was_lost_is_found_in_the_shared_thread_and_not_posted_again(aws, slack):
+    conversation = open_partner_conversation(aws, slack)
+    slack.fail("chat.postMessage", status=500, commit=True)  # posted, but the answer never came back
+
+    staff_reply(conversation["thread"], "Yes, both are online.")
+    pump(aws)
+
+    shared = [message for message in slack.stand_in.messages()
+              if message["channel"] == PARTNER_CHANNEL and message["thread_ts"] == ROOT_TS]
+    assert [message["text"] for message in shared] == ["Amanda (library): Yes, both are online."]
+    assert reactions(slack) == [(STAFF_CHANNEL, "1700000400.000200", "white_check_mark")]
+
+
 def test_close_says_so_in_the_shared_thread_and_the_next_message_there_opens_a_new_conversation(aws, slack):
     from refdesk.settings import CLOSING_TEXTS
 

@@ -166,12 +166,15 @@ def reply() -> Message:
                    author=Author.LIBRARIAN, author_name="Amanda", text="We have two copies.")
 
 
-def opened_long_ago(monkeypatch, session_id: str, token: str, *connection_ids: str) -> None:
-    class AMinuteAgo:
-        @staticmethod
-        def time() -> float:
-            return time.time() - 60
+class AMinuteAgo:
+    """store.connections' clock, a minute behind: its connections are past their handshake."""
 
+    @staticmethod
+    def time() -> float:
+        return time.time() - 60
+
+
+def opened_long_ago(monkeypatch, session_id: str, token: str, *connection_ids: str) -> None:
     with monkeypatch.context() as patch:
         patch.setattr(store.connections, "time", AMinuteAgo)
         for connection_id in connection_ids:
@@ -190,6 +193,26 @@ def test_a_push_meeting_410_removes_that_connection_and_still_reaches_the_others
     assert [c.connection_id for c in store.connections.of_session(session_id)] == ["open"]
     assert {item["pk"] for item in live_items()} == {f"LIVE#{session_id}", "LIVECONN#open"}
     assert live.disconnect("gone") == {"statusCode": 200}  # API Gateway's late $disconnect: nothing left to do
+
+
+def test_a_connect_that_stopped_after_taking_its_slot_leaves_it_to_the_first_push(aws, local_aws, monkeypatch):
+    """The slot is taken first and its lookup written next (not in one transaction, which bills
+    each write twice): a $connect that failed between them was refused, and the first push
+    meets 410 and frees the slot."""
+    from local.faults import Fault
+
+    session_id, token = new_session()
+    local_aws.dynamodb_faults.add(Fault(method="PutItem", error="InternalServerError", after=1, count=3))
+    with monkeypatch.context() as patch, pytest.raises(ClientError):
+        patch.setattr(store.connections, "time", AMinuteAgo)
+        connect(session_id, token, "refused")
+    assert {item["pk"] for item in live_items()} == {f"LIVE#{session_id}"}  # the slot, without its lookup
+    clients.use("live", ManagementApi(fail={"refused": gone()}))
+
+    live.push_message(web_conversation(session_id), reply())
+
+    assert live_items() == []
+    assert [connect(session_id, token, f"conn-{n}=")["statusCode"] for n in range(3)] == [200, 200, 200]
 
 
 def test_a_410_during_the_handshake_keeps_the_connection(aws):

@@ -1,6 +1,6 @@
-/*! RefDesk chat widget: <script src="https://API/widget.js" data-library="Name" async></script>
- * Also data-api (default: its origin), data-title, data-position (right|left), data-presence-interval
- * (s, default 60), data-contact="off" (README). ES2017, no dependencies. All text via textContent. */
+/*! RefDesk chat widget: <script src="https://CACHE/widget.js" data-api="https://API" data-library="Name" async></script>
+ * Presence from where the script came from, the chat from data-api (default: its origin); other options in
+ * README. ES2017, no dependencies. All text via textContent. */
 (function () {
 'use strict';
 if (window.RefDeskWidget) return;
@@ -9,13 +9,14 @@ var script = document.currentScript;
 var ds = (script && script.dataset) || {};
 var scriptUrl = new URL((script && script.src) || location.href, location.href);
 var API = (ds.api ? new URL(ds.api, scriptUrl).href : scriptUrl.origin).replace(/\/+$/, '');
+var presenceAt = ds.api ? new URL('.', scriptUrl).href.replace(/\/+$/, '') : API;
 var TITLE = ds.title || 'Ask a librarian';
 var LIBRARY = ds.library || '';
 var LEFT = ds.position === 'left';
 var ALT = ds.contact !== 'off';
 var PRESENCE_MS = Math.max(1, parseFloat(ds.presenceInterval) || 60) * 1000;
 var POLL_OPEN = 1e4, POLL_CLOSED = 2e4, POLL_HIDDEN = 6e4, LIVE_TRIES = 3, PING_MS = 3e5;
-var KEY = 'refdesk.session', MAX = 2000, KEEP = 200, PAGE = 100, ENDED = 'This chat has ended'; // PAGE: a GET's most messages
+var KEY = 'refdesk.session', MAX = 2000, KEEP = 200, PAGE = 100, ENDED = 'This chat has ended', AWAY = 'No librarian is online right now'; // PAGE: a GET's most messages
 
 // Undo the host page's element rules first.
 var CSS = `
@@ -47,12 +48,12 @@ var CSS = `
 .refdesk-end{align-self:center;color:#4b5563;font-size:13px;font-style:italic}
 .refdesk-who{display:block;font-size:12px;font-weight:700;color:#374151}
 .refdesk-text{white-space:pre-wrap}
-.refdesk-text a{color:#0b4ea2;text-decoration:underline}
 .refdesk-meta{display:block;margin-top:2px;font-size:12px;color:#4b5563}
 .refdesk-pending{opacity:.75}
 .refdesk-failed{border-color:#d92d20}
 .refdesk-failed .refdesk-meta{color:#b42318}
-.refdesk-link{padding:0;border:0;background:none;color:#0b4ea2;text-decoration:underline;cursor:pointer;font-size:12px}
+.refdesk-text a,.refdesk-alt a,.refdesk-link{color:#0b4ea2;text-decoration:underline}
+.refdesk-link{padding:0;border:0;background:none;cursor:pointer;font-size:12px}
 .refdesk-compose,.refdesk-ended{padding:10px 12px 12px;border-top:1px solid #dfe3e8;background:#fff}
 .refdesk-row{display:flex;gap:8px;align-items:flex-end}
 .refdesk-root textarea,.refdesk-root input{display:block;width:100%;padding:8px 10px;border:1px solid #8a94a3;border-radius:8px;background:#fff;color:#1f2328}
@@ -69,7 +70,6 @@ var CSS = `
 .refdesk-opt{font-weight:400;color:#4b5563}
 .refdesk-err{margin:8px 0 0;color:#b42318;font-size:14px}
 .refdesk-alt,.refdesk-del{margin:0;padding:6px 12px;border-top:1px solid #dfe3e8;background:#fff;color:#4b5563;font-size:13px;text-align:center}
-.refdesk-alt a{color:#0b4ea2;text-decoration:underline}
 .refdesk-root [aria-invalid="true"]{border-color:#b42318;border-width:2px}
 @media (max-width:480px){.refdesk-panel,.refdesk-left .refdesk-panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}
 .refdesk-launcher{bottom:12px;right:12px;max-width:calc(100vw - 24px);padding:10px 14px;font-size:14px}.refdesk-left .refdesk-launcher{left:12px}}`;
@@ -112,7 +112,7 @@ function uuid() { // randomUUID needs a secure context
   if (crypto.randomUUID) return crypto.randomUUID();
   return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
 }
-var sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // http(s) links made clickable, from text nodes only (never HTML).
 function fillText(node, text) {
   var re = /\bhttps?:\/\/[^\s<>"']+/gi, i = 0, m;
@@ -133,15 +133,15 @@ function retryAfter(v) {
   if (isNaN(s) && v) s = (Date.parse(v) - Date.now()) / 1000;
   return Math.min(300, Math.max(1, isNaN(s) ? 5 : s)) * 1000;
 }
-async function api(method, path, body, auth) {
+async function api(method, path, body, auth, at) {
   var headers = {};
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (body) headers['Content-Type'] = 'application/json';
   if (auth) headers.Authorization = 'Bearer ' + st.token;
   var ctl = new AbortController(), timer = setTimeout(() => { ctl.abort(); }, 20000);
   try {
-    var res = await fetch(API + path, {
-      method: method, headers: headers, credentials: 'omit', cache: 'no-store',
-      body: body === undefined ? undefined : JSON.stringify(body), signal: ctl.signal
+    var res = await fetch((at || API) + path, {
+      method, headers, credentials: 'omit', cache: 'no-store',
+      body: body && JSON.stringify(body), signal: ctl.signal
     });
     var data = await res.json().catch(() => null); // null: not JSON
     return { status: res.status, data: data || {}, wait: retryAfter(res.headers.get('Retry-After')) };
@@ -205,7 +205,7 @@ function build() {
   fn = el('input', { id: 'refdesk-fn', type: 'text', autocomplete: 'name', maxlength: '200' });
   fErr = el('p', { class: 'refdesk-err', role: 'alert' });
   form = el('form', { class: 'refdesk-form', novalidate: true, onsubmit: onOffline, oninput: onFix, hidden: true }, [
-    el('p', { text: 'No librarian is online right now. Leave your question and how to reach you, and we\u2019ll get back to you.' }),
+    el('p', { text: AWAY + '. Leave your question and how to reach you, and we\u2019ll get back to you.' }),
     el('label', { for: 'refdesk-fq', text: 'Your question' }), fq,
     el('label', { for: 'refdesk-fc', text: 'Email or phone so we can reply' }), fc,
     el('label', { for: 'refdesk-fn' }, ['Your name ', el('span', { class: 'refdesk-opt', text: '(optional)' })]), fn,
@@ -260,15 +260,12 @@ function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeig
 function addMsg(m) {
   var stick = nearBottom() || m.from === 'patron';
   st.msgs.push(m);
-  if (st.msgs.length > KEEP) {
-    var drop = st.msgs.splice(0, st.msgs.length - KEEP);
-    drop.forEach((d) => { var n = nodes[d.key]; if (n) n.remove(); delete nodes[d.key]; });
-  }
+  st.msgs.splice(0, st.msgs.length - KEEP).forEach((d) => { var n = nodes[d.key]; if (n) n.remove(); delete nodes[d.key]; });
   renderMsg(m);
   if (stick) scrollDown();
 }
 function note(text, end) {
-  addMsg({ key: 'n' + uuid(), from: 'system', text: text, end: !!end, at: new Date().toISOString() });
+  addMsg({ key: 'n' + uuid(), from: 'system', text, end: !!end, at: new Date().toISOString() });
 }
 
 function online() { return !!presence && presence.status === 'available'; }
@@ -276,7 +273,7 @@ function renderPresence() {
   var on = online();
   launchLabel.textContent = TITLE + (presence ? ' \u2014 ' + (on ? 'online now' : 'leave a question') : '');
   launcher.classList.toggle('refdesk-on', on);
-  stateLine.textContent = !presence ? '' : on ? 'A librarian is online now' : 'No librarian is online right now';
+  stateLine.textContent = !presence ? '' : on ? 'A librarian is online now' : AWAY;
   renderAlt();
   applyView();
 }
@@ -311,7 +308,7 @@ function applyView() {
   ended.hidden = !chat || !st.closed;
   del.hidden = !chat || !st.session_id;
   var away = chat && !st.closed && presence && !online();
-  var line = away ? 'No librarian is online right now. We\u2019ll see your message when we\u2019re back.'
+  var line = away ? AWAY + '. We\u2019ll see your message when we\u2019re back.'
     : chat && !st.closed && st.pos > 1 ? 'You are number ' + st.pos + ' in line' : '';
   notice.hidden = !line;
   notice.textContent = line;
@@ -394,7 +391,7 @@ function onOffline(ev) {
   ta.focus();
 }
 function queue(text, extra) {
-  var m = { key: 'c' + uuid(), from: 'patron', text: text, state: 'sending', at: new Date().toISOString() };
+  var m = { key: 'c' + uuid(), from: 'patron', text, state: 'sending', at: new Date().toISOString() };
   m.client_id = m.key.slice(1);
   if (extra) { m.contact = extra.contact; if (extra.name) m.pname = extra.name; }
   addMsg(m);
@@ -575,7 +572,7 @@ function ingest(d) {
       return;
     }
     var from = s.from === 'patron' || s.from === 'librarian' ? s.from : 'system';
-    addMsg({ key: 'm' + id, id: id, from: from, name: typeof s.name === 'string' ? s.name : null, text: String(s.text == null ? '' : s.text), client_id: s.client_id || null, at: s.at });
+    addMsg({ key: 'm' + id, id, from, name: typeof s.name === 'string' ? s.name : null, text: String(s.text == null ? '' : s.text), client_id: s.client_id || null, at: s.at });
     if (from !== 'patron' && !isOpen) st.unread++;
   });
   if (typeof d.cursor === 'string' && d.cursor) st.cursor = d.cursor;
@@ -600,12 +597,11 @@ function ingest(d) {
 var presenceTimer = null;
 async function refreshPresence() {
   clearTimeout(presenceTimer);
-  var r = await api('GET', '/presence');
-  if (r.status === 200 && (r.data.status === 'available' || r.data.status === 'unavailable')) {
-    presence = r.data;
-  } else if (!presence && r.status !== 429) {
-    presence = { status: 'unavailable' };
-  }
+  var r = await api('GET', '/presence', undefined, false, presenceAt), ok = r.status === 200 && (r.data.status === 'available' || r.data.status === 'unavailable');
+  // the script copied elsewhere, or a page's CSP allowing only the API
+  if (!ok && r.status !== 429 && presenceAt !== API) { presenceAt = API; return refreshPresence(); }
+  if (ok) presence = r.data;
+  else if (!presence && r.status !== 429) presence = { status: 'unavailable' };
   renderPresence();
   clearTimeout(presenceTimer);
   presenceTimer = setTimeout(refreshPresence, r.status === 429 ? Math.max(r.wait, PRESENCE_MS) : PRESENCE_MS);

@@ -16,7 +16,9 @@ store half is refdesk.store.queue.
 * Each change updates the root card in place (chat.update) and republishes the Home tab of the
   librarians on duty and of whoever acted. A web chat's session mirrors the state for the
   widget's poll (store.queue.mirror_to_session), and its live connections get it pushed
-  (refdesk.live.push_status)."""
+  (refdesk.live.push_status). A conversation leaving the line (claimed, answered, transferred or
+  closed) moves up the web chats waiting behind it: their new place is pushed too
+  (refdesk.live.push_places_in_line)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -67,6 +69,7 @@ def claim(job: ClaimJob) -> None:
         _tell_staff(job.conversation_id, job.user, "That conversation is already closed.")
         return
     _assigned(conversation, job.user)
+    live.push_places_in_line(conversation)  # also on a retry (not won): the first attempt may have died first
     logger.info("conversation claimed", extra={"conversation_id": conversation.conversation_id, "won": won})
 
 
@@ -82,6 +85,7 @@ def on_staff_reply(conversation_id: str, job: StaffReplyJob, first_delivery: boo
         seconds("FirstResponseTime", _waited(conversation))
     if won:
         _assigned(conversation, job.user)
+        live.push_places_in_line(conversation)
     elif first_delivery and conversation.claimed_by != job.user:
         slack.tell(job.channel, conversation.claimed_by, f"<@{job.user}> also replied to the patron in this "
                    "conversation, which is assigned to you.", thread_ts=job.thread_ts)
@@ -115,6 +119,8 @@ def transfer(job: TransferJob) -> None:
     slack.post(job.channel, f":arrows_counterclockwise: <@{job.to_user}>, <@{job.user}> transferred this "
                "conversation to you.", thread_ts=job.root_ts)
     _assigned(conversation, job.to_user, also=job.user)
+    if conversation.claimed_at == conversation.transferred_at:  # nobody had it: the transfer took it from the line
+        live.push_places_in_line(conversation)
     logger.info("conversation transferred", extra={"conversation_id": conversation_id})
 
 

@@ -8,6 +8,8 @@ a patron who got the card does not get it again in a later conversation. The web
 offers the same card ("Add to contacts") and the number ("Text us at …") from GET /presence."""
 from __future__ import annotations
 
+import dataclasses
+
 import re
 
 from aws_lambda_powertools import Logger
@@ -69,13 +71,15 @@ def presence_fields(base_url: str) -> dict:
 
 
 def send_part(channel, conversation: Conversation, message: Message, address: str, part: str, index: int) -> None:
-    """Send one part of an outbound message through the patron's channel. The first part of the
-    first librarian reply an SMS patron ever gets carries the contact card."""
+    """Send one part of an outbound message through the patron's channel (which, told the stored
+    message, may find the part sent by an earlier attempt). The first part of the first librarian
+    reply an SMS patron ever gets carries the contact card."""
+    shows = dataclasses.replace(message, parts_sent=index)  # as it stands before this part
     if index != 0 or not _card_due(channel, conversation, message):
-        channel.send(address, part)
+        channel.send(address, part, shows=shows)
         return
     try:
-        channel.send(address, part, media=(url(),))
+        channel.send(address, part, media=(url(),), shows=shows)
     except DeliveryFailed:
         # Never reached the patron (opted out, bad number): the next reply carries the card.
         store.contact_cards.release(conversation.patron_id, message.message_id)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, jobs, store
+from refdesk import channels, jobs, live, store
 from refdesk.errors import DeliveryFailed, NotFound
 from refdesk.models import Author, Conversation, ErasePatronJob, InboundMessage
 from refdesk.observability import count
@@ -118,6 +118,8 @@ def _erase_conversation(conversation_id: str) -> None:
         _remove_from_slack(conversation)
     store.erasures.delete_conversation(conversation_id, anchor=conversation.anchor,
                                        slack_channel=conversation.slack_channel, slack_ts=conversation.slack_ts)
+    if conversation.is_open and not conversation.claimed_by:  # it left the line: the web chats behind move up
+        live.push_places_in_line(conversation)
 
 
 def _remove_from_slack(conversation: Conversation) -> None:

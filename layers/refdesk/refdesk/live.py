@@ -7,7 +7,8 @@ dispatcher's pushes. The contract the widget relies on is in refdesk.channels.we
 * A client's frame is at most MAX_FRAME_BYTES of JSON: a ping is answered with a pong, anything
   else with an error frame, never with a 5xx.
 * The dispatcher pushes every message the patron sees, as it is stored (relay._send_to_patron),
-  and the chat's changes of status (assignment), to the session's open connections. A connection
+  and the chat's changes of status (assignment), to the session's open connections, and a new
+  place in line to every web chat the line moved for (`push_places_in_line`). A connection
   API Gateway no longer has (410 Gone) is removed; any other failure is logged by its type and
   the delivery goes on: the message is stored, and the widget reads it when it reconnects."""
 from __future__ import annotations
@@ -32,6 +33,9 @@ MAX_FRAME_BYTES = 1024
 # A push made after $connect answered but before API Gateway finished the handshake gets 410
 # too: a connection this young is kept.
 HANDSHAKE_SECONDS = 5
+# Places further back are not pushed (the widget reads its place whenever a connection opens);
+# no desk's line is this long.
+LINE_LIMIT = 100
 
 
 def connect(session_id: str, token: str, connection_id: str) -> dict:
@@ -93,6 +97,22 @@ def push_status(conversation: Conversation, queue: dict | None) -> None:
     """A web chat's new place in line, or who took it: GET …/messages's `status` and `queue`."""
     if conversation.channel == web.CHANNEL.name:
         _push(conversation, [_status(conversation, queue)])
+
+
+def push_places_in_line(left: Conversation) -> None:
+    """`left` has just left the waiting line (claimed, answered, transferred or closed): each web
+    chat still waiting behind it has moved up one, and its open connections get the new place.
+    One Query of the line, then one of the connections of each web chat behind (push_status);
+    SMS and Slack Connect patrons were told their place once, by text, and hear nothing more.
+    Nothing at all when `left` never waited."""
+    if not left.waiting_since:
+        return
+    arrived = (left.waiting_since, left.conversation_id)  # the line's order (store.queue)
+    # The index may still list `left` for a moment (GSI reads are eventually consistent).
+    line = [waiting for waiting in store.queue.waiting(LINE_LIMIT) if waiting.conversation_id != left.conversation_id]
+    for place, waiting in enumerate(line, start=1):
+        if (waiting.waiting_since, waiting.conversation_id) > arrived:
+            push_status(waiting, {"state": "waiting", "position": place})
 
 
 def _status(conversation: Conversation, queue: dict | None) -> dict:

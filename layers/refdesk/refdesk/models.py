@@ -55,6 +55,7 @@ class Conversation:
     waiting_since: str = ""  # while waiting for a librarian (store.queue): the first unanswered message's time
     claimed_at: str = ""
     transferred_by: str = ""  # who handed it to claimed_by (a transfer), if anyone
+    transferred_at: str = ""  # when; claimed_at too when the transfer took it from the waiting line
     closed_at: str = ""
     closed_by: str = ""
     close_finished_at: str = ""  # every step of the close done (card, closing line, counts): refdesk.relay.close

@@ -25,8 +25,10 @@ from refdesk.schedule import Schedule
 
 # How long a presence answer may be reused: by browsers and by CloudFront (template.yaml's
 # PresenceCachePolicy, which never keeps one over 60 s). A librarian going on or off duty shows
-# within 30 s, and each edge location asks the function at most twice a minute per URL.
-CACHE_CONTROL = "public, max-age=30"
+# within a minute, and each edge location asks the function at most once a minute per URL, so a
+# busy site's page views cost no more invocations than a quiet one's. For the minute after, the
+# edge answers with the expired one while it asks the function, so no page waits for a Lambda.
+CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=60"
 
 
 def current(now: datetime | None = None) -> dict:

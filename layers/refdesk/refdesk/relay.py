@@ -223,10 +223,13 @@ def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Mess
     channel, address = channels.route(conversation.channel, reply_to.address)
     parts = channel.compose(sender, message.text, message.department) if message.department else \
         channel.compose(sender, message.text)
+    unsent = range(message.parts_sent, len(parts))
     try:
-        for index in range(message.parts_sent, len(parts)):
+        for index in unsent:
             contact_card.send_part(channel, conversation, message, address, parts[index], index)
-            store.messages.update(conversation_id, message, parts_sent=index + 1)
+            # The last part's write records the hand-over too: one write per part, none more.
+            handed_over = {"delivery": Delivery.SENT} if index == len(parts) - 1 else {}
+            store.messages.update(conversation_id, message, parts_sent=index + 1, **handed_over)
     except DeliveryFailed as failure:
         store.messages.update(conversation_id, message, delivery=Delivery.FAILED, failure=failure.message)
         logger.warning("delivery failed for good", extra={"conversation_id": conversation_id, "code": failure.code})
@@ -234,7 +237,8 @@ def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Mess
         _show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
                       dataclasses.replace(message, delivery=Delivery.FAILED, failure=failure.message))
         return
-    store.messages.update(conversation_id, message, delivery=Delivery.SENT)
+    if not unsent:  # no parts (a desk line a follow-up's contact does not get), or all sent before a crash
+        store.messages.update(conversation_id, message, delivery=Delivery.SENT)
     count("MessagesRelayed")
     _show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
                   dataclasses.replace(message, delivery=Delivery.SENT))
@@ -341,6 +345,9 @@ def close(job: CloseJob) -> None:
                                                      retention_seconds=get_settings().retention_seconds)
         except Conflict:  # closed meanwhile (another press): that close's steps are finished below
             conversation = store.conversations.get(job.conversation_id)
+        else:
+            if not conversation.claimed_by:  # it was waiting: the web chats behind it move up
+                live.push_places_in_line(conversation)
     elif conversation.close_finished_at:
         slack.tell(job.channel, job.user, "That conversation was already closed.")
         return

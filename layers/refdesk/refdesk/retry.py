@@ -3,8 +3,9 @@
 A *transient* failure (Slack, Twilio or AWS busy, failing or unreachable; a pause Slack asked
 for, `RetryLater`; a revoked or rotated credential, which an administrator fixes) is retried on
 a growing backoff (5 s, 15 s, 45 s … at most an hour apart) until the waits add up to
-RETRY_HORIZON_HOURS (default 25: a whole day's outage, with its start and end, is outlived). Any other failure is a bug or bad data: trying for a day would not
-help, so it is given up after MAX_DELIVERY_ATTEMPTS, with the early delays.
+RETRY_HORIZON_HOURS (default 25: a whole day's outage, with its start and end, is outlived).
+Any other failure is a bug or bad data: trying for a day would not help, so it is given up
+after MAX_DELIVERY_ATTEMPTS, with the early delays.
 
 RETRY_DELAY_SCALE multiplies the delays (the local stack and the tests set 0: retries at once),
 never the number of attempts. Errors are recognised by their class names, so that neither
@@ -36,14 +37,15 @@ UNREACHABLE = {
     "botocore.exceptions.HTTPClientError",  # ReadTimeoutError, ConnectionClosedError
 }
 SLACK_TRANSIENT = {"ratelimited", "internal_error", "service_unavailable", "request_timeout", "fatal_error",
-              # the bot token revoked or rotated: passes once the new one is in SSM (docs/OPERATIONS.md)
-              "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+                   # the bot token revoked or rotated: passes once the new one is in SSM (docs/OPERATIONS.md)
+                   "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 # AWS error codes for "too many requests now" and conflicts that resolve themselves. A
 # transaction cancelled by a concurrent one (TransactionConflict) succeeds when tried again;
 # SES's LimitExceededException is its sending quota, which refills within a day.
 AWS_TRANSIENT = {"ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "RequestLimitExceeded",
-            "TooManyRequestsException", "LimitExceededException", "TransactionConflictException",
-            "TransactionInProgressException", "InternalServerError", "ServiceUnavailable"}
+                 "RequestThrottled", "TooManyRequestsException", "LimitExceededException",
+                 "TransactionConflictException", "TransactionInProgressException", "InternalServerError",
+                 "ServiceUnavailable"}
 AWS_TRANSIENT_CANCELLATIONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
 

@@ -9,7 +9,10 @@ The contract, in the order a conversation uses it:
   claim    dedup on the channel's message id and find or open the session's conversation
            (one conditional write, through `store.sessions.claim`)
   compose  a reply as the parts to send, in order
-  send     deliver one part; raise DeliveryFailed when retrying cannot help
+  send     deliver one part; raise DeliveryFailed when retrying cannot help. Told the stored
+           message the part belongs to (`shows`, its parts_sent the part's index), a channel
+           that can look sends nothing on a retry when the part was sent by an earlier attempt
+           (SMS: Twilio's Messages list; Slack Connect: the post's metadata)
   release  what closing a conversation does to its session (`store.sessions.Release`)
 
 A channel may hand some replies on to another (`route`, optional): the web chat's offline form
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Protocol
 
-from refdesk.models import InboundMessage
+from refdesk.models import InboundMessage, Message
 from refdesk.store.sessions import Release
 
 
@@ -41,8 +44,9 @@ class Channel(Protocol):
         """The parts to send for one reply (from `sender`, empty for the desk itself; `department`
         when the sender answers for an invited department), in order."""
 
-    def send(self, address: str, part: str) -> None:
-        """Deliver one part; raise DeliveryFailed when retrying cannot help."""
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
+        """Deliver one part (of the stored message `shows`, if any); raise DeliveryFailed when
+        retrying cannot help."""
 
 
 class Outbound(Protocol):
@@ -50,7 +54,7 @@ class Outbound(Protocol):
 
     def compose(self, sender: str, text: str, department: str = "") -> list[str]: ...
 
-    def send(self, address: str, part: str) -> None: ...
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> None: ...
 
 
 def route(name: str, address: str) -> tuple[Outbound, str]:

@@ -18,6 +18,7 @@ import re
 from email.utils import formataddr
 
 from refdesk.errors import DeliveryFailed
+from refdesk.models import Message
 from refdesk.settings import Settings, get_settings
 
 # SES errors where sending again cannot help (API v2 names, and v1's for the same causes), each
@@ -85,8 +86,11 @@ class EmailChannel:
         reply = settings.credit(sender, text, department) if sender else text
         return [f"{reply}\n\n-- \n{settings.library_name or DEFAULT_NAME}\n{reach_us_again(settings)}\n"]
 
-    def send(self, address: str, part: str) -> None:
-        """Hand one message to SES; DeliveryFailed when SES refuses it for good."""
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
+        """Hand one message to SES; DeliveryFailed when SES refuses it for good. SES keeps no list
+        of what it sent to look in, so `shows` changes nothing: e-mail is at least once. Only a
+        crash between SendEmail and the save of the part (or an answer lost on the way back)
+        sends the reply again on the retry."""
         from botocore.exceptions import ClientError
 
         from refdesk import clients

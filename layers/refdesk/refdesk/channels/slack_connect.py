@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 from refdesk import identity, store
 from refdesk.errors import BadRequest, DeliveryFailed
-from refdesk.models import InboundMessage
+from refdesk.models import InboundMessage, Message
 from refdesk.settings import get_settings
 from refdesk.slack.text import escaped_chunks, plain_text
 from refdesk.store.sessions import Release
@@ -169,7 +169,7 @@ class SlackConnectChannel:
             text = get_settings().credit(sender, text, department)
         return [part.strip() for part in escaped_chunks(text, MAX_PART) if part.strip()] or [""]
 
-    def send(self, address: str, part: str) -> None:
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
         from slack_sdk.errors import SlackApiError
 
         from refdesk.slack import api as slack
@@ -178,7 +178,9 @@ class SlackConnectChannel:
         if not CHANNEL_ID.match(channel) or not TS.match(thread_root):
             raise DeliveryFailed("no shared-channel thread to reply in", code="no_address")
         try:
-            slack.post(channel, part, thread_ts=thread_root)
+            # With the stored message (its parts_sent: this part's index), posted once however
+            # often the job runs.
+            slack.post(channel, part, thread_ts=thread_root, shows=shows, part=shows.parts_sent if shows else 0)
         except SlackApiError as error:
             code = str(error.response.get("error") or "")
             if code in PERMANENT_ERRORS:

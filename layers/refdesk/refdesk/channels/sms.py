@@ -1,14 +1,26 @@
 """Twilio SMS: the inbound webhook's parsing and answers, and sending replies. A patron's
 session is their phone number: it is forgotten on close, so their next text opens a new
-conversation."""
+conversation.
+
+Nothing doubled: a retry (refdesk.jobs.attempt() > 1) may follow an attempt whose text Twilio
+accepted though its answer never came back (the process died, the connection dropped). Before it
+sends a part of a stored message, a retry looks in Twilio's Messages list (to the patron, from
+the library's number, sent since the message's day) for a text with exactly that body created
+since the message's time; one found counts as sent (one list call, rarely more pages, for each
+part still to send). A first attempt sends at once, with no extra call. Two texts of the same
+wording to the same patron moments apart may be taken for one on a retry: the patron then has
+that wording once."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Mapping
 
-from refdesk import identity, store
+from aws_lambda_powertools import Logger
+
+from refdesk import identity, jobs, store
 from refdesk.errors import BadRequest, DeliveryFailed
-from refdesk.models import InboundMessage
+from refdesk.models import InboundMessage, Message
 from refdesk.settings import get_settings
 from refdesk.store.sessions import Release
 
@@ -24,6 +36,12 @@ MAX_MEDIA_URL = 2048
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 OPTED_OUT = "opted_out"  # DeliveryFailed code: the patron texted STOP
 STOPPED = "they texted STOP; nothing can be texted to them until they text START"
+# A text is never created before the stored message it sends, give or take the clocks of Twilio,
+# Slack (a reply's time is its Slack ts) and the dispatcher, and Twilio's whole seconds.
+CLOCK_SKEW = timedelta(seconds=60)
+LOOKUP_PAGE_SIZE = 50
+
+logger = Logger(child=True)
 
 
 def _text(body: str, media_count: int, media: tuple[tuple[str, str], ...]) -> str:
@@ -129,12 +147,16 @@ class SmsChannel:
             return split(text)
         return split(get_settings().credit(sender, text, department))
 
-    def send(self, address: str, part: str, media: tuple[str, ...] = ()) -> None:
-        """One text; with `media` (public URLs: the contact card), an MMS."""
+    def send(self, address: str, part: str, media: tuple[str, ...] = (), *, shows: Message | None = None) -> None:
+        """One text; with `media` (public URLs: the contact card), an MMS. With `shows`, the stored
+        message the part belongs to: a retry sends nothing when Twilio lists the part as sent."""
         from twilio.base.exceptions import TwilioRestException
 
         from refdesk import clients
 
+        if shows is not None and jobs.attempt() > 1 and _sent_since(address, part, shows.at):
+            logger.info("text sent by an earlier attempt: not sent again")
+            return
         if store.optouts.is_opted_out(identity.patron_id(self.name, address)):
             raise DeliveryFailed(STOPPED, code=OPTED_OUT)  # refused here: Twilio is not asked
         try:
@@ -146,6 +168,19 @@ class SmsChannel:
                 why = STOPPED if error.code == 21610 else "the number cannot receive texts"
                 raise DeliveryFailed(f"Twilio error {error.code}: {why}", code=str(error.code)) from error
             raise
+
+
+def _sent_since(address: str, body: str, since: str) -> bool:
+    """Whether Twilio lists a text of exactly `body` to `address` from the library's number,
+    created at `since` or later (less CLOCK_SKEW). DateSent> counts whole days (GMT), so the time
+    is checked on each text listed; the list is newest first, read a page at a time until found."""
+    from refdesk import clients
+
+    earliest = datetime.fromisoformat(since) - CLOCK_SKEW
+    listed = clients.get("twilio").messages.stream(to=address, from_=get_settings().twilio_from_number,
+                                                   date_sent_after=earliest.date().isoformat(),
+                                                   page_size=LOOKUP_PAGE_SIZE)
+    return any(text.body == body and text.date_created >= earliest for text in listed)
 
 
 CHANNEL = SmsChannel()

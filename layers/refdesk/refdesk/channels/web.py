@@ -30,9 +30,9 @@ The live connection (an API Gateway WebSocket API; refdesk.live, functions/live)
         as it sends them and recognises in GET …/messages by client_id.
     {"type": "status", "status": "open" | "closed", "queue": …}  GET …/messages's `status` and
         `queue`, when they change: the patron joins the line ({"state": "waiting",
-        "position": n}), a librarian takes the chat ({"state": "claimed", "by": "Amanda"}), the
-        chat closed (after the closing line; queue null). A place in line is not pushed again
-        as the line moves; GET …/messages has it.
+        "position": n}), the line moves (a conversation ahead is claimed, answered, transferred
+        or closed: the new position), a librarian takes the chat ({"state": "claimed", "by":
+        "Amanda"}), the chat closed (after the closing line; queue null).
   Frames carry no cursor; one may come twice (a retried job) or never (a push that failed is
   not retried). So the widget keeps the cursor of GET …/messages only, and each time a
   connection opens it reads GET …/messages?after={cursor}, skipping messages it already shows
@@ -86,7 +86,7 @@ class WebChannel:
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         return [text]
 
-    def send(self, address: str, part: str) -> None:
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
         """Nothing to send: the message the dispatcher stored is what the widget reads, and what
         refdesk.live pushed to its open connections before any channel's send (whatever the
         route). For a live chat (no contact left) that is the hand-over: the reply counts as sent (✅)."""
@@ -120,8 +120,8 @@ class RepliesOnly:
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         return self.channel.compose(sender, text, department) if sender else []
 
-    def send(self, address: str, part: str) -> None:
-        self.channel.send(address, part)
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
+        self.channel.send(address, part, shows=shows)
 
 
 class Unreachable:
@@ -130,7 +130,7 @@ class Unreachable:
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         return [text] if sender else []
 
-    def send(self, address: str, part: str) -> None:
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
         raise DeliveryFailed("the contact they left is neither an e-mail address nor a phone number; only the "
                              "chat window, while still open, shows the reply", code="no_contact")
 

@@ -2,8 +2,10 @@
 
 Access patterns:
   - open a connection for a session: take one of its `limit` slots with a conditional write, so
-    that of two connections racing for the last free slot only one gets it; in the same
-    transaction, the lookup from the connection id to its session and slot
+    that of two connections racing for the last free slot only one gets it; then the lookup
+    from the connection id to its session and slot (not one transaction, which bills each write
+    twice: a slot left without its lookup by a crash is freed by the first push, which meets
+    410, or expires with its lifetime)
   - list a session's open connections: one strongly consistent Query (at most `limit` items)
   - close a connection by id ($disconnect knows only the connection id): the lookup, then its slot
   - remove a connection a push found gone (410): its slot, then the lookup
@@ -18,7 +20,7 @@ import time
 from botocore.exceptions import ClientError
 
 from refdesk.store import keys
-from refdesk.store.table import expired, failed_condition, table, transact
+from refdesk.store.table import expired, failed_condition, table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,19 +36,19 @@ def open_slot(session_id: str, connection_id: str, *, limit: int, lifetime: int)
     taken = {connection.slot for connection in of_session(session_id)}
     for slot in (slot for slot in range(limit) if slot not in taken):
         try:
-            transact([
-                {"Put": {"Item": {**keys.live_slot(session_id, slot), "connection_id": connection_id,
-                                  "connected_at": now, "expires_at": now + lifetime},
-                         # a slot whose connection outlived its lifetime is free (TTL deletion lags)
-                         "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
-                         "ExpressionAttributeValues": {":now": now}}},
-                {"Put": {"Item": {**keys.live_connection(connection_id), "session_id": session_id, "slot": slot,
-                                  "expires_at": now + lifetime}}},
-            ])
-            return True
+            table().put_item(
+                Item={**keys.live_slot(session_id, slot), "connection_id": connection_id, "connected_at": now,
+                      "expires_at": now + lifetime},
+                # a slot whose connection outlived its lifetime is free (TTL deletion lags)
+                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+                ExpressionAttributeValues={":now": now})
         except ClientError as error:
             if not failed_condition(error):
                 raise
+            continue
+        table().put_item(Item={**keys.live_connection(connection_id), "session_id": session_id, "slot": slot,
+                               "expires_at": now + lifetime})
+        return True
     return False
 
 

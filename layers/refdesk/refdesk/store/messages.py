@@ -11,7 +11,9 @@ Messages whose lifetime is over are not listed or read (TTL deletion lags).
 
 Messages sort by when they were stored, not when they were written, so a reply stored late
 (after a retry) still comes after a poller's cursor; a marker keyed by message id makes the
-write idempotent whatever the time."""
+write idempotent whatever the time. The marker is written first and names the message's sort
+key, so a retry after a crash between the two writes completes the same message (two plain
+conditional writes: a transaction would bill each twice)."""
 from __future__ import annotations
 
 import time
@@ -21,7 +23,7 @@ from botocore.exceptions import ClientError
 from refdesk.errors import BadRequest
 from refdesk.models import Message, Visibility
 from refdesk.store import keys
-from refdesk.store.table import expired, failed_condition, now_iso, table, transact
+from refdesk.store.table import expired, failed_condition, now_iso, old_item, table
 
 
 def put(conversation_id: str, message: Message) -> tuple[Message, bool]:
@@ -29,24 +31,26 @@ def put(conversation_id: str, message: Message) -> tuple[Message, bool]:
     (store.conversations.lifetime): a message stored after the close expires with it."""
     from refdesk.store import conversations
 
-    stored_at = now_iso()
-    item = {**keys.message(conversation_id, stored_at, message.message_id), "stored_at": stored_at,
+    item = {**keys.message(conversation_id, now_iso(), message.message_id),
             "expires_at": conversations.lifetime(conversation_id), **message.to_item()}
-    marker = keys.message_marker(conversation_id, message.message_id)
     try:
-        transact([
-            {"Put": {"Item": {**marker, "message_sk": item["sk"], "expires_at": item["expires_at"]},
-                     "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
-                     "ExpressionAttributeValues": {":now": int(time.time())}}},
-            {"Put": {"Item": item}},
-        ])
+        table().put_item(
+            Item={**keys.message_marker(conversation_id, message.message_id), "message_sk": item["sk"],
+                  "expires_at": item["expires_at"]},
+            ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+            ExpressionAttributeValues={":now": int(time.time())}, ReturnValuesOnConditionCheckFailure="ALL_OLD")
     except ClientError as error:
         if not failed_condition(error):
             raise
-        stored = get(conversation_id, message.message_id)
-        if stored is None:  # cancelled by a concurrent transaction, not by our condition: retry later
+        marker = old_item(error)  # an earlier attempt chose the message's place: it is that message
+        item.update(sk=marker["message_sk"], expires_at=marker["expires_at"])
+    try:
+        table().put_item(Item=item, ConditionExpression="attribute_not_exists(sk)",
+                         ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except ClientError as error:
+        if not failed_condition(error):
             raise
-        return stored, False
+        return Message.from_item(old_item(error)), False
     return Message.from_item(item), True
 
 

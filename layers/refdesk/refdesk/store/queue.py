@@ -28,7 +28,8 @@ widget's poll):
   claim_by_reply(conversation_id, user) -> (Conversation | None, won_now, first_reply_now)
         a librarian's reply: claims it if nobody has (race-safe: one atomic UpdateItem with
         if_not_exists) and records first_reply_at, saying whether this reply was the first; the
-        conversation shows who holds it. None when the conversation is closed or unknown.
+        conversation shows who holds it. None when the conversation is closed or unknown. Once
+        it is claimed and answered, one read and no write.
   transfer(conversation_id, to_user, by_user) -> Conversation
         reassign an open conversation (claimed or waiting) to `to_user`; raises Conflict when
         it is closed, AlreadyAssigned when it is already theirs.
@@ -163,6 +164,11 @@ def claim(conversation_id: str, user: str) -> tuple[Conversation, bool]:
 
 
 def claim_by_reply(conversation_id: str, user: str) -> tuple[Conversation | None, bool, bool]:
+    # Every reply after the first finds the conversation claimed and answered, and nothing
+    # unclaims it: a read (a fifth of a write's price) tells so, and nothing is written.
+    item = table().get_item(Key=keys.conversation(conversation_id), ConsistentRead=True).get("Item") or {}
+    if item.get("claimed_by") and item.get("first_reply_at"):
+        return Conversation.from_item(item) if item["status"] == Status.OPEN.value else None, False, False
     now = now_iso()
     try:
         old = table().update_item(

@@ -114,9 +114,18 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
     return item["conversation_id"], int(item["message_count"]) == 1
 
 
+# InboundMessage's defaults, by field: a parked message leaves out the fields that have them.
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(InboundMessage)
+             if field.default is not dataclasses.MISSING}
+
+
 def _parked(message: InboundMessage, at: str) -> tuple[str, int]:
-    """A message as parked on its session item, and the bytes it counts for (name and value)."""
-    parked = json.dumps({"at": at, "message": dataclasses.asdict(message)})
+    """A message as parked on its session item, and the bytes it counts for (name and value).
+    Without what the item says already (the session; the message id, in the attribute's name)
+    or fields left at their defaults: every write of the session item costs a write unit per KB."""
+    fields = {name: value for name, value in dataclasses.asdict(message).items()
+              if name not in ("session_id", "message_id") and _DEFAULTS.get(name, dataclasses.MISSING) != value}
+    parked = json.dumps({"at": at, "message": fields})
     return parked, len(keys.pending_attribute(message.message_id).encode()) + len(parked.encode())
 
 
@@ -129,17 +138,17 @@ class Parked:
     size: int  # what it counts for in pending_bytes
 
 
-def _unparked(message_id: str, value: str) -> Parked:
+def _unparked(session_id: str, message_id: str, value: str) -> Parked:
     data = json.loads(value)
-    return Parked(message=InboundMessage(**data["message"]), at=data["at"],
-                  size=len(keys.pending_attribute(message_id).encode()) + len(value.encode()))
+    return Parked(message=InboundMessage(**{"session_id": session_id, "message_id": message_id, **data["message"]}),
+                  at=data["at"], size=len(keys.pending_attribute(message_id).encode()) + len(value.encode()))
 
 
 def all_pending(session_id: str) -> list[Parked]:
     """Every message parked on the session, oldest first: the dispatcher shows a job's message
     after any earlier one still held, and a close stores them all before it releases the session."""
     item = table().get_item(Key=keys.session(session_id), ConsistentRead=True).get("Item") or {}
-    parked = [_unparked(name[len(keys.PENDING_PREFIX):], value) for name, value in item.items()
+    parked = [_unparked(session_id, name[len(keys.PENDING_PREFIX):], value) for name, value in item.items()
               if name.startswith(keys.PENDING_PREFIX)]
     return sorted(parked, key=lambda one: one.at)
 
