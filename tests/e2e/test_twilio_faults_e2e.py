@@ -108,3 +108,30 @@ def test_an_opted_out_patron_costs_one_attempt_and_one_note_and_hears_from_us_af
     desk.wait_until(lambda: texts(desk, patron, "Welcome back"), message="the reply after START")
     desk.wait_until(lambda: "white_check_mark" in reactions_on(desk, later), message="✅ on the later reply")
     assert texts(desk, patron, "on hold") == ["Amanda (library): Welcome back: it is still on hold."]
+
+
+def test_a_close_that_fails_midway_finishes_once_when_slack_and_twilio_recover(desk):
+    patron = new_patron()
+    root = open_conversation(desk, patron)
+    # The card's update fails twice, then the closing text fails twice: each retry of the close
+    # resumes at the step that failed.
+    desk.post_json("/_local/api/faults", {"slack": {"method": "chat.update", "status": 500, "count": 2},
+                                          "twilio": {"status": 503, "count": 2}})
+
+    assert desk.post_json("/_local/api/slack/click", {"ts": root["ts"], "action_id": "close_conversation",
+                                                      "user": LIBRARIAN})["status"] == 200
+
+    desk.wait_until(lambda: texts(desk, patron, "closed"), timeout=30, message="the closing text")
+    time.sleep(1)  # long enough for a repeat to follow
+    assert len(texts(desk, patron, "closed")) == 1
+    refused = [a for a in phone(desk, patron)["attempts"] if a["status"] == 503]
+    assert len(refused) == 2 and all("closed" in a["body"] for a in refused)  # the faults did happen
+    [card] = [m for m in slack_messages(desk) if m["ts"] == root["ts"]]
+    assert "Closed by" in json.dumps(card["blocks"])
+    assert not [m for m in slack_messages(desk) if "already closed" in m["text"]]
+    assert desk.get_json("/_local/api/dlq") == {"count": 0}
+    marker = "k" + uuid.uuid4().hex[:7]  # the patron's next text opens a new conversation
+    desk.post_json("/_local/api/phone/send", {"from": patron, "body": f"New question {marker}"})
+    fresh = desk.wait_until(lambda: next((m for m in slack_messages(desk) if not m["thread_ts"]
+                                          and marker in json.dumps(m["blocks"])), None), message="a new card")
+    assert fresh["ts"] != root["ts"]

@@ -353,6 +353,11 @@ def test_alarms_cover_dead_letters_errors_and_late_jobs_and_notify_the_topic():
     for name in functions():
         alarm = _alarm_on("AWS/Lambda", "Errors", "FunctionName", {"Ref": name})
         assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    [rate] = [alarm for alarm in _alarms().values()
+              if any(query.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "JobsNotDone"
+                     for query in alarm.get("Metrics", []))]  # the Slack/Twilio/SES failure rate
+    assert any("Invocations" in str(query) and {"Ref": "DispatcherFunction"} in
+               query["MetricStat"]["Metric"]["Dimensions"][0].values() for query in rate["Metrics"] if "MetricStat" in query)
     for name, alarm in _alarms().items():
         assert {"Ref": topic} in alarm.get("AlarmActions", []), f"{name} notifies no one"
         assert alarm.get("TreatMissingData") == "notBreaching", f"{name}: no data means nothing happened"
