@@ -7,7 +7,10 @@ and counts (the machine is noisy: compare numbers from the same run only).
 2. Each handler's cold import, with the boto3 its first request imports, as a ratio to a bare
    `import boto3` (median of fresh processes). Goal: at most 1.5x.
 3. Each webhook's warm handler time as a ratio to the time of the raw AWS calls it makes,
-   against the same endpoint. Goal: at most 1.3x.
+   against the same endpoint: the calls it made in each round, captured from its own clients,
+   sent again with the same parameters on plain boto3 clients (fresh message, de-duplication and
+   group ids); the dispatcher drains the queue between calls, as it does within a second in
+   production, so the session item stays its production size. Goal: at most 1.3x.
 4. The AWS cost of 1,000 conversations of 10 messages per channel, from the counted requests,
    Lambda GB-seconds and storage, at the on-demand prices in PRICES; web chat with the widget
    polling, and on its live connection (the WebSocket API's events fed to the real handler, the
@@ -19,15 +22,20 @@ and counts (the machine is noisy: compare numbers from the same run only).
    library's site, a busy hour and a quiet one, through local/cdn.py (template.yaml's cache
    policies) on a simulated clock. Goal for the busy hour: under 50.
 
+Only the tables (and GOAL MISSED lines) reach stdout; what the local stack and the handlers print
+(the stand-ins' console lines, Powertools' metrics and logs) goes to test-output/bench.log.
+
     python scripts/bench.py [--rounds 30]"""
 from __future__ import annotations
 
 import argparse
 import collections
+import copy
 import json
 import math
 import os
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -41,6 +49,8 @@ from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Where the output of the local stack and the in-process handlers goes (stdout keeps the tables).
+LOG = ROOT / "test-output" / "bench.log"
 
 # us-east-1 on-demand prices as AWS published them (checked 2026-11-29; DynamoDB's since Nov 2024).
 # WebSocket API: messages sent and received, metered in 32 KB units, and connection minutes.
@@ -76,6 +86,7 @@ LATENCY_REPLIES, LATENCY_PAUSE_SECONDS, LATENCY_GOAL_SECONDS = 100, 0.25, 1.0
 EXTERNAL_ENDPOINTS = ("AWS_ENDPOINT_URL", "SLACK_API_URL", "TWILIO_API_URL")
 # Draws charts (matplotlib) off the acknowledgement path: asynchronous, not held to the goal.
 CHART_FUNCTIONS = {"reports"}
+WARM_GOAL = 1.3
 
 
 class CallCounter:
@@ -102,6 +113,87 @@ class CallCounter:
     def bucket(self):
         self.calls, self.transact_items = collections.Counter(), 0
         yield self
+
+
+class CallCapture:
+    """The AWS calls a handler's own clients make while capturing: (service, operation, params),
+    hooked on botocore's before-parameter-build after boto3's own handlers, so a DynamoDB
+    resource's parameters are captured as it sends them (serialised: the low-level API's)."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str, dict]] = []
+        self.active = False
+
+    def hook(self, client) -> None:
+        event = f"before-parameter-build.{client.meta.service_model.service_id.hyphenize()}"
+        client.meta.events.register_last(event, self._record, unique_id=f"bench-capture-{id(self)}")
+
+    def _record(self, params, model, **_) -> None:
+        if self.active:
+            self.calls.append((model.service_model.service_name, model.name, copy.deepcopy(params)))
+
+    @contextmanager
+    def capturing(self):
+        self.calls, self.active = [], True
+        try:
+            yield self.calls
+        finally:
+            self.active = False
+
+
+class RawCalls:
+    """Plain boto3 clients on the same endpoint, with the handlers' retry settings (no
+    resource layer, no handler): `seconds` sends captured calls again and times them."""
+
+    def __init__(self):
+        import boto3
+        from botocore.config import Config
+
+        from refdesk.clients import WEBHOOK_AWS_RETRIES
+
+        self.clients = {service: boto3.client(service, config=Config(retries=WEBHOOK_AWS_RETRIES))
+                        for service in ("dynamodb", "sqs")}
+
+    def seconds(self, calls: list[tuple[str, str, dict]]) -> float:
+        from botocore import xform_name
+
+        total = 0.0
+        for service, operation, params in calls:
+            method = getattr(self.clients[service], xform_name(operation))
+            started = time.perf_counter()
+            method(**params)
+            total += time.perf_counter() - started
+        return total
+
+
+def fresh_like(value: str) -> str:
+    """A new id of the same shape: the same 2-character prefix ("SM", "Ev"), random hex after it."""
+    return value[:2] + secrets.token_hex(len(value))[:len(value) - 2]
+
+
+def again(calls: list[tuple[str, str, dict]], old_id: str) -> list[tuple[str, str, dict]]:
+    """The captured calls with the message's (or event's) id replaced everywhere by a fresh one of
+    its shape (a claim's condition then passes as the handler's did), and each SendMessage with
+    fresh FIFO group and de-duplication ids (SHA-256 hex, as refdesk.jobs makes them)."""
+    new_id = fresh_like(old_id)
+
+    def replaced(value):
+        if isinstance(value, str):
+            return value.replace(old_id, new_id)
+        if isinstance(value, dict):
+            return {replaced(key): replaced(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [replaced(item) for item in value]
+        return value
+
+    result = []
+    for service, operation, params in calls:
+        params = replaced(params)
+        if operation == "SendMessage":
+            params["MessageGroupId"] = secrets.token_hex(len(params["MessageGroupId"]) // 2)
+            params["MessageDeduplicationId"] = secrets.token_hex(len(params["MessageDeduplicationId"]) // 2)
+        result.append((service, operation, params))
+    return result
 
 
 class LiveConnections:
@@ -214,10 +306,10 @@ class Driver:
         self.stack = stack
         self.env = os.environ
 
-    def sms(self, number: str, text: str) -> dict:
+    def sms(self, number: str, text: str, sid: str = "") -> dict:
         from local.signing import twilio_signature_header
 
-        sid = "SM" + uuid.uuid4().hex
+        sid = sid or "SM" + uuid.uuid4().hex
         params = {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": self.env["TWILIO_ACCOUNT_SID"], "From": number,
                   "To": self.env["TWILIO_FROM_NUMBER"], "Body": text, "NumMedia": "0", "NumSegments": "1"}
         url = self.env["PUBLIC_BASE_URL"] + "/sms/inbound"
@@ -231,10 +323,11 @@ class Driver:
         headers = {"content-type": content_type, **slack_signature_headers(self.env["SLACK_SIGNING_SECRET"], body)}
         return self.stack.http(function, "POST", path, body, headers)
 
-    def staff_reply(self, thread_ts: str, text: str) -> dict:
+    def staff_reply(self, thread_ts: str, text: str, event_id: str = "") -> dict:
         channel = self.env["SLACK_STAFF_CHANNEL"]
         ts = self.stack.slack.record_human(channel, "U0AMANDA", text, thread_ts)["ts"]  # what Slack shows
-        envelope = {"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:12], "team_id": "T0LIBRARY",
+        event_id = event_id or "Ev" + uuid.uuid4().hex[:12]
+        envelope = {"type": "event_callback", "event_id": event_id, "team_id": "T0LIBRARY",
                     "event": {"type": "message", "channel": self.env["SLACK_STAFF_CHANNEL"], "user": "U0AMANDA",
                               "text": text, "ts": ts, "thread_ts": thread_ts}}
         return self.slack_post("SlackEventsFunction", "/slack/events", json.dumps(envelope), "application/json")
@@ -558,46 +651,71 @@ def cold_import_ratios(rounds: int) -> dict[str, tuple[float, float]]:
     return results
 
 
-def warm_ratio(stack: Stack, driver: Driver, rounds: int) -> dict[str, tuple[float, float]]:
-    """Webhook -> (median handler seconds, median seconds of its raw AWS calls)."""
-    import boto3
+def warm_ratio(stack: Stack, driver: Driver, counter: CallCounter,
+               rounds: int) -> dict[str, tuple[float, float, list[str]]]:
+    """Webhook -> (median seconds of the handler's invocation, median seconds of the same AWS
+    calls sent raw, those calls' operations). Each round: the handler (its calls captured from its
+    own clients), the dispatcher, the captured calls again with fresh ids (again()), the
+    dispatcher. A first round, not counted, warms the raw clients up."""
+    from refdesk import clients
 
-    table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
-    sqs = boto3.client("sqs")
-    results = {}
+    capture, raw = CallCapture(), RawCalls()
+
+    def measured(function: str, new_id, send) -> tuple[float, float, list[str]]:
+        handler, replayed = [], []
+        for n in range(rounds + 1):
+            sent = new_id()
+            with capture.capturing() as calls:
+                answer = send(n, sent)
+            assert answer["statusCode"] == 200, answer
+            took = stack.durations[function][-1]
+            stack.drain(counter)  # as the dispatcher does within a second: the parked message unparked
+            seconds = raw.seconds(again(calls, sent))
+            stack.drain(counter)
+            if n:
+                handler.append(took)
+                replayed.append(seconds)
+        return statistics.median(handler), statistics.median(replayed), [operation for _, operation, _ in calls]
+
     number = "+15550001111"
-    driver.sms(number, "warm up")
-    handler, raw = [], []
-    for n in range(rounds):
-        started = time.perf_counter()
-        driver.sms(number, f"warm {n}")
-        handler.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        table.update_item(Key={"pk": "BENCH#raw", "sk": "META"}, UpdateExpression="ADD n :one",
-                          ExpressionAttributeValues={":one": 1})
-        sqs.send_message(QueueUrl=stack.queue_url, MessageBody="{}", MessageGroupId="bench",
-                         MessageDeduplicationId=uuid.uuid4().hex)
-        raw.append(time.perf_counter() - started)
-    results["sms_inbound"] = (statistics.median(handler), statistics.median(raw))
-    handler, raw = [], []
+    driver.sms(number, "warm up")  # opens the conversation: the rounds are later texts
+    stack.drain(counter)
+    capture.hook(clients.get("table").meta.client)
+    capture.hook(clients.get("sqs"))
+    results = {"sms_inbound": measured("SmsInboundFunction", lambda: "SM" + uuid.uuid4().hex,
+                                       lambda n, sid: driver.sms(number, f"warm {n}", sid))}
     card = driver.root_card()
-    for n in range(rounds):
-        started = time.perf_counter()
-        driver.staff_reply(card["ts"], f"reply {n}")
-        handler.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        sqs.send_message(QueueUrl=stack.queue_url, MessageBody="{}", MessageGroupId="bench",
-                         MessageDeduplicationId=uuid.uuid4().hex)
-        raw.append(time.perf_counter() - started)
-    results["slack_events"] = (statistics.median(handler), statistics.median(raw))
-    sqs.purge_queue(QueueUrl=stack.queue_url)
+    results["slack_events"] = measured("SlackEventsFunction", lambda: "Ev" + uuid.uuid4().hex[:12],
+                                       lambda n, event_id: driver.staff_reply(card["ts"], f"reply {n}", event_id))
     return results
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    options = parser.parse_args()
+@contextmanager
+def output_to_log(path: Path):
+    """This process's stdout and stderr (file descriptors 1 and 2: the stand-ins' console lines,
+    Powertools' metrics and logs, moto's) into `path`, the tables onto the original stdout through
+    the writer it yields. A traceback that ends the bench is printed after both are restored."""
+    path.parent.mkdir(exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(path, "w") as log, os.fdopen(os.dup(saved[0]), "w", buffering=1) as tables:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield tables
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def bench(options: argparse.Namespace, show) -> int:
     # For the local stack's own process, before this one's stack fills the environment in.
     shell = {name: value for name, value in os.environ.items() if name not in EXTERNAL_ENDPOINTS}
     counter = CallCounter()
@@ -607,8 +725,8 @@ def main() -> int:
     failures = []
     try:
         driver.command("on")
-        print("\n## AWS calls per acknowledgement (goal for the Twilio and Slack webhooks: at most 2)\n")
-        print("| operation | AWS calls |\n|---|---|")
+        show("\n## AWS calls per acknowledgement (goal for the Twilio and Slack webhooks: at most 2)\n")
+        show("| operation | AWS calls |\n|---|---|")
         checks = {
             "SMS: first text": lambda: driver.sms("+15550009999", "first"),
             "SMS: later text": lambda: driver.sms("+15550009999", "second"),
@@ -627,18 +745,24 @@ def main() -> int:
             with counter.bucket():
                 operation()
                 count = sum(counter.calls.values())
-            print(f"| {name} | {count} ({', '.join(f'{op} {n}' for (_, op), n in sorted(counter.calls.items()))}) |")
+            show(f"| {name} | {count} ({', '.join(f'{op} {n}' for (_, op), n in sorted(counter.calls.items()))}) |")
             if count > 2 and name.startswith(("SMS", "Slack")):  # the webhooks
                 failures.append(f"{name}: {count} AWS calls")
             stack.drain(counter)
 
-        print("\n## Warm handler time vs its raw AWS calls (goal: at most 1.3x)\n")
-        print("| webhook | handler ms | raw AWS calls ms | ratio |\n|---|---|---|---|")
-        for name, (handler, raw) in warm_ratio(stack, driver, options.rounds).items():
-            print(f"| {name} | {handler * 1000:.1f} | {raw * 1000:.1f} | {handler / raw:.2f}x |")
+        show("\n## Warm handler time vs the same AWS calls sent raw (goal: at most 1.3x)\n")
+        show("| webhook | its AWS calls | handler ms | raw AWS calls ms | ratio |\n|---|---|---|---|---|")
+        for name, (handler, raw, operations) in warm_ratio(stack, driver, counter, options.rounds).items():
+            show(f"| {name} | {', '.join(operations)} | {handler * 1000:.1f} | {raw * 1000:.1f} | "
+                  f"{handler / raw:.2f}x |")
+            if handler / raw > WARM_GOAL:
+                failures.append(f"{name}: warm handler {handler / raw:.2f}x its raw AWS calls")
+        show(f"\nMedians of {options.rounds} rounds: the handler's invocation (Lambda's part, without API Gateway's) "
+              "and the same calls, captured from its clients, sent again on plain boto3 clients with fresh ids; "
+              "the dispatcher drains the queue after each.")
 
-        print(f"\n## AWS cost per 1,000 conversations of 10 messages (prices of {PRICES_DATE}, us-east-1)\n")
-        print("| conversations | HTTP API | WebSocket API | Lambda | DynamoDB | SQS | total |\n"
+        show(f"\n## AWS cost per 1,000 conversations of 10 messages (prices of {PRICES_DATE}, us-east-1)\n")
+        show("| conversations | HTTP API | WebSocket API | Lambda | DynamoDB | SQS | total |\n"
               "|---|---|---|---|---|---|---|")
         channels = {
             "SMS": {"channel": "sms"},
@@ -652,8 +776,8 @@ def main() -> int:
         for name, conversation in channels.items():
             parts = dollars(conversation_costs(stack, driver, counter, **conversation))
             totals[name] = sum(parts.values())
-            print(f"| {name} | " + " | ".join(f"${value:.4f}" for value in parts.values()) + f" | ${totals[name]:.4f} |")
-        print(f"\nA web chat is open {CHAT_OPEN_MINUTES} minutes. On its live connection the widget reads the "
+            show(f"| {name} | " + " | ".join(f"${value:.4f}" for value in parts.values()) + f" | ${totals[name]:.4f} |")
+        show(f"\nA web chat is open {CHAT_OPEN_MINUTES} minutes. On its live connection the widget reads the "
               f"conversation once when it connects and pings every {LIVE_PING_SECONDS} s; every frame the "
               "dispatcher pushed is counted in 32 KB units, with each ping and its pong, and $connect and "
               "$disconnect as one message each. Carrier fees are apart: an SMS conversation of 10 messages "
@@ -665,18 +789,18 @@ def main() -> int:
         latencies = reply_latencies(shell)
         p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
         hours = {name: presence_invocations(stack, views) for name, views in PAGE_VIEWS.items()}
-        print("\n## Issue 11: real-time web chat and the presence cache\n")
-        print("| measure | result | goal |\n|---|---|---|")
-        print(f"| AWS cost per 1,000 web conversations of 10 messages open {CHAT_OPEN_MINUTES} minutes, live "
+        show("\n## Issue 11: real-time web chat and the presence cache\n")
+        show("| measure | result | goal |\n|---|---|---|")
+        show(f"| AWS cost per 1,000 web conversations of 10 messages open {CHAT_OPEN_MINUTES} minutes, live "
               f"connection | ${totals['web, live connection']:.4f} | ≤ ${LIVE_GOAL_DOLLARS:.2f} |")
-        print(f"| a librarian's reply event to its frame on live_url, {len(latencies)} replies, local stack | "
+        show(f"| a librarian's reply event to its frame on live_url, {len(latencies)} replies, local stack | "
               f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms | p99 < {LATENCY_GOAL_SECONDS:g} s |")
         for name, invocations in hours.items():
             views, total = PAGE_VIEWS[name], sum(invocations.values())
-            print(f"| presence function invocations per 1,000 page views through the cache, {name} ({views:,} "
+            show(f"| presence function invocations per 1,000 page views through the cache, {name} ({views:,} "
                   f"views: {total} invocations, {invocations[WIDGET_PRESENCE]} of them the widget's presence) | "
                   f"{total * 1000 / views:.0f} | " + (f"< {PRESENCE_GOAL} |" if name == "busy hour" else "— |"))
-        print(f"\nLatency: from POST /slack/events (the event signed as Slack signs it) to the frame's arrival on a "
+        show(f"\nLatency: from POST /slack/events (the event signed as Slack signs it) to the frame's arrival on a "
               f"WebSocket client, replies {LATENCY_PAUSE_SECONDS:g} s after the one before arrived, after one that "
               "warms the stack up; the local pump long-polls the jobs queue and moto wakes it when a job "
               "arrives, as Lambda's SQS poller does. Presence: an hour of one library's site through local/cdn.py "
@@ -693,15 +817,23 @@ def main() -> int:
     finally:
         stack.stop()
 
-    print("\n## Cold import of app.py and boto3, ratio to a bare `import boto3` (goal: at most 1.5x)\n")
-    print("| function | seconds | bare boto3 seconds | ratio |\n|---|---|---|---|")
+    show("\n## Cold import of app.py and boto3, ratio to a bare `import boto3` (goal: at most 1.5x)\n")
+    show("| function | seconds | bare boto3 seconds | ratio |\n|---|---|---|---|")
     for name, (seconds, baseline) in cold_import_ratios(max(3, options.rounds // 4)).items():
-        print(f"| {name} | {seconds:.3f} | {baseline:.3f} | {seconds / baseline:.2f}x |")
+        show(f"| {name} | {seconds:.3f} | {baseline:.3f} | {seconds / baseline:.2f}x |")
         if seconds / baseline > 1.5 and name not in CHART_FUNCTIONS:
             failures.append(f"{name}: cold import {seconds / baseline:.2f}x boto3")
     for failure in failures:
-        print(f"GOAL MISSED: {failure}")
+        show(f"GOAL MISSED: {failure}")
     return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    options = parser.parse_args()
+    with output_to_log(LOG) as tables:
+        return bench(options, lambda *parts: print(*parts, file=tables))
 
 
 if __name__ == "__main__":
