@@ -744,7 +744,8 @@ def test_a_later_message_and_reply_leave_unchanged_items_unwritten(aws, slack, t
 
 def test_a_reply_stored_only_as_far_as_its_marker_is_completed_once_by_the_retry(aws, slack, twilio, local_aws):
     """Storing a message is two conditional writes, its marker first: a job that stopped between
-    them is retried, finds the marker and completes the same message."""
+    them is retried, finds the marker and completes the same message, placed when it is stored
+    (a reader's cursor may have moved past the place first chosen)."""
     from local.faults import Fault
     from refdesk import store
 
@@ -762,9 +763,36 @@ def test_a_reply_stored_only_as_far_as_its_marker_is_completed_once_by_the_retry
     assert len(stored) == 1
     # where its marker points: the retry completed the message the first attempt began
     assert store.messages.get(conversation["conversation_id"], stored[0].message_id) == stored[0]
+    [before] = [message for message in store.messages.list_after(conversation["conversation_id"])
+                if message.text != "We have it on the shelf."][-1:]
+    assert before.sort_key < stored[0].sort_key  # after what was stored before it
     assert [sent["body"] for sent in twilio.sent] == ["Amanda (library): We have it on the shelf."]
     assert reactions(slack) == [(payload["event"]["ts"], "white_check_mark")]
     assert queue_depth(aws) == 0
+
+
+def test_a_message_completed_long_after_its_attempt_stopped_comes_after_a_readers_cursor(aws, slack):
+    """The stopped attempt's marker chose a place an hour ago; a widget has read past it since."""
+    import boto3
+
+    from refdesk import store
+    from refdesk.models import Author, Delivery, Message
+    from refdesk.store import keys
+
+    conversation_id = open_conversation(aws, slack)["conversation_id"]
+    place = keys.message(conversation_id, "2026-01-01T00:00:00.000000Z", "late-reply")["sk"]
+    boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"]).put_item(Item={
+        **keys.message_marker(conversation_id, "late-reply"), "message_sk": place, "expires_at": 4_102_444_800})
+    cursor = store.messages.list_after(conversation_id)[-1].sort_key
+
+    stored, created = store.messages.put(conversation_id, Message(
+        message_id="late-reply", at="2026-01-01T00:00:00.000000Z", author=Author.LIBRARIAN, text="Found it.",
+        delivery=Delivery.PENDING))
+
+    assert created and [message.message_id for message in store.messages.list_after(conversation_id, after=cursor)] \
+        == ["late-reply"]
+    assert store.messages.get(conversation_id, "late-reply") == stored
+    assert store.messages.put(conversation_id, stored)[1] is False  # and once only
 
 
 def test_a_transient_twilio_failure_is_retried_and_sent_once(aws, slack, twilio):

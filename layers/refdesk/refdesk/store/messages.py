@@ -42,8 +42,16 @@ def put(conversation_id: str, message: Message) -> tuple[Message, bool]:
     except ClientError as error:
         if not failed_condition(error):
             raise
-        marker = old_item(error)  # an earlier attempt chose the message's place: it is that message
-        item.update(sk=marker["message_sk"], expires_at=marker["expires_at"])
+        marker = old_item(error)  # an earlier attempt stored it, or stopped before its second write
+        stored = table().get_item(Key={"pk": marker["pk"], "sk": marker["message_sk"]}, ConsistentRead=True)
+        if "Item" in stored:
+            return Message.from_item(stored["Item"]), False
+        # It takes its place now, not where the stopped attempt meant to put it: a reader whose
+        # cursor moved past that place meanwhile would never see it there.
+        table().update_item(Key=keys.message_marker(conversation_id, message.message_id),
+                            UpdateExpression="SET message_sk = :now", ConditionExpression="message_sk = :then",
+                            ExpressionAttributeValues={":now": item["sk"], ":then": marker["message_sk"]})
+        item["expires_at"] = marker["expires_at"]
     try:
         table().put_item(Item=item, ConditionExpression="attribute_not_exists(sk)",
                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
