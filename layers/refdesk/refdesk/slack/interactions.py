@@ -30,10 +30,7 @@ def close(action: dict, payload: dict) -> CloseJob | None:
 @router.action(CLAIM_ACTION)
 def claim(action: dict, payload: dict) -> ClaimJob:
     """Claim, on a card (the thread's FIFO group) or in the Home tab (the conversation's)."""
-    conversation_id = _conversation_id(action, "claim")
-    channel, root_ts = _card(payload)
-    return ClaimJob(conversation_id=conversation_id, user=_user_id(payload), channel=channel, root_ts=root_ts,
-                    action_ts=str(action.get("action_ts", "")))
+    return _card_job(ClaimJob, action, payload, "claim")
 
 
 @router.action(TRANSFER_ACTION)
@@ -71,6 +68,15 @@ def _card(payload: dict) -> tuple[str, str]:
         return "", ""
     return (str(channel.get("id") or container.get("channel_id") or ""),
             str(container.get("message_ts") or message.get("ts") or ""))
+
+
+def _card_job(job_type, action: dict, payload: dict, what: str):
+    """The job a button names its conversation for, with the card it was pressed on (none in the
+    Home tab) and who pressed it."""
+    conversation_id = _conversation_id(action, what)
+    channel, root_ts = _card(payload)
+    return job_type(conversation_id=conversation_id, user=_user_id(payload), channel=channel, root_ts=root_ts,
+                    action_ts=str(action.get("action_ts", "")))
 
 
 def _object(payload: dict, name: str) -> dict:
@@ -175,10 +181,7 @@ def _input(values: dict, block_id: str) -> dict:
 @router.action(BLOCK_ACTION)
 def block_patron(action: dict, payload: dict) -> BlockPatronJob:
     """Block patron, pressed (and confirmed) on a conversation card."""
-    conversation_id = _conversation_id(action, "block")
-    channel, root_ts = _card(payload)
-    return BlockPatronJob(conversation_id=conversation_id, user=_user_id(payload), channel=channel, root_ts=root_ts,
-                          action_ts=str(action.get("action_ts", "")))
+    return _card_job(BlockPatronJob, action, payload, "block")
 
 
 @router.action(UNBLOCK_ACTION)

@@ -153,10 +153,7 @@ def claim(conversation_id: str, user: str) -> tuple[Conversation, bool]:
         if not failed_condition(error):
             raise
         old = old_item(error)
-        if not old:
-            raise NotFound("no such conversation") from error
-        if old.get("status") != Status.OPEN.value:
-            raise Conflict("conversation closed", code="closed") from error
+        _require_open(old, error)
         if old.get("claimed_by") == user:
             return Conversation.from_item(old), False
         raise Taken(str(old.get("claimed_by", ""))) from error
@@ -208,13 +205,17 @@ def transfer(conversation_id: str, to_user: str, by_user: str) -> Conversation:
     except ClientError as error:
         if not failed_condition(error):
             raise
-        old = old_item(error)
-        if not old:
-            raise NotFound("no such conversation") from error
-        if old.get("status") != Status.OPEN.value:
-            raise Conflict("conversation closed", code="closed") from error
+        _require_open(old_item(error), error)
         raise AlreadyAssigned("already assigned to that librarian", code="assigned") from error
     return Conversation.from_item(item)
+
+
+def _require_open(old: dict, error: ClientError) -> None:
+    """Why an assignment's condition failed, when the conversation is gone or closed."""
+    if not old:
+        raise NotFound("no such conversation") from error
+    if old.get("status") != Status.OPEN.value:
+        raise Conflict("conversation closed", code="closed") from error
 
 
 def mirror_to_session(session_id: str, conversation_id: str, *, queue_sk: str = "", claimed_name: str = "") -> None:
