@@ -191,9 +191,9 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
         return
     assignment.on_staff_reply(conversation_id, job, created)  # the first reply claims; the assignee is told
     if stored.delivery is Delivery.PENDING:
-        _send_to_patron(store.conversations.get(conversation_id), store.conversations.get_reply_to(conversation_id),
-                        stored, name)
-        if _late_by(stored) and store.messages.get(conversation_id, stored.message_id).delivery is Delivery.SENT:
+        delivered = _send_to_patron(store.conversations.get(conversation_id),
+                                    store.conversations.get_reply_to(conversation_id), stored, name)
+        if delivered:
             _tell_thread_if_late(job.channel, job.thread_ts, stored, "reached the patron")
     elif not stored.outcome_shown:  # handed over, but its reaction failed: added now
         _show_outcome(conversation_id, job.channel, job.thread_ts, stored)
@@ -212,12 +212,13 @@ def _keep_from_patron(job: StaffReplyJob) -> None:
     slack.react(job.channel, job.ts, slack.INTERNAL)
 
 
-def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Message, sender: str) -> None:
+def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Message, sender: str) -> bool:
     """Send a stored outbound message through the patron's channel (or the one it hands the reply
     on to: a web follow-up's e-mail address or phone number), resuming after the parts already
     sent, and show the outcome on the Slack message as a reaction. ✅ means handed to SES, Twilio
     or Slack, or, for a live web chat with no contact, stored for the widget; ❌ and a note mean
-    the patron cannot be reached (DeliveryFailed). Other errors are raised: the queue retries."""
+    the patron cannot be reached (DeliveryFailed). Returns whether it was handed over. Other
+    errors are raised: the queue retries."""
     live.push_message(conversation, message)  # web chat: to the widget whatever the route; a failed push is no failure
     conversation_id = conversation.conversation_id
     channel, address = channels.route(conversation.channel, reply_to.address)
@@ -236,13 +237,14 @@ def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Mess
         count("DeliveryFailures")
         _show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
                       dataclasses.replace(message, delivery=Delivery.FAILED, failure=failure.message))
-        return
+        return False
     if not unsent:  # no parts (a desk line a follow-up's contact does not get), or all sent before a crash
         store.messages.update(conversation_id, message, delivery=Delivery.SENT)
     count("MessagesRelayed")
     _show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
                   dataclasses.replace(message, delivery=Delivery.SENT))
     logger.info("reply delivered", extra={"conversation_id": conversation_id, "parts": len(parts)})
+    return True
 
 
 def _show_outcome(conversation_id: str, channel: str, thread_ts: str, message: Message) -> None:
