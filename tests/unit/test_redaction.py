@@ -10,6 +10,7 @@ from refdesk import redaction
 from refdesk.redaction import CARD, EMAIL, LIBRARY_CARD, PHONE, redact
 
 US, GB, CA = "US", "GB", "CA"
+ZWSP, NBSP, NNBSP = "\u200b", "\u00a0", "\u202f"
 
 # (message, region, what staff must see)
 MASKED = [
@@ -101,6 +102,12 @@ KEPT = [
     "Room 3.12 at 2:15",
     "We need 25 copies for 120 students",
     "Order #48213 came in",
+    # start with 0 like other regions' numbers, but are none
+    "due 05.03.2024, zip 02134",
+    "Boston MA 02134-1234",
+    "UPC 012345678905 on the dvd case",
+    # a list of short numbers is not a library card typed in groups
+    "printings 12 14 16 18 20 22 24",
     "chapter 12, verse 4",
     # digits glued to letters are ids, not phone numbers
     "Is this the edition you have? 1852893e",
@@ -142,11 +149,133 @@ def test_no_masked_original_survives():
         assert "@" not in shown
 
 
-def test_uk_national_numbers_need_a_uk_library():
-    """National formats are read in the library's region: a US library keeps "020 7946 0958"
-    (not a possible US number), a UK one masks it; +44 numbers are masked everywhere."""
-    assert redact("020 7946 0958", region=US, library_card_pattern=r"\d{14}").text == "020 7946 0958"
+def test_national_numbers_of_any_region_are_masked():
+    """A US library masks a UK number written the UK's way, and a UK library a US one: patrons
+    travel. (Before issue 15 a US library kept "020 7946 0958", not a possible US number.)"""
+    assert redact("020 7946 0958", region=US, library_card_pattern=r"\d{14}").text == PHONE
     assert redact("020 7946 0958", region=GB, library_card_pattern=r"\d{14}").text == PHONE
+    assert redact("my US cell (312) 555-0142", region=GB, library_card_pattern=r"\d{14}").text == \
+        f"my US cell {PHONE}"
+
+
+# Issue 15: identifiers in every form they are typed (each passed through before).
+MASKED_IN_EVERY_FORM = [
+    # invisible characters in e-mail addresses
+    (f"my email is j.lee{ZWSP}@example.com", US, f"my email is {EMAIL}"),
+    (f"sam{ZWSP}.rivera@student.example.org pls", US, f"{EMAIL} pls"),
+    ("taylor\u2060.m@example.com", US, EMAIL),
+    ("dana\u00ad.w@example.org", US, EMAIL),
+    # library cards in groups: spaces, dashes, dots, non-breaking and zero-width characters
+    ("library card 2 1234 00567 8901 wont scan", US, f"library card {LIBRARY_CARD} wont scan"),
+    ("card 21234-0056789-01 says blocked??", US, f"card {LIBRARY_CARD} says blocked??"),
+    ("2.1234.00567.8901 is my card", US, f"{LIBRARY_CARD} is my card"),
+    (f"barcode: 2{NBSP}1234{NBSP}00567{NBSP}8901", US, f"barcode: {LIBRARY_CARD}"),
+    (f"card no 2123400{ZWSP}0567890", US, f"card no {LIBRARY_CARD}"),
+    # payment cards with non-breaking, narrow and zero-width spaces, and dots
+    (f"4111{NBSP}1111{NBSP}1111{NBSP}1111", US, CARD),
+    (f"5555{NNBSP}5555{NNBSP}5555{NNBSP}4444 thanks", US, f"{CARD} thanks"),
+    (f"4012{ZWSP}8888{ZWSP}8888{ZWSP}1881", US, CARD),
+    ("6011.1111.1111.1117", US, CARD),
+    ("4111-1111 1111-1111", US, CARD),  # separators mixed
+    # other regions' numbers in a US library: national (trunk prefix 0) and with the exit code 00
+    ("I'm visiting from the UK, my mobile is 07700 900123", US, f"I'm visiting from the UK, my mobile is {PHONE}"),
+    ("07700900654", US, PHONE),
+    (f"uk mobile 07700{NBSP}900{NBSP}111", US, f"uk mobile {PHONE}"),
+    ("0161 496 0123 - leave a msg", US, f"{PHONE} - leave a msg"),
+    ("0044 7700 900456 is my whatsapp", US, f"{PHONE} is my whatsapp"),
+    ("0061 491 570 158 while I'm on exchange", US, f"{PHONE} while I'm on exchange"),
+    ("0033 6 39 98 56 78", US, PHONE),
+    ("0044 20 7946 0958", US, PHONE),  # 14 digits in groups: a phone number, not a library card
+    # a number right after another: the matcher reads around a masked one, not through it
+    ("card 21234000567890 312 555 0142", US, f"card {LIBRARY_CARD} {PHONE}"),
+    ("+44 (0)7700 900123 or (0)7700 900124", US, f"{PHONE} or {PHONE}"),
+]
+
+
+@pytest.mark.parametrize(("message", "region", "shown"), MASKED_IN_EVERY_FORM)
+def test_identifiers_are_masked_in_every_form(message, region, shown):
+    assert redact(message, region=region, library_card_pattern=r"\d{14}").text == shown
+
+
+def test_only_masked_spans_lose_their_invisible_characters():
+    """Matching reads past invisible and unusual spaces; what staff see is the text as typed, but
+    for the masks."""
+    message = f"see{ZWSP} you{NBSP}at 10:30, call 07700{NBSP}900{ZWSP}123 or jo{ZWSP}@example.org"
+    assert redact(message, region=US, library_card_pattern=r"\d{14}").text == \
+        f"see{ZWSP} you{NBSP}at 10:30, call {PHONE} or {EMAIL}"
+
+
+# Issue 15: identifiers staff look up, kept when their context names them (masked before but for
+# the ISSNs, the DOI in parentheses and the grouped barcode, which guard the new rules).
+KEPT_WHEN_LABELLED = [
+    "OCLC: 1234567",
+    "oclc # 1041234567",
+    "https://www.worldcat.org/oclc/1041234567",
+    "LCCN 2001012345",
+    "LC control no. 85-15357",
+    "https://doi.org/10.1371/journal.pone.0123456",
+    "DOI 10.1080/01621459.2017.1285773",
+    "need this one (doi: 10.1177/0956797614524581).",
+    "10.2307/1913236",
+    "ISSN 0028-0836, eISSN 1476-4687",
+    "ILL #1234567 still not here",
+    "ILLiad TN 2345678",
+    "request number 3141592",
+    "my ill request 2718281 came in??",
+    "item barcode 31234000567890",
+    "the barcode on the back of the book is 3 1234 00567 8901",
+    "book's barcode 39876000123456 wont check out",
+    "MMS id 9976543210123451",  # passes Luhn
+    "Alma 991000234567809",
+]
+
+
+@pytest.mark.parametrize("message", KEPT_WHEN_LABELLED)
+def test_labelled_identifiers_are_kept(message):
+    redacted = redact(message, region=US, library_card_pattern=r"\d{14}")
+    assert redacted.text == message
+    assert not redacted.changed
+
+
+# A label vouches only for an identifier of its shape right after it; the patron's own stays masked.
+MASKED_DESPITE_A_LABEL = [
+    ("ILL 555 123 4567", f"ILL {PHONE}"),
+    ("ILL 555/123/4567", f"ILL {PHONE}"),
+    ("ILL #555-123-4567", f"ILL #{PHONE}"),
+    ("ILL #1234567, 555-0123", f"ILL #1234567, {PHONE}"),
+    # more digits right after the identifier: the label vouches for neither
+    ("item barcode 31234000567890 555 0123", f"item barcode {LIBRARY_CARD} {PHONE}"),
+    ("call number 555-123-4567", f"call number {PHONE}"),
+    ("Hi it's Alma 555-123-4567", f"Hi it's Alma {PHONE}"),
+    ("Alma 5551234567", f"Alma {PHONE}"),
+    ("I'm in TN 615-555-0123", f"I'm in TN {PHONE}"),
+    ("item barcode 555-123-4567", f"item barcode {PHONE}"),
+    ("request # 4111 1111 1111 1111", f"request # {CARD}"),
+    ("my barcode 21234000567890", f"my barcode {LIBRARY_CARD}"),
+    ("barcode on my card 21234000567890", f"barcode on my card {LIBRARY_CARD}"),
+    ("barcode on my card for the book 21234000567890", f"barcode on my card for the book {LIBRARY_CARD}"),
+    ("item barcode 31234000567890, my card 2 1234 00567 8901",
+     f"item barcode 31234000567890, my card {LIBRARY_CARD}"),
+    ("doi 10.1000/182 call 555-123-4567", f"doi 10.1000/182 call {PHONE}"),
+]
+
+
+@pytest.mark.parametrize(("message", "shown"), MASKED_DESPITE_A_LABEL)
+def test_a_label_does_not_keep_the_patrons_own_numbers(message, shown):
+    assert redact(message, region=US, library_card_pattern=r"\d{14}").text == shown
+
+
+def test_every_field_of_a_follow_up_is_masked_on_the_card():
+    """The web form's name field is patron text too (issue 15: a phone number typed as the name)."""
+    from refdesk.models import Conversation, ReplyTo
+    from refdesk.slack.cards import heading
+
+    conversation = Conversation(conversation_id="c1", patron_id="p1", channel="web", anchor="s1",
+                                label="Web ···ab12", follow_up=True)
+    shown = heading(conversation, ReplyTo(address="jane.doe@example.org", name="Jane 312-555-0142"))
+    assert f"Reply to: Jane {PHONE} · {EMAIL}" in shown
+    assert "312-555-0142" not in shown and "jane.doe" not in shown
+    assert f"Reply to: Maria · {PHONE} " in heading(conversation, ReplyTo(address="+13125550142", name="Maria"))
 
 
 def test_the_library_card_pattern_is_configurable():

@@ -36,10 +36,11 @@ def heading(conversation: Conversation, reply_to: ReplyTo) -> str:
     text = f"*{escape(conversation.label)}*"
     if conversation.follow_up:
         text += " · :envelope: *follow-up requested* (asked while nobody was on duty)"
-        # The address is masked like any in patron text: replies reach it without staff seeing it.
+        # Every field of the follow-up form is patron text, masked like the rest (a name field can hold
+        # a phone number): replies reach the address without staff seeing it.
         from refdesk import redaction
 
-        who = " · ".join(escape(part) for part in (reply_to.name, redaction.redact(reply_to.address).text) if part)
+        who = " · ".join(escape(redaction.redact(part).text) for part in (reply_to.name, reply_to.address) if part)
         text += f"\nReply to: {who} (each reply is sent there)" if who else ""
     if conversation.after_hours:  # refdesk.waiting: the patron was told when the desk opens
         text += (f"\n:crescent_moon: Arrived while the desk was closed; the patron was told we open "
