@@ -190,10 +190,10 @@ class Control:
             self._triggers.pop(next(iter(self._triggers)))
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": TEAM_ID},
+            "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": team_of(user)},
             "api_app_id": APP_ID,
             "token": "local",
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "team": {"id": team_of(user), "domain": TEAM_DOMAIN},
             "container": {"type": "message", "message_ts": ts, "channel_id": message["channel"],
                           "is_ephemeral": False, **({"thread_ts": message["thread_ts"]} if message["thread_ts"] else {})},
             "trigger_id": trigger_id,
@@ -236,8 +236,8 @@ class Control:
         block, button = buttons[0]
         payload = {
             "type": "block_actions", "api_app_id": APP_ID, "token": "local", "trigger_id": _trigger_id(),
-            "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": TEAM_ID},
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "container": {"type": "view", "view_id": "V0HOME"},
+            "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": team_of(user)},
+            "team": {"id": team_of(user), "domain": TEAM_DOMAIN}, "container": {"type": "view", "view_id": "V0HOME"},
             "view": {**view, "id": "V0HOME"}, "state": {"values": {}},
             "actions": [{"action_id": action_id, "block_id": block.get("block_id", ""), "type": "button",
                          "value": button.get("value", ""), "text": button.get("text"),
@@ -291,8 +291,8 @@ class Control:
             raise ControlError(400, "values is an object: {block_id: value}")
         user = data.get("user") or self._triggers.get(view.get("trigger_id"), DEFAULT_USER)
         payload = {
-            "type": "view_submission", "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-            "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": TEAM_ID},
+            "type": "view_submission", "team": {"id": team_of(user), "domain": TEAM_DOMAIN},
+            "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": team_of(user)},
             "api_app_id": APP_ID, "token": "local", "trigger_id": _trigger_id(),
             "view": {**view, "state": {"values": _view_state(view, values)}},
             "response_urls": [], "is_enterprise_install": False, "enterprise": None,
@@ -309,7 +309,7 @@ class Control:
         user = data.get("user") or DEFAULT_USER
         channel = data.get("channel") or os.environ["SLACK_STAFF_CHANNEL"]
         form = {
-            "token": "local", "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN, "channel_id": channel,
+            "token": "local", "team_id": team_of(user), "team_domain": TEAM_DOMAIN, "channel_id": channel,
             "channel_name": STAFF_CHANNEL_NAME, "user_id": user, "user_name": user_name(user),
             "command": data.get("command") or "/refdesk", "text": data.get("text", ""), "api_app_id": APP_ID,
             "is_enterprise_install": "false", "response_url": slack.response_url(channel, user),

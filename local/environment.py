@@ -6,7 +6,8 @@ import json
 import os
 
 # Values for the template parameters that have no default.
-LOCAL_PARAMETER_VALUES = {"SlackStaffChannel": "C0STAFF01", "TwilioFromNumber": "+15005550006",
+LOCAL_PARAMETER_VALUES = {"SlackStaffChannel": "C0STAFF01", "SlackTeamId": "T0LIBRARY",  # the Slack stand-in's
+                          "TwilioFromNumber": "+15005550006",
                           # verified in the embedded moto by local.aws, as `make dev` needs
                           "SesSenderIdentity": "askus@library.example.org"}
 

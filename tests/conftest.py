@@ -37,6 +37,7 @@ PUBLIC_BASE_URL = "https://refdesk.example.org"
 SIGNING_SECRET = "test-signing-secret"
 AUTH_TOKEN = "test-auth-token"
 STAFF_CHANNEL = "C0STAFF01"
+LIBRARY_TEAM = "T0LIBRARY"  # the Slack stand-in's workspace (local.slack_standin.TEAM_ID) and the fixtures'
 LIBRARY_NUMBER = "+15005550006"
 PATRON_IP = "203.0.113.7"
 
@@ -48,6 +49,7 @@ ENV = {
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PATRON_ID_KEY": "test-patron-key",
     "REPORT_LINK_KEY": "test-report-link-key",
     "PUBLIC_BASE_URL": PUBLIC_BASE_URL, "SLACK_STAFF_CHANNEL": STAFF_CHANNEL, "TWILIO_FROM_NUMBER": LIBRARY_NUMBER,
+    "SLACK_TEAM_ID": LIBRARY_TEAM,
     "SMS_ACK_TEXT": "Thanks! A librarian will text you back.", "CLOSING_TEXT": "This conversation is closed.",
     "REPLY_FORMAT": "{name} (library): {text}", "ALLOWED_ORIGINS": "https://library.example.org",
     "LIBRARY_TIMEZONE": "America/New_York", "MAX_DELIVERY_ATTEMPTS": "3",

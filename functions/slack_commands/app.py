@@ -15,7 +15,7 @@ def command():
     verify_slack(request)
     form = request.form()
     api_url = get_settings().public_base_url or f"https://{request.domain}"
-    answer = commands.run(form.get("text", ""), form.get("user_id", ""), form.get("user_name", ""), api_url)
+    answer = commands.answer(form, api_url)
     return http.json_response(200, {"response_type": "ephemeral", "text": answer})
 
 

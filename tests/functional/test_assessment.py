@@ -199,9 +199,10 @@ def test_a_slack_connect_patron_gets_1_to_5_after_the_closing_line_and_rates_onc
     assert [button["action_id"] for button in buttons] == [f"rate_{n}" for n in range(1, 6)]
     prompt_ts = prompt["answered_ts"]
 
-    def press(button):
+    def press(button, user="U0PARTNER1", team="T0PARTNER"):
         payload = fixture("slack_block_actions_close.json")
-        payload["user"]["id"] = "U0PARTNER1"
+        payload["user"].update(id=user, team_id=team)
+        payload["team"]["id"] = team
         payload["channel"] = {"id": PARTNER_CHANNEL}
         payload["container"] = {"type": "message", "channel_id": PARTNER_CHANNEL, "message_ts": prompt_ts}
         payload["message"]["ts"] = prompt_ts
@@ -209,6 +210,13 @@ def test_a_slack_connect_patron_gets_1_to_5_after_the_closing_line_and_rates_onc
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         return invoke("slack_interactions",
                       slack_event("/slack/interactions", body, "application/x-www-form-urlencoded"))
+
+    # Anyone else in the shared channel (a colleague of the patron's, a librarian) cannot rate for them.
+    assert press(buttons[0], user="U0PARTNER2")["statusCode"] == 200
+    assert press(buttons[0], user="U0AMANDA", team="T0LIBRARY")["statusCode"] == 200
+    pump(aws)
+    assert store.stats.days(date(2000, 1, 1), date(2100, 1, 1))[0].ratings == {}
+    assert not [call for call in calls_named(slack, "chat.update") if call["channel"] == PARTNER_CHANNEL]
 
     assert press(buttons[4])["statusCode"] == 200
     assert press(buttons[0])["statusCode"] == 200

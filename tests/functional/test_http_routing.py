@@ -274,3 +274,20 @@ def test_a_request_that_adds_no_metrics_publishes_none_and_warns_nothing(aws, ca
 
     assert response["statusCode"] == 200
     assert emf_lines(capsys.readouterr().out) == []
+
+
+def test_slack_is_refused_with_a_403_until_the_signing_secret_is_stored(aws, monkeypatch):
+    """A first deploy: Slack verifies the Events URL as soon as the app exists, before its signing
+    secret is in SSM. RefDesk answers 403 (not a 500 that would trip the error alarm); once the
+    secret is stored, Slack's Retry is answered at once (a missing parameter is not cached)."""
+    import boto3
+
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    verification = json.dumps(fixture("slack_url_verification.json"))
+    response = invoke("slack_events", slack_event("/slack/events", verification))
+    assert response["statusCode"] == 403 and error_code(response) == "not_configured"
+
+    boto3.client("ssm").put_parameter(Name="/refdesk/slack-signing-secret", Value=SIGNING_SECRET,
+                                      Type="SecureString")
+    response = invoke("slack_events", slack_event("/slack/events", verification))
+    assert response["statusCode"] == 200 and json.loads(response["body"])["challenge"]

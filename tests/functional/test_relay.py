@@ -882,16 +882,6 @@ def test_a_reaction_slack_already_shows_is_not_a_failure(aws, slack, twilio):
     assert queue_depth(aws, "dlq") == 0
 
 
-def test_a_librarian_slack_cannot_look_up_is_credited_as_a_librarian(aws, slack, twilio):
-    conversation = open_conversation(aws, slack)
-
-    staff_reply(conversation["root_ts"], "Yes, we have it.", user="U0NOTINDIRECTORY")  # users.info: user_not_found
-    pump(aws)
-
-    assert [sent["body"] for sent in twilio.sent] == ["Librarian (library): Yes, we have it."]
-    assert "users.info" in slack.methods()
-
-
 def test_a_batch_whose_every_record_fails_is_answered_with_its_failures(aws, slack, twilio, capfd, monkeypatch):
     conversation = open_conversation(aws, slack)
     log_to_captured_stdout(monkeypatch)

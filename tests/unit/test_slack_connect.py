@@ -50,13 +50,21 @@ def test_the_fixture_of_record_is_a_partners_message():
     assert slack_connect.from_partner(envelope["event"], envelope)
 
 
-def test_the_librarys_team_is_the_installation_not_the_envelopes_team_id():
-    """In a channel another organisation created, the envelope's team_id is theirs; the event was
-    delivered to the library's installation (authorizations)."""
+def test_the_librarys_team_is_the_setting_not_the_envelopes_team_id(monkeypatch):
+    """In a channel another organisation created, the envelope's team_id is theirs: which team is
+    the library's is SlackTeamId's to say (refdesk.staff), never the payload's."""
     envelope = partner_message()
     assert envelope["team_id"] == "T0PARTNER"
-    assert slack_connect.library_team(envelope) == "T0LIBRARY"
-    assert slack_connect.library_team({"team_id": "T0LIBRARY"}) == "T0LIBRARY"
+    assert slack_connect.from_partner(envelope["event"], envelope)
+    use_library_team(monkeypatch, "T0PARTNER")
+    assert not slack_connect.from_partner(envelope["event"], envelope)
+
+
+def use_library_team(monkeypatch, teams: str) -> None:
+    from refdesk.settings import get_settings
+
+    monkeypatch.setenv("SLACK_TEAM_ID", teams)
+    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize("change, why", [
@@ -76,11 +84,12 @@ def test_not_a_partners_message(change, why):
     assert not slack_connect.from_partner(envelope["event"], envelope), why
 
 
-def test_a_member_of_the_librarys_enterprise_grid_org_is_not_an_outsider():
+def test_a_member_of_the_librarys_enterprise_grid_org_is_not_an_outsider(monkeypatch):
+    use_library_team(monkeypatch, "T0LIBRARY,E0LIBRARYORG")
     envelope = partner_message()
-    envelope["authorizations"][0]["enterprise_id"] = "E0LIBRARYORG"
-    envelope["event"].update(user_team="E0LIBRARYORG")
-    assert not slack_connect.is_outsider(envelope["event"], envelope)
+    envelope["event"].update(user_team="E0LIBRARYORG", source_team="E0LIBRARYORG", team="E0LIBRARYORG")
+    assert not slack_connect.is_outsider(envelope["event"])
+    assert not slack_connect.from_partner(envelope["event"], envelope)
 
 
 # --- parse --------------------------------------------------------------------------------
@@ -304,28 +313,47 @@ def test_a_library_members_message_in_the_shared_channel_is_not_a_patrons(accept
     job = router.job_for_event(envelope)
 
     assert accepted == []
-    assert isinstance(job, StaffReplyJob) and not job.outsider  # the relay finds no staff thread for it
+    assert isinstance(job, StaffReplyJob) and job.actor_team == "T0LIBRARY"  # the relay finds no staff thread
 
 
-def test_an_outsider_in_a_staff_thread_is_marked_and_never_accepted_as_a_patron(accepted):
+def test_an_outsider_in_a_staff_thread_is_unverified_and_never_accepted_as_a_patron(accepted):
     job = router.job_for_event(outsider())
 
     assert accepted == []
     assert isinstance(job, StaffReplyJob)
-    assert (job.channel, job.thread_ts, job.outsider) == (STAFF_CHANNEL, "1700000001.000000", True)
+    assert (job.channel, job.thread_ts, job.actor_team) == (STAFF_CHANNEL, "1700000001.000000", "")
     assert job_from_body(job.to_body()) == job
 
 
-def test_a_librarians_reply_is_not_an_outsiders():
+def test_a_librarians_reply_carries_the_verified_team():
     job = router.job_for_event(fixture("slack_message_reply.json"))
-    assert isinstance(job, StaffReplyJob) and not job.outsider
+    assert isinstance(job, StaffReplyJob) and job.actor_team == "T0LIBRARY"
 
 
-def test_a_staff_reply_job_queued_before_outsider_existed_still_loads():
+@pytest.mark.parametrize("change, why", [
+    (lambda e: [e["event"].pop(name) for name in ("team",)] and e.update(is_ext_shared_channel=True),
+     "a shared channel, and the message names no team"),
+    (lambda e: e["event"].pop("team") and e.pop("is_ext_shared_channel"), "nothing says whether the channel is shared"),
+    (lambda e: e["event"].update(user_team="T0PARTNER"), "one of the teams it names is another's"),
+])
+def test_a_reply_whose_team_cannot_be_told_is_not_staffs(change, why):
+    envelope = fixture("slack_message_reply.json")
+    change(envelope)
+    job = router.job_for_event(envelope)
+    assert isinstance(job, StaffReplyJob) and job.actor_team == "", why
+
+
+def test_a_reply_that_names_no_team_outside_a_shared_channel_is_of_the_workspace_it_was_delivered_to():
+    envelope = fixture("slack_message_reply.json")
+    del envelope["event"]["team"]
+    assert router.job_for_event(envelope).actor_team == "T0LIBRARY"
+
+
+def test_a_staff_reply_job_queued_by_an_older_version_still_loads_and_is_not_trusted():
     body = StaffReplyJob(event_id="Ev1", channel=STAFF_CHANNEL, thread_ts="1.1", user="U0AMANDA", text="hi",
-                         ts="1.2").to_body().replace(', "outsider": false', "")
-    assert "outsider" not in body
-    assert job_from_body(body).outsider is False
+                         ts="1.2").to_body().replace(', "actor_team": ""', ', "outsider": false')
+    assert "actor_team" not in body
+    assert job_from_body(body).actor_team == ""
 
 
 def partner_edit(subtype: str) -> dict:
@@ -389,17 +417,31 @@ class Directory:
     ({"id": "U0TOM", "team_id": "T0PARTNER", "is_stranger": True}, False),
     ({"id": "U0TOM", "is_stranger": True}, False),
     ({"id": "U0GRID", "team_id": "T0BRANCH", "enterprise_user": {"enterprise_id": "E0LIBRARYORG"}}, True),
+    ({"id": "U0GONE", "team_id": "T0LIBRARY", "deleted": True}, False),
 ])
-def test_only_the_librarys_own_team_counts_as_staff(user, member):
+def test_only_the_librarys_own_team_counts_as_staff(monkeypatch, user, member):
+    use_library_team(monkeypatch, "T0LIBRARY,E0LIBRARYORG")
     clients.use("slack", Directory({user["id"]: user}, enterprise="E0LIBRARYORG"))
 
     assert staff.is_library_member(user["id"]) is member
 
 
-def test_who_slack_cannot_look_up_is_left_to_the_events_own_team():
-    clients.use("slack", Directory({}))
-    assert staff.is_library_member("U0NOTINDIRECTORY") is True
+@pytest.mark.parametrize("error", ["user_not_found", "user_not_visible"])
+def test_who_slack_cannot_look_up_or_show_is_not_staff(error):
+    class Hidden(Directory):
+        def users_info(self, user):
+            raise SlackApiError(error, {"ok": False, "error": error})
+
+    clients.use("slack", Hidden({}))
+    assert staff.is_library_member("U0NOTINDIRECTORY") is False
     assert staff.first_name("U0NOTINDIRECTORY") == "Librarian"
+
+
+def test_nobody_is_staff_without_the_librarys_team_set(monkeypatch):
+    use_library_team(monkeypatch, "")
+    clients.use("slack", Directory({"U0AMANDA": {"id": "U0AMANDA", "team_id": "T0LIBRARY"}}))
+    assert staff.is_library_member("U0AMANDA") is False
+    assert router.job_for_event(fixture("slack_message_reply.json")).actor_team == ""
 
 
 def test_users_info_and_auth_test_are_asked_once_per_person():
@@ -407,5 +449,5 @@ def test_users_info_and_auth_test_are_asked_once_per_person():
     clients.use("slack", directory)
 
     assert staff.is_library_member("U0AMANDA") and staff.first_name("U0AMANDA") == "Amanda"
-    assert staff.library_team_id() == "T0LIBRARY" and staff.bot_user_id() == "U0REFDESK"
+    assert staff.bot_user_id() == "U0REFDESK"
     assert directory.asked == ["U0AMANDA"]

@@ -315,7 +315,8 @@ def test_a_human_thread_reply_becomes_a_staff_reply_job():
     job = router.job_for_event(payload)
 
     assert job == StaffReplyJob(event_id=payload["event_id"], channel="C0STAFF01", user="U0AMANDA",
-                                text=payload["event"]["text"], ts="1700000100.000200", thread_ts="1700000001.000000")
+                                text=payload["event"]["text"], ts="1700000100.000200", thread_ts="1700000001.000000",
+                                actor_team="T0LIBRARY")
     assert job.group == "thread:C0STAFF01:1700000001.000000"
     assert job.idempotency_key == payload["event_id"]
 

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 
 from refdesk import store, transcripts
 from refdesk.models import AssessJob, Author, Conversation, RatingJob
+from refdesk.observability import count
 from refdesk.settings import get_settings
 
 logger = Logger(child=True)
@@ -143,6 +144,10 @@ def rate(job: RatingJob) -> None:
 
     conversation = store.conversations.get(job.conversation_id)
     if conversation.channel not in RATED_CHANNELS or conversation.channel != job.channel:
+        return
+    if job.slack_channel and job.rater != conversation.patron_id:  # pressed in a shared channel by someone else
+        logger.info("rating by someone other than the patron ignored", extra={"conversation_id": job.conversation_id})
+        count("RatingRefused")
         return
     if store.stats.record_rating(conversation.conversation_id, day_of(conversation), job.rating):
         logger.info("rating counted", extra={"conversation_id": conversation.conversation_id})

@@ -125,7 +125,10 @@ def transfer(job: TransferJob) -> None:
 
 
 def home_opened(job: HomeOpenedJob) -> None:
-    home.publish(job.user)
+    """The Home tab lists who waits: published only to members of the library's Slack
+    (refdesk.staff); anyone else who opens it sees nothing of the desk."""
+    if slack.is_library_member(job.user):
+        home.publish(job.user)
 
 
 def refresh_card(conversation: Conversation) -> None:

@@ -7,11 +7,12 @@ from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from refdesk import (assessment, assignment, blocking, departments, erasure, jobs, relay, retry, reveal,
+from refdesk import (assessment, assignment, blocking, departments, erasure, jobs, relay, retry, reveal, staff,
                      waiting)
 from refdesk.models import (AssessJob, BlockPatronJob, ClaimJob, CloseJob, ErasePatronJob, HomeOpenedJob, InviteJob,
                             Job, NudgeJob, PatronEditJob, PatronMessageJob, QuickReplyJob, RatingJob, RevealJob,
-                            StaffEditJob, StaffReplyJob, TransferJob, UnblockPatronJob, job_from_body)
+                            StaffEditJob, StaffOnlyJob, StaffReplyJob, TransferJob, UnblockPatronJob,
+                            job_from_body)
 
 logger = Logger(child=True)
 
@@ -33,6 +34,7 @@ HANDLERS: dict[type[Job], Callable] = {
     RatingJob: assessment.rate,
     ErasePatronJob: erasure.erase,  # a patron's "delete"
     RevealJob: reveal.reveal,  # Reveal on a redacted patron message
+    StaffOnlyJob: staff.tell_refused,  # someone outside the library pressed a staff button
 }
 
 
@@ -44,7 +46,10 @@ def run(received: jobs.Received) -> None:
     job = None
     try:
         job = job_from_body(received.body)
-        HANDLERS[type(job)](job)
+        if staff.trusts(job):
+            HANDLERS[type(job)](job)
+        else:
+            staff.refused(job)
     except Exception as error:
         seconds = retry.next_try(error, received.attempt)
         # Only the error's type: messages from Twilio and Slack can quote phone numbers or text.

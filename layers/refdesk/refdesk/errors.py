@@ -29,6 +29,13 @@ class Conflict(RefDeskError):
     status, code = 409, "conflict"
 
 
+class NotConfigured(RefDeskError):
+    """A secret the request is checked with is not stored yet (a first deploy, before the Slack
+    app exists: Slack's URL verification is refused until the signing secret is, then Retry)."""
+
+    status, code = 403, "not_configured"
+
+
 class PayloadTooLarge(RefDeskError):
     status, code = 413, "too_large"
 

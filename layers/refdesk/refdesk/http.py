@@ -18,6 +18,11 @@ What `Api` adds, once for every function:
   (512 KiB for Slack's events, which may carry a 40,000-character message),
   strict base64 when API Gateway encoded it, UTF-8 and content type checked when read
   (`Request.text`, `.form`, `.json`). Signatures are checked over these bytes (refdesk.signatures).
+* JSON from outside (`Request.json`, and `refdesk.shapes.parse_json` for JSON carried in a form
+  field, as Slack's interactivity `payload`) is strict, interoperable JSON (RFC 8259, I-JSON): NaN,
+  Infinity, 1e999, integers beyond ±(2**53 - 1) and lone UTF-16 surrogates (a "\\ud83d" escape:
+  half an emoji, which Python's json accepts but no UTF-8 encoder, SQS, DynamoDB or Slack does)
+  are a 400 here, before any route sees them.
 * Route variables (`<id>`, named as in template.yaml) are API Gateway's decoded pathParameters.
 * For the browser-facing chat API, `allowed_origins`: Powertools' `CORSConfig` echoes an allowed
   Origin (exposing Retry-After, allowing the authorization and content-type headers, preflights
@@ -49,11 +54,12 @@ from refdesk.errors import (BadRequest, Forbidden, NotFound, PayloadTooLarge, Ra
                             UnsupportedMediaType)
 from refdesk import observability, retry
 from refdesk.observability import count
+from refdesk.shapes import parse_json
 
 logger = Logger(child=True)
 
-__all__ = ["Api", "Request", "Response", "Router", "error_response", "json_response", "lambda_handler", "request",
-           "respond"]
+__all__ = ["Api", "Request", "Response", "Router", "error_response", "json_response", "lambda_handler",
+           "request", "respond"]
 
 MAX_WEBHOOK_BODY = 64 * 1024
 # Slack's own limit is a 40,000-character message; its event can hold that twice (text and
@@ -132,10 +138,7 @@ class Request:
     def json(self) -> dict:
         if self.content_type != JSON_TYPE:
             raise UnsupportedMediaType(f"expected {JSON_TYPE}")
-        try:
-            value = json.loads(self.text())
-        except (ValueError, RecursionError) as exc:
-            raise BadRequest("malformed JSON body") from exc
+        value = parse_json(self.text(), "JSON body")
         if not isinstance(value, dict):
             raise BadRequest("JSON body must be an object")
         return value

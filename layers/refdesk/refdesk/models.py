@@ -226,7 +226,8 @@ class StaffReplyJob(ThreadEventJob):
     text: str
     ts: str
     files: int = 0  # files attached in Slack (file_share): never sent to the patron; the librarian is told
-    outsider: bool = False  # the event shows the author is not of the library's Slack team: never relayed
+    # The author's team as the edge verified it (refdesk.staff); "": not the library's, never relayed.
+    actor_team: str = ""
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,14 @@ class PatronEditJob(Job):
         return self.event_id
 
 
+class ByStaff:
+    """A staff action (a button, a menu, a modal): `actor_team` is the library team the edge
+    verified its `user` belongs to (refdesk.staff); the dispatcher runs it only then."""
+
+    user: str
+    actor_team: str
+
+
 class OnCard:
     """A job from a button or menu on a conversation's card: it runs in the card's thread group,
     so it comes after the replies sent before it (a reply sent just before Close reaches the
@@ -273,13 +282,14 @@ class OnCard:
 
 
 @dataclass(frozen=True)
-class CloseJob(OnCard, Job):
+class CloseJob(ByStaff, OnCard, Job):
     kind: ClassVar[str] = "close"
     conversation_id: str
     user: str
     channel: str
     root_ts: str = ""  # the card's ts: same FIFO group as the thread's replies
     action_ts: str = ""
+    actor_team: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -307,7 +317,7 @@ class NudgeJob(Job):
 
 
 @dataclass(frozen=True)
-class BlockPatronJob(OnCard, Job):
+class BlockPatronJob(ByStaff, OnCard, Job):
     """The Block patron button (after its confirmation) on a conversation's card."""
 
     kind: ClassVar[str] = "block_patron"
@@ -316,6 +326,7 @@ class BlockPatronJob(OnCard, Job):
     channel: str
     root_ts: str = ""
     action_ts: str = ""
+    actor_team: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -323,13 +334,14 @@ class BlockPatronJob(OnCard, Job):
 
 
 @dataclass(frozen=True)
-class UnblockPatronJob(Job):
+class UnblockPatronJob(ByStaff, Job):
     """The Unblock button in the Home tab's "Blocked patrons" section."""
 
     kind: ClassVar[str] = "unblock_patron"
     patron_id: str
     user: str
     action_ts: str = ""
+    actor_team: str = ""
 
     @property
     def group(self) -> str:
@@ -341,7 +353,7 @@ class UnblockPatronJob(Job):
 
 
 @dataclass(frozen=True)
-class ClaimJob(OnCard, Job):
+class ClaimJob(ByStaff, OnCard, Job):
     """A librarian pressed Claim (on the card or in the Home tab)."""
 
     kind: ClassVar[str] = "claim"
@@ -350,6 +362,7 @@ class ClaimJob(OnCard, Job):
     channel: str = ""  # the card's channel and ts, when pressed on the card
     root_ts: str = ""
     action_ts: str = ""
+    actor_team: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -357,7 +370,7 @@ class ClaimJob(OnCard, Job):
 
 
 @dataclass(frozen=True)
-class TransferJob(OnCard, Job):
+class TransferJob(ByStaff, OnCard, Job):
     """A librarian picked a colleague in the card's "Transfer to…" menu."""
 
     kind: ClassVar[str] = "transfer"
@@ -366,6 +379,7 @@ class TransferJob(OnCard, Job):
     channel: str
     root_ts: str
     action_ts: str = ""
+    actor_team: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -390,7 +404,7 @@ class HomeOpenedJob(Job):
 
 
 @dataclass(frozen=True)
-class InviteJob(OnCard, Job):
+class InviteJob(ByStaff, OnCard, Job):
     """A librarian submitted the Invite modal: mention the department in the thread and point its
     channel at it (refdesk.departments)."""
 
@@ -402,6 +416,7 @@ class InviteJob(OnCard, Job):
     channel: str = ""  # the card's channel and ts (from the modal's private_metadata)
     root_ts: str = ""
     note: str = ""  # what the librarian asks of the department (staff only)
+    actor_team: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -409,7 +424,7 @@ class InviteJob(OnCard, Job):
 
 
 @dataclass(frozen=True)
-class QuickReplyJob(OnCard, Job):
+class QuickReplyJob(ByStaff, OnCard, Job):
     """A librarian chose a quick reply from the card's menu: sent like their own reply."""
 
     kind: ClassVar[str] = "quick_reply"
@@ -418,6 +433,7 @@ class QuickReplyJob(OnCard, Job):
     channel: str
     root_ts: str
     action_ts: str
+    actor_team: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -431,21 +447,22 @@ JOB_TYPES: dict[str, type[Job]] = {job.kind: job for job in (PatronMessageJob, S
 JOB_TYPES.update({job.kind: job for job in (InviteJob, QuickReplyJob)})  # departments, quick replies
 
 def job_from_body(body: str) -> Job:
-    """The job a queue message carries. Raises ValueError for anything else."""
+    """The job a queue message carries (fields it no longer has, from a body queued by an older
+    version, are left out). Raises ValueError for anything else."""
     data = json.loads(body)
     job_type = JOB_TYPES.get(data.pop("kind", None)) if isinstance(data, dict) else None
     if job_type is None:
         raise ValueError("not a RefDesk job")
     if job_type is PatronMessageJob and data.get("message"):
         data["message"] = InboundMessage(**data["message"])
-    return job_type(**data)
+    return _from_item(job_type, data)
 
 
 
 # --- assessment (refdesk.assessment): READ and topic on the closed card, the patron's rating --
 
 @dataclass(frozen=True)
-class AssessJob(OnCard, Job):
+class AssessJob(ByStaff, OnCard, Job):
     """A READ level (1-6) or a topic tag chosen on a closed conversation's card."""
 
     kind: ClassVar[str] = "assess"
@@ -456,6 +473,7 @@ class AssessJob(OnCard, Job):
     action_ts: str = ""
     read_level: int = 0  # one of read_level, topic
     topic: str = ""
+    actor_team: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -473,6 +491,7 @@ class RatingJob(Job):
     channel: str  # the patron channel: web or slack_connect
     slack_channel: str = ""
     message_ts: str = ""
+    rater: str = ""  # Slack Connect: the keyed hash of whoever pressed the rating (the patron's, to count)
 
     @property
     def group(self) -> str:
@@ -480,7 +499,9 @@ class RatingJob(Job):
 
     @property
     def idempotency_key(self) -> str:
-        return f"rating:{self.conversation_id}"  # once per conversation
+        # Once per conversation and rater: counted once by store.stats.record_rating, and someone
+        # else's press (not counted) must not shadow the patron's.
+        return f"rating:{self.conversation_id}:{self.rater}"
 
 
 JOB_TYPES.update({job.kind: job for job in (AssessJob, RatingJob)})
@@ -515,7 +536,7 @@ JOB_TYPES[ErasePatronJob.kind] = ErasePatronJob
 # --- redaction (refdesk.redaction, refdesk.reveal): Reveal on a redacted patron message -------
 
 @dataclass(frozen=True)
-class RevealJob(OnCard, Job):
+class RevealJob(ByStaff, OnCard, Job):
     """A librarian pressed Reveal on a patron message shown redacted (the card or a thread post):
     its original goes to them alone (ephemeral), and the reveal is recorded (store.reveals)."""
 
@@ -526,6 +547,7 @@ class RevealJob(OnCard, Job):
     root_ts: str  # the conversation's thread (its card's ts)
     message_ts: str  # the post the button is on: the patron message's slack_ts
     action_ts: str
+    actor_team: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -533,3 +555,27 @@ class RevealJob(OnCard, Job):
 
 
 JOB_TYPES[RevealJob.kind] = RevealJob
+
+
+# --- the staff boundary (refdesk.staff) -------------------------------------------------------
+
+@dataclass(frozen=True)
+class StaffOnlyJob(Job):
+    """Someone outside the library's Slack pressed a staff button: they are told, and that is all."""
+
+    kind: ClassVar[str] = "staff_only"
+    user: str
+    channel: str = ""  # where they pressed it ("" in a view: nowhere to tell them)
+    thread_ts: str = ""
+    action_ts: str = ""
+
+    @property
+    def group(self) -> str:
+        return thread_group(self.channel, self.thread_ts) if self.channel and self.thread_ts else f"refused:{self.user}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"refused:{self.user}:{self.channel}:{self.action_ts}"
+
+
+JOB_TYPES[StaffOnlyJob.kind] = StaffOnlyJob

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import (assessment, assignment, blocking, channels, contact_card, departments, live, pictures, store,
-                     waiting)
+from refdesk import (assessment, assignment, blocking, channels, contact_card, departments, live, pictures, staff,
+                     store, waiting)
 from refdesk.errors import Conflict, DeliveryFailed, NotFound, RetryLater
 from refdesk.models import (Author, CloseJob, Conversation, Delivery, InboundMessage, Job, Message, PatronEditJob,
                             PatronMessageJob, QuickReplyJob, ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
@@ -169,7 +169,7 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
     conversation_id = store.conversations.for_thread(job.channel, job.thread_ts)
     if not conversation_id or job.user == slack.bot_user_id():
         return
-    if job.outsider or not slack.is_library_member(job.user):
+    if not staff.is_library_team(job.actor_team) or not slack.is_library_member(job.user):
         _keep_from_patron(job)
         return
     text = plain_text(job.text, name_of=slack.first_name)
@@ -204,12 +204,14 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
 
 
 def _keep_from_patron(job: StaffReplyJob) -> None:
-    """Only members of the library's own Slack team answer patrons. A message in a staff thread
-    from anyone else (possible when the staff channel is itself a Slack Connect channel) is
-    never sent to the patron, nor stored in the conversation; it gets the internal :lock: so
-    staff can see it stayed with them."""
+    """Only members of the library's own Slack team answer patrons (refdesk.staff). A message in
+    a staff thread from anyone else (possible when the staff channel is itself a Slack Connect
+    channel) is never sent to the patron, nor stored in the conversation; it gets the internal
+    :lock: so staff can see it stayed with them, and its author is told why."""
     logger.info("message from outside the library's team kept from the patron", extra={"thread_ts": job.thread_ts})
+    count("StaffActionRefused")
     slack.react(job.channel, job.ts, slack.INTERNAL)
+    slack.tell(job.channel, job.user, staff.refusal(), thread_ts=job.thread_ts)
 
 
 def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Message, sender: str) -> bool:

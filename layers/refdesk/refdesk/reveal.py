@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from refdesk import store
+from refdesk import staff, store
 from refdesk.errors import NotFound
 from refdesk.models import Author, Message, RevealJob
 from refdesk.slack import api as slack
@@ -16,13 +16,12 @@ logger = Logger(child=True)
 
 HEADER = ":eyes: Only you can see this: what the patron wrote, unredacted. Your reveal is recorded."
 GONE = "The original of this message is no longer kept."
-STAFF_ONLY = "Only members of the library's team can reveal what a patron wrote."
 MAX_TEXT = 3500
 
 
 def reveal(job: RevealJob) -> None:
-    if not slack.is_library_member(job.user):  # a partner's member in a shared staff channel
-        slack.tell(job.channel, job.user, STAFF_ONLY, thread_ts=job.root_ts)
+    if not slack.is_library_member(job.user):  # verified at the edge; asked again before patron words are shown
+        slack.tell(job.channel, job.user, staff.refusal(), thread_ts=job.root_ts)
         return
     message = _patron_message(job)
     if message is None:

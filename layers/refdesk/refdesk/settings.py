@@ -62,6 +62,10 @@ class Settings:
     ssm_prefix: str = "/refdesk"
     public_base_url: str = ""
     slack_staff_channel: str = ""
+    # The library's own Slack workspace (SlackTeamId, T…; for an Enterprise Grid org, each workspace
+    # whose members are staff, and the org's E… id). Only its members act as staff (refdesk.staff);
+    # none set: nobody does.
+    slack_team_ids: tuple[str, ...] = ()
     slack_api_url: str = ""
     twilio_api_url: str = ""
     twilio_from_number: str = ""
@@ -129,6 +133,7 @@ class Settings:
             ssm_prefix=env.get("SSM_PREFIX", "/refdesk").rstrip("/"),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             slack_staff_channel=env.get("SLACK_STAFF_CHANNEL", ""),
+            slack_team_ids=_csv(env.get("SLACK_TEAM_ID", "")),
             slack_api_url=env.get("SLACK_API_URL", ""),
             twilio_api_url=env.get("TWILIO_API_URL", "").rstrip("/"),
             twilio_from_number=env.get("TWILIO_FROM_NUMBER", ""),
@@ -200,9 +205,16 @@ class Settings:
             return os.environ[env_name]
         from aws_lambda_powertools.utilities import parameters
 
-        return parameters.get_parameter(
-            f"{self.ssm_prefix}/{parameter}", decrypt=True, max_age=SECRET_CACHE_SECONDS
-        )
+        from refdesk.errors import NotConfigured
+
+        try:
+            return parameters.get_parameter(
+                f"{self.ssm_prefix}/{parameter}", decrypt=True, max_age=SECRET_CACHE_SECONDS
+            )
+        except parameters.exceptions.GetParameterError as error:
+            if "ParameterNotFound" in str(error):  # not cached: stored later, it is read at once
+                raise NotConfigured(f"{self.ssm_prefix}/{parameter} is not stored in SSM yet") from error
+            raise
 
 
 @lru_cache(maxsize=1)

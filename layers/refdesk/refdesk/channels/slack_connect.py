@@ -14,17 +14,19 @@ characters of their user id), never a name or an e-mail address. The webhook mak
 call, so the team's name is not looked up.
 
 Which events are a partner's is decided here (`from_partner`), from the event and its
-envelope alone: no AWS or Slack call. The library's own team is the app's installation the
-event is delivered to (`authorizations`), else the envelope's `team_id`."""
+envelope alone: no AWS or Slack call. The library's own team is the one staff boundary's
+(refdesk.staff: the SlackTeamId setting)."""
 from __future__ import annotations
 
 import re
 from typing import Any, Mapping
 
-from refdesk import identity, store
+from refdesk import identity, staff, store
 from refdesk.errors import BadRequest, DeliveryFailed
 from refdesk.models import InboundMessage, Message
 from refdesk.settings import get_settings
+from refdesk.shapes import check
+from refdesk.slack import payloads
 from refdesk.slack.text import escaped_chunks, plain_text
 from refdesk.store.sessions import Release
 
@@ -51,44 +53,23 @@ PERMANENT_ERRORS = {
 }
 
 
-def library_team(envelope: Mapping[str, Any]) -> str:
-    """The library's team: the installation the event was delivered to."""
-    for authorization in envelope.get("authorizations") or []:
-        if isinstance(authorization, dict) and authorization.get("team_id"):
-            return str(authorization["team_id"])
-    return str(envelope.get("team_id") or "")
-
-
-def _library_enterprise(envelope: Mapping[str, Any]) -> str:
-    for authorization in envelope.get("authorizations") or []:
-        if isinstance(authorization, dict) and authorization.get("enterprise_id"):
-            return str(authorization["enterprise_id"])
-    return ""
-
-
 def _bot_user(envelope: Mapping[str, Any]) -> str:
     for authorization in envelope.get("authorizations") or []:
-        if isinstance(authorization, dict) and authorization.get("is_bot") and authorization.get("user_id"):
+        if authorization.get("is_bot") and authorization.get("user_id"):
             return str(authorization["user_id"])
     return ""
 
 
 def author_team(message: Mapping[str, Any]) -> str:
     """The team of the person who wrote a message, as the event says (empty when it does not)."""
-    for name in ("user_team", "source_team", "team"):
-        value = message.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return ""
+    return next((str(message[name]) for name in ("user_team", "source_team", "team") if message.get(name)), "")
 
 
-def is_outsider(message: Mapping[str, Any], envelope: Mapping[str, Any]) -> bool:
-    """Whether the event itself shows the author belongs to another organisation. False when it
-    cannot tell (no team on the message, or none for the library)."""
-    team, library = author_team(message), library_team(envelope)
-    if not team or not library:
-        return False
-    return team not in (library, _library_enterprise(envelope))
+def is_outsider(message: Mapping[str, Any]) -> bool:
+    """Whether the event names the author's team and it is not the library's (refdesk.staff). A
+    message that names no team is not a partner's; on the staff side it is not staff's either."""
+    team = author_team(message)
+    return bool(team) and not staff.is_library_team(team)
 
 
 def from_partner(event: Mapping[str, Any], envelope: Mapping[str, Any], message: Mapping[str, Any] | None = None) -> bool:
@@ -97,10 +78,10 @@ def from_partner(event: Mapping[str, Any], envelope: Mapping[str, Any], message:
     message = event if message is None else message
     channel = event.get("channel")
     return (envelope.get("is_ext_shared_channel") is True
-            and isinstance(channel, str) and bool(channel) and channel != get_settings().slack_staff_channel
-            and isinstance(message, Mapping) and not message.get("bot_id")
+            and bool(channel) and channel != get_settings().slack_staff_channel
+            and bool(message) and not message.get("bot_id")
             and bool(message.get("user")) and message.get("user") != _bot_user(envelope)
-            and is_outsider(message, envelope))
+            and is_outsider(message))
 
 
 def session_of(channel: str, thread_root: str) -> str:
@@ -116,6 +97,11 @@ def address_of(channel: str, thread_root: str) -> str:
     return f"{channel}/{thread_root}"
 
 
+def patron_of(team: str, user: str) -> str:
+    """The keyed hash a partner's member is known by (their team and user id)."""
+    return identity.patron_id(NAME, f"{team}:{user}")
+
+
 def label_of(team: str, user: str) -> str:
     return f"Slack Connect · {team or 'partner'} ···{user[-4:]}"
 
@@ -128,13 +114,6 @@ def readable(slack_text: str, files: int = 0) -> str:
     return "\n".join(part for part in (text, note) if part.strip())
 
 
-def _string(fields: Mapping[str, Any], name: str, pattern: re.Pattern | None = None) -> str:
-    value = fields.get(name)
-    if not isinstance(value, str) or not value or (pattern and not pattern.match(value)):
-        raise BadRequest(f"Slack Connect message without a valid {name}")
-    return value
-
-
 class SlackConnectChannel:
     name = NAME
     release = Release.FORGET
@@ -142,20 +121,18 @@ class SlackConnectChannel:
     def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage | None:
         """`fields` is the message event (type message: a new message, thread_broadcast or
         file_share). None when there is nothing to show (an empty message)."""
-        channel, user, ts = _string(fields, "channel", CHANNEL_ID), _string(fields, "user"), _string(fields, "ts", TS)
+        check(fields, payloads.MessageEvent, "event")
+        if not fields.get("user") or not fields.get("ts"):
+            raise BadRequest("Slack Connect message without a user or ts")
+        channel, user, ts = fields["channel"], fields["user"], fields["ts"]
         root = fields.get("thread_ts") or ts
-        if not isinstance(root, str) or not TS.match(root):
-            raise BadRequest("Slack Connect message with a malformed thread_ts")
-        text, files = fields.get("text") or "", fields.get("files") or []
-        if not isinstance(text, str) or not isinstance(files, list):
-            raise BadRequest("Slack Connect message text or files malformed")
-        body = readable(text, len(files))
+        body = readable(fields.get("text") or "", len(fields.get("files") or ()))
         if not body.strip():
             return None
         team = author_team(fields)
         return InboundMessage(channel=self.name, message_id=message_id_of(channel, ts),
                               session_id=session_id or session_of(channel, root),
-                              patron_id=identity.patron_id(self.name, f"{team}:{user}"), label=label_of(team, user),
+                              patron_id=patron_of(team, user), label=label_of(team, user),
                               text=body, reply_address=address_of(channel, root))
 
     def claim(self, message: InboundMessage, credential: str = "", at: str = "") -> tuple[str, bool]:

@@ -188,11 +188,7 @@ def _text_field(body: Mapping[str, Any], name: str, limit: int, required: bool =
     value = body.get(name, "")
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a string")
-    value = value.strip()
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate: half an emoji
-        raise BadRequest(f"{name} is not valid Unicode") from exc
+    value = value.strip()  # never a lone surrogate: refdesk.http refused the body
     if required and not value:
         raise BadRequest(f"{name} is empty")
     if len(value) > limit:

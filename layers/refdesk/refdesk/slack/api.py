@@ -260,10 +260,6 @@ def bot_user_id() -> str:
     return _auth()["user_id"]
 
 
-def library_team_id() -> str:
-    return str(_auth().get("team_id") or "")
-
-
 @lru_cache(maxsize=256)
 def _user(user_id: str) -> dict:
     """users.info's user, or {} when Slack has no such user. Other errors are raised (and
@@ -277,21 +273,30 @@ def _user(user_id: str) -> dict:
 
 
 def is_library_member(user_id: str) -> bool:
-    """False when Slack says the person belongs to another organisation: a `team_id` other than
-    the library's (and not of its Enterprise Grid org), or `is_stranger`. Only members count as
-    staff. When users.info cannot say, the event's own `user_team` (checked by the webhook,
-    `StaffReplyJob.outsider`) is what decides."""
+    """Whether Slack says the person is of the library's own workspace (or Grid org: refdesk.staff).
+    Fails closed: a stranger, someone of another team, and a user Slack does not know or cannot
+    show (user_not_found, user_not_visible) are not."""
+    from refdesk.staff import is_library_team
+
     user = _user(user_id)
-    if not user:
-        return True
-    if user.get("is_stranger"):
+    if not user or user.get("is_stranger") or user.get("deleted"):
         return False
-    auth = _auth()
-    team = str(user.get("team_id") or "")
     enterprise = str((user.get("enterprise_user") or {}).get("enterprise_id") or "")
-    if enterprise and enterprise == auth.get("enterprise_id"):
-        return True
-    return not team or team == library_team_id()
+    return is_library_team(str(user.get("team_id") or "")) or is_library_team(enterprise)
+
+
+def is_workspace_admin(user_id: str) -> bool:
+    """An admin or owner of the library's workspace (users.info's is_admin, is_owner,
+    is_primary_owner), asked afresh, not from _user's cache: a role taken away counts at once.
+    Another organisation's admin is not one (is_library_member)."""
+    try:
+        user = _slack().users_info(user=user_id)["user"]
+    except SlackApiError as error:
+        if error.response.get("error") in ("user_not_found", "user_not_visible"):
+            return False
+        raise
+    roles = any(user.get(flag) for flag in ("is_admin", "is_owner", "is_primary_owner"))
+    return roles and is_library_member(user_id)
 
 
 @lru_cache(maxsize=256)

@@ -1,12 +1,29 @@
 """The /refdesk slash command: librarians go on and off duty and see what patrons see."""
 from __future__ import annotations
 
-from refdesk import presence, roster
+from typing import Mapping
+
+from refdesk import presence, roster, staff
+from refdesk.observability import count
+from refdesk.shapes import check
+from refdesk.slack import payloads
 
 HELP = ("`/refdesk on` - go on duty (patrons see the desk online)\n"
         "`/refdesk off` - go off duty\n"
         "`/refdesk status` - who is on duty, which departments can be asked, and what patrons see\n"
-        "`/refdesk stats [7d|30d|90d|term]` - the desk's figures and charts (default 30d)")
+        "`/refdesk stats [7d|30d|90d|term]` - the desk's figures and charts (default 30d)\n"
+        "`/refdesk reveals [7d|30d|90d]` - who revealed which patron message, and when (Slack admins and the "
+        "audit user groups only; default 30d)")
+
+
+def answer(form: Mapping[str, str], api_url: str = "") -> str:
+    """A slash command's answer: the library's staff's commands run (refdesk.staff); anyone
+    else is refused, and nothing happens."""
+    check(form, payloads.SlashCommand, "command")
+    if not staff.of_command(form):
+        count("StaffActionRefused")
+        return staff.refusal()
+    return run(form.get("text", ""), form["user_id"], form.get("user_name", ""), api_url)
 
 
 def run(text: str, user_id: str, user_name: str, api_url: str = "") -> str:
@@ -22,6 +39,10 @@ def run(text: str, user_id: str, user_name: str, api_url: str = "") -> str:
         from refdesk import reports
 
         return reports.request(word[len("stats"):].strip(), user_id, api_url)
+    if word.split()[:1] == ["reveals"]:  # answered at once; the reports function checks who may see it
+        from refdesk import reveal_audit
+
+        return reveal_audit.request(word[len("reveals"):].strip(), user_id)
     if word == "status":
         state = presence.current()
         return (f"Patrons see the desk as *{state['status']}*; {state['librarians_on_duty']} librarian(s) on duty"

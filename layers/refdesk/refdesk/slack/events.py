@@ -3,15 +3,17 @@
 A message from a member of another organisation in a Slack Connect channel (not the staff
 channel) is a patron's: it goes through `conversations.accept`, as an SMS or a web chat message
 does (one conditional write and one SendMessage), and the listener returns no job of its own.
-Everything else is staff-side; a staff-thread message whose event shows another team is marked
-`outsider` and never reaches a patron (refdesk.relay)."""
+Everything else is staff-side: a staff-thread message carries its author's team as verified here
+(refdesk.staff); one without it never reaches a patron (refdesk.relay). Each listener declares
+the shape of its event (refdesk.slack.payloads), checked by the router before it runs."""
 from __future__ import annotations
 
-from refdesk import conversations, erasure
+from refdesk import conversations, erasure, staff
 from refdesk.channels import slack_connect as partner
 from refdesk.errors import BadRequest
 from refdesk.models import HomeOpenedJob, PatronEditJob, StaffEditJob, StaffReplyJob
 from refdesk.observability import count
+from refdesk.slack import payloads
 from refdesk.slack.router import router
 
 
@@ -19,8 +21,8 @@ def _in_a_thread(message: dict) -> bool:
     return bool(message.get("thread_ts")) and message.get("thread_ts") != message.get("ts")
 
 
-@router.event("message")
-@router.event("message", subtype="thread_broadcast")
+@router.event("message", shape=payloads.MessageEvent)
+@router.event("message", subtype="thread_broadcast", shape=payloads.MessageEvent)
 def thread_reply(event: dict, envelope: dict) -> StaffReplyJob | None:
     """A person's reply in a thread (top-level messages are not conversations). A reply also
     sent to the channel ("Also send to #channel") arrives once, as `thread_broadcast`, and is
@@ -30,14 +32,14 @@ def thread_reply(event: dict, envelope: dict) -> StaffReplyJob | None:
         return _accept_partner_message(event)
     if not _in_a_thread(event):
         return None
-    if not all(isinstance(event.get(name), str) for name in ("user", "text", "ts", "channel")):
-        raise BadRequest("message event missing user, text, ts or channel")
+    if not event.get("user") or not event.get("ts") or "text" not in event:
+        raise BadRequest("message event missing user, text or ts")
     return StaffReplyJob(event_id=envelope["event_id"], channel=event["channel"], user=event["user"],
                          text=event["text"], ts=event["ts"], thread_ts=event["thread_ts"],
-                         outsider=partner.is_outsider(event, envelope))
+                         actor_team=staff.of_message(event, envelope))
 
 
-@router.event("message", subtype="file_share")
+@router.event("message", subtype="file_share", shape=payloads.MessageEvent)
 def reply_with_files(event: dict, envelope: dict) -> StaffReplyJob | None:
     """A reply with files attached: its text is relayed, the files are not (they are private to
     the workspace); the job carries how many there were so the librarian can be told. A Slack
@@ -46,15 +48,11 @@ def reply_with_files(event: dict, envelope: dict) -> StaffReplyJob | None:
         return _accept_partner_message(event)
     if not _in_a_thread(event):
         return None
-    files = event.get("files")
-    if not all(isinstance(event.get(name), str) for name in ("user", "ts", "channel")) or not isinstance(files, list):
-        raise BadRequest("file_share event missing user, ts, channel or files")
-    text = event.get("text") or ""
-    if not isinstance(text, str):
-        raise BadRequest("file_share event text is not a string")
+    if not event.get("user") or not event.get("ts") or "files" not in event:
+        raise BadRequest("file_share event missing user, ts or files")
     return StaffReplyJob(event_id=envelope["event_id"], channel=event["channel"], user=event["user"],
-                         text=text, ts=event["ts"], thread_ts=event["thread_ts"], files=len(files),
-                         outsider=partner.is_outsider(event, envelope))
+                         text=event.get("text") or "", ts=event["ts"], thread_ts=event["thread_ts"],
+                         files=len(event["files"]), actor_team=staff.of_message(event, envelope))
 
 
 def _accept_partner_message(event: dict) -> None:
@@ -71,17 +69,17 @@ def _accept_partner_message(event: dict) -> None:
     return None
 
 
-@router.event("message", subtype="message_changed")
+@router.event("message", subtype="message_changed", shape=payloads.MessageChanged)
 def edited(event: dict, envelope: dict) -> StaffEditJob | PatronEditJob | None:
     current = event.get("message")
-    if not isinstance(current, dict) or not current.get("edited"):
+    if not current or not current.get("edited"):
         return None  # link previews and other Slack-made changes, not a librarian's edit
     if partner.from_partner(event, envelope, current):
         return _partner_edit_job("message_changed", event, current, envelope)
     return _edit_job("message_changed", event, current, envelope)
 
 
-@router.event("message", subtype="message_deleted")
+@router.event("message", subtype="message_deleted", shape=payloads.MessageChanged)
 def deleted(event: dict, envelope: dict) -> StaffEditJob | PatronEditJob | None:
     previous = event.get("previous_message") or {}
     if partner.from_partner(event, envelope, previous):
@@ -92,29 +90,26 @@ def deleted(event: dict, envelope: dict) -> StaffEditJob | PatronEditJob | None:
 def _partner_edit_job(subtype: str, event: dict, message: dict, envelope: dict) -> PatronEditJob:
     """A Slack Connect patron edited or deleted a message: staff are told in the conversation's
     thread (the dispatcher finds it from the session the message was claimed in)."""
-    channel, ts = event.get("channel"), message.get("ts")
+    channel, ts = event["channel"], message.get("ts")
     root = message.get("thread_ts") or ts
-    if not all(isinstance(value, str) and value for value in (channel, ts, root)):
-        raise BadRequest(f"{subtype} event without channel or ts")
+    if not ts:
+        raise BadRequest(f"{subtype} event without the message's ts")
     return PatronEditJob(event_id=envelope["event_id"], channel=partner.NAME,
                          session_id=partner.session_of(channel, root), message_id=partner.message_id_of(channel, ts),
                          subtype=subtype, source_channel=channel, source_ts=ts)
 
 
 def _edit_job(subtype: str, event: dict, message: dict, envelope: dict) -> StaffEditJob | None:
-    if not isinstance(message, dict) or message.get("bot_id") or not _in_a_thread(message):
+    if message.get("bot_id") or not _in_a_thread(message):
         return None
-    return StaffEditJob(event_id=envelope["event_id"], subtype=subtype, channel=str(event.get("channel", "")),
-                        user=str(message.get("user", "")), thread_ts=str(message["thread_ts"]))
+    return StaffEditJob(event_id=envelope["event_id"], subtype=subtype, channel=event["channel"],
+                        user=message.get("user", ""), thread_ts=message["thread_ts"])
 
 
-@router.event("app_home_opened")
+@router.event("app_home_opened", shape=payloads.AppHomeOpened)
 def home_opened(event: dict, envelope: dict) -> HomeOpenedJob | None:
     """A librarian opened the app's Home tab (refdesk.slack.home): published by the dispatcher.
     The Messages tab sends the same event with tab "messages": nothing to do."""
-    user = event.get("user")
     if event.get("tab", "home") != "home":
         return None
-    if not isinstance(user, str) or not user:
-        raise BadRequest("app_home_opened without a user")
-    return HomeOpenedJob(event_id=str(envelope["event_id"]), user=user)
+    return HomeOpenedJob(event_id=envelope["event_id"], user=event["user"])
