@@ -33,7 +33,9 @@ DIRECTORY = {
 }
 # Departments (refdesk/config/desk.json, the shipped example): user group id -> members, and
 # department channel id -> members (conversations.members).
-USERGROUPS = {"S0LIBIT": ["U0PRIYA"], "S0ARCHIVES": ["U0SAM"], "S0SUBJECT": ["U0BEN"]}
+USERGROUPS = {"S0LIBIT": ["U0PRIYA"], "S0ARCHIVES": ["U0SAM"], "S0SUBJECT": ["U0BEN"],
+              "S0PRIVACY": ["U0SAM"]}  # desk.json's audit_usergroups: may see the reveal audit
+WORKSPACE_ADMINS = {"U0PRIYA"}  # users.info is_admin (IT runs the workspace)
 CHANNEL_MEMBERS = {"C0LIBIT": ["U0PRIYA", BOT_USER_ID], "C0ARCHIVES": ["U0SAM", BOT_USER_ID],
                    "C0GOVDOCS": ["U0BEN", BOT_USER_ID]}
 TRIGGER_SECONDS = 3  # a trigger_id is good for 3 seconds (views.open)
@@ -90,6 +92,9 @@ def user_info(user_id: str) -> dict | None:
         "name": first.lower(),
         "real_name": f"{first} {last}",
         "is_bot": False,
+        "is_admin": user_id in WORKSPACE_ADMINS,
+        "is_owner": False,
+        "is_primary_owner": False,
         "profile": {"first_name": first, "last_name": last, "real_name": f"{first} {last}",
                     "display_name": first, "title": title},
     }

@@ -44,6 +44,7 @@ def test_the_shipped_example_loads_with_departments_quick_replies_and_about_a_hu
     assert {"idk", "ty", "lmk", "wru", "ngl", "smh"} <= set(terms)
     assert config.department("it").mention == "<!subteam^S0LIBIT>"
     assert config.department("govdocs").mention == "<#C0GOVDOCS>"
+    assert config.audit_usergroups == ("S0PRIVACY",)  # may see the reveal audit (refdesk.reveal_audit)
 
 
 def test_the_paths_can_be_pointed_at_a_librarys_own_files(tmp_path, monkeypatch):
@@ -74,6 +75,9 @@ def test_the_paths_can_be_pointed_at_a_librarys_own_files(tmp_path, monkeypatch)
     ({"quick_replies": [{"id": "hours", "label": "Hours"}]}, "quick_replies[0].text is required"),
     ({"quick_replies": [{"id": "hours", "label": "Hours", "text": 5}]}, "text must be a string"),
     ({"quick_replies": [{"id": f"r{i}", "label": "L", "text": "T"} for i in range(101)]}, "at most 100"),
+    ({"audit_usergroups": "S0PRIVACY"}, "audit_usergroups must be a list"),
+    ({"audit_usergroups": ["@privacy"]}, "audit_usergroups[0] must be a Slack user group id (S…), not a handle"),
+    ({"audit_usergroups": ["S0PRIVACY", 7]}, "audit_usergroups[1] must be a Slack user group id"),
 ])
 def test_a_bad_configuration_is_a_clear_error_naming_the_file(tmp_path, data, problem):
     path = write(tmp_path, data)

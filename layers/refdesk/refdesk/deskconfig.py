@@ -1,8 +1,9 @@
 """The desk's own configuration, in files a library edits (not template parameters):
 
   config/desk.json     departments staff can pull into a conversation (Invite), each a Slack
-                       user group (S…) and/or a channel (C…), and the quick replies offered on
-                       every card
+                       user group (S…) and/or a channel (C…), the quick replies offered on
+                       every card, and the user groups whose members may see the reveal audit
+                       (`audit_usergroups`, refdesk.reveal_audit) besides Slack's admins
   config/glossary.tsv  text/IM shorthand shown to staff under a patron message that uses it
 
 Both ship in the layer as a working example; DESK_CONFIG_PATH and GLOSSARY_PATH point at a
@@ -69,6 +70,7 @@ class DeskConfig:
     quick_replies: tuple[QuickReply, ...] = ()
     glossary: tuple[tuple[str, str], ...] = ()  # (shorthand, meaning), as in the file
     topics: tuple["Topic", ...] = ()  # topic tags offered on a closed card (refdesk.assessment)
+    audit_usergroups: tuple[str, ...] = ()  # S…: their members see `/refdesk reveals` (refdesk.reveal_audit)
 
     def topic(self, topic_id: str) -> "Topic | None":
         return next((topic for topic in self.topics if topic.id == topic_id), None)
@@ -108,7 +110,7 @@ def load(desk_path: Path = DEFAULT_DESK_CONFIG, glossary_file: Path | None = DEF
         raise ConfigError(f"{desk_path}: not valid JSON ({error})") from error
     if not isinstance(data, dict):
         raise ConfigError(f"{desk_path}: expected a JSON object with departments and quick_replies")
-    unknown = set(data) - {"departments", "quick_replies", "topics", "$comment"}
+    unknown = set(data) - {"departments", "quick_replies", "topics", "audit_usergroups", "$comment"}
     if unknown:
         raise ConfigError(f"{desk_path}: unknown key(s) {', '.join(sorted(unknown))}")
     departments = tuple(_department(desk_path, index, entry)
@@ -124,7 +126,8 @@ def load(desk_path: Path = DEFAULT_DESK_CONFIG, glossary_file: Path | None = DEF
     topics = tuple(_topic(desk_path, index, entry) for index, entry in enumerate(_list(desk_path, data, "topics")))
     if len({topic.id for topic in topics}) != len(topics):
         raise ConfigError(f"{desk_path}: a topics id is used twice")
-    return DeskConfig(departments=departments, quick_replies=replies, glossary=glossary, topics=topics)
+    return DeskConfig(departments=departments, quick_replies=replies, glossary=glossary, topics=topics,
+                      audit_usergroups=_usergroups(desk_path, data))
 
 
 def load_glossary(path: Path) -> tuple[tuple[str, str], ...]:
@@ -195,6 +198,14 @@ def _department(path: Path, index: int, entry) -> Department:
     if fields["channel"] and not CHANNEL.fullmatch(fields["channel"]):
         raise ConfigError(f"{path}: {where}.channel must be a Slack channel id (C…), not a name")
     return Department(**fields)
+
+
+def _usergroups(path: Path, data: dict) -> tuple[str, ...]:
+    groups = _list(path, data, "audit_usergroups")
+    for index, group in enumerate(groups):
+        if not isinstance(group, str) or not USERGROUP.fullmatch(group):
+            raise ConfigError(f"{path}: audit_usergroups[{index}] must be a Slack user group id (S…), not a handle")
+    return tuple(dict.fromkeys(groups))
 
 
 def _quick_reply(path: Path, index: int, entry) -> QuickReply:

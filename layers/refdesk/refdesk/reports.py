@@ -1,6 +1,7 @@
 """Reports from the daily aggregates (`store.stats`): the figures of a period, the Slack answer to
 `/refdesk stats`, the monthly CSV, and the signed, expiring link to the HTML report. Counters
-only: no message, address or patron hash is read here.
+only: no message, address or patron hash is read here. The monthly export also writes the
+month's reveals (refdesk.reveal_audit: staff ids and conversation and message ids).
 
 The charts are drawn by the reporting function (functions/reports, with its chart library);
 nothing here imports one, so that the webhook functions sharing this layer never pay for it.
@@ -10,6 +11,7 @@ nothing here imports one, so that the webhook functions sharing this layer never
   figures(period)               one Query (store.stats.days) -> Figures
   summary_blocks(figures, url)  the key figures as Slack blocks, with the report link
   monthly_csv(days, start, end) one row per day of the month and a total row
+  export_month(of)              that CSV and the month's reveals CSV to the reports bucket
   sign(period) / open_link(token)  HMAC-SHA256 with the report-link-key secret; 403 when bad"""
 from __future__ import annotations
 
@@ -311,12 +313,17 @@ def csv_key(of: Period) -> str:
 
 
 def export_month(of: Period) -> dict:
-    """The month's CSV to the reports bucket (one PutObject; the same key again on a retry)."""
+    """The month's CSV of daily aggregates to the reports bucket (its reveals: refdesk.reveal_audit)."""
     key = csv_key(of)
     body = monthly_csv(stats.days(of.start, of.end), of).encode()
+    put_csv(key, body)
+    return {"key": key, "bytes": len(body)}
+
+
+def put_csv(key: str, body: bytes) -> None:
+    """One CSV into the reports bucket: one PutObject, the same key again on a retry."""
     clients.get("s3").put_object(Bucket=get_settings().reports_bucket, Key=key, Body=body,
                                  ContentType="text/csv; charset=utf-8", ServerSideEncryption="AES256")
-    return {"key": key, "bytes": len(body)}
 
 
 # --- signed links -----------------------------------------------------------------------------

@@ -15,6 +15,8 @@
   BLOCKS                / PATRON#{patron_id} a blocked patron (keyed hash and masked label, never the address)
   ERASE#{request id}    / META               a patron's request to delete their conversations (store.erasures)
   REVEAL#{conversation} / {message id}#{user}#{action ts}  a librarian revealed a redacted patron message (store.reveals)
+  REVEALS#{yyyy-mm}     / {revealed at}#{conversation}#{message id}#{user}#{action ts}  the same reveal, listed by
+                                             time: one partition per month (UTC) of revealed_at (store.reveals)
   LIVE#{session_id}     / SLOT#{n}           a web chat's open live connection, one of its few slots (store.connections)
   LIVECONN#{connection} / META               which session and slot a live connection holds ($disconnect)
 
@@ -153,6 +155,18 @@ def reveal(conversation_id: str, message_id: str, user: str, action_ts: str) -> 
 
 def reveals_partition(conversation_id: str) -> str:
     return f"REVEAL#{conversation_id}"
+
+
+def reveal_by_time(revealed_at: str, conversation_id: str, message_id: str, user: str, action_ts: str) -> dict:
+    """The same press listed by time (store.reveals): `revealed_at` is an ISO time in UTC, so a
+    month's partition sorts by it and a time range is one key condition."""
+    return {"pk": reveals_month_partition(revealed_at[:7]),
+            "sk": f"{revealed_at}#{conversation_id}#{message_id}#{user}#{action_ts}"}
+
+
+def reveals_month_partition(month: str) -> str:
+    """The reveals of one month (YYYY-MM, UTC)."""
+    return f"REVEALS#{month}"
 
 
 def live_slot(session_id: str, slot: int) -> dict:
