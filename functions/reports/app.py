@@ -1,14 +1,19 @@
-"""The reporting function, the only one with a chart library:
+"""The reporting function, the only one that draws charts (SVG written by report_charts, no chart
+library):
 
-* the reports queue: `/refdesk stats [7d|30d|90d|term]` -> the key figures and a chart in the
-  staff channel, with a signed link to the HTML report;
-* EventBridge, monthly (cron(0 6 1 * ? *)): last month's CSV of the daily aggregates to the
-  reports bucket (`{"month": "YYYY-MM"}` invoked directly exports that month instead);
+* the reports queue: `/refdesk stats [7d|30d|90d|term]` -> the key figures in the staff channel,
+  with a signed link to the HTML report and its charts (Slack shows no SVG inline, so no file is
+  uploaded); `/refdesk reveals [7d|30d|90d]` -> the reveal audit, to the requester only, if they
+  may see it (refdesk.reveal_audit);
+* EventBridge, monthly (cron(0 6 1 * ? *)): last month's CSVs of the daily aggregates and of the
+  reveals to the reports bucket (`{"month": "YYYY-MM"}` invoked directly exports that month instead);
 * GET /reports/{token}: the HTML report of a signed, unexpired link (403 otherwise)."""
+import json
+
 import report_charts
 import report_page
 
-from refdesk import http, reports
+from refdesk import http, reports, reveal_audit
 from refdesk.http import Api, Router
 from refdesk.observability import count, logger, metrics
 from refdesk.slack import api as slack_api
@@ -29,30 +34,38 @@ http_handler = http.lambda_handler(api)
 
 
 def post_stats(request: reports.ReportRequest) -> None:
-    """The figures and the chart in the staff channel, for the librarian who asked."""
+    """The figures and the report link (its charts) in the staff channel, for the librarian who asked."""
     of = reports.figures(reports.period(request.period))
     text, blocks = reports.summary_blocks(of, reports.link(request.api_url, of.period))
     channel = get_settings().slack_staff_channel
     if request.user_id:
         blocks.insert(1, {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Asked by <@{request.user_id}>"}]})
     slack_api.post(channel, text, blocks)
-    slack_api.upload(channel, None, report_charts.overview_png(of), f"refdesk-stats-{of.period.name}.png",
-                     f"Reference desk, {of.period.label}")
 
 
-def stats_requests(event: dict) -> dict:
+def read_request(body: str) -> reports.ReportRequest | reveal_audit.AuditRequest:
+    """A queued request by its kind; stats when it names none."""
+    if json.loads(body).get("kind") == reveal_audit.KIND:
+        return reveal_audit.AuditRequest.from_body(body)
+    return reports.ReportRequest.from_body(body)
+
+
+def queued_requests(event: dict) -> dict:
     """Each request is answered once: a failure tells the librarian and is not retried (a retry
     could post the figures twice)."""
     done = failed = 0
     for record in event.get("Records", []):
         try:
-            request = reports.ReportRequest.from_body(record["body"])
-        except (ValueError, KeyError, TypeError):
+            request = read_request(record["body"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("report request unreadable", extra={"message_id": record.get("messageId")})
             failed += 1
             continue
         try:
-            post_stats(request)
+            if isinstance(request, reveal_audit.AuditRequest):
+                reveal_audit.answer(request)
+            else:
+                post_stats(request)
             done += 1
         except Exception as error:  # told to the librarian; the log names the error type only
             failed += 1
@@ -63,18 +76,19 @@ def stats_requests(event: dict) -> dict:
     return {"posted": done, "failed": failed}
 
 
-def _tell_failure(request: reports.ReportRequest) -> None:
+def _tell_failure(request: reports.ReportRequest | reveal_audit.AuditRequest) -> None:
+    text = (reveal_audit.FAILED if isinstance(request, reveal_audit.AuditRequest)
+            else "Sorry, the statistics could not be made just now; try `/refdesk stats` again later.")
     try:
-        slack_api.tell(get_settings().slack_staff_channel, request.user_id,
-                       "Sorry, the statistics could not be made just now; try `/refdesk stats` again later.")
+        slack_api.tell(get_settings().slack_staff_channel, request.user_id, text)
     except Exception:  # nosec B110 - Slack itself failing: the error above is logged already
         logger.warning("could not tell the librarian the report failed")
 
 
 def monthly_export(event: dict) -> dict:
     of = reports.month(event["month"]) if isinstance(event.get("month"), str) else reports.previous_month()
-    result = reports.export_month(of)
-    logger.info("monthly stats exported", extra=result)
+    result = {**reports.export_month(of), **reveal_audit.export_month(of)}
+    logger.info("monthly stats and reveals exported", extra=result)
     return result
 
 
@@ -82,7 +96,7 @@ def monthly_export(event: dict) -> dict:
 @metrics.log_metrics
 def _background(event: dict, context) -> dict:
     if "Records" in event:
-        return stats_requests(event)
+        return queued_requests(event)
     return monthly_export(event)
 
 

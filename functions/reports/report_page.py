@@ -1,15 +1,15 @@
-"""The HTML report behind a signed link: the key figures and the charts as data: URIs. One
-self-contained page: no script, no third-party resource (its Content-Security-Policy says so)."""
+"""The HTML report behind a signed link: the key figures and the charts as inline SVG
+(report_charts). One self-contained page: no script, no image, no third-party resource (its
+Content-Security-Policy says so)."""
 from __future__ import annotations
 
-import base64
 from html import escape
 
 from refdesk import reports
 
-# Images only from the page itself (data: URIs), styles only inline, nothing else at all.
+# Styles only inline, nothing else at all (the charts are inline SVG markup, not images).
 HEADERS = {
-    "content-security-policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     "cache-control": "private, no-store",
     "referrer-policy": "no-referrer",
@@ -17,17 +17,13 @@ HEADERS = {
     "x-robots-tag": "noindex, nofollow",
 }
 CONTENT_TYPE = "text/html; charset=utf-8"
-ALT = {"volume": "Conversations by channel, per day", "hours": "Busiest hours of the week (heatmap)",
-       "read": "READ scale distribution"}
 
 
-def html(of: reports.Figures, images: dict[str, bytes]) -> str:
+def html(of: reports.Figures, svgs: dict[str, str]) -> str:
+    """`svgs`: report_charts.charts(of), each inlined as it is (its texts are escaped there)."""
     title = f"Reference desk statistics, {of.period.label}"
     figures = "\n".join(f"<li>{escape(line)}</li>" for line in reports.summary_lines(of))
-    charts = "\n".join(
-        f'<figure><img alt="{escape(ALT.get(name, name))}" src="data:image/png;base64,'
-        f'{base64.b64encode(png).decode("ascii")}"><figcaption>{escape(ALT.get(name, name))}</figcaption></figure>'
-        for name, png in images.items())
+    charts = "\n".join(f"<figure>{svg}</figure>" for svg in svgs.values())
     channels = "".join(f"<tr><th scope=row>{escape(reports.CHANNEL_NAMES.get(name, name))}</th><td>{count}</td></tr>"
                        for name, count in of.by_channel.items())
     read = "".join(f"<tr><th scope=row>{level} ({escape(reports.READ_NAMES[level])})</th><td>{count}</td></tr>"
@@ -37,7 +33,7 @@ def html(of: reports.Figures, images: dict[str, bytes]) -> str:
 <meta name="robots" content="noindex"><title>{escape(title)}</title>
 <style>
 body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}}
-img{{max-width:100%;height:auto;border:1px solid #ddd}} figure{{margin:1.5rem 0}}
+svg{{display:block;max-width:100%;height:auto;border:1px solid #ddd}} figure{{margin:1.5rem 0}}
 table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.2rem .8rem;border-bottom:1px solid #eee;text-align:left}}
 </style></head>
 <body><h1>{escape(title)}</h1>

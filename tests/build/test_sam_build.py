@@ -1,6 +1,7 @@
 """The deployable artifact: the template lints, `sam build` (no container) succeeds, the built
-functions import and handle an event with nothing but the layer and Lambda's own boto3, and
-the arm64 build carries no x86_64 binaries."""
+functions import and handle an event with nothing but the layer and Lambda's own boto3, every
+function with its layers unzips well under Lambda's 250 MB limit, and the arm64 build carries no
+x86_64 binaries."""
 from __future__ import annotations
 
 import json
@@ -10,15 +11,21 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 # What the Lambda Python runtime provides besides the standard library.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "six.py", "jmespath", "urllib3")
 HOST_ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+# Lambda refuses a function whose code and layers unzip to over 250 MB; 50 MiB short of it, a
+# dependency that grows (or a chart library added back) fails here, not at deploy time.
+UNZIPPED_LIMIT = 200 * 1024 * 1024
+MIB = 1024 * 1024
 
 
 def sam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -95,8 +102,9 @@ def test_built_functions_import_and_handle_events_with_only_the_layer(host_build
     assert (layer / "refdesk" / "conversations.py").exists(), "the refdesk package is missing from the layer"
     script = tmp_path / "invoke.py"
     script.write_text(INVOKE)
+    # No __pycache__ written into the build: the size test measures it as sam built it.
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{layer}:{lambda_runtime_dir(tmp_path)}",
-           "SLACK_SIGNING_SECRET": "secret", "TWILIO_AUTH_TOKEN": "token", "AWS_DEFAULT_REGION": "us-east-1",
+           "PYTHONDONTWRITEBYTECODE": "1", "SLACK_SIGNING_SECRET": "secret", "TWILIO_AUTH_TOKEN": "token", "AWS_DEFAULT_REGION": "us-east-1",
            "PUBLIC_BASE_URL": "https://refdesk.example.org", "TABLE_NAME": "t", "JOBS_QUEUE_URL": "q"}
     # -S: no site-packages at all, so only the layer and the runtime folder can satisfy imports.
     result = subprocess.run([sys.executable, "-S", str(script), str(host_build)], env=env,
@@ -110,18 +118,18 @@ def test_built_functions_import_and_handle_events_with_only_the_layer(host_build
 
 def test_arm64_build_holds_only_aarch64_or_pure_python_binaries(tmp_path):
     built = build("arm64", tmp_path / "arm64")
-    # The layer, and the reports function, which carries its own chart library (matplotlib, numpy, pillow).
-    for where in (built / "RefdeskLayer" / "python", built / "ReportsFunction"):
-        wheel_tags = [line.split(":", 1)[1].strip() for wheel in where.glob("*.dist-info/WHEEL")
-                      for line in wheel.read_text().splitlines() if line.startswith("Tag:")]
-        assert wheel_tags, f"no wheels found in {where.name}"
-        wrong = [tag for tag in wheel_tags if not (tag.endswith("-any") or "aarch64" in tag)]
-        assert not wrong, f"non-arm64 wheels in the arm64 {where.name}: {wrong}"
-        shared_objects = list(where.rglob("*.so"))
-        assert shared_objects or where.name != "ReportsFunction", "matplotlib without its compiled parts?"
-        for shared_object in shared_objects:
-            machine = int.from_bytes(shared_object.read_bytes()[18:20], "little")
-            assert machine == 0xB7, f"{shared_object.name} is not an aarch64 ELF (e_machine {machine:#x})"
+    # Only the layer installs wheels; the reports function draws its SVG charts with no package.
+    layer = built / "RefdeskLayer" / "python"
+    wheel_tags = [line.split(":", 1)[1].strip() for wheel in layer.glob("*.dist-info/WHEEL")
+                  for line in wheel.read_text().splitlines() if line.startswith("Tag:")]
+    assert wheel_tags, "no wheels found in the layer"
+    wrong = [tag for tag in wheel_tags if not (tag.endswith("-any") or "aarch64" in tag)]
+    assert not wrong, f"non-arm64 wheels in the arm64 layer: {wrong}"
+    for shared_object in layer.rglob("*.so"):
+        machine = int.from_bytes(shared_object.read_bytes()[18:20], "little")
+        assert machine == 0xB7, f"{shared_object.name} is not an aarch64 ELF (e_machine {machine:#x})"
+    reports = built / "ReportsFunction"
+    assert not list(reports.glob("*.dist-info")) and not list(reports.rglob("*.so")), "a package in ReportsFunction"
 
 
 REPORT = textwrap.dedent("""
@@ -136,23 +144,75 @@ REPORT = textwrap.dedent("""
     of = reports.Period("7d", date(2026, 3, 4), date(2026, 3, 10))
     figures = reports.summarize([DailyStats(day=date(2026, 3, 5), conversations={"sms": 3}, read={2: 1},
                                             hour_of_week={57: 3})], of)
-    png = module.report_charts.overview_png(figures)
-    print(json.dumps({"png": png[:8].hex(), "bytes": len(png)}))
+    print(json.dumps(module.report_charts.charts(figures)))
 """)
 
 
-def test_built_reports_function_draws_with_its_own_chart_library(host_build, tmp_path):
-    """Its requirements.txt is built into the function, not the layer; nothing else has it."""
-    assert (host_build / "ReportsFunction" / "matplotlib").is_dir()
-    assert not (host_build / "RefdeskLayer" / "python" / "matplotlib").exists()
-    assert not (host_build / "SlackCommandsFunction" / "matplotlib").exists()
+def test_built_reports_function_draws_its_svg_charts_with_nothing_but_the_layer(host_build, tmp_path):
+    """No chart library: not in the function (it has no requirements.txt), not in the layer."""
+    built = host_build / "ReportsFunction"
+    assert (built / "report_charts.py").is_file() and not (built / "requirements.txt").exists()
+    for where in (built, host_build / "RefdeskLayer" / "python"):
+        assert not [path.name for path in where.iterdir() if path.name.lower() in ("matplotlib", "numpy", "pil")]
     script = tmp_path / "report.py"
     script.write_text(REPORT)
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{host_build / 'RefdeskLayer' / 'python'}:"
            f"{lambda_runtime_dir(tmp_path)}", "AWS_DEFAULT_REGION": "us-east-1", "TABLE_NAME": "t",
-           "MPLCONFIGDIR": str(tmp_path / "mpl")}
+           "PYTHONDONTWRITEBYTECODE": "1"}  # the build stays as sam made it, for the size test
     result = subprocess.run([sys.executable, "-S", str(script), str(host_build)], env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
-    assert answer["png"] == "89504e470d0a1a0a" and answer["bytes"] > 20_000
+    charts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert list(charts) == ["volume", "hours", "read"]
+    for svg in charts.values():
+        root = ET.fromstring(svg)
+        assert root.get("role") == "img" and root.find("{http://www.w3.org/2000/svg}title") is not None
+    bars = ET.fromstring(charts["volume"]).iter("{http://www.w3.org/2000/svg}rect")
+    assert [(bar.get("data-day"), bar.get("data-value")) for bar in bars if bar.get("data-channel") == "sms"] == [
+        ("2026-03-05", "3")]
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """The built template's short tags (!Ref ...) as their long forms."""
+
+
+def _short_tag(loader, suffix, node):
+    value = loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else loader.construct_object(node, True)
+    return {suffix if suffix == "Ref" else f"Fn::{suffix}": value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _short_tag)
+
+
+def unzipped_bytes(folder: Path) -> int:
+    """What the folder's zip unzips to: every file's size (a symlink counted as what it points to)."""
+    return sum((Path(root) / name).stat().st_size for root, _, names in os.walk(folder) for name in names)
+
+
+def test_every_function_with_its_layers_unzips_under_200_mib(host_build):
+    """Lambda's limit is 250 MB, code and layers together; this one leaves room to grow."""
+    template = yaml.load((host_build / "template.yaml").read_text(), Loader=_CloudFormationLoader)
+    resources = template["Resources"]
+    default_layers = template.get("Globals", {}).get("Function", {}).get("Layers", [])
+    sizes, layer_sizes = {}, {}
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        code = host_build / properties["CodeUri"]
+        assert code.resolve().is_relative_to(host_build.resolve()) and code.is_dir(), f"{name} was not built"
+        total = unzipped_bytes(code)
+        for layer in properties.get("Layers", default_layers):
+            assert isinstance(layer, dict) and "Ref" in layer, f"{name}: {layer} is not a layer of this template"
+            if layer["Ref"] not in layer_sizes:
+                content = host_build / resources[layer["Ref"]]["Properties"]["ContentUri"]
+                layer_sizes[layer["Ref"]] = unzipped_bytes(content)
+            total += layer_sizes[layer["Ref"]]
+        sizes[name] = total
+    assert len(sizes) >= 8 and "ReportsFunction" in sizes and layer_sizes
+    table = "\n".join(f"  {name:<28} {size / MIB:7.1f} MiB"
+                      for name, size in sorted(sizes.items(), key=lambda item: -item[1]))
+    layers = ", ".join(f"{name} {size / MIB:.1f} MiB" for name, size in layer_sizes.items())
+    print(f"\nunzipped, each function with its layers (limit {UNZIPPED_LIMIT // MIB} MiB; {layers}):\n{table}")
+    over = {name: size for name, size in sizes.items() if size > UNZIPPED_LIMIT}
+    assert not over, f"over {UNZIPPED_LIMIT // MIB} MiB unzipped:\n{table}"

@@ -1,7 +1,8 @@
 """Reports (functions/reports, refdesk.reports): `/refdesk stats` answered at once and then in the
 staff channel with figures computed by hand from a fixture of daily aggregates written through
-the store API, the chart PNG decoded, the signed HTML report (200) and tampered or expired
-links (403), and the monthly CSV in S3 (moto)."""
+the store API (no file uploaded: the charts are the report's), the signed HTML report (200) with
+its inline SVG charts parsed and holding the same figures, tampered or expired links (403), and
+the monthly CSV in S3 (moto)."""
 from __future__ import annotations
 
 import base64
@@ -12,6 +13,7 @@ import os
 import re
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 
 
@@ -82,22 +84,30 @@ def run_reports_queue(aws) -> list[dict]:
         aws["sqs"].delete_message(QueueUrl=reports_queue_url(aws), ReceiptHandle=message["ReceiptHandle"])
 
 
-def decode_png(data: bytes):
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
+SVG = "{http://www.w3.org/2000/svg}"
+SVG_NAMESPACE = ' xmlns="http://www.w3.org/2000/svg"'  # a name, not a resource: nothing is fetched
 
 
-def assert_non_trivial_png(data: bytes, min_width: int = 500) -> None:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    image = decode_png(data).convert("RGB")
-    assert image.width >= min_width and image.height >= 250, image.size
-    colours = image.getcolors(maxcolors=1 << 20)
-    assert colours is not None and len(colours) > 50, "a blank or nearly blank picture"
-    # Not one colour with specks: the background is under 97 % of the pixels.
-    assert max(count for count, _ in colours) < 0.97 * image.width * image.height
+def inline_charts(html: str) -> dict[str, ET.Element]:
+    """The report's inline <svg> charts by name, each parsed as XML (well-formed or the test fails)."""
+    charts = {}
+    for markup in re.findall(r"<svg\b.*?</svg>", html, flags=re.DOTALL):
+        root = ET.fromstring(markup)
+        charts[root.get("data-chart")] = root
+    return charts
+
+
+def data_values(root: ET.Element, **attributes) -> dict[str, int]:
+    """The chart's data-value by the first data-* attribute named (its day, weekday+hour or level)."""
+    found = {}
+    for shape in root.iter(f"{SVG}rect"):
+        if shape.get("data-value") is None:
+            continue
+        if all(shape.get(f"data-{key}") == value for key, value in attributes.items()):
+            key = (shape.get("data-day") or shape.get("data-level")
+                   or f"{shape.get('data-weekday')} {shape.get('data-hour')}")
+            found[key] = found.get(key, 0) + int(shape.get("data-value"))
+    return found
 
 
 def test_stats_command_answers_at_once_and_queues_the_work(aws, slack):
@@ -108,7 +118,7 @@ def test_stats_command_answers_at_once_and_queues_the_work(aws, slack):
     body = json.loads(answer["body"])
     assert body["response_type"] == "ephemeral" and body["text"].startswith("Working on it")
     assert elapsed < 1.5, elapsed
-    assert slack.calls == []  # no figures, no chart yet: the reports function does that
+    assert slack.calls == []  # no figures yet: the reports function does that
     [message] = aws["sqs"].receive_message(QueueUrl=reports_queue_url(aws), MaxNumberOfMessages=10,
                                            WaitTimeSeconds=0)["Messages"]
     assert json.loads(message["Body"]) == {"kind": "stats", "period": "7d", "user_id": "U0AMANDA",
@@ -121,8 +131,8 @@ def test_an_unknown_period_is_explained_and_nothing_is_queued(aws, slack):
     assert "Messages" not in aws["sqs"].receive_message(QueueUrl=reports_queue_url(aws), WaitTimeSeconds=0)
 
 
-def test_stats_figures_and_chart_in_the_staff_channel_match_the_hand_computed_fixture(aws, slack):
-    recent_fixture()
+def test_stats_figures_in_the_staff_channel_and_the_reports_charts_match_the_hand_computed_fixture(aws, slack):
+    today = recent_fixture()
     invoke("slack_commands", command("stats"))  # 30d by default
     assert run_reports_queue(aws) == [{"posted": 1, "failed": 0}]
 
@@ -141,12 +151,9 @@ def test_stats_figures_and_chart_in_the_staff_channel_match_the_hand_computed_fi
     assert "<@U0AMANDA>" in blocks
     [link] = re.findall(r"<(https://refdesk\.example\.org/reports/[^|>]+)\|Open the full report>", blocks)
 
-    # The chart: uploaded into the channel with files_upload_v2, and a real picture.
-    assert "files.completeUploadExternal" in slack.methods()
-    [shared] = [message for message in slack.stand_in.messages() if message.get("files")]
-    assert shared["channel"] == STAFF_CHANNEL
-    [file] = shared["files"]
-    assert_non_trivial_png(slack.stand_in.file_data(file["id"]), min_width=900)
+    # No picture in Slack (it shows no SVG inline): the charts are in the linked report.
+    assert "files.completeUploadExternal" not in slack.methods()
+    assert not [message for message in slack.stand_in.messages() if message.get("files")]
 
     # 90d also counts the conversation 40 days ago.
     slack.forget_calls()
@@ -156,18 +163,35 @@ def test_stats_figures_and_chart_in_the_staff_channel_match_the_hand_computed_fi
     assert "Conversations: 5 (SMS 2, Web chat 2, Slack Connect 1)" in post["text"]
     assert "READ scale (4 rated): 1: 0 · 2: 1 · 3: 2 · 4: 0 · 5: 0 · 6: 1" in post["text"]
 
-    # The signed link opens the HTML report: the same figures and three charts as data: URIs.
+    # The signed link opens the HTML report: the same figures, and three inline SVG charts.
     page = invoke("reports", http_event("GET", urllib.parse.urlsplit(link).path))
     assert page["statusCode"] == 200, page
     assert page["headers"]["content-type"].startswith("text/html")
-    assert "default-src 'none'" in page["headers"]["content-security-policy"]
+    csp = page["headers"]["content-security-policy"]
+    assert "default-src 'none'" in csp and "img-src" not in csp  # no image at all, not even data: URIs
     html = page["body"]
     assert "Conversations: 4 (SMS 2, Web chat 1, Slack Connect 1)" in html
-    assert "<script" not in html.lower() and "http://" not in html and "https://" not in html
-    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 3
-    for image in images:
-        assert_non_trivial_png(base64.b64decode(image))
+    bare = html.replace(SVG_NAMESPACE, "")
+    assert "<script" not in html.lower() and "http://" not in bare and "https://" not in bare
+    assert "<img" not in html and "data:" not in html
+    charts = inline_charts(html)
+    assert list(charts) == ["volume", "hours", "read"]
+    for name, root in charts.items():  # named for screen readers by its <title>, described by its <desc>
+        title, desc = root.find(f"{SVG}title"), root.find(f"{SVG}desc")
+        assert root.get("role") == "img" and title is not None and title.text
+        assert root.get("aria-labelledby") == title.get("id") and root.get("aria-describedby") == desc.get("id")
+    one, two = (today - timedelta(days=1)).isoformat(), (today - timedelta(days=2)).isoformat()
+    assert data_values(charts["volume"], channel="sms") == {one: 2}
+    assert data_values(charts["volume"], channel="web") == {two: 1}
+    assert data_values(charts["volume"], channel="slack_connect") == {two: 1}
+    assert "4 conversations (SMS 2, Web chat 1, Slack Connect 1)" in charts["volume"].find(f"{SVG}desc").text
+    assert {key: value for key, value in data_values(charts["hours"]).items() if value} == {"Mon 10": 2, "Tue 10": 2}
+    assert "Busiest: Mon 10:00 (2), Tue 10:00 (2)." in charts["hours"].find(f"{SVG}desc").text
+    assert data_values(charts["read"]) == {"2": 1, "3": 2}
+    read_labels = {text.get("data-level"): text.text for text in charts["read"].iter(f"{SVG}text")
+                   if text.get("data-label")}
+    assert read_labels == {"1": "0", "2": "1", "3": "2", "4": "0", "5": "0", "6": "0"}
+    assert charts["read"].find(f"{SVG}title").text == "READ scale (3 conversations rated)"
 
 
 def test_a_tampered_expired_or_junk_link_gets_403_never_500(aws, slack):

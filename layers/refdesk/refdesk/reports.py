@@ -3,8 +3,8 @@
 only: no message, address or patron hash is read here. The monthly export also writes the
 month's reveals (refdesk.reveal_audit: staff ids and conversation and message ids).
 
-The charts are drawn by the reporting function (functions/reports, with its chart library);
-nothing here imports one, so that the webhook functions sharing this layer never pay for it.
+The charts are drawn by the reporting function (functions/reports: SVG written directly), so
+that the webhook functions sharing this layer never load their code.
 
   request(word, user, api_url)  the slash command's side: one SendMessage to the reports queue
   period(word, today)           7d, 30d, 90d (ending today) or term (since the term began)
@@ -44,7 +44,7 @@ WAIT_LABELS = {"under_1m": "under 1 min", "1_5m": "1–5 min", "5_15m": "5–15 
 READ_NAMES = {1: "directional", 2: "brief", 3: "some effort", 4: "considerable effort", 5: "extensive",
               6: "in-depth research"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-WORKING_ON_IT = "Working on it… the figures and the chart will appear in <#{channel}> in a few seconds."
+WORKING_ON_IT = "Working on it… the figures and a link to the charts will appear in <#{channel}> in a few seconds."
 
 
 @dataclass(frozen=True)
