@@ -12,7 +12,7 @@ export AWS_EC2_METADATA_DISABLED := true
 TOOLS_VENV := .venv-tools
 CHECKOV_REQUIREMENTS := tests/security/requirements-checkov.txt
 
-.PHONY: dev test lint build clean venv tools load bench redrive
+.PHONY: dev test lint build clean venv tools load bench redrive deploy
 
 venv: $(VENV)/.installed
 
@@ -57,6 +57,12 @@ lint: venv
 
 build: venv
 	sam build --parallel
+
+# The guided deploy (README "Deploying"): checks the account, stores the secrets in SSM, runs
+# `make build` and `sam deploy` (--guided the first time; samconfig.toml keeps the answers) and
+# writes the Slack app manifest with the deployed URLs. Options: make deploy DEPLOY_ARGS=--help
+deploy: venv
+	$(PY) scripts/deploy.py $(DEPLOY_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .pytest_cache test-output
