@@ -13,7 +13,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import (ENV, SIGNING_SECRET, fixture, http_event, invoke, slack_event, twilio_event)
+from tests.conftest import (ENV, SIGNING_SECRET, fixture, http_event, invoke, log_to_captured_stdout, slack_event,
+                            twilio_event)
 
 FORM = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
@@ -243,26 +244,36 @@ def emf_lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
 
 
-def test_a_new_sms_conversation_is_counted_with_its_channel(aws, slack, capsys):
+def metric_lines(out: str, name: str) -> list[dict]:
+    """A metric no alarm or dashboard reads, as its log line says it (refdesk.observability)."""
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [{key: line[key] for key in ("value", "unit", "dimensions") if key in line} for line in lines
+            if line.get("message") == "metric" and line.get("metric") == name]
+
+
+def test_a_new_sms_conversation_is_counted_with_its_channel(aws, slack, capsys, monkeypatch):
+    log_to_captured_stdout(monkeypatch)
     capsys.readouterr()
 
     invoke("sms_inbound", twilio_event(sms_params()))
 
-    lines = emf_lines(capsys.readouterr().out)
-    by_metric = {name: emf for emf in lines for name in ("PatronMessageAccepted", "ConversationOpened") if name in emf}
-    assert set(by_metric) == {"PatronMessageAccepted", "ConversationOpened"}
-    assert all(emf["channel"] == "sms" and emf["service"] == "refdesk" for emf in by_metric.values())
-    assert by_metric["PatronMessageAccepted"]["PatronMessageAccepted"] in (1.0, [1.0])
-    assert fixture("sms_inbound.json")["From"] not in json.dumps(lines)
+    out = capsys.readouterr().out
+    lines = emf_lines(out)
+    [opened] = [emf for emf in lines if "ConversationOpened" in emf]  # the dashboard reads it: published
+    assert opened["channel"] == "sms" and opened["service"] == "refdesk" and opened["ConversationOpened"] in (1.0, [1.0])
+    assert not any("PatronMessageAccepted" in emf for emf in lines)  # read by nothing: logged only
+    assert metric_lines(out, "PatronMessageAccepted") == [{"value": 1, "unit": "Count", "dimensions": {"channel": "sms"}}]
+    assert fixture("sms_inbound.json")["From"] not in out
 
 
-def test_a_refused_request_is_counted(aws, capsys):
+def test_a_refused_request_is_counted(aws, capsys, monkeypatch):
+    log_to_captured_stdout(monkeypatch)
     capsys.readouterr()
 
     invoke("sms_inbound", twilio_event(sms_params(), signature="AAAA"))
 
-    [emf] = emf_lines(capsys.readouterr().out)
-    assert "RequestRefused" in emf and "channel" not in emf
+    out = capsys.readouterr().out
+    assert metric_lines(out, "RequestRefused") == [{"value": 1, "unit": "Count"}] and emf_lines(out) == []
 
 
 def test_a_request_that_adds_no_metrics_publishes_none_and_warns_nothing(aws, capsys):

@@ -1,12 +1,15 @@
 """What template.yaml promises about security and operations (docs/OPERATIONS.md): least-privilege
-IAM, capped concurrency, a throttled HTTP API with a privacy-safe access log, logs that expire, and
-alarms and a dashboard for the queues and functions."""
+IAM, concurrency reserved only when asked (ReserveConcurrency) and capped by throttles otherwise, a
+throttled HTTP API with a privacy-safe access log, a WebSocket access log only where the account
+allows it (ApiGatewayAccountLogging), logs that expire, and alarms and an optional dashboard for
+the queues and functions. `deployed()` decides the template's conditions for given parameters."""
 from __future__ import annotations
 
 import json
 import re
 
-from tests.security.cfn import ROOT, function_setting, functions, get_att, ref, resources, template
+from tests.security.cfn import (ROOT, deployed, deployed_resources, deployed_setting, function_setting, functions,
+                                get_att, parameter_values, ref, resources, template)
 
 PSEUDO_PARAMETERS = {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::URLSuffix", "AWS::StackName",
                      "AWS::StackId", "AWS::NoValue", "AWS::NotificationARNs"}
@@ -170,9 +173,36 @@ def test_roles_written_by_hand_grant_what_sam_would_have_added():
 
 # Concurrency, throttling, access logging
 
-def _number_parameter(value) -> int:
-    """The value of a literal, or of a Ref to a Number parameter (its Default), checking that the
-    parameter cannot be set below 1."""
+def test_no_function_reserves_concurrency_with_the_default_parameters():
+    """A new account's concurrency quota can be 10 and Lambda keeps 10 unreserved: any reservation
+    fails the first deployment. The API throttles and the queue triggers' maximum cap instead."""
+    data = deployed()
+    for name, function in deployed_resources(data, "AWS::Serverless::Function", "AWS::Lambda::Function").items():
+        assert deployed_setting(data, function, "ReservedConcurrentExecutions") is None, f"{name} reserves concurrency"
+
+
+def test_reserve_concurrency_reserves_for_every_function_within_the_quota_it_documents():
+    """ReserveConcurrency "true": every function reserves 1..100, and the total is the formula the
+    parameter's description and docs/OPERATIONS.md give (7 x FunctionConcurrency +
+    DispatcherConcurrency + 3, plus the 10 Lambda keeps unreserved)."""
+    data = deployed(ReserveConcurrency="true")
+    values = parameter_values(ReserveConcurrency="true")
+    total = 0
+    http_functions = 0
+    for name, function in deployed_resources(data, "AWS::Serverless::Function").items():
+        reserved = deployed_setting(data, function, "ReservedConcurrentExecutions")
+        assert reserved is not None, f"{name} has no ReservedConcurrentExecutions"
+        amount = _number_parameter(reserved, values)
+        assert 1 <= amount <= 100, f"{name}: reserved concurrency out of 1..100"
+        total += amount
+        http_functions += ref(reserved) == "FunctionConcurrency"
+    assert http_functions == 7
+    assert total == 7 * int(values["FunctionConcurrency"]) + int(values["DispatcherConcurrency"]) + 3
+
+
+def _number_parameter(value, values: dict | None = None) -> int:
+    """The value of a literal, or of a Ref to a Number parameter (its Default, or `values`),
+    checking that the parameter cannot be set below 1."""
     name = ref(value)
     if name is None:
         return int(value)
@@ -180,28 +210,28 @@ def _number_parameter(value) -> int:
     assert parameter["Type"] == "Number", f"{name} is not a Number"
     lowest = min(map(int, parameter["AllowedValues"])) if "AllowedValues" in parameter else int(parameter.get("MinValue", 0))
     assert lowest >= 1, f"{name} may be set below 1"
-    return int(parameter["Default"])
+    return int((values or {}).get(name, parameter["Default"]))
 
 
-def test_every_function_has_reserved_concurrency():
-    for name, function in functions().items():
-        reserved = function_setting(function, "ReservedConcurrentExecutions")
-        assert reserved is not None, f"{name} has no ReservedConcurrentExecutions"
-        assert 1 <= _number_parameter(reserved) <= 100, f"{name}: reserved concurrency out of 1..100"
-
-
-def test_queue_triggers_never_invoke_more_than_is_reserved():
-    """Otherwise throttled batches go back to the queue and use up their jobs' delivery attempts."""
+def test_queue_triggers_are_capped_and_never_invoke_more_than_is_reserved():
+    """Without reservations, ScalingConfig.MaximumConcurrency (2-1000, reserving nothing) caps each
+    queue trigger; with them, it is at most the reservation: otherwise throttled batches go back to
+    the queue and use up their jobs' delivery attempts."""
     triggers = 0
-    for name, function in resources("AWS::Serverless::Function").items():
-        for event_name, event in function["Properties"].get("Events", {}).items():
-            if event["Type"] != "SQS":
-                continue
-            triggers += 1
-            maximum = event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
-            assert maximum is not None, f"{name}.{event_name} has no ScalingConfig.MaximumConcurrency"
-            reserved = function_setting(function, "ReservedConcurrentExecutions")
-            assert maximum == reserved or _number_parameter(maximum) <= _number_parameter(reserved)
+    for overrides in ({}, {"ReserveConcurrency": "true"}):
+        data = deployed(**overrides)
+        values = parameter_values(**overrides)
+        for name, function in deployed_resources(data, "AWS::Serverless::Function").items():
+            for event_name, event in function["Properties"].get("Events", {}).items():
+                if event["Type"] != "SQS":
+                    continue
+                triggers += 1
+                maximum = event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
+                assert maximum is not None, f"{name}.{event_name} has no ScalingConfig.MaximumConcurrency"
+                assert 2 <= _number_parameter(maximum, values) <= 1000
+                reserved = deployed_setting(data, function, "ReservedConcurrentExecutions")
+                if reserved is not None:
+                    assert maximum == reserved or _number_parameter(maximum, values) <= _number_parameter(reserved, values)
     assert triggers
 
 
@@ -278,16 +308,45 @@ def _websocket_apis() -> dict[str, dict]:
 WEBSOCKET_ACCESS_LOG_VARIABLES = ACCESS_LOG_VARIABLES | {"eventType"}
 
 
+def _websocket_stages(data: dict) -> dict[str, dict]:
+    """WebSocket API logical id -> its one stage's Properties, in a deployed() template."""
+    stages = {}
+    for api in _websocket_apis():
+        [stages[api]] = [stage["Properties"] for stage in deployed_resources(data, "AWS::ApiGatewayV2::Stage").values()
+                         if ref(stage["Properties"]["ApiId"]) == api]
+    return stages
+
+
+def test_websocket_stages_log_nothing_unless_the_account_has_api_gateways_logging_role():
+    """A WebSocket stage that writes execution or access logs needs the account's API Gateway
+    CloudWatch role, which a new account lacks: the first deployment would fail. Nor does any stage
+    log execution (LoggingLevel) or full requests (DataTraceEnabled), with or without the role."""
+    for overrides in ({}, {"ApiGatewayAccountLogging": "false"}):
+        data = deployed(**overrides)
+        for name, stage in _websocket_stages(data).items():
+            assert "AccessLogSettings" not in stage, f"{name} writes an access log with {overrides or 'the defaults'}"
+            throttle = stage.get("DefaultRouteSettings", {})
+            assert throttle.get("ThrottlingBurstLimit", 0) > 0 and throttle.get("ThrottlingRateLimit", 0) > 0, name
+        assert not deployed_resources(data, "AWS::ApiGateway::Account"), "the account's role is not this stack's"
+    for overrides in ({}, {"ApiGatewayAccountLogging": "true"}):
+        for name, stage in _websocket_stages(deployed(**overrides)).items():
+            for settings in [stage.get("DefaultRouteSettings", {}), *stage.get("RouteSettings", {}).values()]:
+                assert settings.get("LoggingLevel", "OFF") == "OFF" and not settings.get("DataTraceEnabled"), name
+    assert template()["Parameters"]["ApiGatewayAccountLogging"]["Default"] == "false"
+
+
 def test_websocket_apis_are_throttled_invoke_only_this_stacks_functions_and_log_no_patron_data():
+    """With ApiGatewayAccountLogging "true", the access log has only reviewed fields."""
     apis = _websocket_apis()
     assert apis, "no WebSocket API (the web chat's live connection)"
     functions_ = set(functions())
-    for name in apis:
-        [stage] = [stage["Properties"] for stage in resources("AWS::ApiGatewayV2::Stage").values()
-                   if ref(stage["Properties"]["ApiId"]) == name]
+    data = deployed(ApiGatewayAccountLogging="true")
+    for name, stage in _websocket_stages(data).items():
         settings = stage.get("DefaultRouteSettings", {})
         for key in ("ThrottlingBurstLimit", "ThrottlingRateLimit"):
             assert isinstance(settings.get(key), (int, float)) and settings[key] > 0, f"{name}: {key} not set"
+        destination = get_att(stage["AccessLogSettings"]["DestinationArn"])
+        assert destination[0] in deployed_resources(data, "AWS::Logs::LogGroup"), f"{name}: no log group"
         _log_group(stage["AccessLogSettings"]["DestinationArn"])
         log_format = stage["AccessLogSettings"]["Format"]
         fields = {value.removeprefix("$context.") for value in json.loads(log_format).values()}
@@ -323,16 +382,18 @@ def test_logs_expire():
         _log_group(logging_config["LogGroup"])
 
 
-# Alarms and dashboard
+# Alarms and dashboard (how many, and what they cost: test_idle_cost.py)
 
-def _alarms() -> dict[str, dict]:
-    return {name: alarm["Properties"] for name, alarm in resources("AWS::CloudWatch::Alarm").items()}
+def _alarms(data: dict | None = None) -> dict[str, dict]:
+    data = data or deployed()
+    return {name: alarm["Properties"] for name, alarm in deployed_resources(data, "AWS::CloudWatch::Alarm").items()}
 
 
-def _alarm_on(namespace: str, metric: str, dimension: str, value) -> dict:
+def _alarm_on(namespace: str, metric: str, dimension: str | None, value=None) -> dict:
     matching = [alarm for alarm in _alarms().values()
                 if alarm.get("Namespace") == namespace and alarm.get("MetricName") == metric
-                and {"Name": dimension, "Value": value} in alarm.get("Dimensions", [])]
+                and (dimension is None and not alarm.get("Dimensions")
+                     or {"Name": dimension, "Value": value} in alarm.get("Dimensions", []))]
     assert matching, f"no alarm on {namespace} {metric} of {value}"
     return matching[0]
 
@@ -342,22 +403,44 @@ def _dead_letter_queues() -> set[str]:
             for queue in resources("AWS::SQS::Queue").values() if "RedrivePolicy" in queue.get("Properties", {})}
 
 
-def test_alarms_cover_dead_letters_errors_and_late_jobs_and_notify_the_topic():
+# Lines a failing function writes to its log group: the handler's (refdesk.observability) and Lambda's.
+FAILURE_LINES = ("unhandled error", "Task timed out", "Runtime.ImportModuleError", "Runtime exited with error")
+
+
+def _matches(pattern: str, line: str) -> bool:
+    """A CloudWatch Logs term pattern of the form ?"a" ?"b" ...: any of the phrases in the line."""
+    terms = re.findall(r'\?"([^"]+)"', pattern)
+    assert terms and re.fullmatch(r'(\?"[^"]+"\s*)+', pattern), f"review this filter pattern: {pattern}"
+    return any(term in line for term in terms)
+
+
+def test_alarms_cover_dead_letters_late_jobs_failed_deliveries_and_every_functions_failures():
     [topic] = resources("AWS::SNS::Topic")
     for queue in _dead_letter_queues():
         alarm = _alarm_on("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
                           {"Fn::GetAtt": [queue, "QueueName"]})
         assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
-    for queue in set(resources("AWS::SQS::Queue")) - _dead_letter_queues():
-        _alarm_on("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", {"Fn::GetAtt": [queue, "QueueName"]})
-    for name in functions():
-        alarm = _alarm_on("AWS/Lambda", "Errors", "FunctionName", {"Ref": name})
-        assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    _alarm_on("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", {"Fn::GetAtt": ["JobsQueue", "QueueName"]})
     [rate] = [alarm for alarm in _alarms().values()
               if any(query.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "JobsNotDone"
                      for query in alarm.get("Metrics", []))]  # the Slack/Twilio/SES failure rate
     assert any("Invocations" in str(query) and {"Ref": "DispatcherFunction"} in
                query["MetricStat"]["Metric"]["Dimensions"][0].values() for query in rate["Metrics"] if "MetricStat" in query)
+    # Every function's failures, in one metric: a filter on each function's log group counts them.
+    errors = _alarm_on("RefDesk", "FunctionErrors", None)
+    assert errors["Threshold"] == 0 and errors["ComparisonOperator"] == "GreaterThanThreshold"
+    assert errors["Statistic"] == "Sum" and errors["Period"] <= 300
+    filters = {ref(metric_filter["Properties"]["LogGroupName"]): metric_filter["Properties"]
+               for metric_filter in resources("AWS::Logs::MetricFilter").values()}
+    for name, function in functions().items():
+        log_group = ref(function_setting(function, "LoggingConfig")["LogGroup"])
+        assert log_group in filters, f"{name}'s failures are not counted (no metric filter on {log_group})"
+        metric_filter = filters[log_group]
+        assert all(_matches(metric_filter["FilterPattern"], line) for line in FAILURE_LINES), name
+        [transformation] = metric_filter["MetricTransformations"]
+        assert (transformation["MetricNamespace"], transformation["MetricName"]) == ("RefDesk", "FunctionErrors")
+        assert transformation["MetricValue"] == "1" and "Dimensions" not in transformation
+        assert "DefaultValue" not in transformation, "a default value gives the metric data (and cost) every hour"
     for name, alarm in _alarms().items():
         assert {"Ref": topic} in alarm.get("AlarmActions", []), f"{name} notifies no one"
         assert alarm.get("TreatMissingData") == "notBreaching", f"{name}: no data means nothing happened"
@@ -366,10 +449,18 @@ def test_alarms_cover_dead_letters_errors_and_late_jobs_and_notify_the_topic():
         "the e-mail subscription must be optional (empty AlarmEmail = none)"
 
 
-def test_dashboard_shows_queues_functions_and_api_errors():
-    [dashboard] = resources("AWS::CloudWatch::Dashboard").values()
+def test_the_failure_line_a_handler_writes_is_the_one_the_metric_filters_count():
+    from refdesk import observability
+
+    assert observability.UNHANDLED_ERROR in FAILURE_LINES
+    patterns = {metric_filter["Properties"]["FilterPattern"] for metric_filter in resources("AWS::Logs::MetricFilter").values()}
+    assert patterns and all(_matches(pattern, f'"message":"{observability.UNHANDLED_ERROR}"') for pattern in patterns)
+
+
+def test_dashboard_when_asked_shows_the_alarms_queues_functions_and_api_errors():
+    data = deployed(CreateDashboard="true")
+    [dashboard] = deployed_resources(data, "AWS::CloudWatch::Dashboard").values()
     body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
-    data = template()
     known = set(data["Resources"]) | set(data["Parameters"]) | PSEUDO_PARAMETERS
     referenced = {match.split(".")[0] for match in re.findall(r"\$\{([^}]+)\}", body)}
     assert referenced <= known, f"unknown names in the dashboard: {referenced - known}"
@@ -383,14 +474,18 @@ def test_dashboard_shows_queues_functions_and_api_errors():
         assert body.count("${%s}" % name) >= 3, f"{name} is missing from the function widgets"
     for queue in resources("AWS::SQS::Queue"):
         assert "${%s.QueueName}" % queue in body, f"{queue} is not on the dashboard"
+    [alarm_widget] = [widget for widget in parsed["widgets"] if widget["type"] == "alarm"]
+    shown = set(re.findall(r"\$\{(\w+)\.Arn\}", body))
+    assert len(alarm_widget["properties"]["alarms"]) == len(shown) and shown == set(_alarms(data)), \
+        "the alarm widget shows every alarm"
 
 
-def test_outputs_name_the_alarm_topic_and_the_dashboard():
-    outputs = template()["Outputs"]
+def test_outputs_name_the_alarm_topic_and_the_dashboard_when_there_is_one():
     [topic] = resources("AWS::SNS::Topic")
-    [dashboard] = resources("AWS::CloudWatch::Dashboard")
-    assert any(ref(output["Value"]) == topic for output in outputs.values())
-    assert any(f"${{{dashboard}}}" in str(output["Value"]) for output in outputs.values())
+    assert any(ref(output["Value"]) == topic for output in deployed()["Outputs"].values())
+    for setting, expected in (("true", 1), ("false", 0)):
+        outputs = deployed(CreateDashboard=setting)["Outputs"]
+        assert sum("${Dashboard}" in str(output["Value"]) for output in outputs.values()) == expected, setting
 
 
 def test_every_checkov_suppression_is_explained_in_the_template_and_the_operations_doc():

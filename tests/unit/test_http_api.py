@@ -367,14 +367,14 @@ def test_metrics_are_flushed_as_emf_with_their_dimensions(capsys):
 
     @metrics.log_metrics
     def handler(event, context):
-        count("PatronMessageAccepted", channel="sms")
+        count("ConversationOpened", channel="sms")
         return "done"
 
     handler({}, LambdaContext())
 
     [line] = [line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     emf = json.loads(line)
-    assert emf["PatronMessageAccepted"] == [1.0] and emf["channel"] == "sms"
+    assert emf["ConversationOpened"] == [1.0] and emf["channel"] == "sms"
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "RefDesk"
 
 
