@@ -36,8 +36,12 @@ $(TOOLS_VENV)/.installed: $(CHECKOV_REQUIREMENTS)
 dev: venv
 	$(PY) -m local.devstack
 
+# Test files run in parallel, one worker per core (pytest-xdist): each worker has its own moto
+# server, stand-ins and local stacks (every port is picked free), and a file's tests stay together.
+# PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= auto
 test: venv tools
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # A bounded load test of the local stack on loopback (starts and stops its own stack).
 load: venv

@@ -40,6 +40,12 @@ def _short_tag(loader, suffix, node):
 _CloudFormationLoader.add_multi_constructor("!", _short_tag)
 
 
+def load(path: Path) -> dict:
+    """A CloudFormation template as plain data, its short tags as their long forms (a SafeLoader:
+    no Python objects)."""
+    return yaml.load(path.read_text(), Loader=_CloudFormationLoader)
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -111,7 +117,7 @@ class WebSocketApi:
 class Template:
     def __init__(self, path: Path, parameter_values: dict):
         self.root = path.parent
-        self.data = yaml.load(path.read_text(), Loader=_CloudFormationLoader)
+        self.data = load(path)
         self.parameters = {name: parameter_values.get(name, spec.get("Default"))
                            for name, spec in self.data.get("Parameters", {}).items()}
         missing = sorted(name for name, value in self.parameters.items() if value is None)

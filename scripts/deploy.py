@@ -48,9 +48,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "layers" / "refdesk"))
+sys.path[:0] = [str(ROOT / "layers" / "refdesk"), str(ROOT)]  # the layer, and local/ (make deploy runs from a checkout)
 
 from refdesk.settings import SECRET_CACHE_SECONDS, SECRETS  # noqa: E402  (the layer, added above)
+from local.template import load as load_cloudformation  # noqa: E402  (the local stack reads it the same way)
 
 TEMPLATE = ROOT / "template.yaml"
 MANIFEST = ROOT / "slack-app-manifest.yaml"
@@ -202,31 +203,8 @@ def secret_from_environment(name: str, environ=os.environ) -> str:
 
 # --- template.yaml ----------------------------------------------------------------------------
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short tags (!Ref, !If …) as their long forms."""
-
-
-def _short_tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _short_tag)
-
-
 def load_template(path: Path = TEMPLATE) -> dict:
-    loader = _CloudFormationLoader(path.read_text())  # a SafeLoader: no Python objects
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
+    return load_cloudformation(path)
 
 
 def template_defaults(template: dict) -> dict[str, str]:

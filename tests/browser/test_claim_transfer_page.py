@@ -20,7 +20,7 @@ def test_claim_transfer_and_the_home_tab_from_the_staff_view(desk, page, marker)
     thread = page.locator("article.thread:not(.ephemeral)").filter(has_text=marker)
     expect(thread).to_contain_text("Waiting for a librarian", timeout=20_000)
 
-    page.get_by_label("Librarian").select_option("U0PRIYA")
+    page.get_by_label("Librarian", exact=True).select_option("U0PRIYA")
     home = page.locator("#home")
     home.locator("summary").click()
     row = page.locator("#home-view .home-row").filter(has_text=number[-4:])

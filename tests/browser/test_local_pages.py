@@ -16,7 +16,7 @@ def thread_with(page, text: str):
 def test_duty_buttons_show_the_commands_answer(desk, page):
     page.goto(desk.staff_page)
     expect(page.locator("#conn")).to_have_text("live")
-    page.get_by_label("Librarian").select_option("U0BEN")
+    page.get_by_label("Librarian", exact=True).select_option("U0BEN")
     page.get_by_role("button", name="On duty").click()
     answer = page.locator("#duty-out")
     expect(answer).to_contain_text("/refdesk on (Ben Okafor):")

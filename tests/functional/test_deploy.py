@@ -42,10 +42,14 @@ def template() -> dict:
     return deploy.load_template()
 
 
-def test_template_yaml_is_read_safely(template):
-    """Only CloudFormation's short tags are added to a SafeLoader (no Python objects)."""
-    assert issubclass(deploy._CloudFormationLoader, yaml.SafeLoader)
+def test_template_yaml_is_read_safely(template, tmp_path):
+    """Only CloudFormation's short tags are added to a SafeLoader: a Python object tag is refused."""
     assert template["Globals"]["Function"]["Runtime"] == "python3.12"
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": "Table"}
+    hostile = tmp_path / "template.yaml"
+    hostile.write_text("Resources: !!python/object/apply:os.getcwd []\n")
+    with pytest.raises(yaml.constructor.ConstructorError):
+        deploy.load_template(hostile)
 
 
 class FakePrompt(deploy.Prompter):
