@@ -11,33 +11,45 @@ and counts (the machine is noisy: compare numbers from the same run only).
    sent again with the same parameters on plain boto3 clients (fresh message, de-duplication and
    group ids); the dispatcher drains the queue between calls, as it does within a second in
    production, so the session item stays its production size. Goal: at most 1.3x.
-4. The AWS cost of 1,000 conversations of 10 messages per channel, from the counted requests,
-   Lambda GB-seconds and storage, at the on-demand prices in PRICES; web chat with the widget
-   polling, and on its live connection (the WebSocket API's events fed to the real handler, the
-   dispatcher's pushes counted). Goal for the live connection: at most $0.10.
-5. The latency of a librarian's reply: from its event posted to /slack/events to its frame on
+4. Each webhook's first invocation in a fresh process (import, init, its first request against
+   the local stack's moto) as a ratio to a fresh process's `import boto3` and the same AWS calls
+   sent raw (captured from a first invocation, sent with fresh ids). Reported, no goal.
+5. The AWS cost of 1,000 conversations of 10 messages per channel, from the counted requests,
+   Lambda GB-seconds, storage and log bytes, at the on-demand prices in PRICES; web chat with the
+   widget polling, and on its live connection (the WebSocket API's events fed to the real handler,
+   the dispatcher's pushes counted). Goal for the live connection: at most $0.10.
+6. Issue 18, the monthly bill by service: idle (no conversation), read from template.yaml with its
+   default parameters (alarms and the metrics they watch, dashboards, schedules, the queues Lambda
+   polls, custom metrics published at idle; `monthly_bill(None)` computes it without the stack),
+   and with 100 and 5,000 conversations a month from item 5. Goal: idle at most $0.50 a month.
+   Each scheduled function is also run at idle and checked against what the bill states for it.
+7. The latency of a librarian's reply: from its event posted to /slack/events to its frame on
    the session's live_url, p50 and p99 over 100 replies on the local stack (`make dev`'s, in a
    process of its own). Goal: p99 under 1 s.
-6. Presence behind the cache: the presence function's invocations per 1,000 page views of one
+8. Presence behind the cache: the presence function's invocations per 1,000 page views of one
    library's site, a busy hour and a quiet one, through local/cdn.py (template.yaml's cache
    policies) on a simulated clock. Goal for the busy hour: under 50.
-7. Redaction on the labelled corpus of patron messages (tests/unit/redaction_corpus.py), in
+9. Redaction on the labelled corpus of patron messages (tests/unit/redaction_corpus.py), in
    process: per kind of identifier, the share masked (or kept, for those staff look up), and
    overall precision and recall. Goals: recall 100%, legitimate identifiers kept at least 98%.
 
 Only the tables (and GOAL MISSED lines) reach stdout; what the local stack and the handlers print
 (the stand-ins' console lines, Powertools' metrics and logs) goes to test-output/bench.log.
 
-    python scripts/bench.py [--rounds 30]"""
+    python scripts/bench.py [--rounds 30] [--only bill|first-invocation]"""
 from __future__ import annotations
 
 import argparse
 import collections
 import copy
+import datetime
+import functools
 import json
+import marshal
 import math
 import os
 import random
+import re
 import secrets
 import socket
 import statistics
@@ -55,12 +67,26 @@ sys.path.insert(0, str(ROOT))
 # Where the output of the local stack and the in-process handlers goes (stdout keeps the tables).
 LOG = ROOT / "test-output" / "bench.log"
 
-# us-east-1 on-demand prices as AWS published them (checked 2026-11-29; DynamoDB's since Nov 2024).
-# WebSocket API: messages sent and received, metered in 32 KB units, and connection minutes.
+# us-east-1 on-demand prices as AWS published them (checked 2026-11-29; DynamoDB's since Nov 2024),
+# without the free tier. The only price table: the cost per 1,000 conversations and the monthly bill
+# both read it. WebSocket API: messages sent and received, metered in 32 KB units, and connection
+# minutes. CloudWatch (/work/shared/FACTS.md, vendor docs): a standard alarm per metric it watches
+# (a high-resolution one, period under 60 s, $0.30), a composite alarm $0.50, a dashboard $3.00, a
+# custom metric $0.30 a month prorated by the hours it has data, logs $0.50 per GB ingested. S3
+# Standard, SQS standard, CloudFront (North America/Europe, HTTPS) and EventBridge: their pricing
+# pages as last read (scheduled rules' events are free; EventBridge Scheduler is $1.00 per million).
 PRICES = {
     "dynamodb_write_unit": 0.625 / 1e6, "dynamodb_read_unit": 0.125 / 1e6, "dynamodb_gb_month": 0.25,
     "http_api_request": 1.00 / 1e6, "lambda_request": 0.20 / 1e6, "lambda_gb_second_arm64": 0.0000133334,
-    "sqs_fifo_request": 0.50 / 1e6, "websocket_message": 1.00 / 1e6, "websocket_connection_minute": 0.25 / 1e6,
+    "lambda_gb_second_x86_64": 0.0000166667,
+    "sqs_fifo_request": 0.50 / 1e6, "sqs_standard_request": 0.40 / 1e6,
+    "websocket_message": 1.00 / 1e6, "websocket_connection_minute": 0.25 / 1e6,
+    "cloudwatch_alarm_metric_month": 0.10, "cloudwatch_high_resolution_alarm_metric_month": 0.30,
+    "cloudwatch_composite_alarm_month": 0.50, "cloudwatch_dashboard_month": 3.00,
+    "cloudwatch_custom_metric_month": 0.30, "cloudwatch_logs_gb_ingested": 0.50,
+    "s3_gb_month": 0.023, "s3_put_request": 0.005 / 1000, "s3_get_request": 0.0004 / 1000,
+    "eventbridge_rule_scheduled_event": 0.0, "eventbridge_scheduler_invocation": 1.00 / 1e6,
+    "cloudfront_https_request": 0.0100 / 10_000, "cloudfront_gb_out": 0.085,
 }
 PRICES_DATE = "2026-11-29"
 WEBSOCKET_MESSAGE_UNIT = 32 * 1024
@@ -88,9 +114,46 @@ PRESENCE_GOAL = 50
 LATENCY_REPLIES, LATENCY_PAUSE_SECONDS, LATENCY_GOAL_SECONDS = 100, 0.25, 1.0
 # The shell's settings that would make the bench's stacks use an external AWS, Slack or Twilio.
 EXTERNAL_ENDPOINTS = ("AWS_ENDPOINT_URL", "SLACK_API_URL", "TWILIO_API_URL")
-# Draws charts (matplotlib) off the acknowledgement path: asynchronous, not held to the goal.
+# Draws the report's charts (SVG, no chart library) off the acknowledgement path: asynchronous,
+# not held to the goal.
 CHART_FUNCTIONS = {"reports"}
 WARM_GOAL = 1.3
+# The first invocation in a fresh process (import, init, first request) against the local stack's
+# moto, vs a fresh process's `import boto3` and the same AWS calls sent raw: rounds per webhook (the
+# web chat's sends stay under refdesk.channels.web's 12 a minute per session).
+FIRST_INVOCATION_ROUNDS = 5
+
+# The monthly bill (issue 18): what the stack costs with no patron at all, read from template.yaml
+# with its default parameters (monthly_bill(None)), and with 100 and 5,000 conversations a month on
+# top, from the cost per 1,000 conversations measured here, half SMS and half web chat on its live
+# connection (BILL_MIX).
+TEMPLATE = ROOT / "template.yaml"
+HOURS_PER_MONTH = 730  # AWS's month, for prorating
+BILL_VOLUMES = (0, 100, 5000)  # conversations a month: idle, a quiet desk, a busy one
+BILL_MIX = {"SMS": 0.5, "web, live connection": 0.5}
+IDLE_GOAL_DOLLARS = 0.50
+BILL_SERVICES = ("Lambda", "HTTP API", "WebSocket API", "DynamoDB", "SQS", "EventBridge", "CloudFront", "S3",
+                 "CloudWatch alarms", "CloudWatch dashboards", "CloudWatch custom metrics", "CloudWatch Logs")
+CUSTOM_METRICS = "custom metrics"  # a per-1,000 key: metric -> how many of 1,000 conversations publish it
+# Lambda polls each queue of an SQS trigger all the time, empty or not: 5 pollers, each a 20 s long
+# poll (about 15 empty receives a minute per queue, as NumberOfEmptyReceives shows), all billed.
+LAMBDA_SQS_POLLERS, SQS_LONG_POLL_SECONDS = 5, 20
+# Each Lambda invocation writes START, END and REPORT lines to its log group (text format): events,
+# bytes. CloudWatch Logs counts each event's message plus 26 bytes.
+LAMBDA_PLATFORM_LOG = (3, 260)
+LOG_EVENT_OVERHEAD_BYTES = 26
+# A scheduled run at idle, per run, as stated here (arm64 Lambda, its INIT amortised; log bytes at
+# the template's POWERTOOLS_LOG_LEVEL, without the platform lines): `make bench` runs each schedule's
+# function at idle on the local stack and reports a GOAL MISSED line when it makes more AWS calls or
+# writes more log bytes than stated. A scheduled function not listed is billed at its Timeout.
+SCHEDULED_RUNS = {
+    "ReportsFunction": {"seconds": 2.0, "log_events": 1, "log_bytes": 800, "dynamodb_reads": 40,
+                        "s3_puts": 2, "s3_bytes": 8000, "kept_days_parameter": "ReportRetentionDays"},
+}
+UNSTATED_RUN = {"log_events": 2, "log_bytes": 2000, "dynamodb_reads": 1}
+# A web conversation starts on a library page that loaded the widget through CloudFront: /widget.js
+# and one /presence (page views without a chat are apart: see presence's figures).
+WIDGET_PAGE_REQUESTS = (WIDGET_SCRIPT, WIDGET_PRESENCE)
 
 
 class CallCounter:
@@ -178,12 +241,13 @@ def fresh_like(value: str) -> str:
 def again(calls: list[tuple[str, str, dict]], old_id: str) -> list[tuple[str, str, dict]]:
     """The captured calls with the message's (or event's) id replaced everywhere by a fresh one of
     its shape (a claim's condition then passes as the handler's did), and each SendMessage with
-    fresh FIFO group and de-duplication ids (SHA-256 hex, as refdesk.jobs makes them)."""
+    fresh FIFO group and de-duplication ids (SHA-256 hex, as refdesk.jobs makes them). No old_id
+    (a button press): the ids only."""
     new_id = fresh_like(old_id)
 
     def replaced(value):
         if isinstance(value, str):
-            return value.replace(old_id, new_id)
+            return value.replace(old_id, new_id) if old_id else value
         if isinstance(value, dict):
             return {replaced(key): replaced(item) for key, item in value.items()}
         if isinstance(value, list):
@@ -277,6 +341,22 @@ class Stack:
         self.durations[function].append(time.perf_counter() - started)
         return result
 
+    @contextmanager
+    def recording(self):
+        """Invocations are recorded, not run, meanwhile: the (function, event) pairs a Driver's
+        operations would invoke, each answered 200 with an empty JSON body."""
+        recorded = []
+
+        def record(function: str, event: dict) -> dict:
+            recorded.append((function, event))
+            return {"statusCode": 200, "body": "{}"}
+
+        self.invoke = record
+        try:
+            yield recorded
+        finally:
+            del self.invoke
+
     def drain(self, counter: CallCounter) -> tuple[int, collections.Counter]:
         """Run every queued job through the dispatcher, one job per invocation (the low-traffic
         case). Returns (invocations, the calls Lambda's queue poller made, counted apart)."""
@@ -331,15 +411,18 @@ class Driver:
         channel = self.env["SLACK_STAFF_CHANNEL"]
         ts = self.stack.slack.record_human(channel, "U0AMANDA", text, thread_ts)["ts"]  # what Slack shows
         event_id = event_id or "Ev" + uuid.uuid4().hex[:12]
-        envelope = {"type": "event_callback", "event_id": event_id, "team_id": "T0LIBRARY",
+        team = self.env["SLACK_TEAM_ID"]  # a staff member's message names the library's team (refdesk.staff)
+        envelope = {"type": "event_callback", "event_id": event_id, "team_id": team, "is_ext_shared_channel": False,
                     "event": {"type": "message", "channel": self.env["SLACK_STAFF_CHANNEL"], "user": "U0AMANDA",
-                              "text": text, "ts": ts, "thread_ts": thread_ts}}
+                              "text": text, "ts": ts, "thread_ts": thread_ts, "team": team, "user_team": team,
+                              "source_team": team}}
         return self.slack_post("SlackEventsFunction", "/slack/events", json.dumps(envelope), "application/json")
 
     def close(self, card: dict) -> dict:
         button = next(element for block in card["blocks"] if block["type"] == "actions"
                       for element in block["elements"] if element.get("action_id") == "close_conversation")
-        payload = {"type": "block_actions", "user": {"id": "U0AMANDA"}, "channel": {"id": card["channel"]},
+        payload = {"type": "block_actions", "user": {"id": "U0AMANDA", "team_id": self.env["SLACK_TEAM_ID"]},
+                   "team": {"id": self.env["SLACK_TEAM_ID"]}, "channel": {"id": card["channel"]},
                    "container": {"message_ts": card["ts"], "channel_id": card["channel"]},
                    "actions": [{"action_id": button["action_id"], "value": button["value"],
                                 "action_ts": f"{time.time():.6f}"}]}
@@ -348,7 +431,7 @@ class Driver:
 
     def command(self, text: str) -> dict:
         form = {"command": "/refdesk", "text": text, "user_id": "U0AMANDA", "user_name": "amanda",
-                "channel_id": self.env["SLACK_STAFF_CHANNEL"]}
+                "channel_id": self.env["SLACK_STAFF_CHANNEL"], "team_id": self.env["SLACK_TEAM_ID"]}
         return self.slack_post("SlackCommandsFunction", "/slack/commands", urlencode(form),
                                "application/x-www-form-urlencoded")
 
@@ -403,6 +486,7 @@ class DevStack:
 
         self.signing_secret = LOCAL_SECRETS["SLACK_SIGNING_SECRET"]
         self.channel = LOCAL_PARAMETER_VALUES["SlackStaffChannel"]
+        self.team = LOCAL_PARAMETER_VALUES["SlackTeamId"]
         self.slack = SlackStandIn(LOCAL_SECRETS["SLACK_BOT_TOKEN"], console=False)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -460,10 +544,11 @@ class DevStack:
         """A librarian's thread reply: shown in Slack, then its event as Slack signs it (a body to
         POST to /slack/events)."""
         ts = self.slack.record_human(self.channel, "U0AMANDA", text, thread_ts)["ts"]
-        return json.dumps({"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:12], "team_id": "T0LIBRARY",
-                           "event_time": int(time.time()),
+        return json.dumps({"type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:12], "team_id": self.team,
+                           "event_time": int(time.time()), "is_ext_shared_channel": False,
                            "event": {"type": "message", "channel": self.channel, "user": "U0AMANDA", "text": text,
-                                     "ts": ts, "thread_ts": thread_ts, "channel_type": "channel"}})
+                                     "ts": ts, "thread_ts": thread_ts, "channel_type": "channel", "team": self.team,
+                                     "user_team": self.team, "source_team": self.team}})
 
 
 def reply_latencies(environment: dict[str, str]) -> list[float]:
@@ -476,7 +561,8 @@ def reply_latencies(environment: dict[str, str]) -> list[float]:
     stack = DevStack(environment)
     try:
         stack.slack_post("/slack/commands", urlencode({"command": "/refdesk", "text": "on", "user_id": "U0AMANDA",
-                                                       "user_name": "amanda", "channel_id": stack.channel}),
+                                                       "user_name": "amanda", "channel_id": stack.channel,
+                                                       "team_id": stack.team}),
                          "application/x-www-form-urlencoded")
         session = stack.web("/chat/sessions", {})
         latencies = []
@@ -502,6 +588,186 @@ def reply_latencies(environment: dict[str, str]) -> list[float]:
         stack.stop()
 
 
+class LogTally:
+    """The JSON lines the handlers write to stdout, counted as CloudWatch Logs ingests them (a line
+    an event): Powertools' log lines and EMF records, and the custom metrics those records publish.
+    Everything is passed on to `stream` (the stand-ins' console lines, "[...]", are not counted)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.events = self.bytes = 0
+        self.metrics: collections.Counter = collections.Counter()
+
+    def write(self, text: str) -> int:
+        if text.startswith("{"):
+            line = text.rstrip("\n")
+            self.events += 1
+            self.bytes += len(line.encode())
+            if '"_aws"' in line:
+                self.metrics.update(emf_metrics(json.loads(line)))
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def emf_metrics(record: dict) -> list[str]:
+    """The custom metrics one EMF record publishes: "Name (dimension=value, ...)" for each metric and
+    dimension set."""
+    found = []
+    for directive in record["_aws"]["CloudWatchMetrics"]:
+        for dimensions in directive.get("Dimensions") or [[]]:
+            labels = ", ".join(f"{name}={record.get(name)}" for name in sorted(dimensions))
+            found += [f"{metric['Name']} ({labels})" for metric in directive["Metrics"]]
+    return found
+
+
+@contextmanager
+def logs_counted(stack: Stack):
+    """A LogTally of what the in-process handlers print meanwhile, logging at the template's
+    POWERTOOLS_LOG_LEVEL (the bench otherwise logs at WARNING): the service's logger and its
+    children (Logger(child=True), each with its own level), also those created meanwhile."""
+    import logging
+
+    from refdesk import observability
+
+    def loggers() -> list[logging.Logger]:
+        name = observability.logger.name
+        return [logging.getLogger(name)] + [logger for key, logger in logging.Logger.manager.loggerDict.items()
+                                            if key.startswith(name + ".") and isinstance(logger, logging.Logger)]
+
+    production = str(stack.template.environment().get("POWERTOOLS_LOG_LEVEL", "INFO")).upper()
+    bench_level = os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")
+    tally = LogTally(sys.stdout)
+    handlers = [handler for handler in logging.getLogger(observability.logger.name).handlers
+                if isinstance(handler, logging.StreamHandler)]
+    saved = [(handler, handler.stream) for handler in handlers]
+    os.environ["POWERTOOLS_LOG_LEVEL"] = production
+    for logger in loggers():
+        logger.setLevel(production)
+    sys.stdout = tally  # EMF records are print()ed
+    for handler in handlers:
+        handler.stream = tally
+    try:
+        yield tally
+    finally:
+        sys.stdout = tally.stream
+        for handler, stream in saved:
+            handler.stream = stream
+        os.environ["POWERTOOLS_LOG_LEVEL"] = bench_level
+        for logger in loggers():
+            logger.setLevel(bench_level)
+
+
+@functools.cache
+def access_log_bytes() -> dict[str, int]:
+    """Bytes of one access-log line of the HTTP API and of the WebSocket API's stage, as the deployed
+    template (default parameters) formats them (0: no access log), each $context variable taken at
+    a typical length."""
+    typical = {"requestId": 16, "requestTime": 26, "routeKey": 20, "eventType": 7, "status": 3, "protocol": 8,
+               "responseLength": 3, "responseLatency": 2, "integrationStatus": 3, "integrationLatency": 2,
+               "error.message": 1}
+    with _template_at(TEMPLATE) as cfn:
+        data = cfn.deployed()
+        http_apis = cfn.deployed_resources(data, "AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Stage")
+    sizes = {"http": 0, "websocket": 0}
+    for resource in http_apis.values():
+        log_format = resource.get("Properties", {}).get("AccessLogSettings", {}).get("Format")
+        if isinstance(log_format, str):
+            kind = "http" if resource["Type"] == "AWS::Serverless::HttpApi" else "websocket"
+            sizes[kind] = len(re.sub(r"\$context\.([A-Za-z.]+)", lambda match: "x" * typical.get(match[1], 8),
+                                     " ".join(log_format.split())).encode())
+    return sizes
+
+
+def scheduled_event(function: str, schedule: str) -> dict:
+    """The event an EventBridge scheduled rule sends."""
+    from local.template import ACCOUNT_ID, REGION
+
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": ACCOUNT_ID, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/refdesk-{function}-{schedule}"], "detail": {}}
+
+
+def scheduled_runs_at_idle(stack: Stack, counter: CallCounter, rounds: int = 3) -> dict[str, dict]:
+    """Each scheduled function run as its schedule runs it, on the local stack with nothing in it
+    (before any conversation): function -> per run, the AWS calls, log events and bytes (at the
+    template's log level), the custom metrics published, and the median seconds of `rounds` runs
+    after a first one (its import)."""
+    measured = {}
+    for function in stack.template.functions():
+        if not function.schedules:
+            continue
+        event = scheduled_event(function.name, function.schedules[0].name)
+        with logs_counted(stack) as tally, counter.bucket():
+            for _ in range(rounds + 1):
+                stack.invoke(function.name, event)
+            calls = collections.Counter({key: n / (rounds + 1) for key, n in counter.calls.items()})
+        measured[function.name] = {
+            "seconds": statistics.median(stack.durations[function.name][-rounds:]), "calls": calls,
+            "log_events": tally.events / (rounds + 1), "log_bytes": tally.bytes / (rounds + 1),
+            "metrics": sorted(tally.metrics)}
+    return measured
+
+
+def scheduled_run_lines(measured: dict[str, dict], inventory: dict) -> tuple[list[str], list[str]]:
+    """The table of scheduled runs, stated (SCHEDULED_RUNS, what the idle bill uses) and measured at
+    idle; and the goals missed: a run that makes more AWS calls, or writes more log bytes, than
+    stated, or publishes a custom metric the idle bill does not count (idle_inventory)."""
+    lines = ["| scheduled function, per run at idle | AWS calls | log lines, bytes | custom metrics | ms |",
+             "|---|---|---|---|---|"]
+    missed = []
+    for function, run in measured.items():
+        stated = SCHEDULED_RUNS.get(function, {})
+        reads = sum(n for (service, op), n in run["calls"].items() if service == "dynamodb" and
+                    op in ("GetItem", "Query", "Scan", "BatchGetItem"))
+        puts = sum(n for (service, op), n in run["calls"].items() if service == "s3")
+        others = sum(run["calls"].values()) - reads - puts
+        calls = ", ".join(f"{op} {n:g}" for (_, op), n in sorted(run["calls"].items())) or "none"
+        lines.append(f"| {function}: stated | {stated.get('dynamodb_reads', 0)} DynamoDB reads"
+                     + (f", {stated['s3_puts']} S3 PutObject" if stated.get("s3_puts") else "")
+                     + f" | {stated.get('log_events', '?')}, {stated.get('log_bytes', '?')} | none | "
+                     f"{stated.get('seconds', 0) * 1000:g} (arm64, INIT amortised) |")
+        lines.append(f"| {function}: measured | {calls} | {run['log_events']:g}, {run['log_bytes']:,.0f} | "
+                     f"{', '.join(run['metrics']) or 'none'} | {run['seconds'] * 1000:.1f} (here, in process) |")
+        if not stated:
+            missed.append(f"{function}: a scheduled function without SCHEDULED_RUNS (billed at its Timeout)")
+        elif reads > stated.get("dynamodb_reads", 0) or puts > stated.get("s3_puts", 0) or others:
+            missed.append(f"{function}: {sum(run['calls'].values()):g} AWS calls a scheduled run, over SCHEDULED_RUNS")
+        elif run["log_bytes"] > stated.get("log_bytes", 0):
+            missed.append(f"{function}: {run['log_bytes']:,.0f} log bytes a scheduled run, over SCHEDULED_RUNS")
+        uncounted = [metric for metric in run["metrics"] if metric.split(" ")[0] not in inventory["idle_metrics"]]
+        if uncounted:
+            missed.append(f"{function}: publishes {', '.join(uncounted)} at idle, not in the idle bill")
+    return lines, missed
+
+
+def widget_page_load(stack: Stack) -> tuple[int, int]:
+    """CloudFront's part of a web conversation: the requests of the page load that showed the widget
+    (WIDGET_PAGE_REQUESTS) and the bytes they send, compressed as CloudFront compresses them. Taken
+    from the presence function's own answers, outside any conversation's counts."""
+    import base64
+    import gzip
+
+    sent = 0
+    for path in WIDGET_PAGE_REQUESTS:
+        from local.gateway import build_event, find_route, routes_of
+        from local.servers import Request
+
+        request = Request(method="GET", path=path, query="", body=b"", client_ip="203.0.113.9", protocol="HTTP/1.1",
+                          headers=())
+        route, params = find_route(routes_of([stack.functions["PresenceFunction"]]), "GET", path)
+        event = build_event(request, route, params, f"127.0.0.1:{stack.port}")
+        answer = stack.invoker.invoke("PresenceFunction", event)
+        body = answer.get("body", "")
+        body = base64.b64decode(body) if answer.get("isBase64Encoded") else body.encode()
+        sent += len(gzip.compress(body))
+    return len(WIDGET_PAGE_REQUESTS), sent
+
+
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile: the smallest value at least `share` of the values are at or under."""
     ordered = sorted(values)
@@ -513,13 +779,15 @@ def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, chann
     """Counts for one conversation of 5 patron messages and 5 replies, then Close. A web chat is
     open CHAT_OPEN_MINUTES, the widget polling every `poll_seconds` or on its `live` connection:
     $connect, the read it makes when a connection opens, a ping every LIVE_PING_SECONDS, the
-    dispatcher's pushes, $disconnect."""
+    dispatcher's pushes, $disconnect. Logs at the template's level: the handlers' lines and EMF
+    records, each invocation's platform lines (LAMBDA_PLATFORM_LOG) and the access log's lines,
+    with the custom metrics published."""
     totals = collections.Counter()
     http_requests = invocations = websocket_messages = connection_minutes = 0
     gb_seconds = 0.0
     stack.durations.clear()
     pushed_before = stack.pushes.units
-    with counter.bucket():
+    with counter.bucket(), logs_counted(stack) as tally:
         if channel == "sms":
             number = f"+1555{uuid.uuid4().int % 10**7:07d}"
             send = lambda text: driver.sms(number, text)  # noqa: E731
@@ -554,11 +822,12 @@ def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, chann
         poller += polled
         if poll_seconds:
             polls = int(CHAT_OPEN_MINUTES * 60 / poll_seconds)
-            repeated(stack, counter, "WebChatFunction", lambda: driver.web("GET", path, token=session["token"]), polls)
+            repeated(stack, counter, "WebChatFunction", lambda: driver.web("GET", path, token=session["token"]), polls,
+                     tally)
             http_requests += polls
         if live:
             pings = CHAT_OPEN_MINUTES * 60 // LIVE_PING_SECONDS
-            repeated(stack, counter, "LiveFunction", lambda: driver.live_ping(connection), pings)
+            repeated(stack, counter, "LiveFunction", lambda: driver.live_ping(connection), pings, tally)
             driver.live_disconnect(connection)
             # Each ping and its pong; $connect and $disconnect counted as a message each, to be safe.
             websocket_messages = stack.pushes.units - pushed_before + 2 * pings + 2
@@ -568,19 +837,31 @@ def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, chann
     for name, durations in stack.durations.items():
         gb_seconds += sum(durations) * stack.functions[name].memory_mb / 1024
         invocations += len(durations) if name != "DispatcherFunction" else 0
+    platform_events, platform_bytes = LAMBDA_PLATFORM_LOG
+    access = access_log_bytes()
+    access_lines = http_requests + (websocket_messages if access["websocket"] else 0)
+    log_events = tally.events + invocations * platform_events + access_lines
+    log_bytes = (tally.bytes + invocations * platform_bytes + http_requests * access["http"]
+                 + (websocket_messages * access["websocket"]) + log_events * LOG_EVENT_OVERHEAD_BYTES)
     return {"calls": totals, "poller": poller, "http": http_requests, "invocations": invocations,
             "gb_seconds": gb_seconds, "transact_items": transact_items, "websocket_messages": websocket_messages,
-            "connection_minutes": connection_minutes}
+            "connection_minutes": connection_minutes, "log_events": log_events, "log_bytes": log_bytes,
+            "metrics": set(tally.metrics)}
 
 
-def repeated(stack: Stack, counter: CallCounter, function: str, operation, times: int) -> None:
+def repeated(stack: Stack, counter: CallCounter, function: str, operation, times: int,
+             tally: LogTally | None = None) -> None:
     """Runs `operation` (a poll, a ping: the same each time) once and counts it `times`: its AWS
-    calls and its function's time."""
+    calls, its function's time and the log lines it wrote (`tally`)."""
     before = counter.calls.copy()
+    logged = (tally.events, tally.bytes) if tally else (0, 0)
     operation()
     for key, count in (counter.calls - before).items():
         counter.calls[key] += count * (times - 1)
     stack.durations[function] += [stack.durations[function][-1]] * (times - 1)
+    if tally:
+        tally.events += (tally.events - logged[0]) * (times - 1)
+        tally.bytes += (tally.bytes - logged[1]) * (times - 1)
 
 
 def presence_invocations(stack: Stack, page_views: int) -> collections.Counter:
@@ -616,11 +897,14 @@ def presence_invocations(stack: Stack, page_views: int) -> collections.Counter:
 
 
 def dollars(costs: dict) -> dict:
+    """Service -> dollars per 1,000 conversations like the one `costs` counted (conversation_costs)."""
     calls, transact = costs["calls"], costs["transact_items"]
     writes = sum(n for (service, op), n in calls.items() if service == "dynamodb" and op in
                  ("PutItem", "UpdateItem", "DeleteItem")) + 2 * transact
     reads = sum(n for (service, op), n in calls.items() if service == "dynamodb" and op in ("GetItem", "Query")) * 0.5
     sqs = sum(n for (service, _), n in calls.items() if service == "sqs") + sum(costs["poller"].values())
+    s3_puts = sum(n for (service, op), n in calls.items() if service == "s3" and not op.startswith(("Get", "Head")))
+    s3_gets = sum(n for (service, op), n in calls.items() if service == "s3" and op.startswith(("Get", "Head")))
     parts = {
         "HTTP API": costs["http"] * PRICES["http_api_request"],
         "WebSocket API": costs["websocket_messages"] * PRICES["websocket_message"]
@@ -630,8 +914,334 @@ def dollars(costs: dict) -> dict:
         "DynamoDB": writes * PRICES["dynamodb_write_unit"] + reads * PRICES["dynamodb_read_unit"]
         + 10 * 1024 / 1e9 * PRICES["dynamodb_gb_month"],  # about 1 KB a message, kept one month
         "SQS": sqs * PRICES["sqs_fifo_request"],
+        "S3": s3_puts * PRICES["s3_put_request"] + s3_gets * PRICES["s3_get_request"],
+        "CloudFront": costs.get("cdn_requests", 0) * PRICES["cloudfront_https_request"]
+        + costs.get("cdn_bytes", 0) / 1e9 * PRICES["cloudfront_gb_out"],
+        "CloudWatch Logs": costs.get("log_bytes", 0) / 1e9 * PRICES["cloudwatch_logs_gb_ingested"],
     }
     return {name: value * 1000 for name, value in parts.items()}  # per 1,000 conversations
+
+
+def per_1000_for_the_bill(costs_by_channel: dict[str, dict]) -> dict:
+    """monthly_bill's per-1,000 figures from conversation_costs' counts of the channels in BILL_MIX:
+    dollars per service, and under CUSTOM_METRICS how many of 1,000 conversations publish each
+    metric (a metric is one name and set of dimensions)."""
+    per_1000: dict = collections.defaultdict(float)
+    published: collections.Counter = collections.Counter()
+    for channel, share in BILL_MIX.items():
+        for service, value in dollars(costs_by_channel[channel]).items():
+            per_1000[service] += share * value
+        for metric in costs_by_channel[channel]["metrics"]:
+            published[metric] += share * 1000
+    return {**per_1000, CUSTOM_METRICS: dict(published)}
+
+
+# --- The monthly bill: the template's idle costs, and conversations on top ---
+
+@contextmanager
+def _template_at(path: Path):
+    """tests/security/cfn.py, whose helpers read template.yaml (cached), reading `path` for a while."""
+    from local.environment import LOCAL_PARAMETER_VALUES
+    from local.template import Template
+    from tests.security import cfn
+
+    if Path(path).resolve() == cfn.TEMPLATE_PATH.resolve():
+        yield cfn
+        return
+    original = cfn.template
+    cfn.template = functools.cache(lambda: Template(Path(path), LOCAL_PARAMETER_VALUES).data)
+    try:
+        yield cfn
+    finally:
+        cfn.template = original
+
+
+def _enabled(properties: dict, parameters: dict) -> bool:
+    """A schedule, rule or trigger's Enabled / State, as deployed (true unless turned off)."""
+    enabled = str(_plain(properties.get("Enabled", True), parameters)).lower() != "false"
+    return enabled and _plain(properties.get("State", "ENABLED"), parameters) != "DISABLED"
+
+
+def _plain(value, parameters: dict):
+    """A property's value with a Ref to a parameter resolved; other intrinsics stay as they are."""
+    if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] in parameters:
+        return parameters[value["Ref"]]
+    return value
+
+
+_CRON_NAMES = {3: {name: n for n, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)},
+               4: {name: n for n, name in enumerate("SUN MON TUE WED THU FRI SAT".split(), 1)}}
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (1, 7))
+
+
+def _cron_values(field: str, position: int) -> set[int]:
+    """The values one field of an EventBridge cron() takes: *, ?, lists, ranges (also wrapping:
+    FRI-MON), steps, month and weekday names (weekdays 1-7 = SUN-SAT). L, W and # are not modelled."""
+    low, high = _CRON_RANGES[position]
+    names = _CRON_NAMES.get(position, {})
+
+    def number(text: str) -> int:
+        return names.get(text.upper()) or int(text)
+
+    values = set()
+    for part in field.split(","):
+        if any(mark in part.upper() for mark in ("L", "W", "#")) and part.upper() not in names:
+            raise ValueError(f"cron field {field!r}: L, W and # are not modelled")
+        base, _, step = part.partition("/")
+        if base in ("*", "?"):
+            start, end = low, high
+        elif "-" in base:
+            start, end = (number(item) for item in base.split("-"))
+        else:
+            start = number(base)
+            end = high if step else start
+        span = range(start, end + 1) if start <= end else [*range(start, high + 1), *range(low, end + 1)]
+        values.update(list(span)[::int(step or 1)])
+    return values
+
+
+def schedule_runs(expression: str) -> tuple[float, float]:
+    """(runs a month, clock hours a month with a run) of an EventBridge schedule expression:
+    rate(N unit), cron(minutes hours day-of-month month day-of-week year) counted over a year of 365
+    days (the year field is not modelled), at(...) once ever (0)."""
+    text = " ".join(str(expression).split())
+    rate = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", text)
+    if rate:
+        seconds = int(rate[1]) * {"minute": 60, "hour": 3600, "day": 86400}[rate[2].rstrip("s")]
+        runs = HOURS_PER_MONTH * 3600 / seconds
+        return runs, min(runs, HOURS_PER_MONTH)
+    if text.startswith("at("):
+        return 0.0, 0.0
+    cron = re.fullmatch(r"cron\((.+)\)", text)
+    if not cron or len(cron[1].split()) != 6:
+        raise ValueError(f"not a schedule expression: {expression!r}")
+    minutes, hours, days, months, weekdays = (_cron_values(field, n) for n, field in enumerate(cron[1].split()[:5]))
+    start = datetime.date(2027, 1, 1)  # any year of 365 days
+    run_days = 0
+    for offset in range(365):
+        day = start + datetime.timedelta(days=offset)
+        if day.month in months and day.day in days and day.isoweekday() % 7 + 1 in weekdays:
+            run_days += 1
+    return run_days * len(hours) * len(minutes) / 12, run_days * len(hours) / 12
+
+
+def _function_file(cfn, data: dict, function: dict) -> Path:
+    code = Path(cfn.deployed_setting(data, function, "CodeUri") or ".")
+    module = str(cfn.deployed_setting(data, function, "Handler") or "app.handler").rpartition(".")[0]
+    return ROOT / code / (module.replace(".", "/") + ".py")
+
+
+def _metrics_in(path: Path) -> set[str]:
+    """The metric names a handler's own module adds: count("Name", ...) and seconds("Name", ...)
+    (refdesk.observability), also as observability.count(...)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if called in ("count", "seconds") and isinstance(node.args[0].value, str):
+                names.add(node.args[0].value)
+    return names
+
+
+def _published_metrics() -> frozenset:
+    """refdesk.observability.PUBLISHED: the only metrics that reach CloudWatch (others are log lines)."""
+    layer = str(ROOT / "layers" / "refdesk")
+    if layer not in sys.path:
+        sys.path.append(layer)
+    from refdesk import observability
+
+    return observability.PUBLISHED
+
+
+def _open_hours_a_month(opening_hours: str) -> float:
+    """Clock hours a month the desk is open, from the OpeningHours parameter ({"mon": "09:00-17:00,
+    18:00-20:00", ...}): each range's clock hours, started ones included."""
+    weekly = 0
+    for ranges in json.loads(opening_hours).values():
+        for span in filter(None, (item.strip() for item in ranges.split(","))):
+            start, end = ([int(part) for part in moment.split(":")] for moment in span.split("-"))
+            weekly += math.ceil(end[0] + end[1] / 60) - start[0]
+    return weekly * 365 / 7 / 12
+
+
+def idle_inventory(template_path: Path = TEMPLATE) -> dict:
+    """What the stack does and costs a month with no patron, read from the template deployed with
+    its default parameters (tests/security/cfn.py's deployed()): its alarms and the metrics each
+    watches, dashboards, scheduled functions (runs a month at their MemorySize and architecture,
+    SCHEDULED_RUNS per run), the queues Lambda polls for SQS triggers, and the RefDesk custom
+    metrics the scheduled functions publish (refdesk.observability.PUBLISHED). "costs": service ->
+    dollars a month."""
+    with _template_at(template_path) as cfn:
+        data, parameters = cfn.deployed(), cfn.parameter_values()
+        resources = data["Resources"]
+        functions = cfn.deployed_resources(data, "AWS::Serverless::Function", "AWS::Lambda::Function")
+
+        alarms, alarm_dollars = {}, 0.0
+        for name, alarm in cfn.deployed_resources(data, "AWS::CloudWatch::Alarm").items():
+            props = alarm["Properties"]
+            watched = [props] if "MetricName" in props else [query["MetricStat"] for query in props.get("Metrics", [])
+                                                               if "MetricStat" in query]
+            alarms[name] = len(watched)
+            for metric in watched:
+                high_resolution = int(_plain(metric.get("Period", 60), parameters)) < 60
+                alarm_dollars += PRICES["cloudwatch_high_resolution_alarm_metric_month" if high_resolution
+                                        else "cloudwatch_alarm_metric_month"]
+        composite = cfn.deployed_resources(data, "AWS::CloudWatch::CompositeAlarm")
+        alarm_dollars += len(composite) * PRICES["cloudwatch_composite_alarm_month"]
+        dashboards = sorted(cfn.deployed_resources(data, "AWS::CloudWatch::Dashboard"))
+
+        def target(arn) -> str | None:
+            found = cfn.get_att(arn) or (cfn.ref(arn), "")
+            return found[0] if found[0] in functions else None
+
+        schedules = []  # (function, expression, kind)
+        for name, function in functions.items():
+            for event in function.get("Properties", {}).get("Events", {}).values():
+                props = event.get("Properties", {})
+                if event["Type"] in ("Schedule", "ScheduleV2") and _enabled(props, parameters):
+                    expression = _plain(props.get("Schedule") or props.get("ScheduleExpression"), parameters)
+                    schedules.append((name, expression, "rule" if event["Type"] == "Schedule" else "scheduler"))
+        for rule in cfn.deployed_resources(data, "AWS::Events::Rule").values():
+            props = rule["Properties"]
+            if "ScheduleExpression" in props and _enabled(props, parameters):
+                schedules += [(function, _plain(props["ScheduleExpression"], parameters), "rule")
+                              for function in map(target, (t["Arn"] for t in props.get("Targets", []))) if function]
+        for schedule in cfn.deployed_resources(data, "AWS::Scheduler::Schedule").values():
+            props = schedule["Properties"]
+            if _enabled(props, parameters) and target(props["Target"]["Arn"]):
+                schedules.append((target(props["Target"]["Arn"]), _plain(props["ScheduleExpression"], parameters),
+                                  "scheduler"))
+
+        triggers = []  # (function, queue logical id); then queues: (function, queue, FIFO?)
+        for name, function in functions.items():
+            for event in function.get("Properties", {}).get("Events", {}).values():
+                if event["Type"] == "SQS" and _enabled(event["Properties"], parameters):
+                    triggers.append((name, (cfn.get_att(event["Properties"]["Queue"]) or ("?",))[0]))
+        for mapping in cfn.deployed_resources(data, "AWS::Lambda::EventSourceMapping").values():
+            props = mapping["Properties"]
+            queue = (cfn.get_att(props.get("EventSourceArn")) or ("",))[0]
+            if resources.get(queue, {}).get("Type") == "AWS::SQS::Queue" and _enabled(props, parameters):
+                triggers.append((cfn.ref(props["FunctionName"]) or "?", queue))
+        queues = [(function, queue, str(_plain(resources.get(queue, {}).get("Properties", {}).get("FifoQueue", False),
+                                                parameters)).lower() == "true") for function, queue in triggers]
+
+        published = _published_metrics()
+        costs = collections.Counter()
+        runs, idle_metrics = [], {}
+        for function, expression, kind in schedules:
+            spec = functions[function]
+            memory = int(_plain(cfn.deployed_setting(data, spec, "MemorySize") or 128, parameters))
+            [architecture] = [_plain(item, parameters) for item in cfn.deployed_setting(data, spec, "Architectures")
+                              or ["x86_64"]]
+            stated = SCHEDULED_RUNS.get(function) or {
+                **UNSTATED_RUN, "seconds": float(_plain(cfn.deployed_setting(data, spec, "Timeout") or 3, parameters))}
+            count, hours = schedule_runs(expression)
+            runs.append({"function": function, "expression": expression, "kind": kind, "runs": count,
+                         "memory_mb": memory, "architecture": architecture, **stated})
+            costs["Lambda"] += count * (PRICES["lambda_request"] + stated["seconds"] * memory / 1024
+                                        * PRICES[f"lambda_gb_second_{architecture}"])
+            costs["EventBridge"] += count * PRICES["eventbridge_rule_scheduled_event" if kind == "rule"
+                                                   else "eventbridge_scheduler_invocation"]
+            events, platform = LAMBDA_PLATFORM_LOG
+            ingested = stated["log_bytes"] + platform + (stated["log_events"] + events) * LOG_EVENT_OVERHEAD_BYTES
+            costs["CloudWatch Logs"] += count * ingested / 1e9 * PRICES["cloudwatch_logs_gb_ingested"]
+            costs["DynamoDB"] += count * (stated.get("dynamodb_reads", 0) * 0.5 * PRICES["dynamodb_read_unit"]
+                                          + stated.get("dynamodb_writes", 0) * PRICES["dynamodb_write_unit"])
+            kept_months = int(parameters.get(stated.get("kept_days_parameter", ""), 0)) / (365 / 12)
+            costs["S3"] += count * (stated.get("s3_puts", 0) * PRICES["s3_put_request"]
+                                    + stated.get("s3_bytes", 0) * kept_months / 1e9 * PRICES["s3_gb_month"])
+            for metric in _metrics_in(_function_file(cfn, data, spec)) & published:
+                idle_metrics[metric] = min(HOURS_PER_MONTH, idle_metrics.get(metric, 0) + hours)
+        polls = LAMBDA_SQS_POLLERS * 60 / SQS_LONG_POLL_SECONDS * 60 * HOURS_PER_MONTH
+        for _, _, fifo in queues:
+            costs["SQS"] += polls * PRICES["sqs_fifo_request" if fifo else "sqs_standard_request"]
+        costs["CloudWatch alarms"] = alarm_dollars
+        costs["CloudWatch dashboards"] = len(dashboards) * PRICES["cloudwatch_dashboard_month"]
+        costs["CloudWatch custom metrics"] = sum(idle_metrics.values()) / HOURS_PER_MONTH \
+            * PRICES["cloudwatch_custom_metric_month"]
+        return {"alarms": alarms, "composite_alarms": sorted(composite), "dashboards": dashboards,
+                "schedules": runs, "polled_queues": queues, "polls_per_queue": polls, "idle_metrics": idle_metrics,
+                "open_hours": _open_hours_a_month(parameters["OpeningHours"]),
+                "costs": {service: costs.get(service, 0.0) for service in BILL_SERVICES}}
+
+
+def _custom_metric_dollars(inventory: dict, published: dict[str, float], conversations: int) -> float:
+    """A month's custom metrics: those published at idle in the hours they have data, and those a
+    conversation publishes (`published`: metric -> how many of 1,000 conversations publish it), each
+    conversation in one clock hour of the desk's opening hours, at random: a metric published by n
+    conversations has data in H(1 - (1 - 1/H)^n) of the H open hours."""
+    open_hours = inventory["open_hours"]
+    hours = dict(inventory["idle_metrics"])
+    for metric, per_1000 in published.items():
+        n = per_1000 * conversations / 1000
+        busy = open_hours * (1 - (1 - 1 / open_hours) ** n)
+        idle = hours.get(metric.split(" ")[0], 0)  # published at idle too: its idle hours already count
+        hours[metric] = busy * (1 - idle / HOURS_PER_MONTH)
+    return sum(hours.values()) / HOURS_PER_MONTH * PRICES["cloudwatch_custom_metric_month"]
+
+
+def monthly_bill(per_1000: dict | None = None, template_path: Path = TEMPLATE) -> dict:
+    """The month's AWS bill (us-east-1, PRICES, no free tier) by service: idle, read from the
+    template alone (idle_inventory), and, given per_1000 (service -> dollars per 1,000 conversations,
+    and CUSTOM_METRICS: metric -> how many of 1,000 conversations publish it), with each of
+    BILL_VOLUMES conversations a month on top. Without per_1000, the idle column only.
+    {"volumes", "rows": service -> [dollars per volume], "total": [...], "idle": idle_inventory}."""
+    inventory = idle_inventory(template_path)
+    volumes = BILL_VOLUMES if per_1000 is not None else BILL_VOLUMES[:1]
+    rows = {}
+    for service in BILL_SERVICES:
+        idle = inventory["costs"][service]
+        if service == "CloudWatch custom metrics":
+            rows[service] = [idle if not volume else
+                             _custom_metric_dollars(inventory, per_1000.get(CUSTOM_METRICS, {}), volume)
+                             for volume in volumes]
+        else:
+            rows[service] = [idle + (per_1000.get(service, 0.0) * volume / 1000 if volume else 0.0)
+                             for volume in volumes]
+    return {"volumes": volumes, "rows": rows, "total": [sum(column) for column in zip(*rows.values())],
+            "idle": inventory}
+
+
+def money(value: float) -> str:
+    """$0, < $0.0001, $0.0042 under a cent, $0.42 and up."""
+    if not value:
+        return "$0"
+    return "< $0.0001" if value < 0.0001 else f"${value:.4f}" if value < 0.01 else f"${value:.2f}"
+
+
+def bill_lines(bill: dict) -> list[str]:
+    """The bill as a Markdown table: a row per service, a column per volume, the total."""
+    head = ["service", *("idle (no conversation)" if not volume else f"{volume:,} conversations a month"
+                         for volume in bill["volumes"])]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += [f"| {service} | " + " | ".join(money(value) for value in values) + " |"
+              for service, values in bill["rows"].items()]
+    goal = "✅" if bill["total"][0] <= IDLE_GOAL_DOLLARS else "❌"
+    lines.append("| **total** | " + " | ".join(
+        f"**${value:.2f}**" + (f" (goal ≤ ${IDLE_GOAL_DOLLARS:.2f} {goal})" if not volume else "")
+        for volume, value in zip(bill["volumes"], bill["total"])) + " |")
+    return lines
+
+
+def idle_lines(inventory: dict) -> list[str]:
+    """What the idle column counts, as read from the template."""
+    alarms = inventory["alarms"]
+    runs = "; ".join(f"{run['function']} {run['expression']} ({run['kind']}): {run['runs']:,.0f} "
+                     f"run{'' if round(run['runs']) == 1 else 's'} at "
+                     f"{run['memory_mb']} MB {run['architecture']}, {run['seconds'] * 1000:g} ms and "
+                     f"{run['log_bytes']:,} log bytes each" for run in inventory["schedules"]) or "none"
+    queues = ", ".join(f"{queue} ({'FIFO' if fifo else 'standard'}, {function})"
+                       for function, queue, fifo in inventory["polled_queues"]) or "none"
+    metrics = ", ".join(f"{name} {hours:,.0f} h" for name, hours in inventory["idle_metrics"].items()) or "none"
+    return [f"Idle, from template.yaml with its default parameters: {len(alarms)} alarms watching "
+            f"{sum(alarms.values())} metrics ({', '.join(f'{name} {n}' for name, n in alarms.items())})"
+            + (f", {len(inventory['composite_alarms'])} composite" if inventory["composite_alarms"] else "")
+            + f"; {len(inventory['dashboards'])} dashboards; schedules: {runs}; queues Lambda polls for its SQS "
+            f"triggers ({LAMBDA_SQS_POLLERS} pollers, {SQS_LONG_POLL_SECONDS} s long polls: "
+            f"{inventory['polls_per_queue']:,.0f} empty receives a month each): {queues}; custom metrics "
+            f"published at idle: {metrics}."]
 
 
 def cold_import_seconds(code_dir: Path | None) -> float:
@@ -694,6 +1304,127 @@ def warm_ratio(stack: Stack, driver: Driver, counter: CallCounter,
     return results
 
 
+# A fresh process's first invocation: the handler (imported, initialised, its first request served
+# against the local stack's moto) or `import boto3` and the same AWS calls sent raw on plain clients.
+# Only sys, time and marshal (built in) are imported before the clock starts; "capture" (not timed)
+# records the calls the handler's own clients send, as the warm ratio's CallCapture does.
+FIRST_INVOCATION_CHILD = r"""
+import marshal, sys, time
+given = marshal.loads(sys.stdin.buffer.read())
+sys.path[:0] = given["paths"]
+captured = []
+if given["mode"] == "capture":
+    import copy
+    from botocore.client import BaseClient
+    original = BaseClient._make_api_call
+    def record(params, model, **_):
+        captured.append((model.service_model.service_name, model.name, copy.deepcopy(params)))
+    def hooked(client, operation, params):
+        event = "before-parameter-build." + client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register_last(event, record, unique_id="bench-first-invocation")
+        return original(client, operation, params)
+    BaseClient._make_api_call = hooked
+class Context:
+    def __init__(self, values):
+        self.__dict__.update(values)
+    def get_remaining_time_in_millis(self):
+        return 10000
+context = Context(given["context"])
+started = time.perf_counter()
+if given["mode"] == "raw":
+    import boto3
+    from botocore.config import Config
+    clients, status = {}, 200
+    for service, method, params in given["calls"]:
+        if service not in clients:
+            clients[service] = boto3.client(service, config=Config(retries=given["retries"]))
+        getattr(clients[service], method)(**params)
+else:
+    handler = getattr(__import__(given["module"]), given["attribute"])
+    status = handler(given["event"], context).get("statusCode")
+seconds = time.perf_counter() - started
+with open(given["out"], "wb") as out:
+    marshal.dump({"seconds": seconds, "status": status, "calls": captured}, out)
+"""
+
+
+def first_invocation(mode: str, work: Path, function=None, event: dict | None = None,
+                     calls: list | None = None) -> dict:
+    """One fresh process (FIRST_INVOCATION_CHILD) in `mode`: "handler" or "capture" runs `function`'s
+    handler on `event`, "raw" sends `calls` ((service, method, params)). {"seconds", "status", "calls"}."""
+    from local.handlers import LambdaContext
+
+    from refdesk.clients import WEBHOOK_AWS_RETRIES
+
+    out = work / f"{uuid.uuid4().hex}.out"
+    given = {"mode": mode, "out": str(out), "paths": [], "context": {}, "calls": calls or [],
+             "retries": WEBHOOK_AWS_RETRIES}
+    if function:
+        module, _, attribute = function.handler.rpartition(".")
+        context = LambdaContext(function)
+        given.update(paths=[str(ROOT / "layers" / "refdesk"), str(function.code_dir)], module=module,
+                     attribute=attribute, event=event,
+                     context={name: value for name, value in vars(context).items() if not name.startswith("_")})
+    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}
+    subprocess.run([sys.executable, "-c", FIRST_INVOCATION_CHILD], input=marshal.dumps(given), check=True,
+                   capture_output=True, env=env, cwd=function.code_dir if function else ROOT)
+    result = marshal.loads(out.read_bytes())
+    out.unlink()
+    return result
+
+
+def first_invocation_ratios(stack: Stack, driver: Driver, counter: CallCounter,
+                            rounds: int) -> dict[str, tuple[float, float, list[str]]]:
+    """Webhook -> (median seconds of a fresh process's import, init and first request, median
+    seconds of a fresh process's `import boto3` and the same AWS calls sent raw, those calls'
+    operations). The calls are captured once from a fresh process's first request (not timed);
+    each round then times a fresh handler process on a new delivery and a fresh raw process on
+    the captured calls with fresh ids (again()), the dispatcher draining the queue after each."""
+    from botocore import xform_name
+
+    number = "+15550002222"
+    driver.sms(number, "opens the conversation")  # the rounds are later texts, as in the warm ratio
+    stack.drain(counter)
+    sms_card = driver.root_card()
+    session = driver.web("POST", "/chat/sessions", {})
+    web_path = f"/chat/sessions/{session['session_id']}/messages"
+    driver.web("POST", web_path, {"text": "opens the chat", "client_id": uuid.uuid4().hex}, session["token"])
+    stack.drain(counter)
+    web_card = driver.root_card()
+    webhooks = {  # run in this order: the last closes the web chat
+        "sms_inbound": (lambda: "SM" + uuid.uuid4().hex, lambda sid: driver.sms(number, "first invocation", sid)),
+        "slack_events": (lambda: "Ev" + uuid.uuid4().hex[:12],
+                         lambda event_id: driver.staff_reply(sms_card["ts"], "first invocation", event_id)),
+        "webchat": (lambda: uuid.uuid4().hex, lambda client_id: driver.web(
+            "POST", web_path, {"text": "first invocation", "client_id": client_id}, session["token"])),
+        "slack_interactions": (lambda: "", lambda _: driver.close(web_card)),
+    }
+    results = {}
+    with tempfile.TemporaryDirectory() as work:
+        def run(mode: str, new_id, send) -> tuple[str, dict]:
+            sent = new_id()
+            with stack.recording() as recorded:
+                send(sent)
+            [(function, event)] = recorded
+            result = first_invocation(mode, Path(work), stack.functions[function], event)
+            assert 200 <= result["status"] < 300, (function, result)  # the web chat's send answers 201
+            stack.drain(counter)
+            return sent, result
+
+        for name, (new_id, send) in webhooks.items():
+            captured_id, captured = run("capture", new_id, send)
+            handler, raw = [], []
+            for _ in range(rounds):
+                handler.append(run("handler", new_id, send)[1]["seconds"])
+                calls = [(service, xform_name(operation), params)
+                         for service, operation, params in again(captured["calls"], captured_id)]
+                raw.append(first_invocation("raw", Path(work), calls=calls)["seconds"])
+                stack.drain(counter)
+            results[name] = (statistics.median(handler), statistics.median(raw),
+                             [operation for _, operation, _ in captured["calls"]])
+    return {name: results[name] for name in ("sms_inbound", "slack_events", "slack_interactions", "webchat")}
+
+
 def redaction_on_the_corpus(show) -> list[str]:
     """Issue 15: the labelled corpus's score, per kind of identifier and overall (in process, no
     stack); the goals missed."""
@@ -744,120 +1475,201 @@ def output_to_log(path: Path):
 def bench(options: argparse.Namespace, show) -> int:
     # For the local stack's own process, before this one's stack fills the environment in.
     shell = {name: value for name, value in os.environ.items() if name not in EXTERNAL_ENDPOINTS}
+    wanted = {"all": {"calls", "warm", "first", "bill", "latency", "cold", "redaction"},
+              "bill": {"bill"}, "first-invocation": {"first"}}[options.only]
     counter = CallCounter()
     stack = Stack()
     counter.install()
     driver = Driver(stack)
-    failures = []
+    failures, totals = [], {}
     try:
+        idle_runs = scheduled_runs_at_idle(stack, counter) if "bill" in wanted else {}  # before any conversation
         driver.command("on")
-        show("\n## AWS calls per acknowledgement (goal for the Twilio and Slack webhooks: at most 2)\n")
-        show("| operation | AWS calls |\n|---|---|")
-        checks = {
-            "SMS: first text": lambda: driver.sms("+15550009999", "first"),
-            "SMS: later text": lambda: driver.sms("+15550009999", "second"),
-            "Slack: thread reply": lambda: driver.staff_reply(driver.root_card()["ts"], "hello"),
-            "Slack: Close": lambda: driver.close(driver.root_card()),
-            "Slack: /refdesk status": lambda: driver.command("status"),
-        }
-        session = driver.web("POST", "/chat/sessions", {})
-        web_path = f"/chat/sessions/{session['session_id']}/messages"
-        checks.update({
-            "Web: send": lambda: driver.web("POST", web_path, {"text": "hi", "client_id": uuid.uuid4().hex},
-                                            session["token"]),
-            "Web: poll": lambda: driver.web("GET", web_path, token=session["token"]),
-        })
-        for name, operation in checks.items():
-            with counter.bucket():
-                operation()
-                count = sum(counter.calls.values())
-            show(f"| {name} | {count} ({', '.join(f'{op} {n}' for (_, op), n in sorted(counter.calls.items()))}) |")
-            if count > 2 and name.startswith(("SMS", "Slack")):  # the webhooks
-                failures.append(f"{name}: {count} AWS calls")
-            stack.drain(counter)
+        if "calls" in wanted:
+            failures += calls_per_acknowledgement(stack, driver, counter, show)
 
-        show("\n## Warm handler time vs the same AWS calls sent raw (goal: at most 1.3x)\n")
-        show("| webhook | its AWS calls | handler ms | raw AWS calls ms | ratio |\n|---|---|---|---|---|")
-        for name, (handler, raw, operations) in warm_ratio(stack, driver, counter, options.rounds).items():
-            show(f"| {name} | {', '.join(operations)} | {handler * 1000:.1f} | {raw * 1000:.1f} | "
-                  f"{handler / raw:.2f}x |")
-            if handler / raw > WARM_GOAL:
-                failures.append(f"{name}: warm handler {handler / raw:.2f}x its raw AWS calls")
-        show(f"\nMedians of {options.rounds} rounds: the handler's invocation (Lambda's part, without API Gateway's) "
-              "and the same calls, captured from its clients, sent again on plain boto3 clients with fresh ids; "
-              "the dispatcher drains the queue after each.")
+        if "warm" in wanted:
+            show("\n## Warm handler time vs the same AWS calls sent raw (goal: at most 1.3x)\n")
+            show("| webhook | its AWS calls | handler ms | raw AWS calls ms | ratio |\n|---|---|---|---|---|")
+            for name, (handler, raw, operations) in warm_ratio(stack, driver, counter, options.rounds).items():
+                show(f"| {name} | {', '.join(operations)} | {handler * 1000:.1f} | {raw * 1000:.1f} | "
+                     f"{handler / raw:.2f}x |")
+                if handler / raw > WARM_GOAL:
+                    failures.append(f"{name}: warm handler {handler / raw:.2f}x its raw AWS calls")
+            show(f"\nMedians of {options.rounds} rounds: the handler's invocation (Lambda's part, without API "
+                 "Gateway's) and the same calls, captured from its clients, sent again on plain boto3 clients with "
+                 "fresh ids; the dispatcher drains the queue after each.")
 
-        show(f"\n## AWS cost per 1,000 conversations of 10 messages (prices of {PRICES_DATE}, us-east-1)\n")
-        show("| conversations | HTTP API | WebSocket API | Lambda | DynamoDB | SQS | total |\n"
-              "|---|---|---|---|---|---|---|")
-        channels = {
-            "SMS": {"channel": "sms"},
-            f"web, polling every {WIDGET_POLL_SECONDS} s (before the live connection)":
-                {"channel": "web", "poll_seconds": WIDGET_POLL_SECONDS},
-            "web, live connection": {"channel": "web", "live": True},
-            f"web, no live connection: polling every {FALLBACK_POLL_SECONDS} s":
-                {"channel": "web", "poll_seconds": FALLBACK_POLL_SECONDS},
-        }
-        totals = {}
-        for name, conversation in channels.items():
-            parts = dollars(conversation_costs(stack, driver, counter, **conversation))
-            totals[name] = sum(parts.values())
-            show(f"| {name} | " + " | ".join(f"${value:.4f}" for value in parts.values()) + f" | ${totals[name]:.4f} |")
-        show(f"\nA web chat is open {CHAT_OPEN_MINUTES} minutes. On its live connection the widget reads the "
-              f"conversation once when it connects and pings every {LIVE_PING_SECONDS} s; every frame the "
-              "dispatcher pushed is counted in 32 KB units, with each ping and its pong, and $connect and "
-              "$disconnect as one message each. Carrier fees are apart: an SMS conversation of 10 messages "
-              "is at least 10 Twilio segments (5 in, 5 out) at the account's per-segment price. Lambda time "
-              "is measured here, not on arm64.")
-        if totals["web, live connection"] > LIVE_GOAL_DOLLARS:
-            failures.append(f"live web chat: ${totals['web, live connection']:.4f} per 1,000 conversations")
+        if "first" in wanted:
+            rounds = min(FIRST_INVOCATION_ROUNDS, max(3, options.rounds // 6))
+            show("\n## First invocation (import, init, first request) vs `import boto3` and the same AWS calls "
+                 "sent raw\n")
+            show("| webhook | its AWS calls | first invocation ms | `import boto3` + raw calls ms | ratio |\n"
+                 "|---|---|---|---|---|")
+            for name, (handler, raw, operations) in first_invocation_ratios(stack, driver, counter, rounds).items():
+                show(f"| {name} | {', '.join(operations)} | {handler * 1000:.0f} | {raw * 1000:.0f} | "
+                     f"{handler / raw:.2f}x |")
+            show(f"\nMedians of {rounds} rounds, each two fresh processes on loopback to the local stack's moto: one "
+                 "imports the function's app.py and serves one delivery (as Lambda's first invocation of a new "
+                 "instance, secrets from the environment instead of SSM), the other imports boto3, makes plain "
+                 "clients and sends the calls the first one made (captured once, not timed), with fresh ids.")
 
-        latencies = reply_latencies(shell)
-        p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
-        hours = {name: presence_invocations(stack, views) for name, views in PAGE_VIEWS.items()}
-        show("\n## Issue 11: real-time web chat and the presence cache\n")
-        show("| measure | result | goal |\n|---|---|---|")
-        show(f"| AWS cost per 1,000 web conversations of 10 messages open {CHAT_OPEN_MINUTES} minutes, live "
-              f"connection | ${totals['web, live connection']:.4f} | ≤ ${LIVE_GOAL_DOLLARS:.2f} |")
-        show(f"| a librarian's reply event to its frame on live_url, {len(latencies)} replies, local stack | "
-              f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms | p99 < {LATENCY_GOAL_SECONDS:g} s |")
-        for name, invocations in hours.items():
-            views, total = PAGE_VIEWS[name], sum(invocations.values())
-            show(f"| presence function invocations per 1,000 page views through the cache, {name} ({views:,} "
-                  f"views: {total} invocations, {invocations[WIDGET_PRESENCE]} of them the widget's presence) | "
-                  f"{total * 1000 / views:.0f} | " + (f"< {PRESENCE_GOAL} |" if name == "busy hour" else "— |"))
-        show(f"\nLatency: from POST /slack/events (the event signed as Slack signs it) to the frame's arrival on a "
-              f"WebSocket client, replies {LATENCY_PAUSE_SECONDS:g} s after the one before arrived, after one that "
-              "warms the stack up; the local pump long-polls the jobs queue and moto wakes it when a job "
-              "arrives, as Lambda's SQS poller does. Presence: an hour of one library's site through local/cdn.py "
-              "(template.yaml's cache policies, one edge location); every page loads /widget.js and asks "
-              f"{WIDGET_PRESENCE} at once and every {PRESENCE_REFRESH_SECONDS} s while open (on average "
-              f"{PAGE_OPEN_MINUTES} minutes), and {LIBRARYH3LP_SHARE:.0%} of the views also show one LibraryH3lp "
-              f"status image ({LIBRARYH3LP_IMAGE}). The function is asked at most once a lifetime per URL "
-              "whatever the views, so the figure per 1,000 views falls as traffic grows.")
-        if p99 >= LATENCY_GOAL_SECONDS:
-            failures.append(f"reply latency: p99 {p99:.3f} s")
-        busy = sum(hours["busy hour"].values()) * 1000 / PAGE_VIEWS["busy hour"]
-        if busy >= PRESENCE_GOAL:
-            failures.append(f"presence: {busy:.0f} invocations per 1,000 page views in a busy hour")
+        if "bill" in wanted:
+            show(f"\n## AWS cost per 1,000 conversations of 10 messages (prices of {PRICES_DATE}, us-east-1)\n")
+            channels = {
+                "SMS": {"channel": "sms"},
+                f"web, polling every {WIDGET_POLL_SECONDS} s (before the live connection)":
+                    {"channel": "web", "poll_seconds": WIDGET_POLL_SECONDS},
+                "web, live connection": {"channel": "web", "live": True},
+                f"web, no live connection: polling every {FALLBACK_POLL_SECONDS} s":
+                    {"channel": "web", "poll_seconds": FALLBACK_POLL_SECONDS},
+            }
+            page_requests, page_bytes = widget_page_load(stack)
+            costs_by_channel, totals = {}, {}
+            for name, conversation in channels.items():
+                costs = conversation_costs(stack, driver, counter, **conversation)
+                if conversation["channel"] == "web":
+                    costs.update(cdn_requests=page_requests, cdn_bytes=page_bytes)
+                costs_by_channel[name] = costs
+                parts = dollars(costs)
+                if name == "SMS":
+                    show("| conversations | " + " | ".join(parts) + " | total |\n|" + "---|" * (len(parts) + 2))
+                totals[name] = sum(parts.values())
+                show(f"| {name} | " + " | ".join(f"${value:.4f}" for value in parts.values())
+                     + f" | ${totals[name]:.4f} |")
+            logs = {name: costs["log_bytes"] / costs["log_events"] for name, costs in costs_by_channel.items()}
+            show(f"\nA web chat is open {CHAT_OPEN_MINUTES} minutes. On its live connection the widget reads the "
+                 f"conversation once when it connects and pings every {LIVE_PING_SECONDS} s; every frame the "
+                 "dispatcher pushed is counted in 32 KB units, with each ping and its pong, and $connect and "
+                 "$disconnect as one message each. A web chat's page load through CloudFront is "
+                 f"{page_requests} requests ({', '.join(WIDGET_PAGE_REQUESTS)}), {page_bytes:,} bytes compressed. "
+                 "CloudWatch Logs: the handlers' lines at the template's log level and their EMF records, "
+                 f"{LAMBDA_PLATFORM_LOG[0]} platform lines per invocation and an access-log line per request "
+                 f"({LOG_EVENT_OVERHEAD_BYTES} bytes more per line): "
+                 + ", ".join(f"{costs['log_bytes'] / 1024:,.0f} KB for {name}"
+                             for name, costs in costs_by_channel.items())
+                 + f" ({min(logs.values()):,.0f}–{max(logs.values()):,.0f} bytes a line). Carrier fees are apart: an "
+                 "SMS conversation of 10 messages is at least 10 Twilio segments (5 in, 5 out) at the account's "
+                 "per-segment price. Lambda time is measured here, not on arm64.")
+            if totals["web, live connection"] > LIVE_GOAL_DOLLARS:
+                failures.append(f"live web chat: ${totals['web, live connection']:.4f} per 1,000 conversations")
+            failures += show_bill(per_1000_for_the_bill(costs_by_channel), idle_runs, show)
+
+        if "latency" in wanted:
+            failures += latency_and_presence(stack, shell, totals.get("web, live connection"), show)
     finally:
         stack.stop()
 
-    show("\n## Cold import of app.py and boto3, ratio to a bare `import boto3` (goal: at most 1.5x)\n")
-    show("| function | seconds | bare boto3 seconds | ratio |\n|---|---|---|---|")
-    for name, (seconds, baseline) in cold_import_ratios(max(3, options.rounds // 4)).items():
-        show(f"| {name} | {seconds:.3f} | {baseline:.3f} | {seconds / baseline:.2f}x |")
-        if seconds / baseline > 1.5 and name not in CHART_FUNCTIONS:
-            failures.append(f"{name}: cold import {seconds / baseline:.2f}x boto3")
-    failures += redaction_on_the_corpus(show)
+    if "cold" in wanted:
+        show("\n## Cold import of app.py and boto3, ratio to a bare `import boto3` (goal: at most 1.5x)\n")
+        show("| function | seconds | bare boto3 seconds | ratio |\n|---|---|---|---|")
+        for name, (seconds, baseline) in cold_import_ratios(max(3, options.rounds // 4)).items():
+            show(f"| {name} | {seconds:.3f} | {baseline:.3f} | {seconds / baseline:.2f}x |")
+            if seconds / baseline > 1.5 and name not in CHART_FUNCTIONS:
+                failures.append(f"{name}: cold import {seconds / baseline:.2f}x boto3")
+    if "redaction" in wanted:
+        failures += redaction_on_the_corpus(show)
     for failure in failures:
         show(f"GOAL MISSED: {failure}")
     return 0
 
 
+def calls_per_acknowledgement(stack: Stack, driver: Driver, counter: CallCounter, show) -> list[str]:
+    """The AWS calls of each operation's acknowledgement; the goals missed."""
+    failures = []
+    show("\n## AWS calls per acknowledgement (goal for the Twilio and Slack webhooks: at most 2)\n")
+    show("| operation | AWS calls |\n|---|---|")
+    checks = {
+        "SMS: first text": lambda: driver.sms("+15550009999", "first"),
+        "SMS: later text": lambda: driver.sms("+15550009999", "second"),
+        "Slack: thread reply": lambda: driver.staff_reply(driver.root_card()["ts"], "hello"),
+        "Slack: Close": lambda: driver.close(driver.root_card()),
+        "Slack: /refdesk status": lambda: driver.command("status"),
+    }
+    session = driver.web("POST", "/chat/sessions", {})
+    web_path = f"/chat/sessions/{session['session_id']}/messages"
+    checks.update({
+        "Web: send": lambda: driver.web("POST", web_path, {"text": "hi", "client_id": uuid.uuid4().hex},
+                                        session["token"]),
+        "Web: poll": lambda: driver.web("GET", web_path, token=session["token"]),
+    })
+    for name, operation in checks.items():
+        with counter.bucket():
+            operation()
+            count = sum(counter.calls.values())
+        show(f"| {name} | {count} ({', '.join(f'{op} {n}' for (_, op), n in sorted(counter.calls.items()))}) |")
+        if count > 2 and name.startswith(("SMS", "Slack")):  # the webhooks
+            failures.append(f"{name}: {count} AWS calls")
+        stack.drain(counter)
+    return failures
+
+
+def show_bill(per_1000: dict, idle_runs: dict[str, dict], show) -> list[str]:
+    """Issue 18: the monthly bill, and the scheduled runs behind its idle column; the goals missed."""
+    bill = monthly_bill(per_1000)
+    inventory = bill["idle"]
+    show(f"\n## Issue 18: the monthly AWS bill (us-east-1, prices of {PRICES_DATE}, no free tier)\n")
+    show("\n".join(bill_lines(bill)))
+    published = ", ".join(sorted(per_1000[CUSTOM_METRICS])) or "none"
+    show("\n" + "\n".join(idle_lines(inventory)))
+    mix = " and ".join(f"{share:.0%} {name}" for name, share in BILL_MIX.items())
+    show(f"\nConversations: the cost per 1,000 above, {mix}, "
+         f"scaled; custom metrics a conversation publishes ({published}) are billed for the hours they have data, "
+         f"each conversation in one of the desk's {inventory['open_hours']:.0f} open hours a month (OpeningHours) at "
+         "random. Not counted: Twilio's fees, SES, SSM and KMS requests (secrets, a few per cold start), log "
+         "storage ($0.03 per GB-month, kept LogRetentionDays), CloudFront for page views without a chat, and the "
+         "runs of a message a conversation leaves delayed on a queue other than the jobs queue (a sweep it arms: "
+         "its SendMessage is counted, not the sweeper's run).")
+    lines, missed = scheduled_run_lines(idle_runs, inventory)
+    show("\n" + "\n".join(lines))
+    if bill["total"][0] > IDLE_GOAL_DOLLARS:
+        missed.append(f"idle bill: ${bill['total'][0]:.2f} a month with no patron (goal ≤ ${IDLE_GOAL_DOLLARS:.2f}); "
+                      + ", ".join(f"{service} {money(values[0])}" for service, values in bill["rows"].items()
+                                  if values[0] >= 0.01))
+    return missed
+
+
+def latency_and_presence(stack: Stack, shell: dict[str, str], live_cost: float | None, show) -> list[str]:
+    """Issue 11: a reply's latency to its live frame, presence behind the cache; the goals missed."""
+    failures = []
+    latencies = reply_latencies(shell)
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    hours = {name: presence_invocations(stack, views) for name, views in PAGE_VIEWS.items()}
+    show("\n## Issue 11: real-time web chat and the presence cache\n")
+    show("| measure | result | goal |\n|---|---|---|")
+    if live_cost is not None:
+        show(f"| AWS cost per 1,000 web conversations of 10 messages open {CHAT_OPEN_MINUTES} minutes, live "
+             f"connection | ${live_cost:.4f} | ≤ ${LIVE_GOAL_DOLLARS:.2f} |")
+    show(f"| a librarian's reply event to its frame on live_url, {len(latencies)} replies, local stack | "
+         f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms | p99 < {LATENCY_GOAL_SECONDS:g} s |")
+    for name, invocations in hours.items():
+        views, total = PAGE_VIEWS[name], sum(invocations.values())
+        show(f"| presence function invocations per 1,000 page views through the cache, {name} ({views:,} "
+             f"views: {total} invocations, {invocations[WIDGET_PRESENCE]} of them the widget's presence) | "
+             f"{total * 1000 / views:.0f} | " + (f"< {PRESENCE_GOAL} |" if name == "busy hour" else "— |"))
+    show(f"\nLatency: from POST /slack/events (the event signed as Slack signs it) to the frame's arrival on a "
+         f"WebSocket client, replies {LATENCY_PAUSE_SECONDS:g} s after the one before arrived, after one that "
+         "warms the stack up; the local pump long-polls the jobs queue and moto wakes it when a job "
+         "arrives, as Lambda's SQS poller does. Presence: an hour of one library's site through local/cdn.py "
+         "(template.yaml's cache policies, one edge location); every page loads /widget.js and asks "
+         f"{WIDGET_PRESENCE} at once and every {PRESENCE_REFRESH_SECONDS} s while open (on average "
+         f"{PAGE_OPEN_MINUTES} minutes), and {LIBRARYH3LP_SHARE:.0%} of the views also show one LibraryH3lp "
+         f"status image ({LIBRARYH3LP_IMAGE}). The function is asked at most once a lifetime per URL "
+         "whatever the views, so the figure per 1,000 views falls as traffic grows.")
+    if p99 >= LATENCY_GOAL_SECONDS:
+        failures.append(f"reply latency: p99 {p99:.3f} s")
+    busy = sum(hours["busy hour"].values()) * 1000 / PAGE_VIEWS["busy hour"]
+    if busy >= PRESENCE_GOAL:
+        failures.append(f"presence: {busy:.0f} invocations per 1,000 page views in a busy hour")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--only", choices=("all", "bill", "first-invocation"), default="all",
+                        help="bill: the scheduled runs at idle, the cost per 1,000 conversations and the monthly "
+                             "bill; first-invocation: that table (both start the local stack)")
     options = parser.parse_args()
     with output_to_log(LOG) as tables:
         return bench(options, lambda *parts: print(*parts, file=tables))
