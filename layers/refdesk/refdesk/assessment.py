@@ -12,6 +12,7 @@ transaction on the conversation's own marker."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
@@ -19,6 +20,7 @@ from aws_lambda_powertools import Logger
 from refdesk import store, transcripts
 from refdesk.models import AssessJob, Author, Conversation, RatingJob
 from refdesk.observability import count
+from refdesk.shapes import check
 from refdesk.settings import get_settings
 
 logger = Logger(child=True)
@@ -155,6 +157,11 @@ def rate(job: RatingJob) -> None:
         slack.update(job.slack_channel, job.message_ts, THANKS, [])
 
 
+class RatingBody(TypedDict):
+    """The body of POST /chat/sessions/{id}/rating (refdesk.shapes checks it)."""
+    rating: int
+
+
 def rate_web_chat(session_id: str, token: str, body) -> dict:
     """POST /chat/sessions/{id}/rating {"rating": 1-5}: accepted once per chat, after it closed.
     Two AWS calls: the session's conditional rating (store.stats.rate_session), the job that counts
@@ -162,8 +169,8 @@ def rate_web_chat(session_id: str, token: str, body) -> dict:
     from refdesk import identity, jobs
     from refdesk.errors import BadRequest, NotFound
 
-    rating = body.get("rating") if isinstance(body, dict) else None
-    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in store.stats.RATINGS:
+    rating = check(body, RatingBody, "body")["rating"]
+    if rating not in store.stats.RATINGS:
         raise BadRequest("rating must be a whole number from 1 to 5")
     if not (session_id.startswith("s") and session_id[1:].isalnum() and len(session_id) < 64):
         raise NotFound("no such chat session")

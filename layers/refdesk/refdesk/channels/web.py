@@ -43,13 +43,14 @@ import base64
 import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NotRequired, TypedDict
 from urllib.parse import urlencode
 
 from refdesk import conversations, identity, store
 from refdesk.errors import BadRequest, DeliveryFailed, NotFound, PayloadTooLarge
 from refdesk.models import InboundMessage, Message, Visibility
 from refdesk.settings import get_settings
+from refdesk.shapes import check
 from refdesk.store.sessions import Release
 
 if TYPE_CHECKING:
@@ -66,11 +67,20 @@ SENDS_PER_ADDRESS = (120, 60)
 POLLS_PER_SESSION = (60, 60)
 
 
+class ChatMessage(TypedDict):
+    """The body of POST /chat/sessions/{id}/messages (refdesk.shapes checks it)."""
+    text: str
+    client_id: str
+    contact: NotRequired[str]  # the follow-up form, asked while nobody is on duty
+    name: NotRequired[str]
+
+
 class WebChannel:
     name = "web"
     release = Release.END
 
     def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage:
+        check(fields, ChatMessage, "body")
         text = _text_field(fields, "text", MAX_TEXT, required=True)
         client_id = _text_field(fields, "client_id", 100, required=True)
         contact = _text_field(fields, "contact", MAX_FIELD)
@@ -185,10 +195,7 @@ def _live_url(session_id: str, token: str) -> str | None:
 
 
 def _text_field(body: Mapping[str, Any], name: str, limit: int, required: bool = False) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str):
-        raise BadRequest(f"{name} must be a string")
-    value = value.strip()  # never a lone surrogate: refdesk.http refused the body
+    value = body.get(name, "").strip()  # text, with no lone surrogate: its shape was checked
     if required and not value:
         raise BadRequest(f"{name} is empty")
     if len(value) > limit:
