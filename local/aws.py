@@ -56,6 +56,7 @@ class LocalAws:
         self.sqs = self.client("sqs")
         self.dynamodb = self.client("dynamodb")
         self.ses = self.client("ses")
+        self.scheduler = self.client("scheduler")
         self.refs: dict[str, str] = {}
         self.attributes: dict[str, str] = {}
         self.dead_letter_queue_urls: list[str] = []
@@ -143,11 +144,32 @@ class LocalAws:
         resolve = self._template.resolver(self.refs, self.attributes)
         self._create_tables(self._template, resolve, again)
         self._create_buckets(self._template)
+        self._create_schedule_groups(self._template)
+        self._name_roles(self._template)
         if again:
             self._create_queues_again(self._template, resolve)
         else:
             self.dead_letter_queue_urls = self._create_queues(self._template, resolve)
         self._verify_sender()
+
+    def _create_schedule_groups(self, template: Template) -> None:
+        """Each AWS::Scheduler::ScheduleGroup, named as CloudFormation names one without a Name
+        (the stack's name and its logical id): the sweep's one-time wake-ups go there, and
+        local.timer.ScheduleRunner fires them."""
+        for name, props in template.resources("AWS::Scheduler::ScheduleGroup").items():
+            group = props.get("Name") or f"{STACK_NAME}-{name}"
+            try:
+                self.scheduler.create_schedule_group(Name=group)
+            except self.scheduler.exceptions.ConflictException:
+                pass
+            self.refs[name] = group
+            self.attributes[f"{name}.Arn"] = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule-group/{group}"
+
+    def _name_roles(self, template: Template) -> None:
+        """IAM roles are not made here (nothing checks them locally); their ARNs are, for the
+        environment that names one (SWEEP_SCHEDULER_ROLE_ARN)."""
+        for name in template.resources("AWS::IAM::Role"):
+            self.attributes[f"{name}.Arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{STACK_NAME}-{name}"
 
     def _verify_sender(self) -> None:
         """The template's SES sender identity, verified (both calls are idempotent)."""

@@ -1,7 +1,10 @@
 """`make dev`: the whole RefDesk stack on this machine. Run from the repository root:
 
     python -m local.devstack        (PORT, default 3000; LOCAL_RETRY_DELAY, default 1 s;
-                                     LOCAL_SCHEDULE_SECONDS: run Schedule events this often instead;
+                                     SWEEP_DELAY_SCALE: the sweep's pace, default 0.05 (3 s
+                                     between wake-ups at the least, not a minute);
+                                     LOCAL_SCHEDULE_SECONDS: run rate() Schedule events this often
+                                     instead (the template has none now);
                                      LIVE_PORT: the WebSocket API's port, default any free one;
                                      LIVE_LOSE_DISCONNECTS=1: no $disconnect events, as when API
                                      Gateway's best effort fails)
@@ -28,7 +31,7 @@ from local.pump import Pump
 from local.servers import Server
 from local.slack_standin import SlackStandIn
 from local.template import Template
-from local.timer import Timer
+from local.timer import ScheduleRunner, Timer
 from local.twilio_standin import TwilioStandIn
 from local.websocket import LiveApi
 
@@ -70,13 +73,23 @@ def main() -> int:
                        lose_disconnects=os.environ.get("LIVE_LOSE_DISCONNECTS") == "1")
         running.callback(live.stop)
         os.environ.update(environment.live_values(live.url, live.connections_url))
+        # Every SQS trigger, as Lambda's event source mappings run them: the dispatcher's jobs and
+        # the reports queue.
         for function in functions:
             for trigger in function.queue_triggers:
                 pump = Pump(aws.sqs, function.name, trigger, aws.refs[trigger.queue],
                             aws.attributes[f"{trigger.queue}.Arn"], invoker, retry_delay)
                 pump.start()
                 running.callback(pump.stop)
-        # Schedule events (the sweeper's rate(1 minute)), as EventBridge would invoke them.
+        # One-time schedules (the sweep's wake-ups, refdesk.waiting), as EventBridge Scheduler
+        # fires them: each schedule group is watched, its due schedules invoke their function.
+        targets = template.function_arns(resolve)
+        for group_name in template.resources("AWS::Scheduler::ScheduleGroup"):
+            runner = ScheduleRunner(aws.scheduler, aws.refs[group_name], invoker, targets, retry_seconds=retry_delay)
+            runner.start()
+            running.callback(runner.stop)
+        # rate() Schedule events, as EventBridge would invoke them (cron() ones, the monthly report,
+        # are not run here).
         schedule_seconds = float(os.environ.get("LOCAL_SCHEDULE_SECONDS") or 0) or None
         for function in functions:
             for trigger in function.schedules:

@@ -33,6 +33,10 @@ def local_values(port: int) -> dict[str, str]:
         "OPENING_HOURS": ALWAYS_OPEN,
         # Failed jobs are retried at once (refdesk.retry), not after 5 s, 15 s … up to an hour.
         "RETRY_DELAY_SCALE": "0",
+        # The sweep's wake-ups (refdesk.waiting) come 3 s apart at the least, not a minute: with
+        # NUDGE_MINUTES=0 a waiting conversation is nudged within seconds. NudgeMinutes itself is
+        # not scaled (3 minutes by default).
+        "SWEEP_DELAY_SCALE": "0.05",
         # The Slack stand-in enforces no rate limit unless asked (POST /_local/api/slack/rate_limit),
         # so posts are not paced unless SLACK_POSTS_PER_SECOND is set (AWS: 1 a second per channel).
         "SLACK_POSTS_PER_SECOND": "0",

@@ -184,6 +184,15 @@ class Template:
                 for name, props in self.resources("AWS::ApiGatewayV2::Api").items()
                 if props.get("ProtocolType") == "WEBSOCKET"]
 
+    def function_arns(self, resolve) -> dict[str, str]:
+        """Each function's ARN (its FunctionName resolved, or the stack's name and its logical id)
+        -> its logical id: what a schedule's Target names (local.timer.ScheduleRunner)."""
+        found = {}
+        for name, props in self.resources("AWS::Serverless::Function").items():
+            function_name = resolve(props["FunctionName"]) if "FunctionName" in props else f"{STACK_NAME}-{name}"
+            found[f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"] = name
+        return found
+
     def layer_dirs(self) -> list[Path]:
         return [self.root / props["ContentUri"]
                 for props in self.resources("AWS::Serverless::LayerVersion").values()]

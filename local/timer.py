@@ -1,13 +1,23 @@
 """Runs a function on its template.yaml `Schedule` event the way EventBridge does: every period,
 with a "Scheduled Event" as the event. Locally the period can be shortened with
-LOCAL_SCHEDULE_SECONDS (tests use a fraction of a second); a cron() schedule is not run."""
+LOCAL_SCHEDULE_SECONDS; a cron() schedule is not run. The template has no rate() schedule now,
+so only `scheduled_event` is in use: tests build the monthly report's event with it.
+
+ScheduleRunner does what EventBridge Scheduler does with the one-time schedules the code creates
+(the sweep's wake-ups, refdesk.waiting.arm): every fraction of a second it lists a schedule
+group's schedules in moto, and each whose at(...) time has come is deleted (ActionAfterCompletion
+DELETE) and its target function invoked with its Input, asynchronously as the scheduler invokes
+Lambda: a failure is retried (twice, as the function's EventInvokeConfig says; here after
+`retry_seconds`). Tests call fire_due() instead of start(), with their own clock."""
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 import traceback
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from local.console import say
 from local.handlers import HandlerUnavailable
@@ -72,3 +82,96 @@ class Timer:
             summary = ", ".join(f"{key} {value}" for key, value in result.items()) if isinstance(result, dict) else ""
             say("timer", f"{self._function} ran{': ' + summary if summary else ''}")
         return result
+
+
+AT_EXPRESSION = re.compile(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)")
+
+
+class ScheduleRunner:
+    """Fires a schedule group's due one-time schedules: `targets` maps a target ARN to the
+    function (template logical id) the invoker knows it by."""
+
+    def __init__(self, scheduler, group: str, invoker, targets: dict[str, str], *, interval: float = 0.2,
+                 retries: int = 2, retry_seconds: float = 1.0, quiet: bool = False):
+        self._scheduler = scheduler
+        self.group = group
+        self._invoker = invoker
+        self._targets = targets
+        self._interval = interval
+        self._retries = retries
+        self.retry_seconds = retry_seconds
+        self._quiet = quiet
+        self._retrying: list[tuple[datetime, int, str, str, dict]] = []  # (when, attempt, function, name, event)
+        self.fired: list[str] = []  # the schedules fired, in order
+        self.errors: list[BaseException] = []  # the invocations that raised (each retried, within `retries`)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"scheduler-{group}")
+
+    def start(self) -> None:
+        say("scheduler", f"{self.group}: one-time schedules fired when due (checked every {self._interval:g} s)")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                self.fire_due()
+            except Exception:  # moto stopping, or a bug: told, and the next round tries again
+                traceback.print_exc()
+
+    def pending(self) -> list[tuple[datetime, str]]:
+        """(when, name) of each one-time schedule in the group, soonest first."""
+        found = []
+        for summary in self._scheduler.list_schedules(GroupName=self.group)["Schedules"]:
+            schedule = self._scheduler.get_schedule(GroupName=self.group, Name=summary["Name"])
+            matched = AT_EXPRESSION.fullmatch(schedule["ScheduleExpression"])
+            if matched and schedule.get("ScheduleExpressionTimezone", "UTC") == "UTC":
+                found.append((datetime.fromisoformat(matched[1]).replace(tzinfo=timezone.utc), summary["Name"]))
+        return sorted(found)
+
+    def fire_due(self, now: datetime | None = None) -> list:
+        """Each schedule whose time has come (and each failed invocation whose retry has), to its
+        target, one after another; returns what the invocations returned that did not raise."""
+        now = now or datetime.now(timezone.utc)
+        results = []
+        with self._lock:
+            work = []
+            for when, name in self.pending():
+                if when > now:
+                    break
+                schedule = self._scheduler.get_schedule(GroupName=self.group, Name=name)
+                self._scheduler.delete_schedule(GroupName=self.group, Name=name)  # ActionAfterCompletion DELETE
+                target = schedule["Target"]
+                function = self._targets.get(target["Arn"])
+                if function is None:
+                    say("scheduler", f"{name}: no local function for {target['Arn']}")
+                    continue
+                work.append((0, function, name, json.loads(target.get("Input") or "{}")))
+            due_retries = [entry for entry in self._retrying if entry[0] <= now]
+            self._retrying = [entry for entry in self._retrying if entry[0] > now]
+            work += [(attempt, function, name, event) for _, attempt, function, name, event in due_retries]
+            for attempt, function, name, event in work:
+                self.fired.append(name)
+                try:
+                    result = self._invoker.invoke(function, event)
+                except HandlerUnavailable as missing:
+                    say("scheduler", str(missing))
+                    continue
+                except Exception as error:
+                    self.errors.append(error)
+                    say("scheduler", f"{function}: {name} raised {type(error).__name__}"
+                                     f"{', retried' if attempt < self._retries else ', given up'}")
+                    if attempt < self._retries:
+                        self._retrying.append((now + timedelta(seconds=self.retry_seconds), attempt + 1,
+                                               function, name, event))
+                    continue
+                results.append(result)
+                if not self._quiet:
+                    summary = (", ".join(f"{key} {value}" for key, value in result.items())
+                               if isinstance(result, dict) else "")
+                    say("scheduler", f"{function}: {name} fired{': ' + summary if summary else ''}")
+        return results

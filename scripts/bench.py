@@ -1618,8 +1618,8 @@ def show_bill(per_1000: dict, idle_runs: dict[str, dict], show) -> list[str]:
          f"each conversation in one of the desk's {inventory['open_hours']:.0f} open hours a month (OpeningHours) at "
          "random. Not counted: Twilio's fees, SES, SSM and KMS requests (secrets, a few per cold start), log "
          "storage ($0.03 per GB-month, kept LogRetentionDays), CloudFront for page views without a chat, and the "
-         "runs of a message a conversation leaves delayed on a queue other than the jobs queue (a sweep it arms: "
-         "its SendMessage is counted, not the sweeper's run).")
+         "sweeps a conversation arms (a one-time EventBridge Scheduler schedule: its CreateSchedule is free, its "
+         "invocation $1.00 per million, and the sweeper's run are not counted).")
     lines, missed = scheduled_run_lines(idle_runs, inventory)
     show("\n" + "\n".join(lines))
     if bill["total"][0] > IDLE_GOAL_DOLLARS:

@@ -29,6 +29,7 @@ from local.servers import FORM, JSON_TYPE, Request
 from local.signing import slack_signature_headers, twilio_signature_header
 from local.slack_standin import SlackStandIn
 from local.template import Template
+from local.timer import ScheduleRunner
 from local.twilio_standin import TwilioStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +57,7 @@ ENV = {
     "OPENING_HOURS": json.dumps({day: "00:00-24:00" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}),
     "HOLIDAYS": "", "POWERTOOLS_SERVICE_NAME": "refdesk",
     "RETRY_DELAY_SCALE": "0",  # failed jobs are retried at once, as in the local stack
+    "SWEEP_DELAY_SCALE": "0",  # the sweep's wake-ups not a minute apart at the least (refdesk.waiting)
     "SLACK_POSTS_PER_SECOND": "0",  # posts not paced, but by the tests of pacing
 }
 # Powertools takes the service name when refdesk.observability is first imported, which a test
@@ -154,8 +156,14 @@ def aws(local_aws, monkeypatch):
                                for trigger in function.queue_triggers if function.code_dir.name == "dispatcher"]
     queue_url, queue_arn = local_aws.refs[trigger.queue], local_aws.attributes[f"{trigger.queue}.Arn"]
     [dead_letter_url] = local_aws.dead_letter_queue_urls
+    [group] = template().resources("AWS::Scheduler::ScheduleGroup")
+    targets = template().function_arns(resolve)
     return {"queue": queue_url, "dlq": dead_letter_url, "sqs": local_aws.sqs,
-            "pump": Pump(local_aws.sqs, dispatcher.name, trigger, queue_url, queue_arn, _invoker(), retry_delay=0)}
+            "pump": Pump(local_aws.sqs, dispatcher.name, trigger, queue_url, queue_arn, _invoker(), retry_delay=0),
+            # The sweep's one-time schedules, fired by fire_due_schedules(); a failed invocation is
+            # retried a minute later, as Lambda retries an asynchronous one.
+            "schedules": ScheduleRunner(local_aws.scheduler, local_aws.refs[group], _invoker(), targets,
+                                        retry_seconds=60, quiet=True)}
 
 
 def pump(aws, max_rounds: int = 200) -> list[dict]:
@@ -164,6 +172,14 @@ def pump(aws, max_rounds: int = 200) -> list[dict]:
     RETRY_DELAY_SCALE 0 a failed job is visible again at once, so it is retried until the
     dispatcher gives it up and moves it to the dead-letter queue."""
     return aws["pump"].drain(max_rounds)
+
+
+def fire_due_schedules(aws, now=None) -> list[dict]:
+    """Does what EventBridge Scheduler does with the sweep's one-time schedules (local.timer.
+    ScheduleRunner, in this thread): each whose at(...) time `now` (default: the real time) has
+    reached is deleted and invokes the sweeper with its Input; returns what the sweeps returned.
+    A sweep that raised is in aws["schedules"].errors and retried once `now` is a minute on."""
+    return aws["schedules"].fire_due(now)
 
 
 # --- Slack ------------------------------------------------------------------------------

@@ -348,12 +348,12 @@ def test_unblocking_someone_not_blocked_is_harmless(aws, slack, twilio):
 
 # --- the sweeper, as EventBridge invokes it ---------------------------------------------------
 
-def test_the_sweeper_handler_takes_the_scheduled_event_of_record(aws, slack, twilio, monkeypatch):
+def test_the_sweeper_handler_takes_the_wake_up_of_record(aws, slack, twilio, monkeypatch):
+    """The event a one-time schedule (refdesk.waiting.arm) invokes the sweeper with."""
     from refdesk import store
     from refdesk.settings import get_settings
 
-    event = fixture("eventbridge_schedule.json")
-    assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
+    event = fixture("sweep_wake_up.json")
     assert invoke("sweeper", copy.deepcopy(event)) == {"open": True, "waiting": 0, "nudged": 0}
 
     store.duty.set_on(LIBRARIAN, "Amanda", int(time.time()) + 3600)
@@ -377,7 +377,7 @@ def test_the_sweeper_does_nothing_while_the_desk_is_closed(aws, slack, twilio, m
     get_settings.cache_clear()
     text_in()
     pump(aws)
-    assert invoke("sweeper", fixture("eventbridge_schedule.json"))["open"] is False
+    assert invoke("sweeper", fixture("sweep_wake_up.json"))["open"] is False
     pump(aws)
     assert not [post for post in slack.posts() if ":hourglass_flowing_sand:" in post.get("text", "")]
 

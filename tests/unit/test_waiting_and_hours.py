@@ -75,13 +75,21 @@ def test_the_nudge_mentions_every_librarian_on_duty_or_says_nobody_is():
     assert "<@" not in nudge_text([], timedelta(minutes=3)) and "/refdesk on" in nudge_text([], None)
 
 
-def test_the_schedule_event_is_read_by_the_local_template():
+def test_the_sweeper_has_no_event_source_its_one_time_schedules_name_it_and_nothing_runs_on_a_clock():
     from tests.conftest import template
+    from tests.security.cfn import resources
 
     [sweeper] = [function for function in template().functions() if function.code_dir.name == "sweeper"]
-    [trigger] = sweeper.schedules
-    assert trigger.expression == "rate(1 minute)" and trigger.seconds == 60 and trigger.enabled
-    assert not sweeper.routes and not sweeper.queue_triggers
+    assert not sweeper.queue_triggers and not sweeper.schedules and not sweeper.routes
+    assert not [function.name for function in template().functions()
+                for trigger in function.schedules if trigger.seconds is not None], "nothing runs on a clock"
+    # The scheduler invokes it by the ARN its environment and the scheduler's role both write.
+    resolve = template().resolver({"SweepScheduleGroup": "group"}, {"SweepSchedulerRole.Arn": "role"})
+    arn = resolve(template().environment()["SWEEPER_FUNCTION_ARN"])
+    assert template().function_arns(resolve)[arn] == sweeper.name
+    [statement] = resources("AWS::IAM::Role")["SweepSchedulerRole"]["Properties"]["Policies"][0][
+        "PolicyDocument"]["Statement"]
+    assert resolve(statement["Resource"]) == arn and statement["Action"] == ["lambda:InvokeFunction"]
 
 
 # --- nudges: moto, the local Slack stand-in, a fake clock -------------------------------------
@@ -223,7 +231,7 @@ def test_no_nudges_while_closed_and_the_first_sweep_after_opening_nudges(aws, sl
                 ).replace(hour=20, minute=0, second=0, microsecond=0)
     monday_opening = (saturday + timedelta(days=2)).replace(hour=9, minute=0)
     for minutes in range(0, 37 * 60, 97):  # Saturday 20:00 to Monday 9:00, every so often
-        assert sweep(aws, saturday + timedelta(minutes=minutes), WEEKDAYS) == {"open": False, "waiting": 0,
+        assert sweep(aws, saturday + timedelta(minutes=minutes), WEEKDAYS) == {"open": False, "waiting": 1,
                                                                                "nudged": 0}
     assert sweep(aws, monday_opening - timedelta(seconds=1), WEEKDAYS)["nudged"] == 0
     assert nudges(slack) == []

@@ -3,7 +3,8 @@ state every root card and the Home tab show. Run by the dispatcher (refdesk.disp
 store half is refdesk.store.queue.
 
 * A conversation starts waiting with the patron's first unanswered message (`patron_waiting`,
-  from relay.deliver_patron_message), in one line across SMS, web chat and Slack Connect.
+  from relay.deliver_patron_message), in one line across SMS, web chat and Slack Connect, and a
+  sweep is armed for its first nudge (refdesk.waiting.arm_for_arrival).
   "Must wait" means someone is ahead of them: a patron whose place is 2 or more is told it once
   per wait, on their own channel (settings.queue_position_text, `{position}`); the first in
   line is not told anything (a librarian on duty sees them first).
@@ -25,7 +26,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from refdesk import live, relay, store
+from refdesk import live, relay, store, waiting
 from refdesk.errors import Conflict, NotFound
 from refdesk.models import (Author, ClaimJob, Conversation, Delivery, HomeOpenedJob, Message, PatronMessageJob,
                             StaffReplyJob, TransferJob)
@@ -44,6 +45,7 @@ def patron_waiting(conversation: Conversation, job: PatronMessageJob) -> None:
     if conversation.claimed_by or not conversation.is_open:
         return
     queue_sk, handled = store.queue.join(conversation.conversation_id, job.at)
+    waiting.arm_for_arrival(conversation.conversation_id, queue_sk, job.at)  # a sweep by its first nudge
     if not queue_sk or handled:
         return
     if conversation.channel == "web":

@@ -77,6 +77,16 @@ def _s3():
     return boto3.client("s3")
 
 
+def _scheduler():
+    """EventBridge Scheduler for the sweep's one-time wake-ups (refdesk.waiting.arm): the
+    dispatcher and the sweeper. A failure the retries do not mend fails the caller (see arm)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("scheduler", config=Config(connect_timeout=5, read_timeout=10,
+                                                   retries={"mode": "standard", "max_attempts": 3}))
+
+
 def _live():
     """The @connections API of the web chat's WebSocket API (refdesk.live), at its stage's endpoint:
     the dispatcher pushes frames with it. Short timeouts, one retry: a push that fails is fetched
@@ -97,6 +107,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "ses": _ses,
     "s3": _s3,
     "live": _live,
+    "scheduler": _scheduler,
 }
 
 

@@ -30,7 +30,7 @@ CLOSING_TEXTS = {
 }
 CLOSING_OVERRIDES = {"sms": "CLOSING_TEXT", "web": "WEB_CLOSING_TEXT", "slack_connect": "SLACK_CONNECT_CLOSING_TEXT"}
 DEFAULT_CLOSING_TEXT = "This conversation is closed. Thank you for asking the library."
-# Waiting and hours (refdesk.sweep): an unclaimed conversation nudges the on-duty librarians
+# Waiting and hours (refdesk.waiting): an unclaimed conversation nudges the on-duty librarians
 # after NUDGE_MINUTES, and again at most every NUDGE_MINUTES. A conversation opened while the
 # desk is closed gets AFTER_HOURS_TEXT once ({opening}: when it next opens, "Mon 9:00").
 DEFAULT_NUDGE_MINUTES = 3
@@ -96,6 +96,15 @@ class Settings:
     ses_sender_identity: str = ""
     ses_from_address: str = ""
     nudge_minutes: int = DEFAULT_NUDGE_MINUTES
+    # The sweep runs only while something waits (refdesk.waiting): its wake-ups are one-time
+    # EventBridge Scheduler schedules in this group, each invoking the sweeper (its ARN) through
+    # the role the scheduler assumes. SWEEP_DELAY_SCALE multiplies the sweep's own pacing (at
+    # least a minute between wake-ups), never NudgeMinutes or the opening hours; small locally,
+    # so that `make dev` and the tests need not wait a minute.
+    sweep_schedule_group: str = ""
+    sweeper_function_arn: str = ""
+    sweep_scheduler_role_arn: str = ""
+    sweep_delay_scale: float = 1.0
     after_hours_text: str = DEFAULT_AFTER_HOURS_TEXT
     blocked_text: str = DEFAULT_BLOCKED_TEXT
     queue_position_text: str = DEFAULT_QUEUE_POSITION_TEXT
@@ -159,6 +168,10 @@ class Settings:
             ses_sender_identity=env.get("SES_SENDER_IDENTITY", "").strip(),
             ses_from_address=env.get("SES_FROM_ADDRESS", "").strip(),
             nudge_minutes=max(0, int(env.get("NUDGE_MINUTES") or DEFAULT_NUDGE_MINUTES)),
+            sweep_schedule_group=env.get("SWEEP_SCHEDULE_GROUP", "").strip(),
+            sweeper_function_arn=env.get("SWEEPER_FUNCTION_ARN", "").strip(),
+            sweep_scheduler_role_arn=env.get("SWEEP_SCHEDULER_ROLE_ARN", "").strip(),
+            sweep_delay_scale=max(0.0, float(env.get("SWEEP_DELAY_SCALE") or 1)),
             after_hours_text=env.get("AFTER_HOURS_TEXT", "").strip() or DEFAULT_AFTER_HOURS_TEXT,
             blocked_text=env.get("BLOCKED_TEXT", "").strip() or DEFAULT_BLOCKED_TEXT,
             queue_position_text=env.get("QUEUE_POSITION_TEXT", "").strip() or DEFAULT_QUEUE_POSITION_TEXT,

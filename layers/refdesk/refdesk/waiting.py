@@ -1,13 +1,41 @@
 """Waiting and hours: what happens to a conversation nobody has picked up.
 
-* **The sweep** (`sweep`, run every minute by the sweeper function: an EventBridge schedule in
-  AWS, a timer in `make dev`) reads the waiting queue (`store.queue.waiting`, oldest first).
-  While the desk is open, a conversation that has waited NudgeMinutes (unclaimed, open) is
-  nudged: one conditional write of `nudged_at` (`store.nudges.take`), so that two sweeps at
-  once cannot both nudge and no conversation is nudged again before NudgeMinutes more, then a
-  `NudgeJob` for the dispatcher, which mentions the on-duty librarians in the thread (`nudge`).
-  While the desk is closed nothing is nudged; the first sweep after it opens nudges whatever
-  waited through the night. The sweep makes no Slack or Twilio call itself.
+* **The sweep** (`sweep`, run by the sweeper function) reads the waiting queue
+  (`store.queue.waiting`, oldest first). While the desk is open, a conversation that has waited
+  NudgeMinutes (unclaimed, open, its card posted) is nudged: one conditional write of
+  `nudged_at` (`store.nudges.take`), so that two sweeps at once cannot both nudge and no
+  conversation is nudged again before NudgeMinutes more, then a `NudgeJob` for the dispatcher,
+  which mentions the on-duty librarians in the thread (`nudge`). While the desk is closed
+  nothing is nudged; the sweep armed for its opening nudges whatever waited through the night.
+  The sweep makes no Slack or Twilio call itself.
+* **Only while something waits.** No schedule polls the table: a sweep runs when it is *armed*
+  (`arm`), as a one-time EventBridge Scheduler schedule (`at(...)`, in the group
+  SWEEP_SCHEDULE_GROUP, deleted once it has fired) that invokes the sweeper when the next nudge
+  is due. Arming is one conditional write of SWEEP / ARMED (`store.nudges.arm_sweep`), which
+  succeeds only when no sweep is armed for that time or earlier and still to come, then one
+  CreateSchedule: one chain of wake-ups for the whole desk, not one per conversation. Nothing
+  is billed while nothing is armed (a queue trigger's pollers would be).
+  - The dispatcher arms when a conversation starts waiting (`arm_for_arrival`, from
+    `assignment.patron_waiting`, for the message that began the wait): the first conversation
+    while nothing is armed costs those 2 AWS calls; one that arrives while a sweep is armed for
+    its due time or sooner costs the conditional write alone, refused; later messages nothing.
+  - Each sweep re-arms while anything still waits: for the earliest next nudge while the desk is
+    open, for its next opening while it is closed (one wake-up, however far). With nothing
+    waiting it arms nothing and the chain stops: an idle desk runs no sweep at all.
+  - No wake-up is armed sooner than a minute ahead (the pace of the schedule this replaced;
+    times SWEEP_DELAY_SCALE, small locally), so that a card is posted by then and NudgeMinutes 0
+    cannot make the chain spin. Wake-ups are whole seconds (rounded up), as `at()` is.
+  - Nothing is lost with a wake-up. An armed sweep due within TRUST_MARGIN_SECONDS, or already
+    past, is not trusted (it may be running, or its schedule was never created): whoever arms
+    next arms again. A schedule is named after its time (`schedule_name`), so a CreateSchedule
+    retried after its answer was lost gets ConflictException, which means armed. A failed
+    CreateSchedule after the conditional write fails the dispatcher's job for its first
+    TRANSIENT_ARM_ATTEMPTS attempts when it is transient (the retry, arming as the same
+    `armed_by`, creates it), and is logged otherwise, the card going on without it (a nudge must
+    never hold back a patron's message): the armed time passes unmet and the next conversation
+    to start waiting arms again. A sweep that fails is retried by Lambda (the scheduler invokes
+    it asynchronously) with the same event, naming its schedule, and re-arms as the same
+    wake-up. Two wake-ups for one time sweep twice, harmlessly: the nudges are conditional.
 * **After hours**: a conversation that opens while the desk is closed is marked on its card,
   and the patron is told once when the desk opens (AfterHoursText, `{opening}` = "Mon 9:00" in
   the library's time zone). `refdesk.relay` does this when it posts the card (`closed_until`,
@@ -16,12 +44,16 @@
 Every function takes the clock as an argument, so tests drive it with a fake one."""
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from datetime import datetime, timedelta, timezone
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
-from refdesk import jobs, store
-from refdesk.models import NudgeJob
+from refdesk import clients, jobs, retry, store
+from refdesk.models import NudgeJob, Status
 from refdesk.schedule import Schedule
 from refdesk.settings import get_settings
 
@@ -29,6 +61,10 @@ logger = Logger(child=True)
 
 SWEEP_LIMIT = 100  # the oldest this many waiting conversations are looked at per sweep
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"  # store.table.now_iso's format: ISO times compare as strings
+NO_OPENING_RECHECK = timedelta(days=1)  # no opening known within a month: look again a day later
+MIN_INTERVAL_SECONDS = 60  # no wake-up sooner than this after its arming (times SWEEP_DELAY_SCALE)
+TRUST_MARGIN_SECONDS = 30  # an armed sweep due sooner than this (or past) is armed again (scaled too)
+TRANSIENT_ARM_ATTEMPTS = 3  # a transient failure to arm fails a dispatcher job this often at most
 
 
 def iso(moment: datetime) -> str:
@@ -38,7 +74,7 @@ def iso(moment: datetime) -> str:
 def parse_iso(value: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
@@ -75,30 +111,134 @@ def after_hours_text(opening: str) -> str:
 
 # --- the sweep ---------------------------------------------------------------------------
 
-def sweep(now: datetime | None = None, *, schedule: Schedule | None = None) -> dict:
-    """One pass over the waiting queue; returns what it did: {"open", "waiting", "nudged"}."""
+def sweep(now: datetime | None = None, *, schedule: Schedule | None = None, armed_by: str = "") -> dict:
+    """One pass over the waiting queue, then the next wake-up armed if anything still waits;
+    returns what it did: {"open", "waiting" (conversations read), "nudged"}. `armed_by` names
+    this wake-up (the sweeper passes its schedule's name: Lambda's retry re-arms as the same one)."""
     now = now or datetime.now(timezone.utc)
     schedule = schedule or Schedule.current()
+    armed_by = armed_by or f"sweep:{uuid.uuid4().hex}"
     if not schedule.is_open(now):
-        logger.info("sweep: the desk is closed, no nudges")
-        return {"open": False, "waiting": 0, "nudged": 0}
-    cutoff = iso(now - timedelta(minutes=get_settings().nudge_minutes))
+        waiting = store.queue.waiting(1)  # only whether anything waits: the next opening is the time
+        armed = arm(now, armed_by, now=now, schedule=schedule) if waiting else None
+        logger.info("sweep: the desk is closed, no nudges", extra={"next_sweep": iso(armed) if armed else ""})
+        return {"open": False, "waiting": len(waiting), "nudged": 0}
+    interval = timedelta(minutes=get_settings().nudge_minutes)
+    cutoff = iso(now - interval)
     waiting = store.queue.waiting(SWEEP_LIMIT)
-    nudged = 0
+    nudged, next_nudges = 0, []
     for conversation in waiting:
         since = getattr(conversation, "waiting_since", "") or conversation.created_at
-        if since and since > cutoff:
-            break  # oldest first: the rest have waited less
+        if since and since > cutoff:  # oldest first: the rest have waited less
+            next_nudges.append((parse_iso(since) or now) + interval)
+            break
         if conversation.claimed_by or not conversation.is_open:
             continue
-        taken = store.nudges.take(conversation.conversation_id, iso(now), cutoff)
-        if taken is None or not taken.slack_ts:  # nudged already, claimed meanwhile, or no card yet
+        taken, was = store.nudges.take(conversation.conversation_id, iso(now), cutoff)
+        if taken is None:  # nudged already, claimed or closed meanwhile, or no card yet
+            next_nudges.append(_next_nudge(was, now, interval))
             continue
         jobs.enqueue(NudgeJob(conversation_id=taken.conversation_id, channel=taken.slack_channel,
                               thread_ts=taken.slack_ts, nudged_at=taken.nudged_at, waiting_since=since))
         nudged += 1
-    logger.info("sweep done", extra={"waiting": len(waiting), "nudged": nudged})
+        next_nudges.append(now + interval)
+    if len(waiting) >= SWEEP_LIMIT:
+        next_nudges.append(now)  # more wait than were read: look again soon
+    due = min((moment for moment in next_nudges if moment is not None), default=None)
+    armed = arm(due, armed_by, now=now, schedule=schedule) if due else None
+    logger.info("sweep done", extra={"waiting": len(waiting), "nudged": nudged,
+                                     "next_sweep": iso(armed) if armed else ""})
     return {"open": True, "waiting": len(waiting), "nudged": nudged}
+
+
+def _next_nudge(item: dict, now: datetime, interval: timedelta) -> datetime | None:
+    """When a conversation whose nudge was refused can be nudged next (its item as the refusal
+    saw it); None when it no longer waits."""
+    if not item or item.get("status") != Status.OPEN.value or item.get("claimed_by") or not item.get("queue_sk"):
+        return None
+    last = parse_iso(str(item.get("nudged_at", "")))
+    if not item.get("slack_ts") or last is None:  # no card yet: soon
+        return now
+    return last + interval
+
+
+# --- the sweep's wake-ups ----------------------------------------------------------------
+
+def wake_time(due: datetime, now: datetime, schedule: Schedule) -> datetime:
+    """When to sweep for a nudge due at `due`: not sooner than MIN_INTERVAL_SECONDS from now
+    (scaled), and when the desk next opens if it is closed then (one wake-up, however far)."""
+    moment = max(due, now + timedelta(seconds=MIN_INTERVAL_SECONDS * get_settings().sweep_delay_scale))
+    if not schedule.is_open(moment):
+        moment = schedule.next_opening(moment) or moment + NO_OPENING_RECHECK
+    return moment
+
+
+def schedule_name(wake: datetime) -> str:
+    """A wake-up's schedule is named after its time (UTC, whole seconds): created again for the
+    same time, it is refused with ConflictException."""
+    return f"sweep-{wake.astimezone(timezone.utc):%Y%m%d%H%M%S}"
+
+
+def _whole_second(moment: datetime) -> datetime:
+    """Rounded up: `at()` takes whole seconds, and a wake-up must not come before its time."""
+    return moment + timedelta(microseconds=1_000_000 - moment.microsecond) if moment.microsecond else moment
+
+
+def arm(due: datetime, armed_by: str, *, now: datetime | None = None,
+        schedule: Schedule | None = None) -> datetime | None:
+    """Make sure a sweep runs by the time a nudge is due at `due` (see `wake_time`): returns
+    when it will, or None when a sweep is armed for then or sooner already. One conditional
+    write, then (only when it succeeded) one CreateSchedule at that time."""
+    settings = get_settings()
+    if not (settings.sweep_schedule_group and settings.sweeper_function_arn and settings.sweep_scheduler_role_arn):
+        logger.warning("sweep not armed: no schedule group, sweeper or role "
+                       "(SWEEP_SCHEDULE_GROUP, SWEEPER_FUNCTION_ARN, SWEEP_SCHEDULER_ROLE_ARN)")
+        return None
+    now = now or datetime.now(timezone.utc)
+    wake = _whole_second(wake_time(due, now, schedule or Schedule.current()))
+    trusted_after = now + timedelta(seconds=TRUST_MARGIN_SECONDS * settings.sweep_delay_scale)
+    if not store.nudges.arm_sweep(iso(wake), armed_by, iso(trusted_after),
+                                  int(wake.timestamp()) + store.nudges.ARMED_KEPT_SECONDS):
+        return None
+    name = schedule_name(wake)
+    try:
+        clients.get("scheduler").create_schedule(
+            Name=name, GroupName=settings.sweep_schedule_group,
+            ScheduleExpression=f"at({wake.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%S})",
+            ScheduleExpressionTimezone="UTC", FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
+            Target={"Arn": settings.sweeper_function_arn, "RoleArn": settings.sweep_scheduler_role_arn,
+                    "Input": json.dumps({"wake_up": name, "due_at": iso(wake)}),
+                    # Lambda accepts the asynchronous invocation or throttles it; an hour late is stale.
+                    "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10}},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConflictException":
+            raise
+        # Created already for this second: by this armer's earlier try whose answer was lost, or
+        # by another arming for the same time. Either way a sweep is armed then.
+    logger.info("sweep armed", extra={"due_at": iso(wake), "schedule": name})
+    return wake
+
+
+def arm_for_arrival(conversation_id: str, queue_sk: str | None, arrived_at: str, *, now: datetime | None = None,
+                    schedule: Schedule | None = None) -> datetime | None:
+    """The dispatcher's arming: the conversation waits as `queue_sk` (store.queue.join's answer
+    to the message that arrived at `arrived_at`). Only the message that began the wait arms (its
+    job's retries too), for the conversation's first nudge; a later message of the same wait,
+    or one that found it claimed or closed, does nothing."""
+    if not queue_sk or not queue_sk.startswith(f"{arrived_at}#"):
+        return None
+    since = parse_iso(arrived_at) or now or datetime.now(timezone.utc)
+    try:
+        # Named by a digest: the desk-wide item must not keep an erased conversation's id.
+        arrival = hashlib.sha256(conversation_id.encode()).hexdigest()[:24]
+        return arm(since + timedelta(minutes=get_settings().nudge_minutes), f"arrival:{arrival}",
+                   now=now, schedule=schedule)
+    except Exception as error:
+        if retry.is_transient(error) and jobs.attempt() <= TRANSIENT_ARM_ATTEMPTS:
+            raise  # the job is tried again, and arms then
+        logger.error("sweep not armed", extra={"conversation_id": conversation_id, "error": type(error).__name__})
+        return None
 
 
 # --- the dispatcher's half ---------------------------------------------------------------

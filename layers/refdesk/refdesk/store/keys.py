@@ -19,9 +19,11 @@
                                              time: one partition per month (UTC) of revealed_at (store.reveals)
   LIVE#{session_id}     / SLOT#{n}           a web chat's open live connection, one of its few slots (store.connections)
   LIVECONN#{connection} / META               which session and slot a live connection holds ($disconnect)
+  SWEEP                 / ARMED              when the next sweep of the waiting queue is due: one item for the
+                                             whole desk, written conditionally (store.nudges.arm_sweep)
 
 Lifetimes: opt-outs, blocks and contact cards keep their own (optouts, blocks, contact_cards),
-live connections theirs (2 h at most: connections).
+live connections theirs (2 h at most: connections), the armed sweep a day after it is due (nudges).
 An open conversation's items keep KEEP_SECONDS; when it closes, every item of its CONV#
 partition and its THREAD# item expire RETENTION_DAYS (settings.retention_days) after the close
 (`retained_until`; conversations.retire). An SMS or Slack Connect session keeps only its closed
@@ -182,3 +184,8 @@ def live_slots_partition(session_id: str) -> str:
 def live_connection(connection_id: str) -> dict:
     """A live connection by its API Gateway id, which is all that $disconnect and a push's 410 know."""
     return {"pk": f"LIVECONN#{connection_id}", "sk": META}
+
+
+def sweep_armed() -> dict:
+    """The one item saying when the next sweep of the waiting queue is due (store.nudges.arm_sweep)."""
+    return {"pk": "SWEEP", "sk": "ARMED"}

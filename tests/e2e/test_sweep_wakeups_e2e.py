@@ -1,8 +1,14 @@
-"""`make dev` runs the sweeper on a timer, as EventBridge runs it in AWS (template.yaml's
-`Schedule` event, rate(1 minute); LOCAL_SCHEDULE_SECONDS shortens it here). With NudgeMinutes 0 a
-waiting conversation is nudged at the next tick: the librarian on duty is mentioned in its thread.
-Also the card's Block patron button, pressed through the local staff view's click API."""
+"""`make dev` runs the sweeper as EventBridge Scheduler does in AWS: only on its wake-ups, one-time
+schedules that the dispatcher arms when a conversation starts waiting and each sweep re-arms
+while anything waits (refdesk.waiting; local.timer.ScheduleRunner fires each when its at(...)
+time comes and deletes it). With NudgeMinutes 0 and the local pace (SWEEP_DELAY_SCALE 0.05: 3 s
+between wake-ups at the least) a waiting conversation is nudged within seconds; once nothing
+waits, no sweep runs. Also the card's Block patron button, pressed through the local staff
+view's click API."""
 from __future__ import annotations
+
+import re
+import time
 
 import pytest
 
@@ -11,8 +17,8 @@ LIBRARIAN = "U0AMANDA"
 
 
 @pytest.fixture(scope="module")
-def ticking(start_devstack):
-    return start_devstack(LOCAL_SCHEDULE_SECONDS="0.3", NUDGE_MINUTES="0")
+def desk(start_devstack):
+    return start_devstack(NUDGE_MINUTES="0")
 
 
 def thread_messages(stack, root_ts: str) -> list[dict]:
@@ -26,26 +32,39 @@ def card(stack, question: str) -> dict | None:
                  and (not message.get("thread_ts") or message.get("thread_ts") == message.get("ts"))), None)
 
 
-def test_the_dev_stacks_timer_invokes_the_sweeper_which_nudges_the_librarian_on_duty(ticking):
-    stack = ticking
+def sweeps(stack) -> int:
+    """Wake-ups the local scheduler has fired at the sweeper so far."""
+    return len(re.findall(r"\[scheduler\] SweeperFunction: sweep-\d{14} (?:fired|raised)", stack.output()))
+
+
+def test_a_waiting_conversation_arms_the_sweep_whose_wake_up_nudges_and_a_claim_stops_the_chain(desk):
+    stack = desk
+    assert sweeps(stack) == 0  # nobody waits: nothing runs
     stack.post_json("/_local/api/slack/command", {"text": "on", "user": LIBRARIAN})
     stack.post_json("/_local/api/phone/send", {"from": PATRON, "body": "Where are the tax forms?"})
-
     root = stack.wait_until(lambda: card(stack, "Where are the tax forms?"), message="the conversation's card")
 
     def nudge():
         return next((message for message in thread_messages(stack, root["ts"])
                      if ":hourglass_flowing_sand:" in message.get("text", "")), None)
 
-    found = stack.wait_until(nudge, timeout=20, message="a nudge from the timer-driven sweeper")
+    found = stack.wait_until(nudge, timeout=20, message="a nudge from the sweep the dispatcher armed")
     assert f"<@{LIBRARIAN}>" in found["text"]
-    output = stack.output()
-    assert "[timer] SweeperFunction: rate(1 minute), run every 0.3 s here" in output
-    assert "[timer] SweeperFunction ran" in output
+    stack.wait_until(lambda: sweeps(stack) >= 1, message="the scheduler's line for the wake-up")  # printed after the run
+
+    answer = stack.post_json("/_local/api/slack/click", {"ts": root["ts"], "action_id": "claim_conversation",
+                                                         "user": LIBRARIAN})
+    assert answer["status"] == 200
+    stack.wait_until(lambda: f"Claimed by <@{LIBRARIAN}>" in str(card(stack, "Where are the tax forms?")),
+                     message="the card showing the claim")
+    time.sleep(4)  # a wake-up armed before the claim (3 s) finds nothing waiting and arms none
+    settled = sweeps(stack)
+    time.sleep(5)
+    assert sweeps(stack) == settled, "a sweep ran with nothing waiting"
 
 
-def test_block_patron_on_the_card_answers_the_patron_once_and_keeps_them_from_staff(ticking):
-    stack, patron = ticking, "+15557650000"
+def test_block_patron_on_the_card_answers_the_patron_once_and_keeps_them_from_staff(desk):
+    stack, patron = desk, "+15557650000"
     stack.post_json("/_local/api/phone/send", {"from": patron, "body": "Why is the sky blue?"})
     root = stack.wait_until(lambda: card(stack, "Why is the sky blue?"), message="the conversation's card")
     answer = stack.post_json("/_local/api/slack/click", {"ts": root["ts"], "action_id": "block_patron",
