@@ -70,7 +70,7 @@ LOG = ROOT / "test-output" / "bench.log"
 # us-east-1 on-demand prices as AWS published them (checked 2026-11-29; DynamoDB's since Nov 2024),
 # without the free tier. The only price table: the cost per 1,000 conversations and the monthly bill
 # both read it. WebSocket API: messages sent and received, metered in 32 KB units, and connection
-# minutes. CloudWatch (/work/shared/FACTS.md, vendor docs): a standard alarm per metric it watches
+# minutes. CloudWatch (the project's shared FACTS.md, vendor docs): a standard alarm per metric it watches
 # (a high-resolution one, period under 60 s, $0.30), a composite alarm $0.50, a dashboard $3.00, a
 # custom metric $0.30 a month prorated by the hours it has data, logs $0.50 per GB ingested. S3
 # Standard, SQS standard, CloudFront (North America/Europe, HTTPS) and EventBridge: their pricing

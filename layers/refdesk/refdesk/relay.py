@@ -169,7 +169,7 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
     conversation_id = store.conversations.for_thread(job.channel, job.thread_ts)
     if not conversation_id or job.user == slack.bot_user_id():
         return
-    if not staff.is_library_team(job.actor_team) or not slack.is_library_member(job.user):
+    if not get_settings().is_library_team(job.actor_team) or not slack.is_library_member(job.user):
         _keep_from_patron(job)
         return
     text = plain_text(job.text, name_of=slack.first_name)

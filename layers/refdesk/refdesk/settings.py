@@ -204,6 +204,11 @@ class Settings:
             return self.department_reply_format.format(name=sender, department=department, text=text)
         return self.reply_format.format(name=sender, text=text)
 
+    def is_library_team(self, team: str) -> bool:
+        """Whether a Slack team (or Grid org) id is the library's own: the staff boundary's one rule
+        (refdesk.staff at the edge, refdesk.slack.api for users.info)."""
+        return bool(team) and team in self.slack_team_ids
+
     def closing_text(self, channel: str) -> str:
         """The closing line for a patron on this channel."""
         return self.closing_texts.get(channel) or DEFAULT_CLOSING_TEXT

@@ -41,10 +41,6 @@ def refusal() -> str:
     return REFUSAL if get_settings().slack_team_ids else REFUSAL + UNSET
 
 
-def is_library_team(team: str) -> bool:
-    return bool(team) and team in get_settings().slack_team_ids
-
-
 def team_of_interaction(payload: Mapping[str, Any]) -> str:
     """The clicker's team as an interaction names it, whoever they are ("" when it does not)."""
     user, team = payload.get("user") or {}, payload.get("team") or {}
@@ -67,20 +63,20 @@ def of_message(message: Mapping[str, Any], envelope: Mapping[str, Any]) -> str:
     author is of the workspace the event was delivered to."""
     named = [message.get(name) for name in ("user_team", "source_team", "team") if message.get(name)]
     if named:
-        return str(named[0]) if all(is_library_team(str(team)) for team in named) else ""
+        return str(named[0]) if all(get_settings().is_library_team(str(team)) for team in named) else ""
     if envelope.get("is_ext_shared_channel") is not False:
         return ""
     return _verified(_installation_team(envelope))
 
 
 def _verified(team: str) -> str:
-    return team if is_library_team(team) else ""
+    return team if get_settings().is_library_team(team) else ""
 
 
 def trusts(job: Job) -> bool:
     """Whether the dispatcher may run `job`: anything but a staff action, or a staff action whose
     actor was verified at the edge."""
-    return not isinstance(job, ByStaff) or is_library_team(job.actor_team)
+    return not isinstance(job, ByStaff) or get_settings().is_library_team(job.actor_team)
 
 
 def refused(job: Job) -> None:

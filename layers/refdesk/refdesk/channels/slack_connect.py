@@ -15,13 +15,13 @@ call, so the team's name is not looked up.
 
 Which events are a partner's is decided here (`from_partner`), from the event and its
 envelope alone: no AWS or Slack call. The library's own team is the one staff boundary's
-(refdesk.staff: the SlackTeamId setting)."""
+(refdesk.staff; the SlackTeamId setting, `Settings.is_library_team`)."""
 from __future__ import annotations
 
 import re
 from typing import Any, Mapping
 
-from refdesk import identity, staff, store
+from refdesk import identity, store
 from refdesk.errors import BadRequest, DeliveryFailed
 from refdesk.models import InboundMessage, Message
 from refdesk.settings import get_settings
@@ -69,7 +69,7 @@ def is_outsider(message: Mapping[str, Any]) -> bool:
     """Whether the event names the author's team and it is not the library's (refdesk.staff). A
     message that names no team is not a partner's; on the staff side it is not staff's either."""
     team = author_team(message)
-    return bool(team) and not staff.is_library_team(team)
+    return bool(team) and not get_settings().is_library_team(team)
 
 
 def from_partner(event: Mapping[str, Any], envelope: Mapping[str, Any], message: Mapping[str, Any] | None = None) -> bool:

@@ -276,13 +276,12 @@ def is_library_member(user_id: str) -> bool:
     """Whether Slack says the person is of the library's own workspace (or Grid org: refdesk.staff).
     Fails closed: a stranger, someone of another team, and a user Slack does not know or cannot
     show (user_not_found, user_not_visible) are not."""
-    from refdesk.staff import is_library_team
-
     user = _user(user_id)
     if not user or user.get("is_stranger") or user.get("deleted"):
         return False
     enterprise = str((user.get("enterprise_user") or {}).get("enterprise_id") or "")
-    return is_library_team(str(user.get("team_id") or "")) or is_library_team(enterprise)
+    library = get_settings()
+    return library.is_library_team(str(user.get("team_id") or "")) or library.is_library_team(enterprise)
 
 
 def is_workspace_admin(user_id: str) -> bool:

@@ -6,7 +6,9 @@ from slack_sdk.models.blocks import (ActionsBlock, Block, ButtonElement, Confirm
                                      MarkdownTextObject, PlainTextObject, SectionBlock, UserSelectElement)
 
 from refdesk.models import Conversation, ReplyTo
-from refdesk.slack.interactions import CLAIM_ACTION, CLOSE_ACTION, TRANSFER_ACTION
+from refdesk.slack.actions import (BLOCK_ACTION, CLAIM_ACTION, CLOSE_ACTION, INVITE_ACTION, QUICK_REPLY_ACTION,
+                                   RATE_ACTION_PREFIX, READ_ACTION_PREFIX, REVEAL_ACTION, TOPIC_ACTION,
+                                   TRANSFER_ACTION)
 from refdesk.slack.text import escape, escaped_chunks
 
 BLOCK_LIMIT = 50
@@ -107,8 +109,6 @@ def close_button(conversation_id: str) -> ActionsBlock:
 
 def block_button(conversation_id: str) -> ButtonElement:
     """Block patron (refdesk.blocking), behind Slack's confirm dialog."""
-    from refdesk.slack.interactions import BLOCK_ACTION
-
     return ButtonElement(
         text="Block patron", action_id=BLOCK_ACTION, value=conversation_id,
         confirm=ConfirmObject(
@@ -139,7 +139,6 @@ def desk_help_elements(conversation: Conversation) -> list[dict]:
     from slack_sdk.models.blocks import Option, StaticSelectElement
 
     from refdesk import deskconfig
-    from refdesk.slack.interactions import INVITE_ACTION, QUICK_REPLY_ACTION
 
     config = deskconfig.get()
     elements: list = []
@@ -209,8 +208,6 @@ def assessment_blocks(conversation_id: str, read_level: int, topic_label: str, t
     what was recorded (one click each; a second click is told it was recorded already)."""
     from slack_sdk.models.blocks import Option, StaticSelectElement
 
-    from refdesk.slack.interactions import READ_ACTION_PREFIX, TOPIC_ACTION
-
     recorded = [f"READ {read_level}" if read_level else "", f"topic: {escape(topic_label)}" if topic_label else ""]
     blocks: list[Block] = []
     if any(recorded):
@@ -231,8 +228,6 @@ def assessment_blocks(conversation_id: str, read_level: int, topic_label: str, t
 
 def rating_prompt(conversation_id: str) -> tuple[str, list[dict]]:
     """The optional 1-5 rating offered to a Slack Connect patron after the closing line."""
-    from refdesk.slack.interactions import RATE_ACTION_PREFIX
-
     text = "How did we do? Rate this conversation from 1 (poor) to 5 (excellent). Optional."
     return text, as_dicts([section(text), ActionsBlock(elements=[
         ButtonElement(text=str(rating), action_id=f"{RATE_ACTION_PREFIX}{rating}", value=f"{conversation_id}:{rating}")
@@ -243,8 +238,6 @@ def rating_prompt(conversation_id: str) -> tuple[str, list[dict]]:
 
 def reveal_button(conversation_id: str) -> dict:
     """Reveal, on a patron message shown redacted: its original, to the presser only."""
-    from refdesk.slack.interactions import REVEAL_ACTION
-
     return ButtonElement(text="Reveal", action_id=REVEAL_ACTION, value=conversation_id).to_dict()
 
 

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (ButtonElement, ContextBlock, DividerBlock, 
                                      SectionBlock)
 
 from refdesk import store
-from refdesk.slack.interactions import CLAIM_ACTION
+from refdesk.slack.actions import CLAIM_ACTION, UNBLOCK_ACTION
 from refdesk.slack.text import escape
 
 VIEW_BLOCK_LIMIT = 100
@@ -108,8 +108,6 @@ BLOCKED_SHOWN = 25
 def blocked_patrons(user_id: str, now: datetime) -> list[dict]:
     """Blocked patrons, newest first: the masked label only (never the number or address), with
     who blocked them and when, and Unblock."""
-    from refdesk.slack.interactions import UNBLOCK_ACTION
-
     blocked = store.blocks.list_blocked(BLOCKED_SHOWN + 1)
     if not blocked:
         return []

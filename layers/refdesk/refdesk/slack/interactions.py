@@ -8,17 +8,14 @@ import re
 from refdesk.errors import BadRequest
 from refdesk.shapes import check, parse_json
 from refdesk.slack import payloads
+from refdesk.slack.actions import (BLOCK_ACTION, CLAIM_ACTION, CLOSE_ACTION, INVITE_ACTION, QUICK_REPLY_ACTION,
+                                   RATE_ACTION_PREFIX, READ_ACTION_PREFIX, REVEAL_ACTION, TOPIC_ACTION,
+                                   TRANSFER_ACTION, UNBLOCK_ACTION)
 from refdesk.models import ClaimJob, CloseJob, TransferJob
 from refdesk.models import InviteJob, QuickReplyJob
 from refdesk.models import BlockPatronJob, UnblockPatronJob
 from refdesk.models import AssessJob, RatingJob
 from refdesk.slack.router import router
-
-CLOSE_ACTION = "close_conversation"
-CLAIM_ACTION = "claim_conversation"  # on the card and in the Home tab; value: the conversation id
-TRANSFER_ACTION = "transfer_conversation"  # the card's users_select: selected_user
-BLOCK_ACTION = "block_patron"  # the card's Block patron button (confirm dialog); value: the conversation id
-UNBLOCK_ACTION = "unblock_patron"  # the Home tab's Unblock button; value: the patron's keyed hash
 
 
 @router.action(CLOSE_ACTION)
@@ -92,8 +89,6 @@ def parse_payload(form: dict[str, str]) -> dict:
 
 # --- departments and quick replies (refdesk.departments) -----------------------------------
 
-INVITE_ACTION = "invite_department"  # the card's Invite button (value: the conversation id): opens a modal
-QUICK_REPLY_ACTION = "quick_reply"  # the card's "Quick reply…" static_select (selected_option: a reply id)
 SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}", re.ASCII)
 
 
@@ -157,9 +152,6 @@ def unblock_patron(action: dict, payload: dict) -> UnblockPatronJob:
 
 # --- assessment (refdesk.assessment): READ and topic on the closed card; a patron's rating ---
 
-READ_ACTION_PREFIX = "read_level_"  # read_level_1 … read_level_6; value: "{conversation id}:{level}"
-TOPIC_ACTION = "topic_tag"  # the closed card's static_select; selected_option value: "{conversation id}:{topic}"
-RATE_ACTION_PREFIX = "rate_"  # rate_1 … rate_5 in a Slack Connect thread; value: "{conversation id}:{rating}"
 
 
 def _pair(value: str | None, pattern: str) -> tuple[str, str]:
@@ -208,7 +200,6 @@ for _rating in range(1, 6):
 
 # --- Reveal (refdesk.reveal): the original of a patron message shown redacted ----------------
 
-REVEAL_ACTION = "reveal_original"  # on a redacted patron message (card, thread post); value: the conversation id
 
 
 @router.action(REVEAL_ACTION)
