@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import urllib.request
 import uuid
 from http import HTTPStatus
@@ -275,19 +276,25 @@ def _check_dynamodb_fault(fault: Fault) -> None:
 
 def _with_dynamodb_faults(app, faults: DynamoDBFaults):
     """moto's WSGI app, answering a DynamoDB request that a pending fault matches as DynamoDB
-    would: the fault's status and a JSON body with the error's __type and a message."""
+    would: the fault's status and a JSON body with the error's __type and a message. DynamoDB
+    requests are carried out one at a time: moto checks a condition and writes in two steps, so
+    two racing conditional writes could both succeed, which DynamoDB never lets happen."""
+    one_at_a_time = threading.Lock()
 
     def faulty_app(environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        fault = faults.take(target[len(DYNAMODB_TARGET_PREFIX):]) if target.startswith(DYNAMODB_TARGET_PREFIX) \
-            else None
-        if fault is None:
+        if not target.startswith(DYNAMODB_TARGET_PREFIX):
             return app(environ, start_response)
+        fault = faults.take(target[len(DYNAMODB_TARGET_PREFIX):])
+        if fault is None:
+            with one_at_a_time:
+                return list(app(environ, start_response))
         if fault.commit:  # carried out; only its answer is lost
-            answer = app(environ, lambda *args, **kwargs: None)
-            for _ in answer:
-                pass
-            getattr(answer, "close", lambda: None)()
+            with one_at_a_time:
+                answer = app(environ, lambda *args, **kwargs: None)
+                for _ in answer:
+                    pass
+                getattr(answer, "close", lambda: None)()
         else:  # the body is read, so that the connection stays usable
             environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         status, kind = DYNAMODB_ERRORS[fault.error]
