@@ -352,3 +352,14 @@ def test_each_job_reports_how_long_it_waited_in_the_queue(aws, slack, twilio, ca
     ages = [line for line in lines if line.get("message") == "metric" and line.get("metric") == "QueueAge"]
     assert len(ages) == 1 and 0 <= ages[0]["value"] < 60 and ages[0]["unit"] == "Seconds"
     assert not any("QueueAge" in line for line in lines if "_aws" in line)
+
+
+def test_after_a_retried_job_the_next_job_is_a_first_attempt_again(aws, slack, twilio):
+    from refdesk import jobs
+
+    slack.fail("chat.postMessage", status=503)  # the card's first attempt fails; its retry posts it
+    text_in(FIRST)
+    pump(aws)
+    assert len(roots(slack)) == 1
+
+    assert jobs.attempt() == 1  # nothing run after it (another record, another test) takes itself for a retry

@@ -42,7 +42,11 @@ def run(received: jobs.Received) -> None:
     """Runs the job. When it fails and will be tried again, its next attempt is scheduled and the
     error raised (the record is reported failed); when it is given up, it is moved to the
     dead-letter queue, staff are told, and it returns (the record is done and deleted)."""
-    jobs.set_attempt(received.attempt + received.earlier_attempts)  # counting those before a redrive
+    with jobs.attempting(received.attempt + received.earlier_attempts):  # counting those before a redrive
+        _run(received)
+
+
+def _run(received: jobs.Received) -> None:
     job = None
     try:
         job = job_from_body(received.body)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -20,8 +22,15 @@ def attempt() -> int:
     return _attempt.get()
 
 
-def set_attempt(number: int) -> None:
-    _attempt.set(number)
+@contextmanager
+def attempting(number: int) -> Iterator[None]:
+    """This attempt's number while the job runs, and the first attempt's again after it, so that
+    nothing that runs next (another record, a test) takes itself for a retry."""
+    token = _attempt.set(number)
+    try:
+        yield
+    finally:
+        _attempt.reset(token)
 
 
 def enqueue(job: Job) -> None:
