@@ -1,4 +1,4 @@
-"""The HTTP functions on Powertools' resolver (refdesk.http.Api, issue 6 item 5), end to end in
+"""The HTTP functions on RefDesk's router (refdesk.http.Api, issue 6 item 5), end to end in
 process with events built by the local gateway: bad input always gets a clear 4xx and one log
 line, never a 500; Slack signatures are checked over the raw body bytes; TwiML comes from
 twilio's MessagingResponse; metrics are published only when there are some."""

@@ -1,4 +1,4 @@
-"""refdesk.http.Api, the APIGatewayHttpResolver every HTTP function uses, on routers made up here:
+"""refdesk.http.Api, the router every HTTP function uses, on routers made up here:
 domain errors become the same JSON answers in one place with one log line, the body guard,
 API Gateway's path parameters, the chat API's origin rule and CORS, and headers every answer
 keeps."""
@@ -381,8 +381,8 @@ def test_metrics_are_flushed_as_emf_with_their_dimensions(capsys):
 # --- one request at a time per process ---------------------------------------------------
 
 def test_resolvers_called_from_many_threads_take_turns():
-    """Powertools keeps the current request in class-level state; the local stack calls the
-    handlers (all of them, in one process) from a thread per request."""
+    """Lambda runs one request at a time in a process and the layer is written for that; the local
+    stack calls the handlers (all of them, in one process) from a thread per request."""
     import threading
     import time as clock
 

@@ -19,9 +19,17 @@ with the access patterns it serves:
   transcripts    the S3 key of a conversation's de-identified transcript, chosen once
   connections    a web chat session's open live (WebSocket) connections, a few slots per session
 
-Every item carries `expires_at` (DynamoDB TTL, also checked on read where it matters)."""
-from refdesk.store import (blocks, connections, contact_cards, conversations, duty, erasures, invitations, limits,
-                           messages, nudges, optouts, queue, reveals, sessions, stats, transcripts)
+Every item carries `expires_at` (DynamoDB TTL, also checked on read where it matters).
+
+A module is imported when first used (`store.queue`), not with the package: a webhook's cold start
+pays only for the ones its request reads or writes."""
+import importlib
 
 __all__ = ["blocks", "connections", "contact_cards", "conversations", "duty", "erasures", "invitations", "limits",
            "messages", "nudges", "optouts", "queue", "reveals", "sessions", "stats", "transcripts"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        return importlib.import_module(f"{__name__}.{name}")  # which also sets it on the package
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
