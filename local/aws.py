@@ -168,7 +168,7 @@ class LocalAws:
 
     def _name_roles(self, template: Template) -> None:
         """IAM roles are not made here (nothing checks them locally); their ARNs are, for the
-        environment that names one (SWEEP_SCHEDULER_ROLE_ARN)."""
+        environment that names one (WAKE_UP_SCHEDULER_ROLE_ARN)."""
         for name in template.resources("AWS::IAM::Role"):
             self.attributes[f"{name}.Arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{STACK_NAME}-{name}"
 

@@ -82,6 +82,8 @@ class Control:
                          "twilio": self._twilio is not None},
             "table_name": os.environ["TABLE_NAME"],
             "jobs_queue_url": os.environ["JOBS_QUEUE_URL"],
+            "lambda_endpoint_url": os.environ["AWS_ENDPOINT_URL_LAMBDA"],
+            "dispatcher_function_arn": os.environ["DISPATCHER_FUNCTION_ARN"],
             "dead_letter_queue_urls": self._aws.dead_letter_queue_urls,
             "public_base_url": os.environ["PUBLIC_BASE_URL"],
             "slack_staff_channel": os.environ["SLACK_STAFF_CHANNEL"],

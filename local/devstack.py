@@ -27,7 +27,7 @@ from local.console import say
 from local.control import Control
 from local.gateway import Gateway
 from local.handlers import Invoker
-from local.pump import Pump
+from local.lambda_api import LambdaApi
 from local.servers import Server
 from local.slack_standin import SlackStandIn
 from local.template import Template
@@ -73,17 +73,16 @@ def main() -> int:
                        lose_disconnects=os.environ.get("LIVE_LOSE_DISCONNECTS") == "1")
         running.callback(live.stop)
         os.environ.update(environment.live_values(live.url, live.connections_url))
-        # Every SQS trigger, as Lambda's event source mappings run them: the dispatcher's jobs and
-        # the reports queue.
-        for function in functions:
-            for trigger in function.queue_triggers:
-                pump = Pump(aws.sqs, function.name, trigger, aws.refs[trigger.queue],
-                            aws.attributes[f"{trigger.queue}.Arn"], invoker, retry_delay)
-                pump.start()
-                running.callback(pump.stop)
+        # Lambda's Invoke API, on a port of its own: the handlers wake the dispatcher and ask the
+        # reports function through it, and it runs each function's invocations one at a time.
+        targets = template.function_arns(resolve)
+        lambda_api = LambdaApi(targets, invoker, retry_seconds=retry_delay)
+        lambda_server = Server(lambda_api)
+        running.callback(lambda_server.stop)
+        running.callback(lambda_api.stop)
+        os.environ["AWS_ENDPOINT_URL_LAMBDA"] = lambda_server.url
         # One-time schedules (the sweep's wake-ups, refdesk.waiting), as EventBridge Scheduler
         # fires them: each schedule group is watched, its due schedules invoke their function.
-        targets = template.function_arns(resolve)
         for group_name in template.resources("AWS::Scheduler::ScheduleGroup"):
             runner = ScheduleRunner(aws.scheduler, aws.refs[group_name], invoker, targets, retry_seconds=retry_delay)
             runner.start()

@@ -5,8 +5,9 @@ partly run (a reply stored, a card posted) finish without doing anything twice.
 
     python scripts/redrive.py --local [URL]     the running `make dev` stack (default http://127.0.0.1:3000)
     python scripts/redrive.py --stack NAME      a deployed stack (its outputs name the queues)
-    python scripts/redrive.py --dead-letter-queue URL --jobs-queue URL
+    python scripts/redrive.py --dead-letter-queue URL --jobs-queue URL --dispatcher NAME
 
+Nothing polls the jobs queue, so the dispatcher is then woken to drain it (refdesk.jobs).
 --dry-run counts without moving. Jobs are received, sent, then deleted from the dead-letter
 queue: a crash in between leaves a job in both queues, which is safe (it runs once more)."""
 from __future__ import annotations
@@ -22,19 +23,23 @@ import boto3
 BATCH = 10
 
 
-def local_queues(base_url: str) -> tuple[str, str, str]:
-    """(dead-letter queue URL, jobs queue URL, AWS endpoint) of a running local stack."""
+def local_config(base_url: str) -> dict:
+    """The running local stack's /_local/api/config: its queues, endpoints and dispatcher."""
     with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f"{base_url}/_local/api/config",
                                                                           timeout=10) as answer:
-        config = json.load(answer)
-    [dead_letter_queue] = config["dead_letter_queue_urls"]
-    return dead_letter_queue, config["jobs_queue_url"], config["aws_endpoint_url"]
+        return json.load(answer)
 
 
 def stack_queues(cloudformation, stack: str) -> tuple[str, str]:
+    """(dead-letter queue URL, jobs queue URL) from a deployed stack's outputs."""
     outputs = {output["OutputKey"]: output["OutputValue"]
                for output in cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])}
     return outputs["DeadLetterQueueUrl"], outputs["JobsQueueUrl"]
+
+
+def wake(lambda_client, dispatcher: str) -> None:
+    """Nothing polls the jobs queue: the dispatcher is woken to drain what was moved (refdesk.jobs)."""
+    lambda_client.invoke(FunctionName=dispatcher, InvocationType="Event", Payload=b"{}")
 
 
 def redrive(sqs, dead_letter_queue: str, jobs_queue: str, *, dry_run: bool = False, limit: int = 10_000) -> int:
@@ -70,20 +75,27 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--stack", metavar="NAME")
     where.add_argument("--dead-letter-queue", metavar="URL")
     parser.add_argument("--jobs-queue", metavar="URL")
+    parser.add_argument("--dispatcher", metavar="NAME", help="the dispatcher function (with --dead-letter-queue)")
     parser.add_argument("--dry-run", action="store_true")
     options = parser.parse_args(argv)
     if options.local:
-        dead_letter_queue, jobs_queue, endpoint = local_queues(options.local.rstrip("/"))
-        sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        config = local_config(options.local.rstrip("/"))
+        local = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        [dead_letter_queue], jobs_queue = config["dead_letter_queue_urls"], config["jobs_queue_url"]
+        sqs = boto3.client("sqs", endpoint_url=config["aws_endpoint_url"], **local)
+        lambda_client = boto3.client("lambda", endpoint_url=config["lambda_endpoint_url"], **local)
+        dispatcher = config["dispatcher_function_arn"]
     elif options.stack:
         dead_letter_queue, jobs_queue = stack_queues(boto3.client("cloudformation"), options.stack)
-        sqs = boto3.client("sqs")
+        sqs, lambda_client, dispatcher = boto3.client("sqs"), boto3.client("lambda"), f"{options.stack}-dispatcher"
     else:
-        if not options.jobs_queue:
-            parser.error("--dead-letter-queue needs --jobs-queue")
+        if not (options.jobs_queue and options.dispatcher):
+            parser.error("--dead-letter-queue needs --jobs-queue and --dispatcher")
         dead_letter_queue, jobs_queue, sqs = options.dead_letter_queue, options.jobs_queue, boto3.client("sqs")
+        lambda_client, dispatcher = boto3.client("lambda"), options.dispatcher
     count = redrive(sqs, dead_letter_queue, jobs_queue, dry_run=options.dry_run)
+    if count and not options.dry_run:
+        wake(lambda_client, dispatcher)
     print(f"{count} job(s) {'waiting in' if options.dry_run else 'moved back from'} the dead-letter queue")
     return 0
 

@@ -6,8 +6,9 @@
 * `slack` and `twilio`: one Slack and one Twilio stand-in per session (local/*_standin.py),
   reset before each test, reached by the real slack_sdk WebClient and twilio Client that
   refdesk.clients builds; they record calls and inject faults;
-* `invoke`: the handlers called as local.handlers calls them; `pump`: the jobs queue fed to the
-  dispatcher by local.pump; `http_event`: API Gateway events built by local.gateway for the
+* `invoke`: the handlers called as local.handlers calls them; `pump`: the dispatcher invoked
+  to drain the jobs queue, when the test says (the handlers' asynchronous invocations, its
+  wake-ups among them, are only recorded by local.lambda_api: aws["lambda"]); `http_event`: API Gateway events built by local.gateway for the
   template's routes; `twilio_event` / `slack_event`: requests signed by local.signing."""
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from local.environment import LOCAL_PARAMETER_VALUES
 from local.faults import Fault
 from local.gateway import NOT_FOUND, build_event, find_route, routes_of
 from local.handlers import Invoker
-from local.pump import Pump
-from local.servers import FORM, JSON_TYPE, Request
+from local.lambda_api import LambdaApi
+from local.servers import FORM, JSON_TYPE, Request, Server
 from local.signing import slack_signature_headers, twilio_signature_header
 from local.slack_standin import SlackStandIn
 from local.template import Template
@@ -59,6 +60,7 @@ ENV = {
     "RETRY_DELAY_SCALE": "0",  # failed jobs are retried at once, as in the local stack
     "SWEEP_DELAY_SCALE": "0",  # the sweep's wake-ups not a minute apart at the least (refdesk.waiting)
     "SLACK_POSTS_PER_SECOND": "0",  # posts not paced, but by the tests of pacing
+    "JOBS_RECEIVE_WAIT_SECONDS": "0",  # moto answers a short poll from every message, as the local stack's
 }
 # Powertools takes the service name when refdesk.observability is first imported, which a test
 # module may do while it is collected, before any fixture runs: as in Lambda, it is set before.
@@ -142,36 +144,46 @@ def local_aws():
     aws.stop()
 
 
+@pytest.fixture(scope="session")
+def lambda_api():
+    """Lambda's Invoke API for the session, recording only (local.lambda_api), on its own port."""
+    api = LambdaApi(template().function_arns(template().resolver({}, {})))
+    server = Server(api)
+    yield api, server.url
+    server.stop()
+
+
 @pytest.fixture
-def aws(local_aws, monkeypatch):
+def aws(local_aws, lambda_api, monkeypatch):
     """template.yaml's table and queues, empty, with boto3 (the handlers' too) pointed at them:
-    {"queue": the jobs queue's URL, "dlq": its dead-letter queue's, "sqs": a client, "pump": the
-    dispatcher's local.pump.Pump (see pump())}."""
+    {"queue": the jobs queue's URL, "dlq": its dead-letter queue's, "sqs": a client, "lambda":
+    the recorded asynchronous invocations (local.lambda_api.LambdaApi), "schedules": the
+    wake-ups' local.timer.ScheduleRunner (see fire_due_schedules())}."""
     local_aws.reset()
+    recorder, lambda_url = lambda_api
+    recorder.forget()
     resolve = template().resolver(local_aws.refs, local_aws.attributes)
-    for name, value in {**resolve(template().environment()), **ENV, **local_aws.environment}.items():
+    for name, value in {**resolve(template().environment()), **ENV, **local_aws.environment,
+                        "AWS_ENDPOINT_URL_LAMBDA": lambda_url}.items():
         monkeypatch.setenv(name, str(value))
     _forget_settings_and_clients()
-    [(dispatcher, trigger)] = [(function, trigger) for function in _functions().values()
-                               for trigger in function.queue_triggers if function.code_dir.name == "dispatcher"]
-    queue_url, queue_arn = local_aws.refs[trigger.queue], local_aws.attributes[f"{trigger.queue}.Arn"]
     [dead_letter_url] = local_aws.dead_letter_queue_urls
     [group] = template().resources("AWS::Scheduler::ScheduleGroup")
     targets = template().function_arns(resolve)
-    return {"queue": queue_url, "dlq": dead_letter_url, "sqs": local_aws.sqs,
-            "pump": Pump(local_aws.sqs, dispatcher.name, trigger, queue_url, queue_arn, _invoker(), retry_delay=0),
-            # The sweep's one-time schedules, fired by fire_due_schedules(); a failed invocation is
-            # retried a minute later, as Lambda retries an asynchronous one.
+    return {"queue": local_aws.refs["JobsQueue"], "dlq": dead_letter_url, "sqs": local_aws.sqs, "lambda": recorder,
+            # The one-time schedules (the sweep's and failed jobs' wake-ups), fired by
+            # fire_due_schedules(); a failed invocation is retried a minute later, as Lambda
+            # retries an asynchronous one.
             "schedules": ScheduleRunner(local_aws.scheduler, local_aws.refs[group], _invoker(), targets,
                                         retry_seconds=60, quiet=True)}
 
 
-def pump(aws, max_rounds: int = 200) -> list[dict]:
-    """Feeds queued jobs to the dispatcher as Lambda's SQS integration does (local.pump, in this
-    thread) until the queue is empty; returns each batch response (one job each). With
+def pump(aws) -> list[str]:
+    """Invokes the dispatcher (in this thread) as a wake-up would: it drains the jobs queue and
+    returns each attempt's outcome in order, "done" or "retry" (refdesk.dispatch.drain). With
     RETRY_DELAY_SCALE 0 a failed job is visible again at once, so it is retried until the
     dispatcher gives it up and moves it to the dead-letter queue."""
-    return aws["pump"].drain(max_rounds)
+    return invoke("dispatcher", {})["outcomes"]
 
 
 def fire_due_schedules(aws, now=None) -> list[dict]:

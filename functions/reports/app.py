@@ -1,7 +1,7 @@
 """The reporting function, the only one that draws charts (SVG written by report_charts, no chart
 library):
 
-* the reports queue: `/refdesk stats [7d|30d|90d|term]` -> the key figures in the staff channel,
+* invoked asynchronously by `/refdesk` (refdesk.reports.ask): `/refdesk stats [7d|30d|90d|term]` -> the key figures in the staff channel,
   with a signed link to the HTML report and its charts (Slack shows no SVG inline, so no file is
   uploaded); `/refdesk reveals [7d|30d|90d]` -> the reveal audit, to the requester only, if they
   may see it (refdesk.reveal_audit);
@@ -44,36 +44,31 @@ def post_stats(request: reports.ReportRequest) -> None:
 
 
 def read_request(body: str) -> reports.ReportRequest | reveal_audit.AuditRequest:
-    """A queued request by its kind; stats when it names none."""
+    """A request by its kind; stats when it names none."""
     if json.loads(body).get("kind") == reveal_audit.KIND:
         return reveal_audit.AuditRequest.from_body(body)
     return reports.ReportRequest.from_body(body)
 
 
-def queued_requests(event: dict) -> dict:
-    """Each request is answered once: a failure tells the librarian and is not retried (a retry
-    could post the figures twice)."""
-    done = failed = 0
-    for record in event.get("Records", []):
-        try:
-            request = read_request(record["body"])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            logger.warning("report request unreadable", extra={"message_id": record.get("messageId")})
-            failed += 1
-            continue
-        try:
-            if isinstance(request, reveal_audit.AuditRequest):
-                reveal_audit.answer(request)
-            else:
-                post_stats(request)
-            done += 1
-        except Exception as error:  # told to the librarian; the log names the error type only
-            failed += 1
-            logger.exception("report failed", extra={"error": type(error).__name__, "period": request.period})
-            _tell_failure(request)
-    if done:
-        count("ReportsPosted", done)
-    return {"posted": done, "failed": failed}
+def asked(body: str) -> dict:
+    """A request is answered once: a failure tells the librarian and is not retried (a retry
+    could post the figures twice), so the invocation succeeds either way."""
+    try:
+        request = read_request(body)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        logger.warning("report request unreadable")
+        return {"posted": 0, "failed": 1}
+    try:
+        if isinstance(request, reveal_audit.AuditRequest):
+            reveal_audit.answer(request)
+        else:
+            post_stats(request)
+    except Exception as error:  # told to the librarian; the log names the error type only
+        logger.exception("report failed", extra={"error": type(error).__name__, "period": request.period})
+        _tell_failure(request)
+        return {"posted": 0, "failed": 1}
+    count("ReportsPosted")
+    return {"posted": 1, "failed": 0}
 
 
 def _tell_failure(request: reports.ReportRequest | reveal_audit.AuditRequest) -> None:
@@ -95,12 +90,13 @@ def monthly_export(event: dict) -> dict:
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def _background(event: dict, context) -> dict:
-    if "Records" in event:
-        return queued_requests(event)
+    if isinstance(event.get(reports.REQUEST_FIELD), str):
+        return asked(event[reports.REQUEST_FIELD])
     return monthly_export(event)
 
 
 def handler(event, context):
-    if isinstance(event, dict) and ("Records" in event or event.get("source") == "aws.events" or "month" in event):
+    if isinstance(event, dict) and (reports.REQUEST_FIELD in event or event.get("source") == "aws.events"
+                                    or "month" in event):
         return _background(event, context)
     return http_handler(event, context)

@@ -3,11 +3,9 @@ resources, pump and overrides. Domain end-to-end tests build on the `stack` fixt
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import json
 import re
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,10 +22,9 @@ from twilio.rest import Client
 from local.environment import LOCAL_PARAMETER_VALUES, LOCAL_SECRETS
 from local.gateway import Gateway
 from local.handlers import HandlerUnavailable
-from local.pump import Pump
 from local.servers import Request
 from local.signing import slack_signature_headers, twilio_signature_header
-from local.template import QueueTrigger, Template
+from local.template import Template
 from local.twilio_standin import segment_count
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -419,78 +416,6 @@ def test_table_and_queues_follow_the_template(stack, sqs):
         "deadLetterTargetArn": dead_letters["QueueArn"],
         "maxReceiveCount": queues["JobsQueue"]["RedrivePolicy"]["maxReceiveCount"]}
     assert stack.get_json("/_local/api/dlq") == {"count": _message_count(sqs, dead_letter_url)}
-
-
-def _queue_pair(sqs, max_receive_count: int) -> tuple[str, str, str]:
-    name = f"pump-test-{uuid.uuid4().hex[:8]}"
-    dead_letter_url = sqs.create_queue(QueueName=f"{name}-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url,
-                                               AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count})
-    # A reported failure comes back after the queue's visibility timeout, as with Lambda.
-    url = sqs.create_queue(QueueName=f"{name}.fifo", Attributes={"FifoQueue": "true", "RedrivePolicy": policy,
-                                                                "VisibilityTimeout": "1"})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return url, arn, dead_letter_url
-
-
-def _scripted_invoker():
-    """Reports records whose body is "fail" as failed; raises when a body is "raise"."""
-    records = []
-
-    def invoke(name, event):
-        records.extend(event["Records"])
-        if any(record["body"] == "raise" for record in event["Records"]):
-            raise RuntimeError("handler crashed")
-        return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}
-                                      for record in event["Records"] if record["body"] == "fail"]}
-
-    return records, SimpleNamespace(invoke=invoke)
-
-
-def _pump(sqs, url, arn, invoker) -> Pump:
-    pump = Pump(sqs, "TestFunction", QueueTrigger(queue="TestQueue", batch_size=10, report_failures=True),
-                url, arn, invoker, retry_delay=0.1)
-    pump.start()
-    return pump
-
-
-def test_pump_deletes_successes_and_retries_failures_into_the_dead_letter_queue(stack, sqs):
-    url, arn, dead_letter_url = _queue_pair(sqs, max_receive_count=3)
-    records, invoker = _scripted_invoker()
-    pump = _pump(sqs, url, arn, invoker)
-    try:
-        sqs.send_message(QueueUrl=url, MessageBody="ok", MessageGroupId="a", MessageDeduplicationId="1",
-                         MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}})
-        sqs.send_message(QueueUrl=url, MessageBody="fail", MessageGroupId="b", MessageDeduplicationId="2")
-        stack.wait_until(lambda: _message_count(sqs, dead_letter_url) == 1, timeout=15,
-                         message="the failing job to reach the dead-letter queue")
-    finally:
-        pump.stop()
-    assert [r["attributes"]["ApproximateReceiveCount"] for r in records if r["body"] == "fail"] == ["1", "2", "3"]
-    assert [r["body"] for r in records].count("ok") == 1
-    assert _message_count(sqs, url) == 0
-    ok = next(record for record in records if record["body"] == "ok")
-    assert (ok["eventSource"], ok["eventSourceARN"], ok["awsRegion"]) == ("aws:sqs", arn, "us-east-1")
-    assert ok["md5OfBody"] == hashlib.md5(b"ok").hexdigest()
-    assert {"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
-            "MessageGroupId", "MessageDeduplicationId", "SequenceNumber"} <= set(ok["attributes"])
-    assert (ok["attributes"]["MessageGroupId"], ok["attributes"]["MessageDeduplicationId"]) == ("a", "1")
-    assert ok["messageAttributes"] == {"kind": {"stringValue": "test", "stringListValues": [],
-                                                "binaryListValues": [], "dataType": "String"}}
-
-
-def test_pump_counts_a_handler_exception_as_the_whole_batch_failing(stack, sqs):
-    url, arn, dead_letter_url = _queue_pair(sqs, max_receive_count=2)
-    records, invoker = _scripted_invoker()
-    pump = _pump(sqs, url, arn, invoker)
-    try:
-        sqs.send_message(QueueUrl=url, MessageBody="raise", MessageGroupId="a", MessageDeduplicationId="1")
-        stack.wait_until(lambda: _message_count(sqs, dead_letter_url) == 1, timeout=15,
-                         message="the job to reach the dead-letter queue")
-    finally:
-        pump.stop()
-    assert [record["attributes"]["ApproximateReceiveCount"] for record in records] == ["1", "2"]
 
 
 # Overrides

@@ -66,22 +66,16 @@ def command(text: str, user: str = "U0AMANDA") -> dict:
     return slack_event("/slack/commands", body, FORM)
 
 
-def reports_queue_url(aws) -> str:
-    return os.environ["REPORTS_QUEUE_URL"]  # template.yaml's, resolved to the session's moto
+def report_requests(aws) -> list[dict]:
+    """The requests /refdesk asked the reports function for (its asynchronous invocations, recorded)."""
+    return [json.loads(event["report_request"]) for event in aws["lambda"].asynchronous("ReportsFunction")]
 
 
-def run_reports_queue(aws) -> list[dict]:
-    """What Lambda's SQS trigger does for ReportsFunction: each queued request, one per batch."""
-    results = []
-    while True:
-        messages = aws["sqs"].receive_message(QueueUrl=reports_queue_url(aws), MaxNumberOfMessages=1,
-                                              WaitTimeSeconds=0).get("Messages", [])
-        if not messages:
-            return results
-        [message] = messages
-        results.append(invoke("reports", {"Records": [{"messageId": message["MessageId"], "body": message["Body"],
-                                                         "eventSource": "aws:sqs"}]}))
-        aws["sqs"].delete_message(QueueUrl=reports_queue_url(aws), ReceiptHandle=message["ReceiptHandle"])
+def run_report_requests(aws) -> list[dict]:
+    """What Lambda does with the reports function's asynchronous invocations: each request, once."""
+    results = [invoke("reports", event) for event in aws["lambda"].asynchronous("ReportsFunction")]
+    aws["lambda"].forget()
+    return results
 
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -119,22 +113,20 @@ def test_stats_command_answers_at_once_and_queues_the_work(aws, slack):
     assert body["response_type"] == "ephemeral" and body["text"].startswith("Working on it")
     assert elapsed < 1.5, elapsed
     assert slack.calls == []  # no figures yet: the reports function does that
-    [message] = aws["sqs"].receive_message(QueueUrl=reports_queue_url(aws), MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=0)["Messages"]
-    assert json.loads(message["Body"]) == {"kind": "stats", "period": "7d", "user_id": "U0AMANDA",
-                                           "api_url": PUBLIC_BASE_URL}
+    assert report_requests(aws) == [{"kind": "stats", "period": "7d", "user_id": "U0AMANDA",
+                                     "api_url": PUBLIC_BASE_URL}]
 
 
 def test_an_unknown_period_is_explained_and_nothing_is_queued(aws, slack):
     answer = json.loads(invoke("slack_commands", command("stats fortnight"))["body"])["text"]
     assert "7d, 30d, 90d, term" in answer
-    assert "Messages" not in aws["sqs"].receive_message(QueueUrl=reports_queue_url(aws), WaitTimeSeconds=0)
+    assert report_requests(aws) == []
 
 
 def test_stats_figures_in_the_staff_channel_and_the_reports_charts_match_the_hand_computed_fixture(aws, slack):
     today = recent_fixture()
     invoke("slack_commands", command("stats"))  # 30d by default
-    assert run_reports_queue(aws) == [{"posted": 1, "failed": 0}]
+    assert run_report_requests(aws) == [{"posted": 1, "failed": 0}]
 
     [post] = slack.posts()
     assert post["channel"] == STAFF_CHANNEL
@@ -158,7 +150,7 @@ def test_stats_figures_in_the_staff_channel_and_the_reports_charts_match_the_han
     # 90d also counts the conversation 40 days ago.
     slack.forget_calls()
     invoke("slack_commands", command("stats 90d"))
-    run_reports_queue(aws)
+    run_report_requests(aws)
     [post] = slack.posts()
     assert "Conversations: 5 (SMS 2, Web chat 2, Slack Connect 1)" in post["text"]
     assert "READ scale (4 rated): 1: 0 · 2: 1 · 3: 2 · 4: 0 · 5: 0 · 6: 1" in post["text"]
@@ -224,7 +216,7 @@ def test_a_tampered_expired_or_junk_link_gets_403_never_500(aws, slack):
 def test_a_failed_report_tells_the_librarian_and_is_not_retried(aws, slack):
     invoke("slack_commands", command("stats 7d"))
     slack.fail("chat.postMessage", error="channel_not_found")
-    assert run_reports_queue(aws) == [{"posted": 0, "failed": 1}]
+    assert run_report_requests(aws) == [{"posted": 0, "failed": 1}]
     assert "chat.postEphemeral" in slack.methods()
 
 

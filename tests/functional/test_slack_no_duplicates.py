@@ -60,8 +60,8 @@ def in_thread(slack, root_ts: str) -> list[dict]:
     return [message for message in channel(slack) if message["thread_ts"] == root_ts]
 
 
-def failed_jobs(responses: list[dict]) -> int:
-    return sum(len(response["batchItemFailures"]) for response in responses)
+def failed_jobs(outcomes: list[str]) -> int:
+    return outcomes.count("retry")
 
 
 def open_conversation(aws, slack) -> str:

@@ -166,12 +166,12 @@ def test_a_wake_up_is_a_one_time_schedule_of_the_stacks_group_deleted_once_it_ha
         schedule=schedule(ALWAYS))
     settings = get_settings()
     name = schedule_name(MONDAY_NOON + timedelta(minutes=3, seconds=1))  # whole seconds, rounded up
-    created = clients.get("scheduler").get_schedule(GroupName=settings.sweep_schedule_group, Name=name)
+    created = clients.get("scheduler").get_schedule(GroupName=settings.wake_up_schedule_group, Name=name)
     assert created["ScheduleExpression"] == "at(2026-01-05T17:03:01)"
     assert created["ScheduleExpressionTimezone"] == "UTC" and created["ActionAfterCompletion"] == "DELETE"
     assert created["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert created["Target"]["Arn"] == settings.sweeper_function_arn
-    assert created["Target"]["RoleArn"] == settings.sweep_scheduler_role_arn
+    assert created["Target"]["RoleArn"] == settings.wake_up_scheduler_role_arn
     assert json.loads(created["Target"]["Input"])["wake_up"] == name
 
 
@@ -179,7 +179,7 @@ def test_without_a_schedule_group_nothing_is_armed(aws, aws_pace, monkeypatch):
     from refdesk import waiting
     from refdesk.settings import get_settings
 
-    monkeypatch.setenv("SWEEP_SCHEDULE_GROUP", "")
+    monkeypatch.setenv("WAKE_UP_SCHEDULE_GROUP", "")
     get_settings.cache_clear()
     assert waiting.arm(MONDAY_NOON, "conversation:a", now=MONDAY_NOON, schedule=schedule(ALWAYS)) is None
     assert armed() == {}

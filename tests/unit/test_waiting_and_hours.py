@@ -75,21 +75,23 @@ def test_the_nudge_mentions_every_librarian_on_duty_or_says_nobody_is():
     assert "<@" not in nudge_text([], timedelta(minutes=3)) and "/refdesk on" in nudge_text([], None)
 
 
-def test_the_sweeper_has_no_event_source_its_one_time_schedules_name_it_and_nothing_runs_on_a_clock():
+def test_nothing_polls_or_runs_on_a_clock_and_the_wake_ups_name_the_sweeper_and_the_dispatcher():
     from tests.conftest import template
     from tests.security.cfn import resources
 
-    [sweeper] = [function for function in template().functions() if function.code_dir.name == "sweeper"]
-    assert not sweeper.queue_triggers and not sweeper.schedules and not sweeper.routes
-    assert not [function.name for function in template().functions()
+    functions = {function.code_dir.name: function for function in template().functions()}
+    assert not functions["sweeper"].schedules and not functions["sweeper"].routes
+    assert not [function.name for function in functions.values() if function.queue_triggers], "no queue is polled"
+    assert not [function.name for function in functions.values()
                 for trigger in function.schedules if trigger.seconds is not None], "nothing runs on a clock"
-    # The scheduler invokes it by the ARN its environment and the scheduler's role both write.
-    resolve = template().resolver({"SweepScheduleGroup": "group"}, {"SweepSchedulerRole.Arn": "role"})
-    arn = resolve(template().environment()["SWEEPER_FUNCTION_ARN"])
-    assert template().function_arns(resolve)[arn] == sweeper.name
-    [statement] = resources("AWS::IAM::Role")["SweepSchedulerRole"]["Properties"]["Policies"][0][
+    # The scheduler invokes them by the ARNs the environment and the scheduler's role both write.
+    resolve = template().resolver({"WakeUpScheduleGroup": "group"}, {"WakeUpSchedulerRole.Arn": "role"})
+    arns = [resolve(template().environment()[name]) for name in ("SWEEPER_FUNCTION_ARN", "DISPATCHER_FUNCTION_ARN")]
+    assert [template().function_arns(resolve)[arn] for arn in arns] == [functions["sweeper"].name,
+                                                                        functions["dispatcher"].name]
+    [statement] = resources("AWS::IAM::Role")["WakeUpSchedulerRole"]["Properties"]["Policies"][0][
         "PolicyDocument"]["Statement"]
-    assert resolve(statement["Resource"]) == arn and statement["Action"] == ["lambda:InvokeFunction"]
+    assert resolve(statement["Resource"]) == arns and statement["Action"] == ["lambda:InvokeFunction"]
 
 
 # --- nudges: moto, the local Slack stand-in, a fake clock -------------------------------------

@@ -33,7 +33,7 @@ def _sqs():
 def _slack():
     from slack_sdk import WebClient
 
-    from refdesk.slack.api import ShortPauseRetry
+    from refdesk.slack.rate_limits import ShortPauseRetry
 
     settings = get_settings()
     options = {"base_url": settings.slack_api_url} if settings.slack_api_url else {}
@@ -87,6 +87,16 @@ def _scheduler():
                                                    retries={"mode": "standard", "max_attempts": 3}))
 
 
+def _lambda():
+    """Lambda, for asynchronous invocations: waking the dispatcher (refdesk.jobs.wake) and asking
+    the reports function. Quick to fail: a webhook whose wake-up fails answers 503 and is sent
+    again, its job de-duplicated by the queue."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("lambda", config=Config(connect_timeout=2, read_timeout=5, retries=WEBHOOK_AWS_RETRIES))
+
+
 def _live():
     """The @connections API of the web chat's WebSocket API (refdesk.live), at its stage's endpoint:
     the dispatcher pushes frames with it. Short timeouts, one retry: a push that fails is fetched
@@ -108,6 +118,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "s3": _s3,
     "live": _live,
     "scheduler": _scheduler,
+    "lambda": _lambda,
 }
 
 

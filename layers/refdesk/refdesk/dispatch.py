@@ -1,14 +1,16 @@
-"""Runs one job from the queue. A failed job is tried again after the backoff refdesk.retry
-gives; one given up is moved to the dead-letter queue and staff (and, for a patron's message,
-the patron) are told."""
+"""Drains the jobs queue, one job at a time (see refdesk.jobs for how the dispatcher is woken).
+A failed job is tried again after the backoff refdesk.retry gives; one given up is moved to the
+dead-letter queue and staff (and, for a patron's message, the patron) are told."""
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from aws_lambda_powertools import Logger
 
 from refdesk import (assessment, assignment, blocking, departments, erasure, jobs, relay, retry, reveal, staff,
                      waiting)
+from refdesk.observability import count, seconds
 from refdesk.models import (AssessJob, BlockPatronJob, ClaimJob, CloseJob, ErasePatronJob, HomeOpenedJob, InviteJob,
                             Job, NudgeJob, PatronEditJob, PatronMessageJob, QuickReplyJob, RatingJob, RevealJob,
                             StaffEditJob, StaffOnlyJob, StaffReplyJob, TransferJob, UnblockPatronJob,
@@ -38,10 +40,42 @@ HANDLERS: dict[type[Job], Callable] = {
 }
 
 
+# A new job is taken only while this much of the invocation's time is left: the longest job (a
+# picture's download, then Slack's and Twilio's calls) must finish well inside it.
+RESERVE_MILLIS = 35_000
+DONE, RETRY = "done", "retry"
+
+
+def drain(remaining_millis: Callable[[], int]) -> list[str]:
+    """Runs jobs until the queue has none visible; each attempt's outcome in order: DONE (ran,
+    or given up and dead-lettered: deleted from the queue) or RETRY (hidden until its next
+    attempt, which wakes the dispatcher then). Out of time with jobs left, it wakes a successor."""
+    outcomes = []
+    with jobs.draining():
+        while remaining_millis() > RESERVE_MILLIS:
+            received = jobs.receive()
+            if received is None:
+                return outcomes
+            seconds("QueueAge", max(0.0, time.time() - received.sent_at))
+            try:
+                run(received)
+            except jobs.WakeUpNotScheduled:
+                raise
+            except Exception:  # its next attempt is scheduled (run told why, without patron data)
+                outcomes.append(RETRY)
+            else:
+                jobs.done(received)
+                outcomes.append(DONE)
+            # 1 for a failed attempt, 0 for one done: the metric's average is the share that failed.
+            count("JobFailed", int(outcomes[-1] == RETRY))
+    jobs.wake()
+    return outcomes
+
+
 def run(received: jobs.Received) -> None:
     """Runs the job. When it fails and will be tried again, its next attempt is scheduled and the
-    error raised (the record is reported failed); when it is given up, it is moved to the
-    dead-letter queue, staff are told, and it returns (the record is done and deleted)."""
+    error raised; when it is given up, it is moved to the
+    dead-letter queue, staff are told, and it returns (the job is done)."""
     with jobs.attempting(received.attempt + received.earlier_attempts):  # counting those before a redrive
         _run(received)
 

@@ -34,7 +34,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import Ama
 
 NAMESPACE = "RefDesk"
 # Read by an alarm (template.yaml's DeliveryFailureRateAlarm).
-ALARMED = frozenset({"JobsNotDone"})
+ALARMED = frozenset({"JobFailed"})
 # Read by the dashboard (template.yaml's Dashboard, with CreateDashboard "true"). Published
 # whether or not it exists, so that it has a history when turned on: with ALARMED, 7 metrics (3
 # channels of ConversationOpened), inside the free tier's 10.

@@ -392,12 +392,22 @@ class ReportRequest:
         return cls(period=str(data["period"]), user_id=str(data["user_id"]), api_url=str(data.get("api_url", "")))
 
 
+# The field of the reports function's event that carries a request's body.
+REQUEST_FIELD = "report_request"
+
+
 def request(word: str, user_id: str, api_url: str = "") -> str:
-    """`/refdesk stats [7d|30d|90d|term]`: queue the report (one SendMessage) and answer at once."""
+    """`/refdesk stats [7d|30d|90d|term]`: ask the reports function (one asynchronous invocation)
+    and answer at once."""
     word = (word or DEFAULT_PERIOD).strip().lower()
     if word not in PERIOD_WORDS:
         return f"`/refdesk stats` takes one of {', '.join(PERIOD_WORDS)} (default {DEFAULT_PERIOD})."
-    settings = get_settings()
-    clients.get("sqs").send_message(QueueUrl=settings.reports_queue_url,
-                                    MessageBody=ReportRequest(word, user_id, api_url).to_body())
-    return WORKING_ON_IT.format(channel=settings.slack_staff_channel)
+    ask(ReportRequest(word, user_id, api_url).to_body())
+    return WORKING_ON_IT.format(channel=get_settings().slack_staff_channel)
+
+
+def ask(body: str) -> None:
+    """Invoke the reports function asynchronously with a request (its JSON body) for it to answer
+    in Slack. Nothing polls for requests, so an idle month costs nothing."""
+    clients.get("lambda").invoke(FunctionName=get_settings().reports_function_arn, InvocationType="Event",
+                                 Payload=json.dumps({REQUEST_FIELD: body}).encode())

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import clients, deskconfig, reports, store
+from refdesk import deskconfig, reports, store
 from refdesk.settings import get_settings
 from refdesk.slack import api as slack
 
@@ -59,14 +59,13 @@ class AuditRequest:
 
 
 def request(word: str, user_id: str) -> str:
-    """`/refdesk reveals [7d|30d|90d]`: queue the audit (one SendMessage) and answer at once."""
+    """`/refdesk reveals [7d|30d|90d]`: ask the reports function for the audit (one asynchronous
+    invocation) and answer at once."""
     word = (word or reports.DEFAULT_PERIOD).strip().lower()
     if word not in PERIOD_WORDS:
         return f"`/refdesk reveals` takes one of {', '.join(PERIOD_WORDS)} (default {reports.DEFAULT_PERIOD})."
-    settings = get_settings()
-    clients.get("sqs").send_message(QueueUrl=settings.reports_queue_url,
-                                    MessageBody=AuditRequest(word, user_id).to_body())
-    return LOOKING.format(channel=settings.slack_staff_channel)
+    reports.ask(AuditRequest(word, user_id).to_body())
+    return LOOKING.format(channel=get_settings().slack_staff_channel)
 
 
 def answer(request: AuditRequest) -> None:

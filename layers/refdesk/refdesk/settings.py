@@ -80,6 +80,12 @@ class Settings:
     holidays: tuple[str, ...] = ()
     max_delivery_attempts: int = 5  # for failures that are not transient (refdesk.retry)
     dead_letter_queue_url: str = ""  # where the dispatcher moves a job it gives up
+    # Nothing polls the jobs queue (an idle month costs nothing): whoever queues a job wakes the
+    # dispatcher, an asynchronous invocation of this function, which drains the queue
+    # (refdesk.dispatch.drain). Its last, empty receive waits this long, as SQS's short polls
+    # can miss the few messages of a small queue (0 locally: moto answers from all of them).
+    dispatcher_function_arn: str = ""
+    jobs_receive_wait_seconds: int = 1
     retry_horizon_hours: float = DEFAULT_RETRY_HORIZON_HOURS
     retry_delay_scale: float = 1.0  # multiplies every retry delay; 0 locally: retries at once
     undelivered_text: str = DEFAULT_UNDELIVERED_TEXT
@@ -96,14 +102,15 @@ class Settings:
     ses_sender_identity: str = ""
     ses_from_address: str = ""
     nudge_minutes: int = DEFAULT_NUDGE_MINUTES
-    # The sweep runs only while something waits (refdesk.waiting): its wake-ups are one-time
-    # EventBridge Scheduler schedules in this group, each invoking the sweeper (its ARN) through
-    # the role the scheduler assumes. SWEEP_DELAY_SCALE multiplies the sweep's own pacing (at
+    # Wake-ups later (refdesk.wake_ups): one-time EventBridge Scheduler schedules in this group,
+    # each invoking the sweeper (the sweep runs only while something waits, refdesk.waiting) or
+    # the dispatcher (a failed job's next attempt) through the role the scheduler assumes.
+    # SWEEP_DELAY_SCALE multiplies the sweep's own pacing (at
     # least a minute between wake-ups), never NudgeMinutes or the opening hours; small locally,
     # so that `make dev` and the tests need not wait a minute.
-    sweep_schedule_group: str = ""
+    wake_up_schedule_group: str = ""
     sweeper_function_arn: str = ""
-    sweep_scheduler_role_arn: str = ""
+    wake_up_scheduler_role_arn: str = ""
     sweep_delay_scale: float = 1.0
     after_hours_text: str = DEFAULT_AFTER_HOURS_TEXT
     blocked_text: str = DEFAULT_BLOCKED_TEXT
@@ -112,9 +119,9 @@ class Settings:
     # Library-card barcodes masked in what is posted to Slack (refdesk.redaction): a regular
     # expression matched as a whole word (LibraryCardPattern; default 14 digits).
     library_card_pattern: str = r"\d{14}"
-    # Reports (refdesk.reports): the queue `/refdesk stats` asks the reports function on, the
+    # Reports (refdesk.reports): the reports function `/refdesk stats` invokes asynchronously, the
     # bucket of the monthly CSV, and the first days (MM-DD) of the academic terms ("term").
-    reports_queue_url: str = ""
+    reports_function_arn: str = ""
     reports_bucket: str = ""
     term_starts: tuple[str, ...] = ("01-01", "06-01", "09-01")
     # De-identified transcripts (refdesk.transcripts): off unless KEEP_TRANSCRIPTS is "true"; the
@@ -157,6 +164,8 @@ class Settings:
             holidays=_csv(env.get("HOLIDAYS", "")),
             max_delivery_attempts=int(env.get("MAX_DELIVERY_ATTEMPTS") or 5),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
+            dispatcher_function_arn=env.get("DISPATCHER_FUNCTION_ARN", "").strip(),
+            jobs_receive_wait_seconds=max(0, min(20, int(env.get("JOBS_RECEIVE_WAIT_SECONDS") or 1))),
             retry_horizon_hours=float(env.get("RETRY_HORIZON_HOURS") or DEFAULT_RETRY_HORIZON_HOURS),
             retry_delay_scale=max(0.0, float(env.get("RETRY_DELAY_SCALE") or 1)),
             undelivered_text=env.get("UNDELIVERED_TEXT", "").strip() or DEFAULT_UNDELIVERED_TEXT,
@@ -168,16 +177,16 @@ class Settings:
             ses_sender_identity=env.get("SES_SENDER_IDENTITY", "").strip(),
             ses_from_address=env.get("SES_FROM_ADDRESS", "").strip(),
             nudge_minutes=max(0, int(env.get("NUDGE_MINUTES") or DEFAULT_NUDGE_MINUTES)),
-            sweep_schedule_group=env.get("SWEEP_SCHEDULE_GROUP", "").strip(),
+            wake_up_schedule_group=env.get("WAKE_UP_SCHEDULE_GROUP", "").strip(),
             sweeper_function_arn=env.get("SWEEPER_FUNCTION_ARN", "").strip(),
-            sweep_scheduler_role_arn=env.get("SWEEP_SCHEDULER_ROLE_ARN", "").strip(),
+            wake_up_scheduler_role_arn=env.get("WAKE_UP_SCHEDULER_ROLE_ARN", "").strip(),
             sweep_delay_scale=max(0.0, float(env.get("SWEEP_DELAY_SCALE") or 1)),
             after_hours_text=env.get("AFTER_HOURS_TEXT", "").strip() or DEFAULT_AFTER_HOURS_TEXT,
             blocked_text=env.get("BLOCKED_TEXT", "").strip() or DEFAULT_BLOCKED_TEXT,
             queue_position_text=env.get("QUEUE_POSITION_TEXT", "").strip() or DEFAULT_QUEUE_POSITION_TEXT,
             transfer_text=env.get("TRANSFER_TEXT", "").strip() or DEFAULT_TRANSFER_TEXT,
             library_card_pattern=env.get("LIBRARY_CARD_PATTERN", "").strip() or r"\d{14}",
-            reports_queue_url=env.get("REPORTS_QUEUE_URL", ""),
+            reports_function_arn=env.get("REPORTS_FUNCTION_ARN", "").strip(),
             reports_bucket=env.get("REPORTS_BUCKET", ""),
             term_starts=_csv(env.get("TERM_STARTS", "")) or ("01-01", "06-01", "09-01"),
             keep_transcripts=env.get("KEEP_TRANSCRIPTS", "false").strip().lower() == "true",

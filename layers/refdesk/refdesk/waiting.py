@@ -10,7 +10,7 @@
   The sweep makes no Slack or Twilio call itself.
 * **Only while something waits.** No schedule polls the table: a sweep runs when it is *armed*
   (`arm`), as a one-time EventBridge Scheduler schedule (`at(...)`, in the group
-  SWEEP_SCHEDULE_GROUP, deleted once it has fired) that invokes the sweeper when the next nudge
+  WAKE_UP_SCHEDULE_GROUP, deleted once it has fired) that invokes the sweeper when the next nudge
   is due. Arming is one conditional write of SWEEP / ARMED (`store.nudges.arm_sweep`), which
   succeeds only when no sweep is armed for that time or earlier and still to come, then one
   CreateSchedule: one chain of wake-ups for the whole desk, not one per conversation. Nothing
@@ -45,14 +45,12 @@ Every function takes the clock as an argument, so tests drive it with a fake one
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
-from refdesk import clients, jobs, retry, store
+from refdesk import jobs, retry, store, wake_ups
 from refdesk.models import NudgeJob, Status
 from refdesk.schedule import Schedule
 from refdesk.settings import get_settings
@@ -176,12 +174,7 @@ def wake_time(due: datetime, now: datetime, schedule: Schedule) -> datetime:
 def schedule_name(wake: datetime) -> str:
     """A wake-up's schedule is named after its time (UTC, whole seconds): created again for the
     same time, it is refused with ConflictException."""
-    return f"sweep-{wake.astimezone(timezone.utc):%Y%m%d%H%M%S}"
-
-
-def _whole_second(moment: datetime) -> datetime:
-    """Rounded up: `at()` takes whole seconds, and a wake-up must not come before its time."""
-    return moment + timedelta(microseconds=1_000_000 - moment.microsecond) if moment.microsecond else moment
+    return wake_ups.name("sweep", wake)
 
 
 def arm(due: datetime, armed_by: str, *, now: datetime | None = None,
@@ -190,32 +183,20 @@ def arm(due: datetime, armed_by: str, *, now: datetime | None = None,
     when it will, or None when a sweep is armed for then or sooner already. One conditional
     write, then (only when it succeeded) one CreateSchedule at that time."""
     settings = get_settings()
-    if not (settings.sweep_schedule_group and settings.sweeper_function_arn and settings.sweep_scheduler_role_arn):
+    if not wake_ups.configured(settings.sweeper_function_arn):
         logger.warning("sweep not armed: no schedule group, sweeper or role "
-                       "(SWEEP_SCHEDULE_GROUP, SWEEPER_FUNCTION_ARN, SWEEP_SCHEDULER_ROLE_ARN)")
+                       "(WAKE_UP_SCHEDULE_GROUP, SWEEPER_FUNCTION_ARN, WAKE_UP_SCHEDULER_ROLE_ARN)")
         return None
     now = now or datetime.now(timezone.utc)
-    wake = _whole_second(wake_time(due, now, schedule or Schedule.current()))
+    wake = wake_ups.whole_second(wake_time(due, now, schedule or Schedule.current()))
     trusted_after = now + timedelta(seconds=TRUST_MARGIN_SECONDS * settings.sweep_delay_scale)
     if not store.nudges.arm_sweep(iso(wake), armed_by, iso(trusted_after),
                                   int(wake.timestamp()) + store.nudges.ARMED_KEPT_SECONDS):
         return None
-    name = schedule_name(wake)
-    try:
-        clients.get("scheduler").create_schedule(
-            Name=name, GroupName=settings.sweep_schedule_group,
-            ScheduleExpression=f"at({wake.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%S})",
-            ScheduleExpressionTimezone="UTC", FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
-            Target={"Arn": settings.sweeper_function_arn, "RoleArn": settings.sweep_scheduler_role_arn,
-                    "Input": json.dumps({"wake_up": name, "due_at": iso(wake)}),
-                    # Lambda accepts the asynchronous invocation or throttles it; an hour late is stale.
-                    "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10}},
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConflictException":
-            raise
-        # Created already for this second: by this armer's earlier try whose answer was lost, or
-        # by another arming for the same time. Either way a sweep is armed then.
+    # Refused as a conflict when created for this second already: by this armer's earlier try
+    # whose answer was lost, or by another arming for the same time. Either way a sweep is armed.
+    name = wake_ups.schedule("sweep", wake, settings.sweeper_function_arn,
+                             {"wake_up": schedule_name(wake), "due_at": iso(wake)})
     logger.info("sweep armed", extra={"due_at": iso(wake), "schedule": name})
     return wake
 

@@ -10,7 +10,7 @@ attempt posts at once.
 
 Pacing: posts into one channel wait for a per-process token bucket (SLACK_POSTS_PER_SECOND,
 bursts of SLACK_POST_BURST; Slack allows about one a second per channel). A 429 that asks for
-a short pause is waited out in-process, once (ShortPauseRetry); a longer one raises RetryLater
+a short pause is waited out in-process, once (slack.rate_limits.ShortPauseRetry); a longer one raises RetryLater
 so the queue tries the job again after the pause."""
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ from functools import lru_cache
 from typing import Callable
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from refdesk import clients, jobs
 from refdesk.errors import RetryLater
 from refdesk.models import Message
 from refdesk.settings import get_settings
 from refdesk.slack.cards import text_blocks
+from refdesk.slack.rate_limits import retry_after
 from refdesk.slack.text import escaped_chunks
 
 SENT, FAILED, INTERNAL = "white_check_mark", "x", "lock"
@@ -39,36 +39,10 @@ NOTE_EVENT = "refdesk_note"
 # A post is never older than its message, give or take the clocks of Slack and the dispatcher.
 CLOCK_SKEW_SECONDS = 60
 LOOKUP_PAGE_SIZE = 100
-# A 429 whose Retry-After is at most this is waited out in-process; a longer one is the queue's.
-WAIT_IN_PROCESS_SECONDS = 3
 
 
 def _slack():
     return clients.get("slack")
-
-
-def _retry_after(headers: dict) -> float:
-    """Seconds of a 429's Retry-After (header values may come as lists); 1 if Slack left it out."""
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return max(0.0, float(value[0] if isinstance(value, list) else value))
-            except (TypeError, ValueError, IndexError):
-                break
-    return 1.0
-
-
-class ShortPauseRetry(RateLimitErrorRetryHandler):
-    """Registered on the WebClient (refdesk.clients): a 429 asking for at most
-    WAIT_IN_PROCESS_SECONDS is slept and tried once more; anything longer is left to
-    _retry_later_when_limited."""
-
-    def __init__(self):
-        super().__init__(max_retry_count=1)
-
-    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-        return (super()._can_retry(state=state, request=request, response=response, error=error)
-                and _retry_after(response.headers) <= WAIT_IN_PROCESS_SECONDS)
 
 
 def _retry_later_when_limited(call: Callable) -> Callable:
@@ -82,7 +56,7 @@ def _retry_later_when_limited(call: Callable) -> Callable:
         except SlackApiError as error:
             if error.response.status_code != 429:
                 raise
-            raise RetryLater("Slack asked for a pause", seconds=_retry_after(error.response.headers)) from error
+            raise RetryLater("Slack asked for a pause", seconds=retry_after(error.response.headers)) from error
 
     return calling
 
