@@ -26,7 +26,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from refdesk import live, relay, store, waiting
+from refdesk import delivery, live, store, waiting
 from refdesk.errors import Conflict, NotFound
 from refdesk.models import (Author, ClaimJob, Conversation, Delivery, HomeOpenedJob, Message, PatronMessageJob,
                             StaffReplyJob, TransferJob)
@@ -168,5 +168,5 @@ def _tell_patron(conversation: Conversation, message_id: str, text: str) -> None
     stored, _ = store.messages.put(conversation.conversation_id, Message(
         message_id=message_id, at=now_iso(), author=Author.SYSTEM, text=text, delivery=Delivery.PENDING))
     if stored.delivery is Delivery.PENDING:
-        relay._send_to_patron(conversation, store.conversations.get_reply_to(conversation.conversation_id),
+        delivery.send_to_patron(conversation, store.conversations.get_reply_to(conversation.conversation_id),
                               stored, "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from refdesk import store
+from refdesk import delivery, store
 from refdesk.errors import Conflict, NotFound
 from refdesk.models import (Author, BlockPatronJob, Conversation, Delivery, InboundMessage, Message,
                             PatronMessageJob, ReplyTo, UnblockPatronJob)
@@ -33,8 +33,6 @@ def intercept(job: PatronMessageJob, message: InboundMessage) -> bool:
     if not store.blocks.claim_answer(message.patron_id, str(block["block_id"]), message.message_id):
         logger.info("message from a blocked patron dropped", extra={"conversation_id": job.conversation_id})
         return True
-    from refdesk import relay
-
     try:
         conversation = store.conversations.get(job.conversation_id)
     except NotFound:  # a conversation of its own would only put the blocked patron in the queue
@@ -46,7 +44,7 @@ def intercept(job: PatronMessageJob, message: InboundMessage) -> bool:
         message_id=f"blocked-{block['block_id']}", at=now_iso(), author=Author.SYSTEM,
         text=get_settings().blocked_text, delivery=Delivery.PENDING))
     if stored.delivery is Delivery.PENDING:
-        relay._send_to_patron(conversation, reply_to, stored, "")
+        delivery.send_to_patron(conversation, reply_to, stored, "")
     logger.info("blocked patron answered", extra={"conversation_id": job.conversation_id})
     return True
 

@@ -6,7 +6,7 @@ dispatcher's pushes. The contract the widget relies on is in refdesk.channels.we
   refusal is a 401 or 403 answer, which API Gateway turns into a refused handshake.
 * A client's frame is at most MAX_FRAME_BYTES of JSON: a ping is answered with a pong, anything
   else with an error frame, never with a 5xx.
-* The dispatcher pushes every message the patron sees, as it is stored (relay._send_to_patron),
+* The dispatcher pushes every message the patron sees, as it is stored (delivery.send_to_patron),
   and the chat's changes of status (assignment), to the session's open connections, and a new
   place in line to every web chat the line moved for (`push_places_in_line`). A connection
   API Gateway no longer has (410 Gone) is removed; any other failure is logged by its type and

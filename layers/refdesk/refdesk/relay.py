@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import (assessment, assignment, blocking, channels, contact_card, departments, live, pictures, staff,
-                     store, waiting)
+from refdesk import (assessment, assignment, blocking, channels, contact_card, delivery, departments, live, pictures,
+                     staff, store, waiting)
 from refdesk.errors import Conflict, DeliveryFailed, NotFound, RetryLater
 from refdesk.models import (Author, CloseJob, Conversation, Delivery, InboundMessage, Job, Message, PatronEditJob,
                             PatronMessageJob, QuickReplyJob, ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
@@ -125,7 +125,7 @@ def _tell_patron_once(conversation: Conversation, reply_to: ReplyTo, message_id:
     stored, _ = store.messages.put(conversation.conversation_id, Message(
         message_id=message_id, at=now_iso(), author=Author.SYSTEM, text=text, delivery=Delivery.PENDING))
     if stored.delivery is Delivery.PENDING:
-        _send_to_patron(conversation, reply_to, stored, "")
+        delivery.send_to_patron(conversation, reply_to, stored, "")
 
 
 # A message shown to staff, or handed to the patron, this long after it was sent was delayed by
@@ -187,16 +187,16 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
         delivery=Delivery.INTERNAL if internal else Delivery.PENDING))
     if internal:
         if not stored.outcome_shown:
-            _show_outcome(conversation_id, job.channel, job.thread_ts, stored)
+            delivery.show_outcome(conversation_id, job.channel, job.thread_ts, stored)
         return
     assignment.on_staff_reply(conversation_id, job, created)  # the first reply claims; the assignee is told
     if stored.delivery is Delivery.PENDING:
-        delivered = _send_to_patron(store.conversations.get(conversation_id),
+        delivered = delivery.send_to_patron(store.conversations.get(conversation_id),
                                     store.conversations.get_reply_to(conversation_id), stored, name)
         if delivered:
             _tell_thread_if_late(job.channel, job.thread_ts, stored, "reached the patron")
     elif not stored.outcome_shown:  # handed over, but its reaction failed: added now
-        _show_outcome(conversation_id, job.channel, job.thread_ts, stored)
+        delivery.show_outcome(conversation_id, job.channel, job.thread_ts, stored)
     else:
         return
     if job.files:  # after the ✅/❌, once: a retry finds its outcome shown
@@ -212,56 +212,6 @@ def _keep_from_patron(job: StaffReplyJob) -> None:
     count("StaffActionRefused")
     slack.react(job.channel, job.ts, slack.INTERNAL)
     slack.tell(job.channel, job.user, staff.refusal(), thread_ts=job.thread_ts)
-
-
-def _send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Message, sender: str) -> bool:
-    """Send a stored outbound message through the patron's channel (or the one it hands the reply
-    on to: a web follow-up's e-mail address or phone number), resuming after the parts already
-    sent, and show the outcome on the Slack message as a reaction. ✅ means handed to SES, Twilio
-    or Slack, or, for a live web chat with no contact, stored for the widget; ❌ and a note mean
-    the patron cannot be reached (DeliveryFailed). Returns whether it was handed over. Other
-    errors are raised: the queue retries."""
-    live.push_message(conversation, message)  # web chat: to the widget whatever the route; a failed push is no failure
-    conversation_id = conversation.conversation_id
-    channel, address = channels.route(conversation.channel, reply_to.address)
-    parts = channel.compose(sender, message.text, message.department) if message.department else \
-        channel.compose(sender, message.text)
-    unsent = range(message.parts_sent, len(parts))
-    try:
-        for index in unsent:
-            contact_card.send_part(channel, conversation, message, address, parts[index], index)
-            # The last part's write records the hand-over too: one write per part, none more.
-            handed_over = {"delivery": Delivery.SENT} if index == len(parts) - 1 else {}
-            store.messages.update(conversation_id, message, parts_sent=index + 1, **handed_over)
-    except DeliveryFailed as failure:
-        store.messages.update(conversation_id, message, delivery=Delivery.FAILED, failure=failure.message)
-        logger.warning("delivery failed for good", extra={"conversation_id": conversation_id, "code": failure.code})
-        count("DeliveryFailures")
-        _show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
-                      dataclasses.replace(message, delivery=Delivery.FAILED, failure=failure.message))
-        return False
-    if not unsent:  # no parts (a desk line a follow-up's contact does not get), or all sent before a crash
-        store.messages.update(conversation_id, message, delivery=Delivery.SENT)
-    count("MessagesRelayed")
-    _show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
-                  dataclasses.replace(message, delivery=Delivery.SENT))
-    logger.info("reply delivered", extra={"conversation_id": conversation_id, "parts": len(parts)})
-    return True
-
-
-def _show_outcome(conversation_id: str, channel: str, thread_ts: str, message: Message) -> None:
-    """A stored message's outcome on its Slack message: ✅ handed over, ❌ and a note (posted
-    once) undeliverable, :lock: a note kept from the patron. Recorded when done, so a retry
-    after a failed reaction adds it, and one after that adds nothing."""
-    if not message.slack_ts:  # a line from the desk itself (closing, after hours): no Slack message
-        return
-    if message.delivery is Delivery.FAILED:
-        slack.react(channel, message.slack_ts, slack.FAILED)
-        slack.post_note(channel, thread_ts, f":warning: Not delivered to the patron ({message.failure}). "
-                        "Retrying will not help.", about=message)
-    else:
-        slack.react(channel, message.slack_ts, slack.INTERNAL if message.delivery is Delivery.INTERNAL else slack.SENT)
-    store.messages.update(conversation_id, message, outcome_shown=True)
 
 
 def send_quick_reply(job: QuickReplyJob) -> None:
@@ -290,14 +240,14 @@ def send_quick_reply(job: QuickReplyJob) -> None:
         author_name=name, author_user=job.user, text=reply.text, delivery=Delivery.PENDING))
     if stored.delivery is not Delivery.PENDING:
         if not stored.outcome_shown:  # sent, but its reaction failed: added now
-            _show_outcome(conversation_id, job.channel, job.root_ts, stored)
+            delivery.show_outcome(conversation_id, job.channel, job.root_ts, stored)
         return
     if not stored.slack_ts:
         text, blocks = cards.quick_reply_post(reply.label, reply.text, job.user)
         ts = slack.post(job.channel, text, blocks, thread_ts=job.root_ts, shows=stored)
         store.messages.update(conversation_id, stored, slack_ts=ts)
         stored = dataclasses.replace(stored, slack_ts=ts)
-    _send_to_patron(conversation, store.conversations.get_reply_to(conversation_id), stored, name)
+    delivery.send_to_patron(conversation, store.conversations.get_reply_to(conversation_id), stored, name)
 
 
 def handle_staff_edit(job: StaffEditJob) -> None:
@@ -368,7 +318,7 @@ def close(job: CloseJob) -> None:
             message_id=f"close-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM, text=closing,
             delivery=Delivery.PENDING))
         if stored.delivery is Delivery.PENDING:  # a retry resumes after the parts already sent
-            _send_to_patron(conversation, reply_to, stored, "")
+            delivery.send_to_patron(conversation, reply_to, stored, "")
     assessment.offer_rating(conversation)  # Slack Connect: 1-5 in the shared thread, once
     store.conversations.retire(conversation.conversation_id)  # its items expire RetentionDays after the close
     store.conversations.finish_close(conversation.conversation_id)

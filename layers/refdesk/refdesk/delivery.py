@@ -1,0 +1,66 @@
+"""Sending a stored outbound message to the patron, and showing the outcome on its Slack message:
+used by the relay (replies, quick replies, the desk's own lines), by Claim and Transfer
+(refdesk.assignment) and by Block (refdesk.blocking)."""
+from __future__ import annotations
+
+import dataclasses
+
+from aws_lambda_powertools import Logger
+
+from refdesk import channels, contact_card, live, store
+from refdesk.errors import DeliveryFailed
+from refdesk.models import Conversation, Delivery, Message, ReplyTo
+from refdesk.observability import count
+from refdesk.slack import api as slack
+
+logger = Logger(child=True)
+
+
+def send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Message, sender: str) -> bool:
+    """Send a stored outbound message through the patron's channel (or the one it hands the reply
+    on to: a web follow-up's e-mail address or phone number), resuming after the parts already
+    sent, and show the outcome on the Slack message as a reaction. ✅ means handed to SES, Twilio
+    or Slack, or, for a live web chat with no contact, stored for the widget; ❌ and a note mean
+    the patron cannot be reached (DeliveryFailed). Returns whether it was handed over. Other
+    errors are raised: the queue retries."""
+    live.push_message(conversation, message)  # web chat: to the widget whatever the route; a failed push is no failure
+    conversation_id = conversation.conversation_id
+    channel, address = channels.route(conversation.channel, reply_to.address)
+    parts = channel.compose(sender, message.text, message.department) if message.department else \
+        channel.compose(sender, message.text)
+    unsent = range(message.parts_sent, len(parts))
+    try:
+        for index in unsent:
+            contact_card.send_part(channel, conversation, message, address, parts[index], index)
+            # The last part's write records the hand-over too: one write per part, none more.
+            handed_over = {"delivery": Delivery.SENT} if index == len(parts) - 1 else {}
+            store.messages.update(conversation_id, message, parts_sent=index + 1, **handed_over)
+    except DeliveryFailed as failure:
+        store.messages.update(conversation_id, message, delivery=Delivery.FAILED, failure=failure.message)
+        logger.warning("delivery failed for good", extra={"conversation_id": conversation_id, "code": failure.code})
+        count("DeliveryFailures")
+        show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
+                      dataclasses.replace(message, delivery=Delivery.FAILED, failure=failure.message))
+        return False
+    if not unsent:  # no parts (a desk line a follow-up's contact does not get), or all sent before a crash
+        store.messages.update(conversation_id, message, delivery=Delivery.SENT)
+    count("MessagesRelayed")
+    show_outcome(conversation_id, conversation.slack_channel, conversation.slack_ts,
+                  dataclasses.replace(message, delivery=Delivery.SENT))
+    logger.info("reply delivered", extra={"conversation_id": conversation_id, "parts": len(parts)})
+    return True
+
+
+def show_outcome(conversation_id: str, channel: str, thread_ts: str, message: Message) -> None:
+    """A stored message's outcome on its Slack message: ✅ handed over, ❌ and a note (posted
+    once) undeliverable, :lock: a note kept from the patron. Recorded when done, so a retry
+    after a failed reaction adds it, and one after that adds nothing."""
+    if not message.slack_ts:  # a line from the desk itself (closing, after hours): no Slack message
+        return
+    if message.delivery is Delivery.FAILED:
+        slack.react(channel, message.slack_ts, slack.FAILED)
+        slack.post_note(channel, thread_ts, f":warning: Not delivered to the patron ({message.failure}). "
+                        "Retrying will not help.", about=message)
+    else:
+        slack.react(channel, message.slack_ts, slack.INTERNAL if message.delivery is Delivery.INTERNAL else slack.SENT)
+    store.messages.update(conversation_id, message, outcome_shown=True)
