@@ -2,7 +2,7 @@
 DELETE /chat/sessions/{id} ("Delete this conversation").
 Browsers may use it only from the library's origins (ALLOWED_ORIGINS); see refdesk.http."""
 from refdesk import http
-from refdesk.channels import web as webchat
+from refdesk import webchat
 from refdesk.http import Api, Router
 from refdesk.observability import count
 from refdesk.settings import get_settings

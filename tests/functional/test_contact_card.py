@@ -219,7 +219,7 @@ def test_notes_and_the_sms_acknowledgement_never_carry_it(aws, slack, twilio):
 
 
 def test_web_chat_patrons_are_not_sent_a_card(aws, slack, twilio):
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     session = web.create_session("203.0.113.7")
     web.post_message(session["session_id"], session["token"], {"text": "Hello?", "client_id": "c1"}, "203.0.113.7")

@@ -40,7 +40,7 @@ def mail(aws, local_aws, monkeypatch):
 def follow_up(aws, slack, contact: str, *, name: str = "Maria", question: str = QUESTION) -> tuple[dict, str]:
     """A question left in the offline form with `contact`, shown in the staff channel:
     (session, the thread's ts)."""
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     session = web.create_session(PATRON_IP)
     web.post_message(session["session_id"], session["token"],
@@ -50,7 +50,7 @@ def follow_up(aws, slack, contact: str, *, name: str = "Maria", question: str = 
 
 
 def live_chat(aws, slack) -> tuple[dict, str]:
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     session = web.create_session(PATRON_IP)
     web.post_message(session["session_id"], session["token"], {"text": QUESTION, "client_id": uuid.uuid4().hex},
@@ -91,7 +91,7 @@ def notes_in(slack, thread_ts: str) -> list[str]:
 
 
 def widget_replies(session: dict) -> list[str]:
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     listed = web.list_messages(session["session_id"], session["token"], "")["messages"]
     return [message["text"] for message in listed if message["from"] != "patron"]

@@ -352,7 +352,7 @@ connection_ids = st.text(st.characters(codec="utf-8"), max_size=30) | st.just("L
 @EXAMPLES
 @given(data=st.data(), address=st.integers(1, 254))
 def test_any_websocket_event_gets_a_clear_answer(aws, data, address):
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     session = web.create_session(f"198.51.100.{address}")  # sessions are rate-limited per address
     connection = data.draw(connection_ids)
@@ -432,7 +432,7 @@ def test_the_slack_interaction_router_routes_or_refuses(payload):
 @settings(max_examples=200, deadline=None)
 @given(cursor=st.text(max_size=80) | st.binary(max_size=60).map(lambda raw: base64.urlsafe_b64encode(raw).decode()))
 def test_a_chat_cursor_decodes_or_is_refused(cursor):
-    from refdesk.channels import web
+    from refdesk import webchat as web
     from refdesk.errors import BadRequest
 
     try:
@@ -564,7 +564,7 @@ def test_an_interaction_with_a_lone_surrogate_is_a_400_and_queues_nothing(aws, s
 
 
 def test_a_web_chat_message_with_a_lone_surrogate_is_a_400_logged_without_its_text(aws, capfd, monkeypatch):
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     log_to_captured_stdout(monkeypatch)
     session = web.create_session("198.51.100.1")
@@ -638,7 +638,7 @@ NOT_JSON_NUMBERS = {"NaN": Raw("NaN"), "Infinity": Raw("Infinity"), "-Infinity":
 @pytest.mark.parametrize("route", ["slack_events", "slack_interactions", "chat messages", "chat rating"])
 def test_json_with_numbers_json_has_not_is_a_400_on_every_json_route_in_any_field(aws, slack, route):
     """Each number is in a field RefDesk does not read: the edge refuses it (refdesk.shapes.parse_json)."""
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     session = web.create_session("198.51.100.2")
     chat = f"/chat/sessions/{session['session_id']}"

@@ -46,7 +46,7 @@ def open_sms_conversation(aws, slack) -> str:
 
 def open_web_chat(aws, slack) -> tuple[dict, str]:
     """A web patron asked a question: (session, the thread's ts)."""
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     session = web.create_session(PATRON_IP)
     web.post_message(session["session_id"], session["token"], {"text": "Is the Caro on the shelf?",
@@ -56,7 +56,7 @@ def open_web_chat(aws, slack) -> tuple[dict, str]:
 
 
 def widget_reads(session: dict) -> list[tuple[str, str]]:
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     listed = web.list_messages(session["session_id"], session["token"], "")["messages"]
     return [(message["from"], message["text"]) for message in listed if message["from"] != "patron"]

@@ -130,7 +130,7 @@ def test_a_whole_sms_conversation_queues_no_number_and_no_patron_text(aws, slack
 
 def test_a_live_web_chat_and_an_offline_follow_up_with_an_email_queue_no_address_and_no_text(
         aws, slack, twilio, bodies):
-    from refdesk.channels import web
+    from refdesk import webchat as web
 
     live = web.create_session(PATRON_IP)
     web.post_message(live["session_id"], live["token"], {"text": WEB_QUESTION, "client_id": uuid.uuid4().hex},

@@ -519,7 +519,7 @@ def test_a_wrong_token_on_a_closed_chat_is_the_same_403_not_a_409(aws, slack):
 
 
 def test_sends_without_the_token_do_not_use_up_the_patrons_allowance(aws, monkeypatch):
-    from refdesk.channels import web as webchat
+    from refdesk import webchat
 
     monkeypatch.setattr(webchat, "SENDS_PER_SESSION", (2, 10 ** 9))
     session = create_session()
@@ -679,7 +679,7 @@ def assert_rate_limited(response: dict, window: int = LONG_WINDOW) -> None:
 
 
 def test_sends_per_session_are_limited_with_429_and_retry_after(aws, slack, monkeypatch):
-    from refdesk.channels import web as webchat
+    from refdesk import webchat
 
     monkeypatch.setattr(webchat, "SENDS_PER_SESSION", (2, LONG_WINDOW))
     session, other = create_session(), create_session()
@@ -699,7 +699,7 @@ def test_sends_per_session_are_limited_with_429_and_retry_after(aws, slack, monk
 def test_retry_after_is_the_time_left_in_the_window(aws, monkeypatch):
     from types import SimpleNamespace
 
-    from refdesk.channels import web as webchat
+    from refdesk import webchat
     from refdesk.store import limits
 
     now = (int(time.time()) // 60) * 60 + 45  # 45 s into a minute: 15 s are left
@@ -715,7 +715,7 @@ def test_retry_after_is_the_time_left_in_the_window(aws, monkeypatch):
 
 
 def test_sends_per_address_are_limited_across_sessions(aws, monkeypatch):
-    from refdesk.channels import web as webchat
+    from refdesk import webchat
 
     monkeypatch.setattr(webchat, "SENDS_PER_ADDRESS", (3, LONG_WINDOW))
     sessions = [create_session() for _ in range(2)]
@@ -729,7 +729,7 @@ def test_sends_per_address_are_limited_across_sessions(aws, monkeypatch):
 
 
 def test_sessions_per_address_are_limited_and_other_addresses_are_not(aws, monkeypatch):
-    from refdesk.channels import web as webchat
+    from refdesk import webchat
 
     monkeypatch.setattr(webchat, "SESSIONS_PER_ADDRESS", (2, LONG_WINDOW))
 
@@ -744,7 +744,7 @@ def test_sessions_per_address_are_limited_and_other_addresses_are_not(aws, monke
 
 
 def test_polls_per_session_are_limited(aws, monkeypatch):
-    from refdesk.channels import web as webchat
+    from refdesk import webchat
 
     monkeypatch.setattr(webchat, "POLLS_PER_SESSION", (2, LONG_WINDOW))
     session, other = create_session(), create_session()

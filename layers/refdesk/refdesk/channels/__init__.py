@@ -18,43 +18,16 @@ The contract, in the order a conversation uses it:
 A channel may hand some replies on to another (`route`, optional): the web chat's offline form
 leaves an e-mail address (`channels.email`, SES) or a phone number (`channels.sms`).
 
-Adding a channel means: one adapter module here that implements the contract and is listed
-in `get`, its routing (a handler in functions/ that parses, verifies and calls
+The contract's types are in `channels.contract`. Adding a channel means: one adapter module
+here that implements the contract and is listed
+in `CHANNELS`, its routing (a handler in functions/ that parses, verifies and calls
 `conversations.accept`), and its template.yaml entries (route, function, permissions)."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from refdesk.channels import slack_connect, sms, web
+from refdesk.channels.contract import Channel, Outbound
 
-from refdesk.models import InboundMessage, Message
-from refdesk.store.sessions import Release
-
-
-class Channel(Protocol):
-    name: str
-    release: Release
-
-    def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage | None:
-        """The patron's message, or None when it is not for the desk."""
-
-    def claim(self, message: InboundMessage, credential: str = "", at: str = "") -> tuple[str, bool]:
-        """(conversation_id, opened_now); raises DuplicateDelivery for a message seen before. The
-        message (arrived at `at`) is parked on its session for the dispatcher."""
-
-    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
-        """The parts to send for one reply (from `sender`, empty for the desk itself; `department`
-        when the sender answers for an invited department), in order."""
-
-    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
-        """Deliver one part (of the stored message `shows`, if any); raise DeliveryFailed when
-        retrying cannot help."""
-
-
-class Outbound(Protocol):
-    """What delivers a reply: a channel, or the one it hands the reply on to."""
-
-    def compose(self, sender: str, text: str, department: str = "") -> list[str]: ...
-
-    def send(self, address: str, part: str, *, shows: Message | None = None) -> None: ...
+CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (sms.CHANNEL, web.CHANNEL, slack_connect.CHANNEL)}
 
 
 def route(name: str, address: str) -> tuple[Outbound, str]:
@@ -67,7 +40,4 @@ def route(name: str, address: str) -> tuple[Outbound, str]:
 
 
 def get(name: str) -> Channel:
-    from refdesk.channels import slack_connect, sms, web
-
-    return {sms.CHANNEL.name: sms.CHANNEL, web.CHANNEL.name: web.CHANNEL,
-            slack_connect.CHANNEL.name: slack_connect.CHANNEL}[name]
+    return CHANNELS[name]

@@ -1,4 +1,4 @@
-"""Web chat: the widget's API and the channel behind it. A session is one chat in one browser,
+"""Web chat: the channel behind the widget (its API is refdesk.webchat). A session is one chat in one browser,
 held with a bearer token of which only the hash is stored; its conversation is chosen when
 the session starts, and closing it ends the session. Replies are delivered by storing them:
 the widget reads the conversation by cursor (GET …/messages), and while it has a live
@@ -39,32 +39,21 @@ The live connection (an API Gateway WebSocket API; refdesk.live, functions/live)
   (same id, or same client_id): nothing is missed across reconnects, nothing shown twice."""
 from __future__ import annotations
 
-import base64
 import re
-import secrets
-import time
 from typing import TYPE_CHECKING, Any, Mapping, NotRequired, TypedDict
-from urllib.parse import urlencode
 
-from refdesk import conversations, identity, store
+from refdesk import identity, store
 from refdesk.errors import BadRequest, DeliveryFailed, NotFound, PayloadTooLarge
-from refdesk.models import InboundMessage, Message, Visibility
+from refdesk.models import InboundMessage, Message
 from refdesk.settings import get_settings
 from refdesk.shapes import check
 from refdesk.store.sessions import Release
 
 if TYPE_CHECKING:
-    from refdesk.channels import Outbound
+    from refdesk.channels.contract import Outbound
 
 MAX_TEXT = 2000
 MAX_FIELD = 200
-SESSION_LIFETIME = 24 * 3600
-# (requests, per seconds). A library computer lab shares one address, so the per-address
-# limits leave room for many patrons; a single session is held tighter.
-SESSIONS_PER_ADDRESS = (30, 3600)
-SENDS_PER_SESSION = (12, 60)
-SENDS_PER_ADDRESS = (120, 60)
-POLLS_PER_SESSION = (60, 60)
 
 
 class ChatMessage(TypedDict):
@@ -171,29 +160,6 @@ def phone_number(contact: str) -> str:
     return number if E164.match(number) else ""
 
 
-def _limit(scope: str, key: str, rule: tuple[int, int]) -> None:
-    limit, window = rule
-    store.limits.count_hit(scope, key, window_seconds=window, limit=limit)
-
-
-def _address_key(source_ip: str) -> str:
-    # Counted by keyed hash: the table never holds a patron's IP address.
-    return identity.keyed_hash("ip", source_ip)
-
-
-def create_session(source_ip: str) -> dict:
-    _limit("sessions-ip", _address_key(source_ip), SESSIONS_PER_ADDRESS)
-    session_id, token = identity.new_id("s"), secrets.token_urlsafe(32)
-    store.sessions.create(session_id, identity.token_hash(token), identity.new_id("c"),
-                          identity.patron_id(CHANNEL.name, session_id), int(time.time()) + SESSION_LIFETIME)
-    return {"session_id": session_id, "token": token, "live_url": _live_url(session_id, token)}
-
-
-def _live_url(session_id: str, token: str) -> str | None:
-    base = get_settings().live_url
-    return f"{base}?{urlencode({'session': session_id, 'token': token})}" if base else None
-
-
 def _text_field(body: Mapping[str, Any], name: str, limit: int, required: bool = False) -> str:
     value = body.get(name, "").strip()  # text, with no lone surrogate: its shape was checked
     if required and not value:
@@ -203,48 +169,10 @@ def _text_field(body: Mapping[str, Any], name: str, limit: int, required: bool =
     return value
 
 
-def post_message(session_id: str, token: str, body: Mapping[str, Any], source_ip: str) -> dict:
-    message = CHANNEL.parse(body, session_id)
-    check_session_id(session_id)
-    # Counted per token hash: requests with a wrong token cannot use up the patron's allowance.
-    _limit("sends-session", identity.token_hash(token), SENDS_PER_SESSION)
-    _limit("sends-ip", _address_key(source_ip), SENDS_PER_ADDRESS)
-    conversations.accept(message, credential=identity.token_hash(token))
-    return {"message_id": message.message_id, "client_id": message.message_id}
-
-
-def list_messages(session_id: str, token: str, after: str) -> dict:
-    check_session_id(session_id)
-    session = store.sessions.get(session_id, identity.token_hash(token))
-    _limit("polls-session", session_id, POLLS_PER_SESSION)
-    messages = store.messages.list_after(session["conversation_id"], after=_decode_cursor(after),
-                                         visibility=Visibility.PATRON)
-    return {
-        "messages": [message_view(message) for message in messages],
-        "cursor": _encode_cursor(messages[-1].sort_key) if messages else after,
-        "status": "closed" if session.get("closed_at") else "open",
-        # The waiting queue, from the session item just read: {"state": "waiting", "position": n}
-        # (one COUNT on the queue index) or {"state": "claimed", "by": "Amanda"} (no read), or null.
-        "queue": store.queue.session_status(session),
-    }
-
-
 def message_view(message: Message) -> dict:
     """A message as the widget gets it: listed by GET …/messages, or pushed live (refdesk.live)."""
     return {"id": message.message_id, "from": message.author.value, "name": _credited(message) or None,
             "text": message.text, "client_id": message.client_id or None, "at": message.at}
-
-
-def delete_session(session_id: str, token: str) -> dict:
-    """The widget's "Delete this conversation": the token checked (one read), the erasure queued
-    (refdesk.erasure). The answer is the patron's confirmation."""
-    from refdesk import erasure
-
-    check_session_id(session_id)
-    session = store.sessions.get(session_id, identity.token_hash(token))
-    erasure.request_for_session(CHANNEL.name, session_id,
-                                session.get("patron_id") or identity.patron_id(CHANNEL.name, session_id))
-    return {"status": "deleting", "message": erasure.CONFIRMATION}
 
 
 def _credited(message) -> str:
@@ -258,16 +186,3 @@ def check_session_id(session_id: str) -> None:
     """NotFound unless the id has the shape of the ids create_session makes (before it is in a key)."""
     if not (session_id.startswith("s") and session_id[1:].isalnum() and len(session_id) < 64):
         raise NotFound("no such chat session")
-
-
-def _encode_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    if not cursor:
-        return ""
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except ValueError as exc:
-        raise BadRequest("bad cursor") from exc
