@@ -38,7 +38,8 @@ def local_values(port: int) -> dict[str, str]:
         # not scaled (3 minutes by default).
         "SWEEP_DELAY_SCALE": "0.05",
         # The Slack stand-in enforces no rate limit unless asked (POST /_local/api/slack/rate_limit),
-        # so posts are not paced unless SLACK_POSTS_PER_SECOND is set (AWS: 1 a second per channel).
+        # so posts are not paced unless SLACK_POSTS_PER_SECOND is set (AWS: SlackPostsPerSecond, 1 a second
+        # per channel). Every name here is a setting refdesk.settings declares, or a secret.
         "SLACK_POSTS_PER_SECOND": "0",
     }
 
