@@ -8,7 +8,8 @@ from tests.browser.test_widget import composer, message, open_widget, send
 
 expect = sync_api.expect
 
-CONFIRMATION = "Your conversations with the library have been deleted."
+CONFIRMATION = ("Your conversations with the library are being deleted, from our records and from what library "
+                "staff see.")
 REMOVED = "[removed at the patron's request]"
 
 

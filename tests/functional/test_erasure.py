@@ -1,17 +1,23 @@
 """Patron control: a patron deletes their conversations (refdesk.erasure), on every channel, in
 process: the webhooks fed the fixtures of record, moto for DynamoDB and SQS, the Slack and Twilio
-stand-ins behind the real clients, and the dispatcher driven with conftest.pump."""
+stand-ins behind the real clients, and the dispatcher driven with conftest.pump.
+
+The records go first, Slack or no Slack; the staff thread's edits follow as jobs of their own
+(one per post, then the note), each retried on refdesk.retry's backoff. The session keeps only
+its message ids, for a day, so that a replay is a duplicate and not the erased question again."""
 from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
 from refdesk.erasure import CONFIRMATION, REMOVED, THREAD_NOTE
-from tests.conftest import STAFF_CHANNEL, http_event, invoke, log_to_captured_stdout, pump
+from tests.conftest import STAFF_CHANNEL, fixture, http_event, invoke, log_to_captured_stdout, pump
 from tests.functional import test_slack_connect_relay as connect
 from tests.functional import test_webchat as web
+from tests.functional.test_failure_path import dead_letters, transient_attempts, visibility_changes  # noqa: F401
 from tests.functional.test_relay import (PATRON, PHONE_ANY_FORMAT, new_sid, open_conversation, staff_reply,
                                          text_in)
 
@@ -103,6 +109,51 @@ def text_delete(body: str = "DELETE", sid: str | None = None) -> dict:
     return response
 
 
+REPLAY_MARKERS = {"pk", "sk", "closed_ids", "expires_at"}  # a session erased: its message ids, nothing else
+
+
+def staff_channel(slack) -> dict[str, dict]:
+    """What the staff channel shows now, by ts (whatever the API answered the calls)."""
+    return {message["ts"]: message for message in slack.stand_in.messages() if message["channel"] == STAFF_CHANNEL}
+
+
+def notes_in(slack, root_ts: str) -> list[dict]:
+    return [message for message in staff_channel(slack).values()
+            if message["thread_ts"] == root_ts and message["text"] == THREAD_NOTE]
+
+
+def sms_conversation_with_posts(aws, slack, follow_ups: int) -> tuple[dict, list[str]]:
+    """A conversation whose card is followed by `follow_ups` patron messages in its thread: the
+    conversation, and the ts of every post the erasure edits (the card first)."""
+    conversation = open_conversation(aws, slack, QUESTION)
+    for number in range(follow_ups):
+        text_in(f"{FOLLOW_UP} ({number})")
+    pump(aws)
+    posts = [post["answered_ts"] for post in slack.posts() if post.get("thread_ts") == conversation["root_ts"]]
+    assert len(posts) == follow_ups
+    return conversation, [conversation["root_ts"], *posts]
+
+
+def removed(slack, posts: list[str]) -> list[bool]:
+    """Whether each post reads as removed, and shows no patron text."""
+    shown = staff_channel(slack)
+    return [REMOVED in flat(shown[ts]) and QUESTION not in flat(shown[ts]) and FOLLOW_UP not in flat(shown[ts])
+            for ts in posts]
+
+
+def retries_after_a_real_delay(monkeypatch) -> None:
+    """A failed job is hidden for its backoff (the tests' scale is 0: retried at once)."""
+    from refdesk.settings import get_settings
+
+    monkeypatch.setenv("RETRY_DELAY_SCALE", "1")
+    get_settings.cache_clear()
+
+
+def its_delay_passes(aws, visibility_changes) -> None:  # noqa: F811
+    aws["sqs"].change_message_visibility(QueueUrl=aws["queue"], VisibilityTimeout=0,
+                                         ReceiptHandle=visibility_changes[-1]["ReceiptHandle"])
+
+
 # --- SMS -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("body", ["DELETE", "delete", "  Delete \n"])
@@ -120,7 +171,9 @@ def test_texting_delete_erases_everything_of_the_patron_and_confirms_once(aws, s
     text_delete(body)
     pump(aws)
 
-    assert items_with(phone, QUESTION, FOLLOW_UP, "21234000567890", hashed, *ids) == []
+    # Left: the session (named by the keyed hash) with the message ids only, for replays.
+    assert [set(item) for item in items_with(phone, QUESTION, FOLLOW_UP, "21234000567890", hashed, *ids)] == \
+        [REPLAY_MARKERS]
     assert sorted(items_with(*their_needles), key=flat) == theirs  # the other patron's items, untouched
     assert [message["body"] for message in twilio.sent if message["to"] == PATRON] == [CONFIRMATION]
     assert not [message for message in twilio.sent if message["to"] == OTHER_PATRON]
@@ -243,6 +296,119 @@ def test_the_erasure_logs_no_patron_text_number_or_hash(aws, slack, twilio, monk
     assert not re.search(PHONE_ANY_FORMAT, logged)
 
 
+# --- Slack failing: the records go first, the thread's edits follow --------------------------
+
+@pytest.mark.parametrize("failures", [1, 7], ids=["fails once", "fails for an hour"])
+def test_while_chat_update_fails_the_records_are_gone_and_only_the_edits_wait_on_a_backoff(
+        aws, slack, twilio, visibility_changes, monkeypatch, failures):  # noqa: F811
+    from refdesk import retry
+
+    conversation, posts = sms_conversation_with_posts(aws, slack, follow_ups=1)
+    retries_after_a_real_delay(monkeypatch)
+    slack.fail("chat.update", status=503, count=failures)
+    twilio.forget_sent()
+
+    text_delete()
+
+    assert pump(aws) == ["done", "retry"]  # the erasure, then the card's edit, hidden for its backoff
+    assert items_with(QUESTION, FOLLOW_UP, PHONE_ANY_FORMAT, conversation["conversation_id"]) == []
+    assert [message["body"] for message in twilio.sent] == [CONFIRMATION]
+    assert removed(slack, posts) == [False, False]
+    for _ in range(failures):
+        its_delay_passes(aws, visibility_changes)
+        pump(aws)
+    delays = [change["VisibilityTimeout"] for change in visibility_changes]
+    assert delays == [retry.delay(attempt) for attempt in range(1, failures + 1)]
+    assert failures == 1 or sum(delays) >= 3600
+    assert removed(slack, posts) == [True, True]
+    assert len(notes_in(slack, conversation["root_ts"])) == 1
+    assert dead_letters(aws) == [] and [message["body"] for message in twilio.sent] == [CONFIRMATION]
+
+
+def test_slack_down_past_the_horizon_dead_letters_one_edit_never_the_erasure(aws, slack, twilio):
+    conversation, posts = sms_conversation_with_posts(aws, slack, follow_ups=1)
+    slack.fail("chat.update", status=503, count=transient_attempts())  # every attempt at the card's edit
+    twilio.forget_sent()
+
+    text_delete()
+    pump(aws)
+
+    assert items_with(QUESTION, FOLLOW_UP, PHONE_ANY_FORMAT, conversation["conversation_id"]) == []
+    assert [message["body"] for message in twilio.sent] == [CONFIRMATION]
+    [dead] = dead_letters(aws)
+    assert dead["job"] == {"kind": "remove_from_slack", "channel": STAFF_CHANNEL, "root_ts": posts[0],
+                           "ts": posts[0], "erased_at": ""}  # references only, for the redrive
+    assert removed(slack, posts) == [False, True]  # the edits behind it went on
+    assert len(notes_in(slack, conversation["root_ts"])) == 1
+
+
+def test_edits_and_a_note_whose_answers_were_lost_are_not_doubled(aws, slack, twilio):
+    conversation, posts = sms_conversation_with_posts(aws, slack, follow_ups=1)
+    slack.fail("chat.update", status=503, commit=True)  # the card is edited, the answer lost
+    slack.fail("chat.postMessage", status=503, commit=True)  # the note is posted, the answer lost
+
+    text_delete()
+    pump(aws)
+
+    assert removed(slack, posts) == [True, True]
+    assert len(notes_in(slack, conversation["root_ts"])) == 1
+    assert dead_letters(aws) == []
+
+
+def test_a_long_conversations_retried_edit_does_not_redo_the_edits_made_before_it(aws, slack, twilio):
+    conversation, posts = sms_conversation_with_posts(aws, slack, follow_ups=6)
+    slack.forget_calls()
+    slack.fail("chat.update", status=503, after=4)  # the fifth edit fails once
+
+    text_delete()
+    pump(aws)
+
+    edits = [params["ts"] for params in updates(slack)]
+    assert edits == [*posts[:5], *posts[4:]]  # in order, the failed one tried again, no other twice
+    assert removed(slack, posts) == [True] * 7
+    assert len(notes_in(slack, conversation["root_ts"])) == 1
+
+
+# --- replays after the delete ------------------------------------------------------------------
+
+def test_a_replayed_text_after_delete_is_a_duplicate_not_the_erased_question_again(aws, slack, twilio):
+    first_sid, second_sid = new_sid(), new_sid()
+    text_in(QUESTION, MessageSid=first_sid)
+    pump(aws)
+    text_in(FOLLOW_UP, MessageSid=second_sid)
+    pump(aws)
+    text_delete()
+    pump(aws)
+    slack.forget_calls()
+    twilio.forget_sent()
+
+    for sid, body in ((first_sid, QUESTION), (second_sid, FOLLOW_UP)):  # Twilio retries, or anyone replays
+        assert text_in(body, MessageSid=sid)["statusCode"] == 200
+    pump(aws)
+
+    assert slack.calls == [] and twilio.sent == []
+    assert items_with(QUESTION, FOLLOW_UP) == []
+    [session] = [item for item in every_item() if item["pk"].startswith("SESSION#")]
+    assert set(session) == REPLAY_MARKERS and set(session["closed_ids"]) == {first_sid, second_sid}
+    assert 23 * 3600 < int(session["expires_at"]) - time.time() <= 24 * 3600  # the replay window, then TTL
+    text_in("Is the reading room open Sunday?")  # a new text is a new conversation
+    pump(aws)
+    assert len(slack.roots()) == 1
+
+
+def test_a_replayed_slack_event_after_a_partners_delete_opens_nothing(aws, slack):
+    connect.open_partner_conversation(aws, slack)
+    connect.slack_in(connect.partner_says("delete", ts="1700000320.000100", thread_ts=connect.ROOT_TS))
+    pump(aws)
+    slack.forget_calls()
+
+    connect.slack_in(fixture("slack_connect_message.json"))  # Slack retries the question's event
+    pump(aws)
+
+    assert slack.calls == []
+    assert items_with("Sanborn") == []
+
+
 # --- web chat --------------------------------------------------------------------------
 
 def delete_event(session: dict, *, token: str | None = None, origin: str = web.ORIGIN) -> dict:
@@ -252,7 +418,8 @@ def delete_event(session: dict, *, token: str | None = None, origin: str = web.O
 
 def test_delete_this_conversation_in_the_widget_erases_the_chat_and_its_contact(aws, slack, twilio):
     contact = "pat.reader@example.net"
-    session, root = web.open_chat(aws, slack, QUESTION, contact=contact, name="Pat Reader")
+    client_id = "c-first-question"
+    session, root = web.open_chat(aws, slack, QUESTION, contact=contact, name="Pat Reader", client_id=client_id)
     web.staff_reply(root, "Yes, two copies at Main.")
     pump(aws)
     other, other_root = create_other_web_chat(aws, slack)
@@ -275,6 +442,10 @@ def test_delete_this_conversation_in_the_widget_erases_the_chat_and_its_contact(
     assert {params["ts"] for params in updates(slack)} == {root["answered_ts"]}
     assert len(posts_with(slack, THREAD_NOTE)) == 1
     assert invoke("webchat", web.poll_event(session))["statusCode"] == 404  # the widget's session is gone
+    # A replayed send needs the session's token too: it finds nothing, and opens nothing.
+    assert web.send(session, QUESTION, client_id=client_id, contact=contact)["statusCode"] == 404
+    pump(aws)
+    assert slack.roots() == [] and items_with(QUESTION) == []
 
 
 def create_other_web_chat(aws, slack) -> tuple[dict, dict]:

@@ -6,7 +6,7 @@ How a patron asks, on each channel:
   Slack Connect  a partner's message that is exactly "delete", in a conversation's shared thread
                  (or at the top level of the shared channel).
   Web chat       the widget's "Delete this conversation": DELETE /chat/sessions/{id} with the
-                 session's bearer token (channels.web.delete_session).
+                 session's bearer token (refdesk.webchat.delete_session).
 
 The webhook half (`is_request`, `request`) only recognises the request and queues an
 `ErasePatronJob`: one conditional write (the request, with the address the confirmation goes to:
@@ -14,14 +14,23 @@ never on the queue) and one SendMessage. The widget's request is one read (the t
 SendMessage, and its answer is the confirmation.
 
 The dispatcher half (`erase`) finds the patron's conversations through the ByPatron index (by
-keyed hash, never a scan) and, for each, first edits the staff thread: the card and the bot's
-posts of the patron's messages become "[removed at the patron's request]" (chat.update), and a
-note says so in the thread, since librarians' own replies cannot be edited by the bot. Then it
-deletes every item of the conversation (messages, markers, REPLY_TO, invitations, ...), its
-thread lookup and its session; the patron's web sessions, contact-card record and "seen before"
-record (statistics keep only counters that identify no one). Last, the confirmation goes out on
-the same channel, once: the request keeps only `done_at` afterwards, so a redelivered job does
-nothing twice. A later DELETE finds nothing left and is confirmed again.
+keyed hash, never a scan) and deletes them first, Slack or no Slack: every item of each
+conversation (messages, markers, REPLY_TO, invitations, ...), its thread lookup, its session's
+hold on it; the patron's web sessions, contact-card record and "seen before" record (statistics
+keep only counters that identify no one). An SMS or Slack Connect session keeps only the ids of
+the messages claimed in it, for a day (store.sessions.erase), so that a replayed MessageSid or
+Slack event is a duplicate, not the erased question in a new conversation. Then the confirmation
+goes out on the same channel, once: the request keeps only `done_at` afterwards, so a
+redelivered job does nothing twice. A later DELETE finds nothing left and is confirmed again.
+
+The staff thread is edited as separate work, queued before the records go (they hold the
+timestamps it needs) and run after: one `RemoveFromSlackJob` per post (the card and the bot's
+posts of the patron's messages become REMOVED by chat.update), then one for a note in the thread,
+since librarians' own replies cannot be edited by the bot. Each is retried on its own with
+refdesk.retry's backoff, so a Slack outage delays the edits but never the deletion, and a job
+given up is that one edit in the dead-letter queue, never the erasure. A retry redoes only its
+own edit (to the same words); the note, whose answer may be lost after it was posted, is looked
+for before it is posted again.
 
 Kept: an SMS patron's STOP record (it is what keeps the desk from texting a number that opted
 out) and a block staff placed (a masked label, never the address). Nothing here logs patron
@@ -32,16 +41,21 @@ from aws_lambda_powertools import Logger
 
 from refdesk import channels, jobs, live, store
 from refdesk.errors import DeliveryFailed, NotFound
-from refdesk.models import Author, Conversation, ErasePatronJob, InboundMessage
+from refdesk.models import (Author, Conversation, ErasePatronJob, InboundMessage, Message, RemoveFromSlackJob,
+                            Visibility)
 from refdesk.observability import count
+from refdesk.store.table import now_iso
 
 logger = Logger(child=True)
 
 REQUEST_WORDS = frozenset({"delete"})
-CONFIRMATION = "Your conversations with the library have been deleted."
+# True when the widget shows it (the erasure is queued) and when the dispatcher sends it (the
+# records are gone, the staff thread's edits may still be waiting for Slack).
+CONFIRMATION = ("Your conversations with the library are being deleted, from our records and from what library "
+                "staff see.")
 REMOVED = "[removed at the patron's request]"
 THREAD_NOTE = (":wastebasket: This conversation was removed at the patron's request: RefDesk has deleted its "
-               "records, and the card and the patron's messages in this thread now read "
+               "records, and the card and the patron's messages in this thread are edited to read "
                f"\u201c{REMOVED}\u201d. Librarians' replies in this thread can't be edited by RefDesk; "
                "delete your own if they quote the patron.")
 # chat.update answers that retrying cannot change: the post is gone, or the bot may no longer edit it.
@@ -82,7 +96,8 @@ def request_for_session(channel: str, session_id: str, patron_id: str) -> None:
 # --- the dispatcher half ------------------------------------------------------------------
 
 def erase(job: ErasePatronJob) -> None:
-    """Erase the patron's conversations and confirm. Safe to run again at any point."""
+    """Erase the patron's conversations, queue their removal from Slack, and confirm. Makes no
+    Slack call (but a Slack Connect patron's confirmation). Safe to run again at any point."""
     address = ""
     if job.request_id:
         request_item = store.erasures.get_request(job.request_id)
@@ -97,7 +112,7 @@ def erase(job: ErasePatronJob) -> None:
     if job.channel not in SHARED_SESSIONS:
         own_sessions.add(job.session_id)
     for session_id in sorted(own_sessions):
-        store.erasures.delete_session(session_id)
+        store.sessions.erase(session_id)
     store.erasures.delete_contact_card_record(job.patron_id)
     store.stats.forget_patron(job.patron_id)
     if job.request_id:
@@ -114,28 +129,37 @@ def _erase_conversation(conversation_id: str) -> None:
         conversation = store.conversations.get(conversation_id)
     except NotFound:  # deleted by an earlier attempt
         return
-    if conversation.slack_ts:
-        _remove_from_slack(conversation)
+    if conversation.slack_ts and not store.erasures.removal_queued(conversation_id):
+        _queue_removal_from_slack(conversation)
+        store.erasures.remember_removal_queued(conversation_id)
     store.erasures.delete_conversation(conversation_id, anchor=conversation.anchor,
                                        slack_channel=conversation.slack_channel, slack_ts=conversation.slack_ts)
     if conversation.is_open and not conversation.claimed_by:  # it left the line: the web chats behind move up
         live.push_places_in_line(conversation)
 
 
-def _remove_from_slack(conversation: Conversation) -> None:
-    """The card and the bot's posts of the patron's messages become REMOVED; the thread is told once."""
-    from refdesk.slack import api as slack
-    from refdesk.slack import cards
-
+def _queue_removal_from_slack(conversation: Conversation) -> None:
+    """The card and the bot's posts of the patron's messages, one job each, then the note."""
     channel, root = conversation.slack_channel, conversation.slack_ts
-    blocks = cards.as_dicts([cards.section(f"_{REMOVED}_")])
     posts = [root] + sorted({message.slack_ts for message in store.messages.list_after(
         conversation.conversation_id, limit=100_000) if message.author is Author.PATRON and message.slack_ts} - {root})
     for ts in posts:
-        _update(channel, ts, blocks)
-    if not store.erasures.removal_noted(conversation.conversation_id):
-        ts = slack.post(channel, THREAD_NOTE, thread_ts=root)
-        store.erasures.remember_removal_note(conversation.conversation_id, ts)
+        jobs.enqueue(RemoveFromSlackJob(channel=channel, root_ts=root, ts=ts))
+    jobs.enqueue(RemoveFromSlackJob(channel=channel, root_ts=root, erased_at=now_iso()))
+
+
+def remove_from_slack(job: RemoveFromSlackJob) -> None:
+    """One post of an erased conversation's thread made to read REMOVED, or the thread told once."""
+    from refdesk.slack import api as slack
+    from refdesk.slack import cards
+
+    if job.ts:
+        _update(job.channel, job.ts, cards.as_dicts([cards.section(f"_{REMOVED}_")]))
+        return
+    # Shown as if a stored message, so that a retry finds the note its lost answer posted.
+    note = Message(message_id=f"removed-{job.root_ts}", at=job.erased_at, author=Author.SYSTEM, text=THREAD_NOTE,
+                   visibility=Visibility.INTERNAL)
+    slack.post(job.channel, THREAD_NOTE, thread_ts=job.root_ts, shows=note)
 
 
 def _update(channel: str, ts: str, blocks: list[dict]) -> None:

@@ -15,10 +15,11 @@ Access patterns:
   - read a request; finish it (the address and the hash dropped, done_at set)
   - the patron's conversations and sessions (one Query of ByPatron, paged)
   - delete one conversation: every item of its CONV# partition (messages, markers, REPLY_TO,
-    invitations, ...; BatchWriteItem), its Slack thread lookup, its session when the session
-    still points at it, and its META last (so a retry still finds it through the index)
-  - whether the thread was told of the removal (a retry does not tell it twice)
-  - delete one session; the patron's contact-card record"""
+    invitations, ...; BatchWriteItem), its Slack thread lookup, its session's hold on it when the
+    session still points at it (store.sessions.erase: the message ids stay a day, for replays),
+    and its META last (so a retry still finds it through the index)
+  - whether the removal from Slack was queued (a retry does not queue it again)
+  - the patron's contact-card record"""
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from refdesk.store import keys
+from refdesk.store import keys, sessions
 from refdesk.store.table import failed_condition, now_iso, table
 
 REQUEST_SECONDS = 2 * 24 * 3600  # long enough for the job's retries; the address goes when it is done
@@ -113,35 +114,23 @@ def delete_conversation(conversation_id: str, *, anchor: str, slack_channel: str
         if slack_channel and slack_ts:
             batch.delete_item(Key=keys.thread(slack_channel, slack_ts))
     if anchor:
-        delete_session(anchor, conversation_id=conversation_id)
+        sessions.erase(anchor, conversation_id=conversation_id)
     table().delete_item(Key=meta)
     return len(found)
 
 
-def removal_noted(conversation_id: str) -> bool:
-    """Whether the thread was told the conversation was removed (a retry does not tell it twice)."""
+def removal_queued(conversation_id: str) -> bool:
+    """Whether the removal from Slack was queued (a retry later than the queue's five minutes of
+    de-duplication does not queue it, and so the thread's note, again)."""
     item = table().get_item(Key=keys.conversation(conversation_id), ConsistentRead=True,
-                            ProjectionExpression="removal_note_ts").get("Item") or {}
-    return bool(item.get("removal_note_ts"))
+                            ProjectionExpression="removal_queued_at").get("Item") or {}
+    return bool(item.get("removal_queued_at"))
 
 
-def remember_removal_note(conversation_id: str, ts: str) -> None:
+def remember_removal_queued(conversation_id: str) -> None:
     try:
-        table().update_item(Key=keys.conversation(conversation_id), UpdateExpression="SET removal_note_ts = :ts",
-                            ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":ts": ts})
-    except ClientError as error:
-        if not failed_condition(error):
-            raise
-
-
-def delete_session(session_id: str, *, conversation_id: str = "") -> None:
-    """Delete a session; with `conversation_id`, only while it still points at that conversation."""
-    condition = {}
-    if conversation_id:
-        condition = {"ConditionExpression": "attribute_not_exists(pk) OR conversation_id = :cid",
-                     "ExpressionAttributeValues": {":cid": conversation_id}}
-    try:
-        table().delete_item(Key=keys.session(session_id), **condition)
+        table().update_item(Key=keys.conversation(conversation_id), UpdateExpression="SET removal_queued_at = :now",
+                            ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":now": now_iso()})
     except ClientError as error:
         if not failed_condition(error):
             raise

@@ -8,6 +8,8 @@ Access patterns:
   - end or forget a session when its conversation closes (in conversations.close); a forgotten
     session keeps the closed conversation's message ids for a day, so that a retried or replayed
     webhook is still a duplicate (`claim` refuses them in the same conditional write)
+  - erase a session (a patron's delete, refdesk.erasure): as a forgotten one, it keeps only its
+    message ids, for a day, so that a replay is a duplicate and not the erased question again
   - find a session's conversation from a message claimed in it (a patron's edit or deletion)
   - park the claimed message on the session (the same UpdateItem), read it and remove it once the
     dispatcher stored it in the conversation: jobs on the queue carry only references
@@ -223,6 +225,36 @@ def release_step(session_id: str, conversation_id: str, release: Release, now: s
                            ":closed": _recognised(item, now=keys.retained_until(now, 0), until=until),
                            ":until": until, ":cid": conversation_id, ":count": item.get("message_count", 0),
                            ":zero": 0}}}
+
+
+def erase(session_id: str, *, conversation_id: str = "") -> None:
+    """A patron's delete (refdesk.erasure). The session keeps only the ids of the messages claimed
+    in it, as a forgotten one does (`release_step`): each recognised for RECOGNISE_SECONDS from now
+    (earlier closes' for what is left of theirs), the item expiring with the last. A retried or
+    replayed webhook (a MessageSid, a Slack event) is then a duplicate, not the erased question in
+    a new conversation; a new message opens one. Everything else goes: the conversation, the
+    parked messages. A web chat's session (it has a token) is deleted: every request to it needs
+    the token, a replay too, and finds nothing.
+
+    With `conversation_id`, only while the session points at that conversation (a shared Slack
+    Connect thread may anchor someone else's by then). One strongly consistent read, one
+    conditional write: a message claimed in between fails it (and the erasure is tried again)."""
+    key = keys.session(session_id)
+    item = table().get_item(Key=key, ConsistentRead=True).get("Item")
+    if not item or (conversation_id and item.get("conversation_id") != conversation_id):
+        return
+    if "token_hash" in item:
+        table().delete_item(Key=key)
+        return
+    now = now_iso()
+    recognised = _recognised(item, now=keys.retained_until(now, 0), until=keys.retained_until(now, RECOGNISE_SECONDS))
+    unchanged = ({"ConditionExpression": "message_count = :count",
+                  "ExpressionAttributeValues": {":count": item["message_count"]}} if "message_count" in item
+                 else {"ConditionExpression": "attribute_not_exists(message_count)"})
+    if recognised:
+        table().put_item(Item={**key, "closed_ids": recognised, "expires_at": max(recognised.values())}, **unchanged)
+    else:
+        table().delete_item(Key=key, **unchanged)
 
 
 def _recognised(item: dict, *, now: int, until: int) -> dict[str, int]:
