@@ -1,9 +1,10 @@
-"""While anything waits: nudge the on-duty librarians about conversations nobody has claimed.
-Invoked by its wake-ups, one-time EventBridge Scheduler schedules (asynchronously; each event
-names its schedule), which the dispatcher arms when a conversation starts waiting and each sweep
-re-arms while something still waits; nothing runs while nothing waits. Reads the waiting queue,
-takes each nudge with a conditional write and queues it; the dispatcher posts in the thread
-(refdesk.waiting). A failure is retried by Lambda with the same event."""
+"""While anything waits: keep the desk's digest of who waits (one message in the staff channel,
+mentioning the on-duty librarians when posted, then edited in place). Invoked by its wake-ups,
+one-time EventBridge Scheduler schedules (asynchronously; each event names its schedule), which
+the dispatcher arms when a conversation starts waiting and each sweep re-arms while something
+still waits; nothing runs while nothing waits. Reads the waiting queue, takes the digest's turn
+with one conditional write and queues it; the dispatcher posts or edits (refdesk.waiting). A
+failure is retried by Lambda with the same event."""
 from refdesk import waiting
 from refdesk.observability import count, logger, metrics
 

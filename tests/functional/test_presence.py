@@ -140,7 +140,8 @@ def evaluate_presence_js(body: str) -> dict:
 def test_with_nobody_on_duty_the_desk_is_unavailable_though_open(aws):
     answer = presence()
 
-    assert answer == {"status": "unavailable", "librarians_on_duty": 0, "open_now": True, "next_open": None}
+    assert answer == {"status": "unavailable", "librarians_on_duty": 0, "open_now": True, "next_open": None,
+                      "opens": None}
 
 
 def max_age(response: dict) -> int:
@@ -164,12 +165,14 @@ def test_a_not_found_is_cached_no_longer_than_presence(aws, path):
 def test_refdesk_on_makes_the_desk_available_and_off_makes_it_unavailable(aws):
     said = refdesk_ok("on")
     assert "on duty" in said.lower()
-    assert presence() == {"status": "available", "librarians_on_duty": 1, "open_now": True, "next_open": None}
+    assert presence() == {"status": "available", "librarians_on_duty": 1, "open_now": True, "next_open": None,
+                          "opens": None}
 
     said = refdesk_ok("off")
 
     assert "off duty" in said.lower()
-    assert presence() == {"status": "unavailable", "librarians_on_duty": 0, "open_now": True, "next_open": None}
+    assert presence() == {"status": "unavailable", "librarians_on_duty": 0, "open_now": True, "next_open": None,
+                          "opens": None}
 
 
 def test_the_recorded_slash_command_turns_duty_on(aws):
@@ -189,7 +192,8 @@ def test_the_desk_stays_available_while_any_librarian_is_on_duty(aws):
 
     refdesk_ok("off", user_id="U0AMANDA", user_name="amanda.reyes")
 
-    assert presence() == {"status": "available", "librarians_on_duty": 1, "open_now": True, "next_open": None}
+    assert presence() == {"status": "available", "librarians_on_duty": 1, "open_now": True, "next_open": None,
+                          "opens": None}
     refdesk_ok("off", user_id="U0BEN", user_name="ben.okafor")
     assert presence()["status"] == "unavailable"
 
@@ -310,7 +314,8 @@ def test_going_on_duty_while_closed_is_refused_with_the_opening_time(aws, clock,
     assert "closed" in said.lower()
     assert "Mon 17 Jun 09:00" in said
     clock.set(2024, 6, 17, 9, 30)  # it opens: nobody was put on duty on Sunday
-    assert presence() == {"status": "unavailable", "librarians_on_duty": 0, "open_now": True, "next_open": None}
+    assert presence() == {"status": "unavailable", "librarians_on_duty": 0, "open_now": True, "next_open": None,
+                          "opens": None}
 
 
 def test_duty_ends_at_closing_time(aws, clock, monkeypatch):
@@ -323,7 +328,8 @@ def test_duty_ends_at_closing_time(aws, clock, monkeypatch):
     clock.set(2024, 6, 14, 16, 59)
     assert presence()["status"] == "available"
     clock.set(2024, 6, 15, 10, 30)  # open again on Saturday, but Friday's "on" is over
-    assert presence() == {"status": "unavailable", "librarians_on_duty": 0, "open_now": True, "next_open": None}
+    assert presence() == {"status": "unavailable", "librarians_on_duty": 0, "open_now": True, "next_open": None,
+                          "opens": None}
 
 
 def test_a_forgotten_off_lasts_ten_hours_at_most(aws, clock):

@@ -153,11 +153,8 @@ def on_duty() -> None:
 
 
 def nudges(slack) -> list[dict]:
-    return [post for post in slack.posts() if post.get("thread_ts") and ":hourglass_flowing_sand:" in post["text"]]
-
-
-def nudged_threads(slack) -> set[str]:
-    return {post["thread_ts"] for post in nudges(slack)}
+    """The desk's digests of who waits (refdesk.waiting): posts in the staff channel, not in a thread."""
+    return [post for post in slack.posts() if not post.get("thread_ts") and ":hourglass_flowing_sand:" in post["text"]]
 
 
 def armed() -> dict:
@@ -282,7 +279,8 @@ def test_a_create_schedule_failing_for_an_hour_never_holds_the_card_back_and_the
     wake_ups.time_passes(minutes=3, seconds=ROUNDING.seconds)
     assert wake_ups.run()[0]["nudged"] == 2
     pump(aws)
-    assert len(nudged_threads(slack)) == 2
+    [digest] = nudges(slack)
+    assert "2 patrons waiting" in digest["text"]
 
 
 def test_a_create_schedule_whose_answer_was_lost_is_refused_on_retry_and_counts_as_armed(
@@ -306,7 +304,7 @@ def test_a_create_schedule_whose_answer_was_lost_is_refused_on_retry_and_counts_
 
 def test_two_wake_ups_for_nearly_the_same_time_sweep_twice_and_nudge_once(aws, slack, twilio, wake_ups):
     """Two schedules a second apart (an armer whose write was refused could not have made the
-    second; a lost SWEEP / ARMED trust could): the conditional nudge makes the second harmless."""
+    second; a lost SWEEP / ARMED trust could): the digest's conditional turn makes the second harmless."""
     from refdesk.waiting import arm, parse_iso
 
     on_duty()
@@ -317,7 +315,7 @@ def test_two_wake_ups_for_nearly_the_same_time_sweep_twice_and_nudge_once(aws, s
     arm(due + timedelta(seconds=1), "sweep:other", now=due)  # trusted no more: due now
     assert len(wake_ups.pending()) == 2
     wake_ups.time_passes(minutes=3, seconds=2)
-    assert sorted(result["nudged"] for result in wake_ups.run()) == [0, 1]  # the conditional nudge
+    assert sorted(result["nudged"] for result in wake_ups.run()) == [0, 1]  # the digest's conditional turn
     pump(aws)
     assert len(nudges(slack)) == 1
 

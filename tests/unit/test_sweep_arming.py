@@ -223,23 +223,22 @@ def test_each_sweep_arms_the_earliest_next_nudge_and_none_once_nothing_waits(aws
     second = waiting_since(MONDAY_NOON + timedelta(minutes=2), "c2")  # its 12:05 is covered by 12:03
     assert [wake["due_at"] for wake in sent] == [iso(MONDAY_NOON + timedelta(minutes=3))]
 
-    # 12:03: the first is nudged (next at 12:06); the second is due at 12:05.
+    # 12:03: the first is due: the digest's turn (the second shows in it too); the next turn at 12:06.
     assert waiting.sweep(MONDAY_NOON + timedelta(minutes=3), schedule=always, armed_by="sweep:1")["nudged"] == 1
-    assert sent[-1] == wake_up(MONDAY_NOON + timedelta(minutes=5))
-    # 12:05: the second is nudged (next 12:08); the first is next, at 12:06.
-    assert waiting.sweep(MONDAY_NOON + timedelta(minutes=5), schedule=always, armed_by="sweep:2")["nudged"] == 1
-    assert sent[-1]["due_at"] == iso(MONDAY_NOON + timedelta(minutes=6))
-    # A second wake-up for 12:05 (a duplicate) nudges nothing and arms nothing: 12:06 is armed.
+    assert sent[-1] == wake_up(MONDAY_NOON + timedelta(minutes=6))
+    # Another wake-up at 12:05 (a duplicate) takes no turn and arms nothing: 12:06 is armed.
     count = len(sent)
-    assert waiting.sweep(MONDAY_NOON + timedelta(minutes=5, seconds=1), schedule=always,
-                         armed_by="sweep:3")["nudged"] == 0
+    assert waiting.sweep(MONDAY_NOON + timedelta(minutes=5), schedule=always, armed_by="sweep:2")["nudged"] == 0
     assert len(sent) == count
+    # 12:06: both are due; the next turn at 12:09.
+    assert waiting.sweep(MONDAY_NOON + timedelta(minutes=6), schedule=always, armed_by="sweep:3")["nudged"] == 2
+    assert sent[-1]["due_at"] == iso(MONDAY_NOON + timedelta(minutes=9))
 
     for conversation_id in (first, second):
         store.queue.claim(conversation_id, "U0AMANDA")
-    assert waiting.sweep(MONDAY_NOON + timedelta(minutes=6), schedule=always, armed_by="sweep:4") == \
-        {"open": True, "waiting": 0, "nudged": 0}
-    assert len(sent) == count  # nothing waits: the chain stops
+    assert waiting.sweep(MONDAY_NOON + timedelta(minutes=9), schedule=always, armed_by="sweep:4") == \
+        {"open": True, "waiting": 0, "nudged": 0}  # its turn ends the digest
+    assert len(sent) == count + 1  # nothing waits: the chain stops
 
 
 def test_while_the_desk_is_closed_one_wake_up_is_armed_at_the_opening_and_none_if_nothing_waits(
@@ -262,9 +261,9 @@ def test_while_the_desk_is_closed_one_wake_up_is_armed_at_the_opening_and_none_i
     assert sent[-1]["due_at"] == iso(datetime(2026, 1, 12, 9, 3, tzinfo=NEW_YORK))
 
 
-def test_a_card_not_posted_yet_is_looked_at_again_a_minute_later(aws, aws_pace, sent):
-    """NudgeMinutes 0 and a sweep before the dispatcher posted the card: no nudge is taken
-    (nudged_at stays unset), and the next sweep comes at the least interval."""
+def test_a_card_not_posted_yet_is_in_the_digest_all_the_same(aws, aws_pace, sent):
+    """NudgeMinutes after its arrival, a conversation whose card is not posted yet (Slack down)
+    counts in the digest's turn like any other; the next turn comes NudgeMinutes later."""
     from refdesk import store, waiting
     from refdesk.models import InboundMessage
 
@@ -272,6 +271,5 @@ def test_a_card_not_posted_yet_is_looked_at_again_a_minute_later(aws, aws_pace, 
         channel="sms", message_id="m-1", session_id="s-1", patron_id="p", label="SMS ···0000", text="hello?"))
     store.queue.join("c-nocard", iso(MONDAY_NOON))
     assert waiting.sweep(MONDAY_NOON + timedelta(minutes=3), schedule=schedule(ALWAYS), armed_by="sweep:1") == \
-        {"open": True, "waiting": 1, "nudged": 0}
-    assert not store.conversations.get("c-nocard").nudged_at
-    assert sent == [wake_up(MONDAY_NOON + timedelta(minutes=4))]
+        {"open": True, "waiting": 1, "nudged": 1}
+    assert sent == [wake_up(MONDAY_NOON + timedelta(minutes=6))]

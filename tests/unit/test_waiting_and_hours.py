@@ -1,7 +1,8 @@
-"""Waiting and hours with a fake clock (refdesk.waiting): nudges after NudgeMinutes, not again
-before NudgeMinutes more, none while the desk is closed and the first sweep after it opens; the
-after-hours reply once per conversation, with the right next opening in the library's zone.
-Nothing sleeps: the sweep and the relay take the time they are given."""
+"""Waiting and hours with a fake clock (refdesk.waiting): the desk's digest of who waits after
+NudgeMinutes (tests/functional/test_desk_digest.py has the rest), none while the desk is closed
+and the first sweep after it opens; the after-hours reply once per conversation, with the right
+next opening in the library's zone, and no place in line while closed. Nothing sleeps: the sweep
+and the relay take the time they are given."""
 from __future__ import annotations
 
 import dataclasses
@@ -67,12 +68,23 @@ def test_a_holiday_week_names_the_date_and_no_opening_at_all_says_again(monkeypa
     assert after_hours_text("") == "Closed. Back again {not a field}"
 
 
-def test_the_nudge_mentions_every_librarian_on_duty_or_says_nobody_is():
-    from refdesk.waiting import nudge_text
+def test_the_digest_counts_who_waits_links_the_oldest_cards_and_mentions_only_when_posted():
+    from refdesk.models import Conversation
+    from refdesk.waiting import DIGEST_LINKS, digest_text
 
-    text = nudge_text(["U1", "U2"], timedelta(minutes=4, seconds=30))
-    assert "<@U1> <@U2>" in text and "4 min" in text
-    assert "<@" not in nudge_text([], timedelta(minutes=3)) and "/refdesk on" in nudge_text([], None)
+    now = datetime(2026, 1, 5, 15, 0, tzinfo=timezone.utc)
+    line = [Conversation(conversation_id=f"c{n}", patron_id="p", channel="sms", anchor="s", label=f"SMS ···{n:04d}",
+                         waiting_since=(now - timedelta(minutes=30 - n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+            for n in range(DIGEST_LINKS + 2)]
+    links = {f"c{n}": f"https://x.slack.com/archives/C1/p{n}" for n in range(DIGEST_LINKS + 2)}
+
+    posted = digest_text(line, links, now, ["U1", "U2"])
+    assert posted.startswith(":hourglass_flowing_sand: <@U1> <@U2>: 12 patrons waiting: oldest 30 min — ")
+    assert "<https://x.slack.com/archives/C1/p0|SMS ···0000> (30 min)" in posted and "and 2 more" in posted
+    assert posted.count("https://") == DIGEST_LINKS
+    assert "<@" not in digest_text(line, links, now)  # an edit mentions nobody
+    nobody = digest_text(line[:1], {}, now, [])
+    assert "1 patron waiting: oldest 30 min." in nobody and "Nobody is on duty (`/refdesk on`)" in nobody
 
 
 def test_nothing_polls_or_runs_on_a_clock_and_the_wake_ups_name_the_sweeper_and_the_dispatcher():
@@ -113,7 +125,8 @@ def on_duty(*users: str) -> None:
 
 
 def nudges(slack) -> list[dict]:
-    return [post for post in slack.posts() if post.get("thread_ts") and ":hourglass_flowing_sand:" in post["text"]]
+    """The desk's digests (refdesk.waiting): posts in the staff channel, never in a thread."""
+    return [post for post in slack.posts() if not post.get("thread_ts") and ":hourglass_flowing_sand:" in post["text"]]
 
 
 def conversation_waiting(aws, slack, sender: str = "+15551234567") -> tuple[str, datetime]:
@@ -133,29 +146,6 @@ def sweep(aws, now: datetime, hours: dict | None = None) -> dict:
     result = waiting.sweep(now, schedule=schedule(always if hours is None else hours))
     pump(aws)
     return result
-
-
-def test_an_unclaimed_conversation_nudges_the_librarians_on_duty_after_n_minutes_and_not_again_before_n_more(
-        aws, slack, twilio):
-    on_duty(LIBRARIAN, "U0BORIS")
-    conversation_id, since = conversation_waiting(aws, slack)
-    root = slack.roots()[-1]
-
-    assert sweep(aws, since + timedelta(minutes=2, seconds=59))["nudged"] == 0
-    assert nudges(slack) == []
-
-    assert sweep(aws, since + timedelta(minutes=3))["nudged"] == 1
-    [nudge] = nudges(slack)
-    assert nudge["channel"] == STAFF_CHANNEL and nudge["thread_ts"] == root["answered_ts"]
-    assert f"<@{LIBRARIAN}>" in nudge["text"] and "<@U0BORIS>" in nudge["text"] and "3 min" in nudge["text"]
-
-    for minutes in (3.5, 4, 5.99):  # sweeps every so often: nothing before N more minutes
-        assert sweep(aws, since + timedelta(minutes=minutes))["nudged"] == 0
-    assert len(nudges(slack)) == 1
-
-    assert sweep(aws, since + timedelta(minutes=6))["nudged"] == 1
-    assert len(nudges(slack)) == 2 and "6 min" in nudges(slack)[-1]["text"]
-    assert twilio.sent == []  # nudges are for staff only
 
 
 def test_the_nudge_interval_is_a_setting(aws, slack, twilio, monkeypatch):
@@ -199,7 +189,7 @@ def test_nobody_on_duty_still_marks_the_thread_without_pinging_anyone(aws, slack
     _, since = conversation_waiting(aws, slack)
     sweep(aws, since + timedelta(minutes=3))
     [nudge] = nudges(slack)
-    assert "<@" not in nudge["text"] and "nobody is on duty" in nudge["text"]
+    assert "<@" not in nudge["text"] and "Nobody is on duty" in nudge["text"]
 
 
 def test_two_sweeps_at_once_nudge_once(aws, slack, twilio):
@@ -322,10 +312,31 @@ def test_a_conversation_is_marked_after_hours_only_by_the_message_that_opened_it
     assert twilio.sent == []
 
 
-def test_dataclass_fields_round_trip_through_the_queue():
-    from refdesk.models import BlockPatronJob, NudgeJob, UnblockPatronJob, job_from_body
+def test_after_hours_a_patron_behind_another_is_given_no_place_and_gets_two_texts_at_most(aws, slack, twilio,
+                                                                                         monkeypatch):
+    from refdesk.schedule import DAYS
+    from refdesk.settings import get_settings
 
-    for job in (NudgeJob(conversation_id="c1", channel="C1", thread_ts="1.2", nudged_at="2026-01-05T14:00:00.000000Z"),
+    opening = datetime.now(NEW_YORK) + timedelta(days=3)  # closed now, whatever the hour
+    monkeypatch.setenv("OPENING_HOURS", json.dumps({DAYS[opening.weekday()]: "09:00-10:00"}))
+    get_settings.cache_clear()
+    first, second = "+15552220001", "+15552220002"
+    acknowledgements = {sender: text_in("Are you open on Sunday?", sender)["body"].count("<Message>")
+                        for sender in (first, second)}
+    pump(aws)
+    text_in("Hello? Anyone?", second)  # the same question, again
+    pump(aws)
+
+    told = [sent["body"] for sent in twilio.sent if sent["to"] == second]
+    assert told == [f"The desk is closed now; a librarian will answer when we open {opening:%a} 9:00."]
+    assert acknowledgements[second] + len(told) <= 2
+    assert not [body for sent in twilio.sent for body in [sent["body"]] if "shortly" in body or "in line" in body]
+
+
+def test_dataclass_fields_round_trip_through_the_queue():
+    from refdesk.models import BlockPatronJob, DigestJob, UnblockPatronJob, job_from_body
+
+    for job in (DigestJob(swept_at="2026-01-05T14:00:00.000000Z"),
                 BlockPatronJob(conversation_id="c1", user="U1", channel="C1", root_ts="1.2", action_ts="3.4"),
                 UnblockPatronJob(patron_id="abc", user="U1", action_ts="3.4")):
         assert job_from_body(job.to_body()) == job

@@ -470,9 +470,10 @@ async function deliver(m) {
   }
 }
 function thanks(contact) {
-  var opens = presence && !presence.open_now && presence.next_open && dateText(presence.next_open, { weekday: 'long', month: 'long', day: 'numeric' });
+  // The opening as the server words it ("Tue 9:00", the library's time zone), never the browser's.
+  var opens = presence && !presence.open_now && typeof presence.opens === 'string' && presence.opens;
   return 'Thanks \u2014 a librarian will reply by ' + (contact.indexOf('@') > 0 ? 'email ' : 'phone ')
-    + (opens ? 'after we open on ' + opens : 'as soon as we can') + '. You can add more details here.';
+    + (opens ? 'after we open ' + opens : 'as soon as we can') + '. You can add more details here.';
 }
 
 function newChat() {

@@ -42,6 +42,8 @@ def current(now: datetime | None = None) -> dict:
         "librarians_on_duty": on_duty,
         "open_now": open_now,
         "next_open": next_open.isoformat() if next_open else None,
+        # As the after-hours reply words it, in the library's time zone: the widget shows this.
+        "opens": schedule.opening_label(next_open, now) or None,
     }
 
 

@@ -54,6 +54,18 @@ class Schedule:
                     return start
         return None
 
+    def opening_label(self, opening: datetime | None, now: datetime) -> str:
+        """When the desk opens, as a patron reads it in the library's time zone (the after-hours
+        reply, the widget): "Mon 9:00" within the coming week, "Mon 5 Jan 9:00" further off, ""
+        when no opening is known."""
+        if opening is None:
+            return ""
+        local = opening.astimezone(self.timezone)
+        clock = f"{local.hour}:{local:%M}"
+        if local - now.astimezone(self.timezone) < timedelta(days=6):
+            return f"{local:%a} {clock}"
+        return f"{local:%a} {local.day} {local:%b} {clock}"
+
     def closing_time(self, now: datetime, horizon: timedelta = timedelta(days=2)) -> datetime | None:
         """When the desk closes, following ranges that meet (24:00 then 00:00, 12:00 then 12:00)."""
         local = now.astimezone(self.timezone)

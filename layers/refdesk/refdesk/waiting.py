@@ -1,13 +1,24 @@
 """Waiting and hours: what happens to a conversation nobody has picked up.
 
 * **The sweep** (`sweep`, run by the sweeper function) reads the waiting queue
-  (`store.queue.waiting`, oldest first). While the desk is open, a conversation that has waited
-  NudgeMinutes (unclaimed, open, its card posted) is nudged: one conditional write of
-  `nudged_at` (`store.nudges.take`), so that two sweeps at once cannot both nudge and no
-  conversation is nudged again before NudgeMinutes more, then a `NudgeJob` for the dispatcher,
-  which mentions the on-duty librarians in the thread (`nudge`). While the desk is closed
-  nothing is nudged; the sweep armed for its opening nudges whatever waited through the night.
+  (`store.queue.waiting`, oldest first). While the desk is open and someone has waited
+  NudgeMinutes, it takes the desk's turn to show the *digest* of who waits: one conditional
+  write of SWEEP / DIGEST (`store.nudges.take_digest`), refused when a turn was taken less than
+  NudgeMinutes ago, so that two sweeps at once queue one `DigestJob` and the desk is not nudged
+  more often than that, however many wait. While a digest stands, a sweep with nobody due takes
+  a turn too, to show that the line changed or emptied. While the desk is closed nothing is
+  shown; the sweep armed for its opening shows whoever waited through the night.
   The sweep makes no Slack or Twilio call itself.
+* **The digest** (`show_digest`, the dispatcher's half) is one message in the staff channel for
+  the whole desk ("3 patrons waiting: oldest 12 min", with links to the cards), posted when the
+  first turn of a wait finds someone waiting and edited in place (chat.update) by each later
+  turn; the on-duty librarians are mentioned in the post only, never in an edit. When nobody
+  waits any more, it is edited to say so and ends: the next wait gets a new post. One standing
+  when the desk closed is retired at the next opening (edited to say so), and a new post
+  mentions whoever is on duty then. Nothing is doubled: each turn's job reads the line afresh and
+  a turn superseded by a later one does nothing once the message is recorded; a post whose
+  answer was lost is found again by its Slack message metadata when the job is retried
+  (refdesk.slack.api), and a failing Slack only holds the turns back in their FIFO group.
 * **Only while something waits.** No schedule polls the table: a sweep runs when it is *armed*
   (`arm`), as a one-time EventBridge Scheduler schedule (`at(...)`, in the group
   WAKE_UP_SCHEDULE_GROUP, deleted once it has fired) that invokes the sweeper when the next nudge
@@ -35,11 +46,14 @@
     never hold back a patron's message): the armed time passes unmet and the next conversation
     to start waiting arms again. A sweep that fails is retried by Lambda (the scheduler invokes
     it asynchronously) with the same event, naming its schedule, and re-arms as the same
-    wake-up. Two wake-ups for one time sweep twice, harmlessly: the nudges are conditional.
+    wake-up. Two wake-ups for one time sweep twice, harmlessly: the digest's turn is conditional.
 * **After hours**: a conversation that opens while the desk is closed is marked on its card,
   and the patron is told once when the desk opens (AfterHoursText, `{opening}` = "Mon 9:00" in
-  the library's time zone). `refdesk.relay` does this when it posts the card (`closed_until`,
-  `after_hours_text`).
+  the library's time zone, `Schedule.opening_label`, which the widget shows too, from
+  GET /presence). `refdesk.relay` does this when it posts the card (`closed_until`,
+  `after_hours_text`). Nobody is told a place in line while the desk is closed
+  (`refdesk.assignment.patron_waiting`): an SMS patron's after-hours question gets the webhook's
+  acknowledgement and this reply, no more.
 
 Every function takes the clock as an argument, so tests drive it with a fake one."""
 from __future__ import annotations
@@ -51,13 +65,16 @@ from datetime import datetime, timedelta, timezone
 from aws_lambda_powertools import Logger
 
 from refdesk import jobs, retry, store, wake_ups
-from refdesk.models import NudgeJob, Status
+from refdesk.models import Author, Conversation, DigestJob, Message
 from refdesk.schedule import Schedule
 from refdesk.settings import get_settings
+from refdesk.slack import api as slack
+from refdesk.slack.text import escape
 
 logger = Logger(child=True)
 
 SWEEP_LIMIT = 100  # the oldest this many waiting conversations are looked at per sweep
+DIGEST_LINKS = 10  # the digest links this many cards, oldest first, and counts the rest
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"  # store.table.now_iso's format: ISO times compare as strings
 NO_OPENING_RECHECK = timedelta(days=1)  # no opening known within a month: look again a day later
 MIN_INTERVAL_SECONDS = 60  # no wake-up sooner than this after its arming (times SWEEP_DELAY_SCALE)
@@ -79,18 +96,6 @@ def parse_iso(value: str) -> datetime | None:
 
 # --- hours -------------------------------------------------------------------------------
 
-def opening_label(opening: datetime | None, now: datetime, schedule: Schedule) -> str:
-    """When the desk opens, as a patron reads it in the library's time zone: "Mon 9:00" within
-    the coming week, "Mon 5 Jan 9:00" further off, "" when no opening is known."""
-    if opening is None:
-        return ""
-    local = opening.astimezone(schedule.timezone)
-    clock = f"{local.hour}:{local:%M}"
-    if local - now.astimezone(schedule.timezone) < timedelta(days=6):
-        return f"{local:%a} {clock}"
-    return f"{local:%a} {local.day} {local:%b} {clock}"
-
-
 def closed_until(at: str | datetime, schedule: Schedule | None = None) -> str | None:
     """None when the desk was open at `at`; otherwise when it next opens ("Mon 9:00"), or "" if
     no opening is scheduled within a month."""
@@ -98,7 +103,7 @@ def closed_until(at: str | datetime, schedule: Schedule | None = None) -> str | 
     moment = at if isinstance(at, datetime) else parse_iso(at) or datetime.now(timezone.utc)
     if schedule.is_open(moment):
         return None
-    return opening_label(schedule.next_opening(moment), moment, schedule)
+    return schedule.opening_label(schedule.next_opening(moment), moment)
 
 
 def after_hours_text(opening: str) -> str:
@@ -110,54 +115,41 @@ def after_hours_text(opening: str) -> str:
 # --- the sweep ---------------------------------------------------------------------------
 
 def sweep(now: datetime | None = None, *, schedule: Schedule | None = None, armed_by: str = "") -> dict:
-    """One pass over the waiting queue, then the next wake-up armed if anything still waits;
-    returns what it did: {"open", "waiting" (conversations read), "nudged"}. `armed_by` names
-    this wake-up (the sweeper passes its schedule's name: Lambda's retry re-arms as the same one)."""
+    """One pass over the waiting queue, then the next wake-up armed if anything still waits (or a
+    digest stands); returns what it did: {"open", "waiting" (conversations read), "nudged" (those
+    due in the digest this sweep queued; 0 when it queued none)}. `armed_by` names this wake-up
+    (the sweeper passes its schedule's name: Lambda's retry re-arms as the same one)."""
     now = now or datetime.now(timezone.utc)
     schedule = schedule or Schedule.current()
     armed_by = armed_by or f"sweep:{uuid.uuid4().hex}"
     if not schedule.is_open(now):
         waiting = store.queue.waiting(1)  # only whether anything waits: the next opening is the time
         armed = arm(now, armed_by, now=now, schedule=schedule) if waiting else None
-        logger.info("sweep: the desk is closed, no nudges", extra={"next_sweep": iso(armed) if armed else ""})
+        logger.info("sweep: the desk is closed, no digest", extra={"next_sweep": iso(armed) if armed else ""})
         return {"open": False, "waiting": len(waiting), "nudged": 0}
     interval = timedelta(minutes=get_settings().nudge_minutes)
     cutoff = iso(now - interval)
-    waiting = store.queue.waiting(SWEEP_LIMIT)
-    nudged, next_nudges = 0, []
-    for conversation in waiting:
-        since = getattr(conversation, "waiting_since", "") or conversation.created_at
-        if since and since > cutoff:  # oldest first: the rest have waited less
-            next_nudges.append((parse_iso(since) or now) + interval)
-            break
-        if conversation.claimed_by or not conversation.is_open:
-            continue
-        taken, was = store.nudges.take(conversation.conversation_id, iso(now), cutoff)
-        if taken is None:  # nudged already, claimed or closed meanwhile, or no card yet
-            next_nudges.append(_next_nudge(was, now, interval))
-            continue
-        jobs.enqueue(NudgeJob(conversation_id=taken.conversation_id, channel=taken.slack_channel,
-                              thread_ts=taken.slack_ts, nudged_at=taken.nudged_at, waiting_since=since))
-        nudged += 1
-        next_nudges.append(now + interval)
-    if len(waiting) >= SWEEP_LIMIT:
-        next_nudges.append(now)  # more wait than were read: look again soon
-    due = min((moment for moment in next_nudges if moment is not None), default=None)
-    armed = arm(due, armed_by, now=now, schedule=schedule) if due else None
-    logger.info("sweep done", extra={"waiting": len(waiting), "nudged": nudged,
+    line = store.queue.waiting(SWEEP_LIMIT)  # oldest first: the first is the longest wait
+    due = [conversation for conversation in line if _since(conversation, now) <= now - interval]
+    closes = schedule.closing_time(now) or now + NO_OPENING_RECHECK
+    taken, was = store.nudges.take_digest(iso(now), cutoff, iso(closes),
+                                          int(now.timestamp()) + store.nudges.DIGEST_KEPT_SECONDS,
+                                          standing_only=not due)
+    if taken:
+        jobs.enqueue(DigestJob(swept_at=taken["swept_at"]))
+    last = parse_iso(str((taken or was).get("swept_at", "")))
+    if line:  # the next turn: when the first is due, and NudgeMinutes after the last turn
+        next_turn = max(_since(line[0], now) + interval, last + interval if last else now)
+    else:  # nobody waits: one more turn ends a digest that still stands
+        next_turn = last + interval if was.get("digest") and last else None
+    armed = arm(next_turn, armed_by, now=now, schedule=schedule) if next_turn else None
+    logger.info("sweep done", extra={"waiting": len(line), "due": len(due), "digest": bool(taken),
                                      "next_sweep": iso(armed) if armed else ""})
-    return {"open": True, "waiting": len(waiting), "nudged": nudged}
+    return {"open": True, "waiting": len(line), "nudged": len(due) if taken else 0}
 
 
-def _next_nudge(item: dict, now: datetime, interval: timedelta) -> datetime | None:
-    """When a conversation whose nudge was refused can be nudged next (its item as the refusal
-    saw it); None when it no longer waits."""
-    if not item or item.get("status") != Status.OPEN.value or item.get("claimed_by") or not item.get("queue_sk"):
-        return None
-    last = parse_iso(str(item.get("nudged_at", "")))
-    if not item.get("slack_ts") or last is None:  # no card yet: soon
-        return now
-    return last + interval
+def _since(conversation: Conversation, now: datetime) -> datetime:
+    return parse_iso(conversation.waiting_since or conversation.created_at) or now
 
 
 # --- the sweep's wake-ups ----------------------------------------------------------------
@@ -222,31 +214,65 @@ def arm_for_arrival(conversation_id: str, queue_sk: str | None, arrived_at: str,
         return None
 
 
-# --- the dispatcher's half ---------------------------------------------------------------
+# --- the dispatcher's half: the digest -----------------------------------------------
 
-def nudge_text(librarians: list[str], waited: timedelta | None) -> str:
-    minutes = f" {max(1, int(waited.total_seconds() // 60))} min" if waited else ""
+def digest_text(line: list[Conversation], links: dict[str, str], now: datetime,
+                librarians: list[str] | None = None) -> str:
+    """The digest: how many wait, the oldest wait, links to the (oldest) cards. With `librarians`
+    (the post, not an edit), they are mentioned, or it says that nobody is on duty."""
+    def waited(conversation: Conversation) -> str:
+        return f"{max(1, int((now - _since(conversation, now)).total_seconds() // 60))} min"
+
+    count = len(line)
+    cards = [f"<{links[c.conversation_id]}|{escape(c.label)}> ({waited(c)})" for c in line[:DIGEST_LINKS]
+             if c.conversation_id in links]
+    more = f" and {count - len(cards)} more" if cards and count > len(cards) else ""
+    text = (f"{count} patron{'' if count == 1 else 's'} waiting: oldest {waited(line[0])}"
+            f"{' — ' + ', '.join(cards) if cards else ''}{more}.")
+    if librarians is None:
+        return f":hourglass_flowing_sand: {text}"
     if not librarians:
-        return (f":hourglass_flowing_sand: This patron has waited{minutes} and nobody has claimed the "
-                "conversation; nobody is on duty (`/refdesk on`).")
+        return f":hourglass_flowing_sand: {text} Nobody is on duty (`/refdesk on`)."
     mentions = " ".join(f"<@{user}>" for user in librarians)
-    return (f":hourglass_flowing_sand: {mentions}: this patron has waited{minutes} and nobody has claimed the "
-            "conversation yet. Claim it, or reply in this thread.")
+    return f":hourglass_flowing_sand: {mentions}: {text} Claim one, or reply in its thread."
 
 
-def nudge(job: NudgeJob) -> None:
-    """Mention the on-duty librarians in the thread, unless the conversation was claimed or
-    closed since the sweep. A retry after the post would post again; the post is the last step."""
-    from refdesk.errors import NotFound
-    from refdesk.slack import api as slack
+RESOLVED_TEXT = ":white_check_mark: Nobody is waiting now."
+RETIRED_TEXT = ":hourglass_flowing_sand: The desk closed with patrons waiting; a newer message lists who waits."
 
-    try:
-        conversation = store.conversations.get(job.conversation_id)
-    except NotFound:
+
+def show_digest(job: DigestJob) -> None:
+    """The digest as the line stands now: posted (mentioning the librarians on duty) when this
+    digest has no message yet, else edited in place; edited to say nobody waits, and ended, when
+    nobody does. A turn superseded by a later one does nothing once the message is recorded (the
+    later one follows in the same FIFO group); before that, it goes on, so that a retry after a
+    post whose answer was lost finds the post (by its metadata) and records it."""
+    record = store.nudges.digest()
+    retired = record.get("retired")
+    if retired:
+        slack.update(retired["channel"], retired["ts"], RETIRED_TEXT, None)
+        store.nudges.retired_shown(retired["ts"])
+    digest_id, posted = record.get("digest"), record.get("posted")
+    if not digest_id or (posted and record.get("swept_at") != job.swept_at):
         return
-    if not conversation.is_open or conversation.claimed_by:
+    now = datetime.now(timezone.utc)
+    line = store.queue.waiting(SWEEP_LIMIT)
+    if not line:
+        if posted:
+            slack.update(posted["channel"], posted["ts"], RESOLVED_TEXT, None)
+        store.nudges.end_digest(digest_id, job.swept_at)
+        logger.info("digest ended", extra={"posted": bool(posted)})
+        return
+    links = {conversation.conversation_id: slack.permalink(conversation.slack_channel, conversation.slack_ts)
+             for conversation in line[:DIGEST_LINKS] if conversation.slack_ts}
+    if posted:
+        slack.update(posted["channel"], posted["ts"], digest_text(line, links, now), None)
+        logger.info("digest edited", extra={"waiting": len(line)})
         return
     librarians = [str(item["user_id"]) for item in store.duty.on_duty() if item.get("user_id")]
-    since, at = parse_iso(job.waiting_since), parse_iso(job.nudged_at)
-    slack.post(job.channel, nudge_text(librarians, at - since if since and at else None), thread_ts=job.thread_ts)
-    logger.info("nudged", extra={"conversation_id": job.conversation_id, "librarians": len(librarians)})
+    channel = get_settings().slack_staff_channel
+    # Named in the post's metadata: a retry finds the post its lost answer did not name.
+    named = Message(message_id=f"digest-{digest_id}", at=digest_id, author=Author.SYSTEM, text="")
+    ts = slack.post(channel, digest_text(line, links, now, librarians), shows=named)
+    store.nudges.digest_posted(digest_id, channel, ts)
+    logger.info("digest posted", extra={"waiting": len(line), "librarians": len(librarians)})
