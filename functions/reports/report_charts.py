@@ -190,8 +190,8 @@ def heatmap_svg(of: reports.Figures) -> str:
     body.append(_text(legend_x + len(HEAT) * 16 + 6, 36, peak, anchor="start"))
     body.append(_text(legend_x - 22, 36, "conversations:", anchor="end"))
     busiest = reports.busiest_hours(of, 5)
-    desc = (f"A grid of the 7 days of the week by the 24 hours of the day; each cell holds the conversations "
-            f"opened in that hour over the period, darker for more. "
+    desc = ("A grid of the 7 days of the week by the 24 hours of the day; each cell holds the conversations "
+            "opened in that hour over the period, darker for more. "
             + (f"Busiest: {', '.join(busiest)}." if busiest else "No conversations in this period."))
     return _svg("hours", width, height, "Busiest hours (conversations opened, library time)", desc, body)
 

@@ -364,9 +364,8 @@ def test_the_sweeper_handler_takes_the_wake_up_of_record(aws, slack, twilio, mon
     get_settings.cache_clear()
     assert invoke("sweeper", copy.deepcopy(event)) == {"open": True, "waiting": 1, "nudged": 1}
     pump(aws)
-    card = slack.roots()[-1]
-    [nudge] = [post for post in thread_posts(slack, card) if ":hourglass_flowing_sand:" in post["text"]]
-    assert f"<@{LIBRARIAN}>" in nudge["text"]
+    [digest] = [post for post in slack.roots() if ":hourglass_flowing_sand:" in post["text"]]
+    assert f"<@{LIBRARIAN}>" in digest["text"]
 
 
 def test_the_sweeper_does_nothing_while_the_desk_is_closed(aws, slack, twilio, monkeypatch):
@@ -388,3 +387,56 @@ def _table_items() -> list[dict]:
     import boto3
 
     return boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"]).scan()["Items"]
+
+
+# --- one lifecycle: Block reaches every view (refdesk.lifecycle) -------------------------------
+
+def root_updates(slack, card: dict) -> list[dict]:
+    return [params for method, params in slack.calls if method == "chat.update" and params["ts"] == card["answered_ts"]]
+
+
+def test_block_rebuilds_the_card_without_claim_and_saying_who_blocked(aws, slack, twilio):
+    text_in()
+    pump(aws)
+    card = slack.roots()[-1]
+    assert "Claim" in json.dumps(card["blocks"])
+
+    press(block_payload(card))
+    pump(aws)
+
+    [update] = root_updates(slack, card)
+    shown = json.dumps(update["blocks"])
+    assert f"Patron blocked by <@{LIBRARIAN}>" in shown and '"Claim"' not in shown
+    assert "Waiting for a librarian" not in shown
+
+
+def test_a_block_whose_thread_line_failed_once_finishes_on_its_retry_and_is_not_already_blocked(aws, slack, twilio):
+    text_in()
+    pump(aws)
+    card = slack.roots()[-1]
+    slack.fail("chat.postMessage", status=503, commit=True)  # the line was posted; its answer was lost
+
+    press(block_payload(card))
+    pump(aws)
+
+    shown = [message for message in slack.stand_in.messages() if message.get("thread_ts") == card["answered_ts"]]
+    assert len([message for message in shown if ":no_entry_sign:" in message["text"]]) == 1  # not posted again
+    assert [params["text"] for method, params in slack.calls if method == "chat.postEphemeral"] == []
+    [update] = root_updates(slack, card)
+    assert "Patron blocked by" in json.dumps(update["blocks"])
+
+
+def test_unblock_takes_the_blocked_line_off_the_card(aws, slack, twilio):
+    text_in()
+    pump(aws)
+    card = slack.roots()[-1]
+    press(block_payload(card))
+    pump(aws)
+    from refdesk import identity
+
+    press(unblock_payload(identity.patron_id("sms", PATRON)))
+    pump(aws)
+
+    last = root_updates(slack, card)[-1]
+    assert "Patron blocked by" not in json.dumps(last["blocks"]) and f"Claimed by <@{LIBRARIAN}>" in json.dumps(
+        last["blocks"])

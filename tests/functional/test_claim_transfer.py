@@ -352,3 +352,58 @@ def test_malformed_but_signed_payloads_get_400(aws, change):
     response = interaction(action, payload_changes=changes)
 
     assert response["statusCode"] == 400, response
+
+
+# --- one lifecycle: a retry after a failed Slack call brings every view up to date ------------
+
+def test_a_transfer_whose_thread_line_failed_once_finishes_on_its_retry(aws, slack, twilio):
+    card = sms_card(aws, slack)
+    slack.fail("chat.postMessage", status=503, commit=True)  # the line was posted; its answer was lost
+
+    pick_transfer(card, "U0BEN")
+    pump(aws)
+
+    assert ephemerals(slack, "U0AMANDA") == []  # not "already has this conversation"
+    assert "Transferred to <@U0BEN> by <@U0AMANDA>" in card_state(slack, card)
+    shown = [message for message in slack.stand_in.messages() if message.get("thread_ts") == card["answered_ts"]]
+    assert len([message for message in shown if ":arrows_counterclockwise:" in message["text"]]) == 1
+    assert texts_to(twilio, PATRONS[0]) == [TRANSFER_LINE]
+
+
+def test_a_first_reply_whose_card_update_failed_once_claims_and_updates_the_card_on_its_retry(aws, slack, twilio):
+    session = create_session()
+    send(session)
+    pump(aws)
+    card = slack.roots()[-1]
+    slack.fail("chat.update", status=503)  # the claim was written; the card's refresh failed
+
+    staff_reply(card["answered_ts"], "Yes, it is on the shelf.")
+    pump(aws)
+
+    assert "Claimed by <@U0AMANDA>" in card_state(slack, card)
+    assert poll(session)["queue"] == {"state": "claimed", "by": "Amanda"}
+    assert {call["user_id"] for call in calls_named(slack, "views.publish")} >= {"U0AMANDA"}
+
+
+def test_a_home_tab_opened_off_duty_is_republished_when_the_desk_changes(aws, slack, twilio):
+    card = sms_card(aws, slack)
+    open_home("U0BEN")  # not on duty: only looking
+    pump(aws)
+    slack.forget_calls()
+
+    press_claim(card, "U0AMANDA")
+    pump(aws)
+
+    assert "U0BEN" in {call["user_id"] for call in calls_named(slack, "views.publish")}
+
+
+def test_an_open_home_tab_shows_a_patron_who_starts_waiting(aws, slack, twilio):
+    open_home("U0BEN")
+    pump(aws)
+    slack.forget_calls()
+
+    card = sms_card(aws, slack)
+
+    [published] = [call for call in calls_named(slack, "views.publish") if call["user_id"] == "U0BEN"]
+    view = json.loads(published["view"]) if isinstance(published["view"], str) else published["view"]
+    assert close_value(card) in json.dumps(view)  # its Claim button: not "nobody is waiting"

@@ -142,3 +142,13 @@ def test_a_wake_up_that_cannot_be_scheduled_fails_the_invocation_so_that_lambda_
 
     with pytest.raises(jobs.WakeUpNotScheduled):
         invoke("dispatcher", {})
+
+
+def test_a_job_of_a_retired_kind_left_in_the_queue_by_an_older_version_is_dropped_not_dead_lettered(aws, slack):
+    import json
+
+    aws["sqs"].send_message(QueueUrl=aws["queue"], MessageBody=json.dumps({"kind": "nudge", "conversation_id": "c1"}),
+                            MessageGroupId="g", MessageDeduplicationId="old-nudge")
+
+    assert pump(aws) == ["done"]
+    assert queue_depth(aws) == queue_depth(aws, "dlq") == 0 and slack.methods() == []

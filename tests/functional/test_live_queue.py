@@ -10,6 +10,7 @@ from websockets.sync.client import connect
 
 from refdesk import store
 from tests.conftest import close_value, pump
+from tests.functional.test_block_patron import block_payload, interaction
 from tests.functional.test_claim_transfer import pick_transfer, press_claim, sms_card, texts_to
 from tests.functional.test_live import frames, live_api, nothing_more  # noqa: F401 (live_api: a fixture)
 from tests.functional.test_webchat import create_session, poll, press_close, send, staff_reply
@@ -41,7 +42,12 @@ def close(card: dict) -> None:
     press_close(close_value(card))
 
 
-@pytest.mark.parametrize("leave", [press_claim, answer, transfer, close], ids=["claim", "answer", "transfer", "close"])
+def block(card: dict) -> None:
+    assert interaction(block_payload(card))["statusCode"] == 200
+
+
+@pytest.mark.parametrize("leave", [press_claim, answer, transfer, close, block],
+                         ids=["claim", "answer", "transfer", "close", "block"])
 def test_the_second_in_line_is_pushed_place_1_when_the_first_leaves_the_line(aws, slack, leave):
     _, first = waiting_web_chat(aws, slack, "Is the library open on Sunday?")
     second, _ = waiting_web_chat(aws, slack, "Can I renew a laptop loan?")

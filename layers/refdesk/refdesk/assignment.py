@@ -7,7 +7,9 @@ store half is refdesk.store.queue.
   sweep is armed for its first nudge (refdesk.waiting.arm_for_arrival).
   "Must wait" means someone is ahead of them: a patron whose place is 2 or more is told it once
   per wait, on their own channel (settings.queue_position_text, `{position}`); the first in
-  line is not told anything (a librarian on duty sees them first).
+  line is not told anything (a librarian on duty sees them first). While the desk is closed
+  nobody is told a place (nor "shortly"): the after-hours reply says when it opens
+  (refdesk.waiting); a later message of the same wait, once it is open, tells it.
 * Claim (card or Home tab) is one conditional write: of librarians claiming at once exactly one
   wins; the others are told privately who has it. The first staff reply claims the
   conversation too, if nobody has; a reply from someone else is still relayed and the
@@ -26,14 +28,14 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from refdesk import delivery, live, store, waiting
+from refdesk import delivery, lifecycle, live, store, waiting
 from refdesk.errors import Conflict, NotFound
 from refdesk.models import (Author, ClaimJob, Conversation, Delivery, HomeOpenedJob, Message, PatronMessageJob,
                             StaffReplyJob, TransferJob)
 from refdesk.observability import seconds
 from refdesk.settings import get_settings
 from refdesk.slack import api as slack
-from refdesk.slack import cards, home
+from refdesk.slack import home
 from refdesk.store.table import now_iso
 
 logger = Logger(child=True)
@@ -41,15 +43,18 @@ logger = Logger(child=True)
 
 def patron_waiting(conversation: Conversation, job: PatronMessageJob) -> None:
     """A patron message: the conversation waits unless someone has it; the patron learns their
-    place once per wait when someone is ahead of them."""
+    place once per wait when someone is ahead of them and the desk is open."""
     if conversation.claimed_by or not conversation.is_open:
         return
     queue_sk, handled = store.queue.join(conversation.conversation_id, job.at)
     waiting.arm_for_arrival(conversation.conversation_id, queue_sk, job.at)  # a sweep by its first nudge
     if not queue_sk or handled:
         return
+    lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.WAITING))  # the Home tabs list it
     if conversation.channel == "web":
         store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, queue_sk=queue_sk)
+    if waiting.closed_until(job.at) is not None:  # after hours: the after-hours reply says when, not a place
+        return
     place = store.queue.position(queue_sk)
     live.push_status(conversation, {"state": "waiting", "position": place})  # a web chat's open connections
     if store.queue.mark_told(conversation.conversation_id, queue_sk) and place > 1:
@@ -70,8 +75,9 @@ def claim(job: ClaimJob) -> None:
     except Conflict:
         _tell_staff(job.conversation_id, job.user, "That conversation is already closed.")
         return
-    _assigned(conversation, job.user)
-    live.push_places_in_line(conversation)  # also on a retry (not won): the first attempt may have died first
+    # Also on a retry (not won): the first attempt may have died before the views were told.
+    lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.CLAIMED, actors=(job.user,),
+                                        left_line=True))
     logger.info("conversation claimed", extra={"conversation_id": conversation.conversation_id, "won": won})
 
 
@@ -80,14 +86,14 @@ def on_staff_reply(conversation_id: str, job: StaffReplyJob, first_delivery: boo
     it; from anyone but the assignee, the assignee is told (once, on the reply's first delivery).
     The conversation's first reply is measured (FirstResponseTime), once: its retries find
     first_reply_at set."""
-    conversation, won, first_reply = store.queue.claim_by_reply(conversation_id, job.user)
+    conversation, won, first_reply = store.queue.claim_by_reply(conversation_id, job.user, job.ts)
     if conversation is None:
         return
     if first_reply:
         seconds("FirstResponseTime", _waited(conversation))
-    if won:
-        _assigned(conversation, job.user)
-        live.push_places_in_line(conversation)
+    if won:  # also this reply's retry: its first attempt may have died before the views were told
+        lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.CLAIMED, actors=(job.user,),
+                                            left_line=True))
     elif first_delivery and conversation.claimed_by != job.user:
         slack.tell(job.channel, conversation.claimed_by, f"<@{job.user}> also replied to the patron in this "
                    "conversation, which is assigned to you.", thread_ts=job.thread_ts)
@@ -108,8 +114,9 @@ def transfer(job: TransferJob) -> None:
         slack.tell(job.channel, job.user, "Transfer a conversation to a librarian of the library's team.",
                    thread_ts=job.root_ts)
         return
+    press = f"{job.to_user}-{job.action_ts}"
     try:
-        conversation = store.queue.transfer(conversation_id, job.to_user, job.user)
+        conversation = store.queue.transfer(conversation_id, job.to_user, job.user, press)
     except store.queue.AlreadyAssigned:
         slack.tell(job.channel, job.user, f"<@{job.to_user}> already has this conversation.", thread_ts=job.root_ts)
         return
@@ -117,12 +124,13 @@ def transfer(job: TransferJob) -> None:
         slack.tell(job.channel, job.user, "That conversation is already closed.", thread_ts=job.root_ts)
         return
     if job.to_user != job.user:
-        _tell_patron(conversation, f"transfer-{job.to_user}-{job.action_ts}", get_settings().transfer_text)
+        _tell_patron(conversation, f"transfer-{press}", get_settings().transfer_text)
     slack.post(job.channel, f":arrows_counterclockwise: <@{job.to_user}>, <@{job.user}> transferred this "
-               "conversation to you.", thread_ts=job.root_ts)
-    _assigned(conversation, job.to_user, also=job.user)
-    if conversation.claimed_at == conversation.transferred_at:  # nobody had it: the transfer took it from the line
-        live.push_places_in_line(conversation)
+               "conversation to you.", thread_ts=job.root_ts, shows=_note(f"transfer-{press}", conversation))
+    # Nobody had it: the transfer took it from the line, and the web chats behind move up.
+    lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.TRANSFERRED,
+                                        actors=(job.to_user, job.user),
+                                        left_line=conversation.claimed_at == conversation.transferred_at))
     logger.info("conversation transferred", extra={"conversation_id": conversation_id})
 
 
@@ -130,27 +138,14 @@ def home_opened(job: HomeOpenedJob) -> None:
     """The Home tab lists who waits: published only to members of the library's Slack
     (refdesk.staff); anyone else who opens it sees nothing of the desk."""
     if slack.is_library_member(job.user):
+        store.duty.saw_home(job.user)  # republished while it may be open, as the desk changes
         home.publish(job.user)
 
 
-def refresh_card(conversation: Conversation) -> None:
-    """The root card rebuilt for the conversation's state, in place."""
-    if not conversation.slack_ts:
-        return
-    question = next((message.text for message in store.messages.list_after(conversation.conversation_id, limit=10)
-                     if message.author is Author.PATRON), "")
-    reply_to = store.conversations.get_reply_to(conversation.conversation_id)
-    text, blocks, _ = cards.root_card(conversation, question, reply_to)
-    slack.update(conversation.slack_channel, conversation.slack_ts, text, blocks)
-
-
-def _assigned(conversation: Conversation, user: str, also: str = "") -> None:
-    if conversation.channel == "web":
-        name = slack.first_name(user)
-        store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, claimed_name=name)
-        live.push_status(conversation, {"state": "claimed", "by": name})  # "Amanda joined"
-    refresh_card(conversation)
-    home.publish_for_staff(*(person for person in (user, also) if person))
+def _note(message_id: str, conversation: Conversation) -> Message:
+    """A thread line as what it shows, so that a retry finds it posted (Slack message metadata)
+    instead of posting it again."""
+    return Message(message_id=message_id, at=conversation.transferred_at or now_iso(), author=Author.SYSTEM, text="")
 
 
 def _tell_staff(conversation_id: str, user: str, text: str) -> None:

@@ -12,9 +12,9 @@ from refdesk import (assessment, assignment, blocking, departments, erasure, job
                      waiting)
 from refdesk.observability import count, seconds
 from refdesk.models import (AssessJob, BlockPatronJob, ClaimJob, CloseJob, ErasePatronJob, HomeOpenedJob, InviteJob,
-                            Job, NudgeJob, PatronEditJob, PatronMessageJob, QuickReplyJob, RatingJob, RevealJob,
-                            StaffEditJob, StaffOnlyJob, StaffReplyJob, TransferJob, UnblockPatronJob,
-                            job_from_body)
+                            DigestJob, Job, PatronEditJob, PatronMessageJob, QuickReplyJob, RatingJob,
+                            RemoveFromSlackJob, RevealJob, StaffEditJob, StaffOnlyJob, StaffReplyJob, TransferJob,
+                            RetiredJob, UnblockPatronJob, job_from_body)
 
 logger = Logger(child=True)
 
@@ -29,12 +29,13 @@ HANDLERS: dict[type[Job], Callable] = {
     ClaimJob: assignment.claim,
     TransferJob: assignment.transfer,
     HomeOpenedJob: assignment.home_opened,
-    NudgeJob: waiting.nudge,
+    DigestJob: waiting.show_digest,  # the desk's digest of who waits
     BlockPatronJob: blocking.block,
     UnblockPatronJob: blocking.unblock,
     AssessJob: assessment.assess,  # READ and topic on the closed card
     RatingJob: assessment.rate,
     ErasePatronJob: erasure.erase,  # a patron's "delete"
+    RemoveFromSlackJob: erasure.remove_from_slack,  # then, apart, the erased conversation's staff thread
     RevealJob: reveal.reveal,  # Reveal on a redacted patron message
     StaffOnlyJob: staff.tell_refused,  # someone outside the library pressed a staff button
 }
@@ -83,7 +84,11 @@ def run(received: jobs.Received) -> None:
 def _run(received: jobs.Received) -> None:
     job = None
     try:
-        job = job_from_body(received.body)
+        try:
+            job = job_from_body(received.body)
+        except RetiredJob as retired:
+            logger.info("retired job dropped", extra={"kind": str(retired)})
+            return
         if staff.trusts(job):
             HANDLERS[type(job)](job)
         else:

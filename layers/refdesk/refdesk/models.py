@@ -59,7 +59,6 @@ class Conversation:
     closed_at: str = ""
     closed_by: str = ""
     close_finished_at: str = ""  # every step of the close done (card, closing line, counts): refdesk.relay.close
-    nudged_at: str = ""  # the last time the on-duty librarians were nudged about it (refdesk.sweep)
     after_hours: str = ""  # opened while the desk was closed: when it next opens, as the patron was told
     read_level: int = 0  # the READ scale (1-6) staff recorded on the closed card (refdesk.assessment)
     topic: str = ""  # the topic tag staff recorded (a deskconfig topic id)
@@ -297,23 +296,20 @@ class CloseJob(ByStaff, OnCard, Job):
 
 
 @dataclass(frozen=True)
-class NudgeJob(Job):
-    """Remind the on-duty librarians of a conversation nobody has claimed (refdesk.sweep)."""
+class DigestJob(Job):
+    """Show the desk's digest of who waits in the staff channel (refdesk.waiting): one job per
+    sweep's turn (store.nudges.take_digest), never one per conversation."""
 
-    kind: ClassVar[str] = "nudge"
-    conversation_id: str
-    channel: str  # the staff channel
-    thread_ts: str  # the conversation's card
-    nudged_at: str  # the sweep's conditional write: one job per nudge
-    waiting_since: str = ""
+    kind: ClassVar[str] = "digest"
+    swept_at: str  # the turn's conditional write: one job per turn
 
     @property
     def group(self) -> str:
-        return thread_group(self.channel, self.thread_ts)
+        return "desk:digest"  # turns in order: each edits the one standing message
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.conversation_id}:{self.nudged_at}"
+        return f"digest:{self.swept_at}"
 
 
 @dataclass(frozen=True)
@@ -441,22 +437,34 @@ class QuickReplyJob(ByStaff, OnCard, Job):
 
 
 JOB_TYPES: dict[str, type[Job]] = {job.kind: job for job in (PatronMessageJob, StaffReplyJob, StaffEditJob, CloseJob,
-                                                              PatronEditJob, NudgeJob, BlockPatronJob,
+                                                              PatronEditJob, DigestJob, BlockPatronJob,
                                                               UnblockPatronJob, ClaimJob, TransferJob, HomeOpenedJob)}
 
 JOB_TYPES.update({job.kind: job for job in (InviteJob, QuickReplyJob)})  # departments, quick replies
 
+# Kinds an older version queued that nothing runs any more: such a job, still in the queue when
+# the new version is deployed, is done (dropped), not failed into the dead-letter queue.
+RETIRED_KINDS = {"nudge": "replaced by the desk's digest of who waits (refdesk.waiting)"}
+
+
+class RetiredJob(ValueError):
+    """A job of a kind in RETIRED_KINDS."""
+
+
 def job_from_body(body: str) -> Job:
     """The job a queue message carries (fields it no longer has, from a body queued by an older
-    version, are left out). Raises ValueError for anything else."""
+    version, are left out). Raises RetiredJob for a kind nothing runs any more, ValueError for
+    anything else."""
     data = json.loads(body)
-    job_type = JOB_TYPES.get(data.pop("kind", None)) if isinstance(data, dict) else None
+    kind = data.pop("kind", None) if isinstance(data, dict) else None
+    if kind in RETIRED_KINDS:
+        raise RetiredJob(kind)
+    job_type = JOB_TYPES.get(kind)
     if job_type is None:
         raise ValueError("not a RefDesk job")
     if job_type is PatronMessageJob and data.get("message"):
         data["message"] = InboundMessage(**data["message"])
     return _from_item(job_type, data)
-
 
 
 # --- assessment (refdesk.assessment): READ and topic on the closed card, the patron's rating --
@@ -530,7 +538,30 @@ class ErasePatronJob(Job):
         return self.request_id or f"{self.channel}:{self.session_id}"
 
 
-JOB_TYPES[ErasePatronJob.kind] = ErasePatronJob
+@dataclass(frozen=True)
+class RemoveFromSlackJob(Job):
+    """After an erasure deleted a conversation's records: one post of its staff thread (the card,
+    or the bot's post of a patron message) made to read as removed, or, without `ts`, the thread
+    told once. References only (a channel and timestamps), never text."""
+
+    kind: ClassVar[str] = "remove_from_slack"
+    channel: str  # the staff channel
+    root_ts: str  # the conversation's card: its thread
+    ts: str = ""  # the post to edit; "" for the note in the thread
+    erased_at: str = ""  # when the erasure queued it: a retried note looks for itself from then
+
+    @property
+    def group(self) -> str:
+        # Its own group per thread: the edits run in order, and a job failing in the thread (a
+        # reply to the erased patron) does not hold them back.
+        return f"erased:{self.channel}:{self.root_ts}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.channel}:{self.root_ts}:{self.ts or 'note'}"
+
+
+JOB_TYPES.update({job.kind: job for job in (ErasePatronJob, RemoveFromSlackJob)})
 
 
 # --- redaction (refdesk.redaction, refdesk.reveal): Reveal on a redacted patron message -------

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import (assessment, assignment, blocking, channels, contact_card, delivery, departments, live, pictures,
-                     staff, store, waiting)
-from refdesk.errors import Conflict, DeliveryFailed, NotFound, RetryLater
+from refdesk import (assessment, assignment, blocking, channels, delivery, departments, lifecycle, pictures, staff,
+                     store, waiting)
+from refdesk.errors import Conflict, NotFound, RetryLater
 from refdesk.models import (Author, CloseJob, Conversation, Delivery, InboundMessage, Job, Message, PatronEditJob,
                             PatronMessageJob, QuickReplyJob, ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
 from refdesk.observability import count
@@ -299,9 +299,6 @@ def close(job: CloseJob) -> None:
                                                      retention_seconds=get_settings().retention_seconds)
         except Conflict:  # closed meanwhile (another press): that close's steps are finished below
             conversation = store.conversations.get(job.conversation_id)
-        else:
-            if not conversation.claimed_by:  # it was waiting: the web chats behind it move up
-                live.push_places_in_line(conversation)
     elif conversation.close_finished_at:
         slack.tell(job.channel, job.user, "That conversation was already closed.")
         return
@@ -320,6 +317,9 @@ def close(job: CloseJob) -> None:
         if stored.delivery is Delivery.PENDING:  # a retry resumes after the parts already sent
             delivery.send_to_patron(conversation, reply_to, stored, "")
     assessment.offer_rating(conversation)  # Slack Connect: 1-5 in the shared thread, once
+    # Every view: the Home tabs, and the web chats behind it when it was waiting (also on a retry).
+    lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.CLOSED, actors=(job.user,),
+                                        left_line=not conversation.claimed_by))
     store.conversations.retire(conversation.conversation_id)  # its items expire RetentionDays after the close
     store.conversations.finish_close(conversation.conversation_id)
     logger.info("conversation closed", extra={"conversation_id": conversation.conversation_id})

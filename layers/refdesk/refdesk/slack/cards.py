@@ -50,18 +50,20 @@ def heading(conversation: Conversation, reply_to: ReplyTo) -> str:
     return text
 
 
-def root_card(conversation: Conversation, question: str,
-              reply_to: ReplyTo = ReplyTo()) -> tuple[str, list[dict], list[list[dict]]]:
-    """(fallback text, blocks, overflow) for a new conversation. Overflow is question text that
-    did not fit in one message; it is posted in the thread. The question is shown redacted
-    (refdesk.redaction), with Reveal among the actions when something was masked."""
+def root_card(conversation: Conversation, question: str, reply_to: ReplyTo = ReplyTo(), *,
+              blocked_by: str = "") -> tuple[str, list[dict], list[list[dict]]]:
+    """(fallback text, blocks, overflow) for a conversation in its state (`blocked_by`: who
+    blocked its patron). Overflow is question text that did not fit in one message; it is posted
+    in the thread. The question is shown redacted (refdesk.redaction), with Reveal among the
+    actions when something was masked."""
     from refdesk import redaction
 
     redacted = redaction.redact(question)
     question = redacted.text
     first, *overflow = text_blocks(question)
     top, how, state, actions = as_dicts([section(heading(conversation, reply_to)), context(HOW_TO_REPLY),
-                                         state_line(conversation), close_button(conversation.conversation_id)])
+                                         state_line(conversation, blocked_by),
+                                         close_button(conversation.conversation_id)])
     actions["elements"][:0] = [element.to_dict() for element in assignment_elements(conversation)]
     actions["elements"] += desk_help_elements(conversation)  # Invite, "Quick reply…"
     if redacted.changed:
@@ -77,10 +79,13 @@ def root_card(conversation: Conversation, question: str,
 STATE_BLOCK = "state"
 
 
-def state_line(conversation: Conversation) -> ContextBlock:
+def state_line(conversation: Conversation, blocked_by: str = "") -> ContextBlock:
     """Who has the conversation, shown on its card (store.queue keeps it): waiting / claimed by
-    @x / transferred to @y. A closed card says who closed it instead (closed_card)."""
-    if conversation.claimed_by and conversation.transferred_by:
+    @x / transferred to @y / its patron blocked by @z. A closed card says who closed it instead
+    (closed_card)."""
+    if blocked_by:
+        text = f":no_entry_sign: Patron blocked by <@{blocked_by}>: their messages no longer reach the desk"
+    elif conversation.claimed_by and conversation.transferred_by:
         text = (f":arrows_counterclockwise: Transferred to <@{conversation.claimed_by}> "
                 f"by <@{conversation.transferred_by}>")
     elif conversation.claimed_by:

@@ -6,7 +6,8 @@ API:
   publish(user_id)
         views.publish of that view (the dispatcher only: slack.api makes the call)
   publish_for_staff(*also)
-        republish for every librarian on duty and for `also` (after a claim or a transfer)
+        republish for every librarian on duty, every one who opened it lately, and `also`
+        (whenever a conversation changes: refdesk.lifecycle)
   @section(order)
         register a section: fn(user_id, now) -> list[dict] of blocks (slack_sdk's .to_dict()),
         [] to show nothing. Sections render by `order`, then name; the whole view keeps to
@@ -14,8 +15,8 @@ API:
           10  the waiting queue: oldest first, channel, masked patron, waiting time, Claim
           20  blocked patrons (refdesk.blocking): masked label, who blocked, when, Unblock
 
-Republished on `app_home_opened` (a HomeOpenedJob through the queue) and whenever someone
-claims or transfers a conversation. Patron text is never shown here: only the masked label."""
+Republished on `app_home_opened` (a HomeOpenedJob through the queue) and whenever a
+conversation joins the line or changes state (refdesk.lifecycle). Patron text is never shown here: only the masked label."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -64,7 +65,10 @@ def publish(user_id: str) -> None:
 
 
 def publish_for_staff(*also: str) -> None:
-    users = dict.fromkeys([*(str(item.get("user_id", "")) for item in store.duty.on_duty()), *also])
+    """Republish for every librarian on duty, everyone who opened the Home tab lately (it may
+    still be open), and `also`."""
+    users = dict.fromkeys([*(str(item.get("user_id", "")) for item in store.duty.on_duty()),
+                           *store.duty.home_viewers(), *also])
     for user in users:
         if user:
             publish(user)

@@ -26,10 +26,12 @@ from refdesk.store.table import failed_condition, now_iso, table
 BLOCK_SECONDS = 365 * 24 * 3600
 
 
-def block(patron_id: str, *, label: str, channel: str, blocked_by: str, conversation_id: str) -> dict | None:
-    """Block the patron; returns the new block, or None when they were blocked already."""
+def block(patron_id: str, *, label: str, channel: str, blocked_by: str, conversation_id: str,
+          action: str = "") -> dict | None:
+    """Block the patron; returns the new block, or None when they were blocked already. `action`
+    names the press that blocked (a retry of it finds its own block: `get(...)["action"]`)."""
     item = {**keys.block(patron_id), "patron_id": patron_id, "label": label, "channel": channel,
-            "blocked_by": blocked_by, "conversation_id": conversation_id, "blocked_at": now_iso(),
+            "blocked_by": blocked_by, "conversation_id": conversation_id, "action": action, "blocked_at": now_iso(),
             "block_id": secrets.token_hex(8), "expires_at": keys.keep_until(BLOCK_SECONDS)}
     try:
         table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",

@@ -1,8 +1,9 @@
-"""The duty roster.
+"""The duty roster, and who looks at the desk in the app's Home tab.
 
 Access patterns:
   - put a librarian on duty until a time; take them off
-  - list who is on duty now (one Query; expired entries filtered, since TTL deletion lags)"""
+  - list who is on duty now (one Query; expired entries filtered, since TTL deletion lags)
+  - note that a librarian opened the Home tab; list who did within HOME_VIEW_SECONDS (one Query)"""
 from __future__ import annotations
 
 import time
@@ -27,3 +28,19 @@ def on_duty() -> list[dict]:
 
     items = table().query(KeyConditionExpression=Key("pk").eq(keys.DUTY_PK)).get("Items", [])
     return [item for item in items if int(item.get("expires_at", 0)) > time.time()]
+
+
+# A Home tab opened this long ago is still republished when the desk changes: a working day.
+HOME_VIEW_SECONDS = 10 * 3600
+
+
+def saw_home(user_id: str) -> None:
+    table().put_item(Item={**keys.home_viewer(user_id), "user_id": user_id,
+                           "expires_at": int(time.time()) + HOME_VIEW_SECONDS})
+
+
+def home_viewers() -> list[str]:
+    from boto3.dynamodb.conditions import Key
+
+    items = table().query(KeyConditionExpression=Key("pk").eq(keys.HOME_PK)).get("Items", [])
+    return [str(item["user_id"]) for item in items if int(item.get("expires_at", 0)) > time.time()]

@@ -7,6 +7,8 @@
   CONV#{id}             / ID#{message id}    makes storing a message idempotent
   THREAD#{channel}#{ts} / META               a Slack thread -> its conversation
   DUTY                  / USER#{user}        a librarian on duty
+  HOME                  / USER#{user}        a librarian who opened the app's Home tab lately (republished
+                                             when the desk changes, on duty or not: store.duty.home_viewers)
   RATE#{scope}#{key}    / {window}           a rate-limit counter
   OPTOUT#{patron_id}    / META               an SMS patron who texted STOP (keyed hash, never the number)
   CARD#{patron_id}      / META               the library's contact card went to this patron (keyed hash)
@@ -21,14 +23,18 @@
   LIVECONN#{connection} / META               which session and slot a live connection holds ($disconnect)
   SWEEP                 / ARMED              when the next sweep of the waiting queue is due: one item for the
                                              whole desk, written conditionally (store.nudges.arm_sweep)
+  SWEEP                 / DIGEST             the desk's digest of who waits: the last sweep's turn, the standing
+                                             Slack message (store.nudges.take_digest)
 
 Lifetimes: opt-outs, blocks and contact cards keep their own (optouts, blocks, contact_cards),
-live connections theirs (2 h at most: connections), the armed sweep a day after it is due (nudges).
+live connections theirs (2 h at most: connections), the armed sweep a day after it is due, the
+digest a week after its last turn (nudges).
 An open conversation's items keep KEEP_SECONDS; when it closes, every item of its CONV#
 partition and its THREAD# item expire RETENTION_DAYS (settings.retention_days) after the close
 (`retained_until`; conversations.retire). An SMS or Slack Connect session keeps only its closed
-conversations' message ids, for a day after the close (replays; sessions.RECOGNISE_SECONDS), a
-web chat's ends and expires with its token (channels.web.SESSION_LIFETIME).
+conversations' message ids, for a day after the close or the patron's delete (replays;
+sessions.RECOGNISE_SECONDS), a web chat's ends and expires with its token
+(webchat.SESSION_LIFETIME).
 
 A patron message waits on its session item, parked by the claim that accepted it, until the
 dispatcher stores it in the conversation (the job carries only references): one attribute per
@@ -112,6 +118,13 @@ def duty(user_id: str) -> dict:
     return {"pk": DUTY_PK, "sk": f"USER#{user_id}"}
 
 
+HOME_PK = "HOME"
+
+
+def home_viewer(user_id: str) -> dict:
+    return {"pk": HOME_PK, "sk": f"USER#{user_id}"}
+
+
 def rate(scope: str, key: str, window: int) -> dict:
     return {"pk": f"RATE#{scope}#{key}", "sk": str(window)}
 
@@ -189,3 +202,8 @@ def live_connection(connection_id: str) -> dict:
 def sweep_armed() -> dict:
     """The one item saying when the next sweep of the waiting queue is due (store.nudges.arm_sweep)."""
     return {"pk": "SWEEP", "sk": "ARMED"}
+
+
+def desk_digest() -> dict:
+    """The one item of the desk's digest of who waits (store.nudges.take_digest)."""
+    return {"pk": "SWEEP", "sk": "DIGEST"}

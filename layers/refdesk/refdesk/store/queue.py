@@ -25,7 +25,7 @@ widget's poll):
         the Claim button: one conditional UpdateItem, so of any number of librarians claiming
         at once exactly one wins. The same librarian again: (conversation, False). Anyone
         else: raises Taken (.holder = who has it). A closed conversation: Conflict.
-  claim_by_reply(conversation_id, user) -> (Conversation | None, won_now, first_reply_now)
+  claim_by_reply(conversation_id, user, reply_ts) -> (Conversation | None, won_now, first_reply_now)
         a librarian's reply: claims it if nobody has (race-safe: one atomic UpdateItem with
         if_not_exists) and records first_reply_at, saying whether this reply was the first; the
         conversation shows who holds it. None when the conversation is closed or unknown. Once
@@ -160,22 +160,29 @@ def claim(conversation_id: str, user: str) -> tuple[Conversation, bool]:
     return Conversation.from_item(item), True
 
 
-def claim_by_reply(conversation_id: str, user: str) -> tuple[Conversation | None, bool, bool]:
+def claim_by_reply(conversation_id: str, user: str, reply_ts: str = "") -> tuple[Conversation | None, bool, bool]:
     # Every reply after the first finds the conversation claimed and answered, and nothing
-    # unclaims it: a read (a fifth of a write's price) tells so, and nothing is written.
+    # unclaims it: a read (a fifth of a write's price) tells so, and nothing is written. The
+    # reply that answered first is recorded (first_reply_ts): its own retry (the claim's answer
+    # lost, or a call after it failed) is told it won again, so what follows a claim is done.
     item = table().get_item(Key=keys.conversation(conversation_id), ConsistentRead=True).get("Item") or {}
     if item.get("claimed_by") and item.get("first_reply_at"):
-        return Conversation.from_item(item) if item["status"] == Status.OPEN.value else None, False, False
+        if item["status"] != Status.OPEN.value:
+            return None, False, False
+        claimed_by_it = (bool(reply_ts) and item.get("first_reply_ts") == reply_ts and item["claimed_by"] == user
+                         and item.get("claimed_at") == item.get("first_reply_at"))
+        return Conversation.from_item(item), claimed_by_it, False
     now = now_iso()
     try:
         old = table().update_item(
             Key=keys.conversation(conversation_id),
             UpdateExpression="SET claimed_by = if_not_exists(claimed_by, :user), "
                              "claimed_at = if_not_exists(claimed_at, :now), "
-                             "first_reply_at = if_not_exists(first_reply_at, :now) REMOVE queue_pk, queue_sk",
+                             "first_reply_at = if_not_exists(first_reply_at, :now), "
+                             "first_reply_ts = if_not_exists(first_reply_ts, :ts) REMOVE queue_pk, queue_sk",
             ConditionExpression="attribute_exists(pk) AND #status = :open",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":user": user, ":now": now, ":open": Status.OPEN.value},
+            ExpressionAttributeValues={":user": user, ":now": now, ":open": Status.OPEN.value, ":ts": reply_ts},
             ReturnValues="ALL_OLD",
         )["Attributes"]
     except ClientError as error:
@@ -189,23 +196,31 @@ def claim_by_reply(conversation_id: str, user: str) -> tuple[Conversation | None
     return Conversation.from_item(new), won, not old.get("first_reply_at")
 
 
-def transfer(conversation_id: str, to_user: str, by_user: str) -> Conversation:
+def transfer(conversation_id: str, to_user: str, by_user: str, press: str = "") -> Conversation:
+    """Assign the conversation to `to_user`. `press` names the Transfer that does it: its own
+    retry (the answer lost, or a call after it failed) finds the transfer made and gets the
+    conversation back; any other finds it AlreadyAssigned."""
     now = now_iso()
     try:
         item = table().update_item(
             Key=keys.conversation(conversation_id),
             UpdateExpression="SET claimed_by = :to, claimed_at = if_not_exists(claimed_at, :now), "
-                             "transferred_by = :by, transferred_at = :now REMOVE queue_pk, queue_sk",
+                             "transferred_by = :by, transferred_at = :now, transfer_press = :press "
+                             "REMOVE queue_pk, queue_sk",
             ConditionExpression="attribute_exists(pk) AND #status = :open "
                                 "AND (attribute_not_exists(claimed_by) OR claimed_by <> :to)",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":to": to_user, ":by": by_user, ":now": now, ":open": Status.OPEN.value},
+            ExpressionAttributeValues={":to": to_user, ":by": by_user, ":now": now, ":open": Status.OPEN.value,
+                                       ":press": press},
             ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]
     except ClientError as error:
         if not failed_condition(error):
             raise
-        _require_open(old_item(error), error)
+        old = old_item(error)
+        _require_open(old, error)
+        if press and old.get("transfer_press") == press:
+            return Conversation.from_item(old)
         raise AlreadyAssigned("already assigned to that librarian", code="assigned") from error
     return Conversation.from_item(item)
 

@@ -1,0 +1,105 @@
+"""A conversation's lifecycle: its states, the transitions between them, and the one event each
+transition emits, which every view listens to.
+
+    (first patron message) ──> WAITING ──Claim / first reply──> CLAIMED ──Transfer──> TRANSFERRED
+                                  │                               │  ^                    │
+                                  │                               │  └──────Transfer──────┘
+                                  ├──Transfer (takes it from the line)──────────────────> │
+                                  ├──Block──> BLOCKED (the blocker has it)                │
+                                  └──────────────┴──── Close ──> CLOSED <─────────────────┘
+    any state ──the patron's delete──> ERASED
+
+Each transition is one conditional write, made by its use case (store.queue.claim, .transfer,
+.claim_by_reply; store.blocks.block; store.conversations.close; the erasure). The use case then
+calls `changed` with what happened, and the listeners project it onto every view:
+
+    card    the root card in the staff channel, rebuilt in place (chat.update)
+    home    the Home tab of the librarians on duty and of whoever acted (views.publish)
+    widget  a web chat's own status: the session mirror its poll reads, and its live connections
+    line    the web chats waiting behind a conversation that left the line: their new place
+
+A retry that finds its transition already made (its answer was lost, or a Slack call after it
+failed) calls `changed` again, so every view is brought up to date; each listener is
+idempotent. A new view is one more listener in LISTENERS."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable
+
+from aws_lambda_powertools import Logger
+
+from refdesk import live, store
+from refdesk.models import Author, Conversation
+from refdesk.slack import api as slack
+from refdesk.slack import cards, home
+
+logger = Logger(child=True)
+
+
+class Transition(Enum):
+    WAITING = "waiting"  # the patron's first unanswered message: it joined the line
+    CLAIMED = "claimed"  # Claim, or the first reply
+    TRANSFERRED = "transferred"
+    BLOCKED = "blocked"  # the patron blocked: the blocker has the conversation
+    UNBLOCKED = "unblocked"
+    CLOSED = "closed"
+    ERASED = "erased"
+
+
+@dataclass(frozen=True)
+class Changed:
+    """One transition of one conversation, as the views need it."""
+
+    conversation: Conversation  # as the transition's write left it
+    transition: Transition
+    actors: tuple[str, ...] = ()  # the librarians who acted or now have it (their Home tabs)
+    left_line: bool = False  # it stopped waiting just now: the web chats behind it move up
+    blocked_by: str = ""  # BLOCKED: who blocked the patron (the card says so)
+
+
+def changed(event: Changed) -> None:
+    """Every listener, in order: the card first (staff look there), the patron's views last."""
+    for listener in LISTENERS:
+        listener(event)
+    logger.info("conversation changed", extra={"conversation_id": event.conversation.conversation_id,
+                                               "transition": event.transition.value})
+
+
+def refresh_card(event: Changed) -> None:
+    """The root card rebuilt for the conversation's state, in place. A closed card is the close's
+    own (refdesk.relay.close: READ and topic), an erased one the erasure's; a waiting one was
+    posted so."""
+    conversation = event.conversation
+    if (not conversation.slack_ts or not conversation.is_open
+            or event.transition in (Transition.WAITING, Transition.CLOSED, Transition.ERASED)):
+        return
+    question = next((message.text for message in store.messages.list_after(conversation.conversation_id, limit=10)
+                     if message.author is Author.PATRON), "")
+    reply_to = store.conversations.get_reply_to(conversation.conversation_id)
+    text, blocks, _ = cards.root_card(conversation, question, reply_to, blocked_by=event.blocked_by)
+    slack.update(conversation.slack_channel, conversation.slack_ts, text, blocks)
+
+
+def republish_home(event: Changed) -> None:
+    """The waiting line and each librarian's conversations changed: every Home tab on duty."""
+    home.publish_for_staff(*event.actors)
+
+
+def show_widget(event: Changed) -> None:
+    """A web chat's own status: who has it (its poll reads the session mirror; its live
+    connections get it pushed)."""
+    conversation = event.conversation
+    if conversation.channel != "web" or not conversation.is_open or not conversation.claimed_by:
+        return
+    name = slack.first_name(conversation.claimed_by)
+    store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, claimed_name=name)
+    live.push_status(conversation, {"state": "claimed", "by": name})  # "Amanda joined"
+
+
+def move_line_up(event: Changed) -> None:
+    if event.left_line:
+        live.push_places_in_line(event.conversation)
+
+
+LISTENERS: list[Callable[[Changed], None]] = [refresh_card, republish_home, show_widget, move_line_up]
