@@ -407,3 +407,16 @@ def test_an_open_home_tab_shows_a_patron_who_starts_waiting(aws, slack, twilio):
     [published] = [call for call in calls_named(slack, "views.publish") if call["user_id"] == "U0BEN"]
     view = json.loads(published["view"]) if isinstance(published["view"], str) else published["view"]
     assert close_value(card) in json.dumps(view)  # its Claim button: not "nobody is waiting"
+
+
+def test_an_open_home_tab_stops_listing_a_waiting_patron_who_deletes_their_conversation(aws, slack, twilio):
+    card = sms_card(aws, slack)
+    open_home("U0BEN")
+    pump(aws)
+    slack.forget_calls()
+
+    assert text_in("DELETE", From=PATRONS[0])["statusCode"] == 200
+    pump(aws)
+
+    published = [call for call in calls_named(slack, "views.publish") if call["user_id"] == "U0BEN"]
+    assert published and close_value(card) not in json.dumps(published[-1]["view"])

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, jobs, live, store
+from refdesk import channels, jobs, lifecycle, store
 from refdesk.errors import DeliveryFailed, NotFound
 from refdesk.models import (Author, Conversation, ErasePatronJob, InboundMessage, Message, RemoveFromSlackJob,
                             Visibility)
@@ -134,8 +134,9 @@ def _erase_conversation(conversation_id: str) -> None:
         store.erasures.remember_removal_queued(conversation_id)
     store.erasures.delete_conversation(conversation_id, anchor=conversation.anchor,
                                        slack_channel=conversation.slack_channel, slack_ts=conversation.slack_ts)
-    if conversation.is_open and not conversation.claimed_by:  # it left the line: the web chats behind move up
-        live.push_places_in_line(conversation)
+    # The Home tabs stop listing it; if it was waiting, the web chats behind it move up.
+    lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.ERASED,
+                                        left_line=conversation.is_open and not conversation.claimed_by))
 
 
 def _queue_removal_from_slack(conversation: Conversation) -> None:

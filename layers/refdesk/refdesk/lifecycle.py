@@ -90,7 +90,8 @@ def show_widget(event: Changed) -> None:
     """A web chat's own status: who has it (its poll reads the session mirror; its live
     connections get it pushed)."""
     conversation = event.conversation
-    if conversation.channel != "web" or not conversation.is_open or not conversation.claimed_by:
+    if (conversation.channel != "web" or not conversation.is_open or not conversation.claimed_by
+            or event.transition is Transition.ERASED):
         return
     name = slack.first_name(conversation.claimed_by)
     store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, claimed_name=name)
