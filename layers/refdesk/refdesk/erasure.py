@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, jobs, lifecycle, store
+from refdesk import channels, jobs, store
 from refdesk.errors import DeliveryFailed, NotFound
 from refdesk.models import (Author, Conversation, ErasePatronJob, InboundMessage, Message, RemoveFromSlackJob,
                             Visibility)
@@ -134,6 +134,10 @@ def _erase_conversation(conversation_id: str) -> None:
         store.erasures.remember_removal_queued(conversation_id)
     store.erasures.delete_conversation(conversation_id, anchor=conversation.anchor,
                                        slack_channel=conversation.slack_channel, slack_ts=conversation.slack_ts)
+    # The webhooks that take a patron's "delete" import this module: Slack's SDK, which the
+    # lifecycle's views need, is loaded by the dispatcher only, here.
+    from refdesk import lifecycle
+
     # The Home tabs stop listing it; if it was waiting, the web chats behind it move up.
     lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.ERASED,
                                         left_line=conversation.is_open and not conversation.claimed_by))
