@@ -20,12 +20,13 @@ def send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Messa
     """Send a stored outbound message through the patron's channel (or the one it hands the reply
     on to: a web follow-up's e-mail address or phone number), resuming after the parts already
     sent, and show the outcome on the Slack message as a reaction. ✅ means handed to SES, Twilio
-    or Slack, or, for a live web chat with no contact, stored for the widget; ❌ and a note mean
-    the patron cannot be reached (DeliveryFailed). Returns whether it was handed over. Other
+    or Slack, or, for an open web chat with no contact, stored for the widget; ❌ and a note mean
+    the patron cannot be reached (DeliveryFailed: also a reply after a web chat with no contact
+    was closed). Returns whether it was handed over. Other
     errors are raised: the queue retries."""
     live.push_message(conversation, message)  # web chat: to the widget whatever the route; a failed push is no failure
     conversation_id = conversation.conversation_id
-    channel, address = channels.route(conversation.channel, reply_to.address)
+    channel, address = channels.route(conversation.channel, reply_to.address, is_open=conversation.is_open)
     parts = channel.compose(sender, message.text, message.department) if message.department else \
         channel.compose(sender, message.text)
     unsent = range(message.parts_sent, len(parts))

@@ -32,13 +32,13 @@ from refdesk.channels.contract import Channel, Outbound
 CHANNELS = ("sms", "web", "slack_connect")
 
 
-def route(name: str, address: str) -> tuple[Outbound, str]:
+def route(name: str, address: str, *, is_open: bool = True) -> tuple[Outbound, str]:
     """(who delivers, to which address) a reply to a patron of channel `name` whose stored reply
-    address is `address`: the channel itself, unless it has a `route(address)` that hands the
-    reply on (see `web.WebChannel.route`)."""
+    address is `address`, in a conversation open or not: the channel itself, unless it has a
+    `route(address, is_open=…)` that hands the reply on (see `web.WebChannel.route`)."""
     channel = get(name)
     hand_on = getattr(channel, "route", None)
-    return hand_on(address) if hand_on else (channel, address)
+    return hand_on(address, is_open=is_open) if hand_on else (channel, address)
 
 
 def get(name: str) -> Channel:

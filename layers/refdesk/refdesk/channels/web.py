@@ -90,16 +90,18 @@ class WebChannel:
         refdesk.live pushed to its open connections before any channel's send (whatever the
         route). For a live chat (no contact left) that is the hand-over: the reply counts as sent (✅)."""
 
-    def route(self, address: str) -> tuple[Outbound, str]:
+    def route(self, address: str, *, is_open: bool = True) -> tuple[Outbound, str]:
         """Who delivers a reply, and to which address. Every reply is stored first, and the widget
-        shows it to a patron still on the page; with no contact (a live chat) that is all. A
-        follow-up's contact also gets the librarians' replies: an e-mail address through SES
-        (`channels.email`), a phone number by SMS (the SMS channel's own compose and send). A
-        contact that is neither cannot be reached: sending raises DeliveryFailed (❌ and a note)."""
+        shows it to a patron still on the page; with no contact (a live chat) that is all, while
+        the chat is open: after Close nobody would see a librarian's reply, which is then not
+        delivered (❌ and a note, never ✅). A follow-up's contact also gets the librarians'
+        replies: an e-mail address through SES (`channels.email`), a phone number by SMS (the SMS
+        channel's own compose and send). A contact that is neither cannot be reached: sending
+        raises DeliveryFailed (❌ and a note)."""
         from refdesk.channels import email, sms
 
         if not address:
-            return self, ""
+            return (self, "") if is_open else (ENDED, "")
         email_address = email.address(address)
         if email_address:
             return RepliesOnly(email.CHANNEL), email_address
@@ -134,8 +136,19 @@ class Unreachable:
                              "chat window, while still open, shows the reply", code="no_contact")
 
 
+class EndedChat:
+    """A live chat (no contact left) that was closed: its window no longer shows replies."""
+
+    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
+        return [text] if sender else []  # the desk's own lines (the closing one) are stored for the widget
+
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
+        raise DeliveryFailed("the chat had ended, and they left no contact to reach them", code="chat_ended")
+
+
 CHANNEL = WebChannel()
 UNREACHABLE = Unreachable()
+ENDED = EndedChat()
 _PHONE_CHARACTERS = re.compile(r"\+?[\d\s().\-/]+")
 
 
