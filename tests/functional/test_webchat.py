@@ -476,24 +476,6 @@ def test_after_the_librarian_closes_the_chat_is_closed_with_the_closing_text_and
     assert not any("one more thing" in card_text(post) for post in slack.posts())
 
 
-def test_a_reply_after_the_chat_closed_gets_a_cross_and_a_note_not_a_tick(aws, slack):
-    """Closed means closed: the widget shows a chat's replies while it is open; a reply after the
-    close reaches no one who left no contact, and never gets ✅ (issue 16, item 5)."""
-    _, root = open_chat(aws, slack)
-    press_close(close_value(root))
-    pump(aws)
-
-    staff_reply(root, "Oh, and the annex opens at noon.", ts="1800000099.000100")
-    pump(aws)
-
-    outcome = [(call["params"]["timestamp"], call["params"]["name"]) for call in slack.stand_in.calls()
-               if call["method"] == "reactions.add"]
-    assert ("1800000099.000100", "x") in outcome and ("1800000099.000100", "white_check_mark") not in outcome
-    notes = [post["text"] for post in slack.posts() if post.get("thread_ts") == root["answered_ts"]
-             and "Not delivered" in post["text"]]
-    assert len(notes) == 1 and "the chat had ended" in notes[0]
-
-
 # --- errors ----------------------------------------------------------------------------
 
 def test_a_wrong_or_missing_token_is_refused_with_403_and_the_same_answer_whatever_the_reason(aws, slack):

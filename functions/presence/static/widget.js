@@ -422,9 +422,9 @@ async function ensureSession() {
   }
   return r;
 }
-function dropSession(text) {
+function dropSession(text) { // without text: an ended chat's session is over, and it stays ended
   st.session_id = st.token = st.live_url = st.cursor = null;
-  st.closed = false;
+  st.closed = st.closed && !text;
   stopListening();
   if (text) note(text, true);
   save();
@@ -521,7 +521,7 @@ async function poll() {
       var n = ingest(r.data);
       idlePolls = n ? 0 : idlePolls + 1;
       if (catchUp === sock && n < PAGE) catchUp = null; // else read on: a full page, or a socket opened meanwhile
-    } else if (r.status === 403 || r.status === 404) dropSession(ENDED);
+    } else if (r.status === 403 || r.status === 404) dropSession(st.closed ? null : ENDED);
     else if (r.status === 429) next = r.wait;
     else { pollFailures++; next = Math.min(60000, POLL_OPEN * 2 ** pollFailures); }
   } finally {
@@ -582,6 +582,11 @@ function ingest(d) {
     if (typeof q.by === 'string' && q.by !== st.by) { st.by = q.by; note(q.by + ' joined'); }
     if (st.pos !== (q.position | 0)) { st.pos = q.position | 0; applyView(); }
   }
+  if (d.status === 'open' && st.closed) { // a librarian's reply reopened it (read when the page loads)
+    st.closed = false;
+    applyView();
+    connect();
+  }
   if (d.status === 'closed' && !st.closed) {
     st.closed = true;
     stopListening();
@@ -615,6 +620,7 @@ function start() {
   refreshPresence();
   schedulePoll(st.open ? 0 : 1000);
   connect();
+  if (st.closed && st.session_id) poll(); // once: a librarian's reply may have reopened it
   pump();
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) return;

@@ -28,7 +28,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from refdesk import delivery, lifecycle, live, store, waiting
+from refdesk import channels, delivery, lifecycle, live, store, waiting
 from refdesk.errors import Conflict, NotFound
 from refdesk.models import (Author, ClaimJob, Conversation, Delivery, HomeOpenedJob, Message, PatronMessageJob,
                             StaffReplyJob, TransferJob)
@@ -99,6 +99,35 @@ def on_staff_reply(conversation_id: str, job: StaffReplyJob, first_delivery: boo
                    "conversation, which is assigned to you.", thread_ts=job.thread_ts)
 
 
+def reopen_by_reply(conversation: Conversation, job: StaffReplyJob) -> Conversation:
+    """A librarian's reply to a closed conversation takes it back where the patron can still get
+    it: an SMS or Slack Connect patron's session that holds no newer conversation, a web chat
+    whose window still reads it (its session within its lifetime). It is theirs, open again, and
+    every view follows; the patron's next message joins it. Otherwise it stays closed: the reply
+    still goes where it can (SMS, Slack Connect, a follow-up's contact) or gets ❌ (an ended web
+    chat), and a patron who started a newer conversation is pointed out to the librarian.
+    Returns the conversation as it now is. The same reply's retry (an answer lost, a Slack call
+    failed) finds it reopened by that reply and brings the views up to date again."""
+    if conversation.is_open and conversation.reopen_ts != job.ts:
+        return conversation
+    try:
+        conversation = store.conversations.reopen(conversation.conversation_id, job.user, job.ts,
+                                                  channels.get(conversation.channel).release)
+    except Conflict as moved_on:
+        if moved_on.code == "moved_on":
+            slack.tell(job.channel, job.user, "This conversation stays closed: the patron has started a newer "
+                       "one since, and your reply went to them from there. Answer in the newer thread.",
+                       thread_ts=job.thread_ts)
+        return conversation
+    if conversation.reopen_ts != job.ts:  # another reply reopened it just before
+        return conversation
+    slack.post(job.channel, f":leftwards_arrow_with_hook: <@{job.user}> reopened this conversation with a reply.",
+               thread_ts=job.thread_ts, shows=_note(f"reopen-{job.ts}", conversation.claimed_at))
+    lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.REOPENED, actors=(job.user,)))
+    logger.info("conversation reopened", extra={"conversation_id": conversation.conversation_id})
+    return conversation
+
+
 def _waited(conversation: Conversation) -> float:
     """Seconds from the conversation's start (its first patron message, stored) to its first reply."""
     started, answered = (datetime.fromisoformat(moment) for moment in (conversation.created_at,
@@ -126,7 +155,8 @@ def transfer(job: TransferJob) -> None:
     if job.to_user != job.user:
         _tell_patron(conversation, f"transfer-{press}", get_settings().transfer_text)
     slack.post(job.channel, f":arrows_counterclockwise: <@{job.to_user}>, <@{job.user}> transferred this "
-               "conversation to you.", thread_ts=job.root_ts, shows=_note(f"transfer-{press}", conversation))
+               "conversation to you.", thread_ts=job.root_ts,
+               shows=_note(f"transfer-{press}", conversation.transferred_at))
     # Nobody had it: the transfer took it from the line, and the web chats behind move up.
     lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.TRANSFERRED,
                                         actors=(job.to_user, job.user),
@@ -142,10 +172,10 @@ def home_opened(job: HomeOpenedJob) -> None:
         home.publish(job.user)
 
 
-def _note(message_id: str, conversation: Conversation) -> Message:
-    """A thread line as what it shows, so that a retry finds it posted (Slack message metadata)
-    instead of posting it again."""
-    return Message(message_id=message_id, at=conversation.transferred_at or now_iso(), author=Author.SYSTEM, text="")
+def _note(message_id: str, at: str) -> Message:
+    """A thread line as what it shows, so that a retry finds it posted (Slack message metadata,
+    looked for since `at`: when the write it follows was made) instead of posting it again."""
+    return Message(message_id=message_id, at=at or now_iso(), author=Author.SYSTEM, text="")
 
 
 def _tell_staff(conversation_id: str, user: str, text: str) -> None:

@@ -7,10 +7,11 @@ transition emits, which every view listens to.
                                   ├──Transfer (takes it from the line)──────────────────> │
                                   ├──Block──> BLOCKED (the blocker has it)                │
                                   └──────────────┴──── Close ──> CLOSED <─────────────────┘
+    CLOSED ──a librarian's reply, while the patron can still get it──> REOPENED (theirs: as CLAIMED)
     any state ──the patron's delete──> ERASED
 
 Each transition is one conditional write, made by its use case (store.queue.claim, .transfer,
-.claim_by_reply; store.blocks.block; store.conversations.close; the erasure). The use case then
+.claim_by_reply; store.blocks.block; store.conversations.close, .reopen; the erasure). The use case then
 calls `changed` with what happened, and the listeners project it onto every view:
 
     card    the root card in the staff channel, rebuilt in place (chat.update)
@@ -44,6 +45,7 @@ class Transition(Enum):
     BLOCKED = "blocked"  # the patron blocked: the blocker has the conversation
     UNBLOCKED = "unblocked"
     CLOSED = "closed"
+    REOPENED = "reopened"  # a librarian's reply after the close: theirs again
     ERASED = "erased"
 
 

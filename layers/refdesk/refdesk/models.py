@@ -63,6 +63,7 @@ class Conversation:
     read_level: int = 0  # the READ scale (1-6) staff recorded on the closed card (refdesk.assessment)
     topic: str = ""  # the topic tag staff recorded (a deskconfig topic id)
     rating: int = 0  # the patron's optional rating after close (1-5)
+    reopen_ts: str = ""  # the librarian's reply (its Slack ts) that last reopened it (store.conversations.reopen)
 
     @classmethod
     def from_item(cls, item: dict) -> "Conversation":

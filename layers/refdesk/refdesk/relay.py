@@ -189,10 +189,11 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
         if not stored.outcome_shown:
             delivery.show_outcome(conversation_id, job.channel, job.thread_ts, stored)
         return
+    conversation = assignment.reopen_by_reply(store.conversations.get(conversation_id), job)  # after a close
     assignment.on_staff_reply(conversation_id, job, created)  # the first reply claims; the assignee is told
     if stored.delivery is Delivery.PENDING:
-        delivered = delivery.send_to_patron(store.conversations.get(conversation_id),
-                                    store.conversations.get_reply_to(conversation_id), stored, name)
+        delivered = delivery.send_to_patron(conversation, store.conversations.get_reply_to(conversation_id),
+                                            stored, name)
         if delivered:
             _tell_thread_if_late(job.channel, job.thread_ts, stored, "reached the patron")
     elif not stored.outcome_shown:  # handed over, but its reaction failed: added now

@@ -123,6 +123,53 @@ def close(conversation_id: str, closed_by: str, release: sessions.Release,
     return dataclasses.replace(conversation, status=Status.CLOSED, closed_at=now, closed_by=closed_by)
 
 
+class CloseUnfinished(Exception):
+    """A reply to reopen a conversation whose close is still running: tried again once it is done
+    (a close that found its conversation reopened would close it again)."""
+
+
+def reopen(conversation_id: str, user: str, reply_ts: str, release: sessions.Release) -> Conversation:
+    """A librarian's reply (Slack ts `reply_ts`) after the close takes the conversation back:
+    open, theirs, its session pointing at it again, its items kept as an open conversation's
+    (`retire` shortens them at the next close). One transaction. The same reply's retry (the
+    answer lost) finds it made and gets the conversation. Raises Conflict when the session has
+    moved on (code "moved_on": a newer conversation holds it) or its web chat is gone ("ended"),
+    CloseUnfinished while the close is still running."""
+    item = table().get_item(Key=keys.conversation(conversation_id), ConsistentRead=True).get("Item")
+    if not item or expired(item):
+        raise NotFound("no such conversation")
+    conversation = Conversation.from_item(item)
+    if conversation.is_open:
+        return conversation
+    if not conversation.close_finished_at:
+        raise CloseUnfinished(conversation_id)
+    now = now_iso()
+    try:
+        transact([
+            {"Update": {"Key": keys.conversation(conversation_id),
+                        "UpdateExpression": "SET #status = :open, claimed_by = :user, claimed_at = :now, "
+                                            "reopen_ts = :ts, expires_at = :keep "
+                                            "REMOVE closed_at, closed_by, close_finished_at",
+                        "ConditionExpression": "#status = :closed AND attribute_exists(close_finished_at)",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":open": Status.OPEN.value, ":closed": Status.CLOSED.value,
+                                                      ":user": user, ":now": now, ":ts": reply_ts,
+                                                      ":keep": keys.keep_until()}}},
+            sessions.reopen_step(conversation.anchor, conversation_id, release),
+        ])
+    except ClientError as error:
+        if not failed_condition(error):
+            raise
+        again = Conversation.from_item(table().get_item(Key=keys.conversation(conversation_id),
+                                                        ConsistentRead=True).get("Item") or item)
+        if again.is_open:  # reopened meanwhile: by this reply (its answer was lost) or another
+            return again
+        raise Conflict("the patron's session has moved on",
+                       code="ended" if release is sessions.Release.END else "moved_on") from error
+    return dataclasses.replace(conversation, status=Status.OPEN, claimed_by=user, claimed_at=now, reopen_ts=reply_ts,
+                               closed_at="", closed_by="", close_finished_at="")
+
+
 def finish_close(conversation_id: str) -> None:
     """Record that every step of a close is done, so a later press is told it was already closed."""
     table().update_item(Key=keys.conversation(conversation_id), UpdateExpression="SET close_finished_at = :now",

@@ -227,6 +227,23 @@ def release_step(session_id: str, conversation_id: str, release: Release, now: s
                            ":zero": 0}}}
 
 
+def reopen_step(session_id: str, conversation_id: str, release: Release) -> dict:
+    """The transaction item that gives a closed conversation its session back (a librarian's reply
+    reopened it, store.conversations.reopen): an ended web chat's, while its token lives; a
+    forgotten one's, unless a newer conversation holds it. The ids it keeps still recognise replays."""
+    key = keys.session(session_id)
+    if release is Release.END:
+        return {"Update": {"Key": key, "UpdateExpression": "REMOVE closed_at",
+                           "ConditionExpression": "conversation_id = :cid AND attribute_exists(closed_at) "
+                                                  "AND expires_at > :epoch",
+                           "ExpressionAttributeValues": {":cid": conversation_id, ":epoch": int(time.time())}}}
+    return {"Update": {"Key": key, "UpdateExpression": "SET conversation_id = :cid, message_count = :zero, "
+                                                       "expires_at = :keep",
+                       "ConditionExpression": "attribute_not_exists(conversation_id)",
+                       "ExpressionAttributeValues": {":cid": conversation_id, ":zero": 0,
+                                                     ":keep": keys.keep_until()}}}
+
+
 def erase(session_id: str, *, conversation_id: str = "") -> None:
     """A patron's delete (refdesk.erasure). The session keeps only the ids of the messages claimed
     in it, as a forgotten one does (`release_step`): each recognised for RECOGNISE_SECONDS from now
