@@ -169,9 +169,7 @@ def claim_by_reply(conversation_id: str, user: str, reply_ts: str = "") -> tuple
     if item.get("claimed_by") and item.get("first_reply_at"):
         if item["status"] != Status.OPEN.value:
             return None, False, False
-        claimed_by_it = (bool(reply_ts) and item.get("first_reply_ts") == reply_ts and item["claimed_by"] == user
-                         and item.get("claimed_at") == item.get("first_reply_at"))
-        return Conversation.from_item(item), claimed_by_it, False
+        return Conversation.from_item(item), _claimed_by_reply(item, user, reply_ts), False
     now = now_iso()
     try:
         old = table().update_item(
@@ -189,11 +187,19 @@ def claim_by_reply(conversation_id: str, user: str, reply_ts: str = "") -> tuple
         if failed_condition(error):
             return None, False, False
         raise
-    won = not old.get("claimed_by")
+    # The old item of a write whose first answer was lost (the SDK sent it again) is this reply's.
+    again = _claimed_by_reply(old, user, reply_ts)
+    won = not old.get("claimed_by") or again
     new = {**old, "claimed_by": old.get("claimed_by") or user, "claimed_at": old.get("claimed_at") or now,
            "first_reply_at": old.get("first_reply_at") or now}
     new.pop("queue_sk", None)
-    return Conversation.from_item(new), won, not old.get("first_reply_at")
+    return Conversation.from_item(new), won, not old.get("first_reply_at") or again
+
+
+def _claimed_by_reply(item: dict, user: str, reply_ts: str) -> bool:
+    """The conversation was claimed by this very reply (its first write, made before an answer was lost)."""
+    return (bool(reply_ts) and item.get("first_reply_ts") == reply_ts and item.get("claimed_by") == user
+            and item.get("claimed_at") == item.get("first_reply_at"))
 
 
 def transfer(conversation_id: str, to_user: str, by_user: str, press: str = "") -> Conversation:
