@@ -11,9 +11,12 @@ import re
 from datetime import date
 from xml.sax.saxutils import escape
 
-from refdesk import reports
+from refdesk import channels, reports
 
-COLOURS = {"sms": "#1b9e77", "web": "#7570b3", "slack_connect": "#d95f02"}
+# ColorBrewer Dark2 but its grey (in the order that kept each channel its colour), taken in turn by the
+# desk's channels in channels.CHANNELS' order; any other channel is grey.
+PALETTE = ("#1b9e77", "#7570b3", "#d95f02", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
+COLOURS = dict(zip(channels.CHANNELS, PALETTE))
 OTHER_COLOUR = "#666666"
 READ_COLOUR = "#377eb8"
 INK, MUTED, GRID, AXIS = "#222222", "#444444", "#dddddd", "#666666"  # text 16:1 and 9.7:1 on white
@@ -84,7 +87,7 @@ def _y_axis(ticks: list[int], left: float, right: float, top: float, bottom: flo
 
 def _channels(of: reports.Figures) -> list[str]:
     """The channels drawn: the desk's own always, any other only when it has conversations."""
-    return [channel for channel, counts in of.daily.items() if any(counts) or channel in reports.CHANNELS]
+    return [channel for channel, counts in of.daily.items() if any(counts) or channel in channels.CHANNELS]
 
 
 # --- conversations per day, stacked by channel ---------------------------------------------
@@ -92,22 +95,22 @@ def _channels(of: reports.Figures) -> list[str]:
 def volume_svg(of: reports.Figures) -> str:
     width, height, left, right, top, bottom = 900, 360, 64, 884, 72, 290
     days = of.period.days
-    channels = _channels(of)
-    totals = [sum(of.daily[channel][index] for channel in channels) for index in range(len(days))]
+    drawn = _channels(of)
+    totals = [sum(of.daily[channel][index] for channel in drawn) for index in range(len(days))]
     ticks = _ticks(max(totals, default=0))
     scale = (bottom - top) / ticks[-1]
     slot = (right - left) / max(len(days), 1)
-    names = {channel: reports.CHANNEL_NAMES.get(channel, channel) for channel in channels}
+    names = {channel: channels.traits(channel).display_name for channel in drawn}
     body = _y_axis(ticks, left, right, top, bottom, "conversations")
     x = 16.0
-    for channel in channels:  # the legend, in stacking order (bottom first)
+    for channel in drawn:  # the legend, in stacking order (bottom first)
         label = f"{names[channel]} ({of.by_channel.get(channel, 0)})"
         body.append(f'<rect x="{_n(x)}" y="38" width="12" height="12" fill="{COLOURS.get(channel, OTHER_COLOUR)}"/>')
         body.append(_text(x + 17, 48, label, anchor="start", fill=INK))
         x += 17 + 7.2 * len(label) + 20
     for index, day in enumerate(days):
         bar_x, bar_width, base = left + slot * (index + 0.1), max(slot * 0.8, 1), float(bottom)
-        for channel in channels:
+        for channel in drawn:
             count = of.daily[channel][index]
             if not count:
                 continue
@@ -132,7 +135,7 @@ def volume_svg(of: reports.Figures) -> str:
     if not of.total:
         body.append(_text((left + right) / 2, (top + bottom) / 2, "No conversations in this period", size=14))
     busiest = max(range(len(days)), key=lambda index: totals[index], default=None)
-    by_channel = ", ".join(f"{names[channel]} {of.by_channel.get(channel, 0)}" for channel in channels)
+    by_channel = ", ".join(f"{names[channel]} {of.by_channel.get(channel, 0)}" for channel in drawn)
     start, end = of.period.start, of.period.end
     desc = (f"Stacked bars, one per day from {_day(start, start.year != end.year)} to {_day(end, True)}: "
             f"{_plural(of.total)} ({by_channel}).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from refdesk import reports
+from refdesk import channels, reports
 
 # Styles only inline, nothing else at all (the charts are inline SVG markup, not images).
 HEADERS = {
@@ -24,8 +24,8 @@ def html(of: reports.Figures, svgs: dict[str, str]) -> str:
     title = f"Reference desk statistics, {of.period.label}"
     figures = "\n".join(f"<li>{escape(line)}</li>" for line in reports.summary_lines(of))
     charts = "\n".join(f"<figure>{svg}</figure>" for svg in svgs.values())
-    channels = "".join(f"<tr><th scope=row>{escape(reports.CHANNEL_NAMES.get(name, name))}</th><td>{count}</td></tr>"
-                       for name, count in of.by_channel.items())
+    by_channel = "".join(f"<tr><th scope=row>{escape(channels.traits(name).display_name)}</th><td>{count}</td></tr>"
+                         for name, count in of.by_channel.items())
     read = "".join(f"<tr><th scope=row>{level} ({escape(reports.READ_NAMES[level])})</th><td>{count}</td></tr>"
                    for level, count in of.read.items())
     return f"""<!doctype html>
@@ -42,7 +42,7 @@ table{{border-collapse:collapse;margin:1rem 0}} th,td{{padding:.2rem .8rem;borde
 {figures}
 </ul>
 {charts}
-<h2>By channel</h2><table>{channels}</table>
+<h2>By channel</h2><table>{by_channel}</table>
 <h2>READ scale</h2><table>{read}</table>
 </body></html>
 """

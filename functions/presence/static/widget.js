@@ -93,7 +93,7 @@ function save() {
 }
 
 var presence = null, isOpen = false, pollTimer = null, polling = false, pollFailures = 0, idlePolls = 0, sending = false;
-var ws = null, wsFails = 0, wsTimer = null, catchUp = null; // catchUp: an opened socket not yet caught up
+var ws = null, wsFails = 0, wsTimer = null, catchUp = null; // catchUp: a socket not yet caught up
 
 function el(tag, attrs, kids) {
   var e = document.createElement(tag);
@@ -422,7 +422,7 @@ async function ensureSession() {
   }
   return r;
 }
-function dropSession(text) { // without text: an ended chat's session is over, and it stays ended
+function dropSession(text) { // no text: an ended chat stays ended
   st.session_id = st.token = st.live_url = st.cursor = null;
   st.closed = st.closed && !text;
   stopListening();
@@ -449,7 +449,7 @@ async function deliver(m) {
       }
       var code = r.data.error && r.data.error.code;
       if ((r.status === 403 || r.status === 404 || (r.status === 409 && code === 'closed')) && !restarted) {
-        // expired or closed: the message starts a new chat
+        // expired or closed: a new chat
         restarted = true;
         dropSession(r.status === 409 ? ENDED : 'Your earlier chat has expired');
         st.msgs.splice(st.msgs.indexOf(m), 1); // move it below that line
@@ -470,7 +470,7 @@ async function deliver(m) {
   }
 }
 function thanks(contact) {
-  // The opening as the server words it ("Tue 9:00", the library's time zone), never the browser's.
+  // the server's words ("Tue 9:00", library time), never the browser's
   var opens = presence && !presence.open_now && typeof presence.opens === 'string' && presence.opens;
   return 'Thanks \u2014 a librarian will reply by ' + (contact.indexOf('@') > 0 ? 'email ' : 'phone ')
     + (opens ? 'after we open ' + opens : 'as soon as we can') + '. You can add more details here.';
@@ -489,7 +489,7 @@ function newChat() {
   focusFirst();
 }
 
-// the library erases the chat; its 202 says so
+// the library erases the chat (202)
 async function onDelete() {
   if (!confirm('Delete this conversation for good?')) return;
   var r = await api('DELETE', base(), undefined, true);
@@ -498,7 +498,7 @@ async function onDelete() {
   note(String(r.data.message || 'Deleted.'), true);
 }
 
-// Pushed over the live connection while it is open or still being tried; else polling stands in.
+// Pushed while the live connection is open or still tried; else polled.
 function pushed() {
   return ws && ws.readyState === 1 || window.WebSocket && st.live_url && wsFails < LIVE_TRIES;
 }
@@ -520,7 +520,7 @@ async function poll() {
       pollFailures = 0;
       var n = ingest(r.data);
       idlePolls = n ? 0 : idlePolls + 1;
-      if (catchUp === sock && n < PAGE) catchUp = null; // else read on: a full page, or a socket opened meanwhile
+      if (catchUp === sock && n < PAGE) catchUp = null; // else read on
     } else if (r.status === 403 || r.status === 404) dropSession(st.closed ? null : ENDED);
     else if (r.status === 429) next = r.wait;
     else { pollFailures++; next = Math.min(60000, POLL_OPEN * 2 ** pollFailures); }
@@ -533,25 +533,25 @@ function connect() {
   clearTimeout(wsTimer);
   if (ws || !window.WebSocket || !st.live_url || !st.session_id || st.closed) return;
   var sock, opened = 0, pinger;
-  try { sock = ws = new WebSocket(st.live_url); } catch (e) { wsFails = LIVE_TRIES; schedulePoll(0); return; } // unusable URL
+  try { sock = ws = new WebSocket(st.live_url); } catch (e) { wsFails = LIVE_TRIES; schedulePoll(0); return; } // bad URL
   sock.onopen = () => {
     opened = Date.now();
-    pinger = setInterval(() => { sock.send('{"type":"ping"}'); }, PING_MS); // API Gateway drops idle ones after 10 min
-    catchUp = sock; // fetch what came while disconnected, by cursor
+    pinger = setInterval(() => { sock.send('{"type":"ping"}'); }, PING_MS); // idle ones drop after 10 min
+    catchUp = sock; // read what came meanwhile, by cursor
     schedulePoll(0);
   };
   sock.onmessage = (ev) => {
     try { var f = JSON.parse(ev.data) || {}; } catch (e) { return; }
     if (f.type === 'message') ingest({ messages: [f.message] });
-    else if (f.type === 'status') ingest(f); // status and queue, as GET …/messages has them
+    else if (f.type === 'status') ingest(f); // as GET …/messages has them
   };
   sock.onclose = () => {
     clearInterval(pinger);
     if (ws !== sock) return; // hung up on purpose
     ws = catchUp = null;
-    // failing, or dropping within a minute, counts toward falling back to polling
+    // a failure, or a drop within a minute, counts toward polling
     wsFails = opened && Date.now() - opened > 6e4 ? 1 : wsFails + 1;
-    if (opened || wsFails === LIVE_TRIES) schedulePoll(0); // if polling takes over: catch up now
+    if (opened || wsFails === LIVE_TRIES) schedulePoll(0); // polling takes over: catch up
     wsTimer = setTimeout(connect, Math.min(3e5, 1000 * 2 ** wsFails) * (0.5 + Math.random() / 2));
   };
 }
@@ -577,16 +577,12 @@ function ingest(d) {
     if (from !== 'patron' && !isOpen) st.unread++;
   });
   if (typeof d.cursor === 'string' && d.cursor) st.cursor = d.cursor;
-  if ('queue' in d) { // the waiting queue: place in line, then who joined (a pushed message has none)
+  if ('queue' in d) { // place in line, then who joined
     var q = d.queue || {};
     if (typeof q.by === 'string' && q.by !== st.by) { st.by = q.by; note(q.by + ' joined'); }
     if (st.pos !== (q.position | 0)) { st.pos = q.position | 0; applyView(); }
   }
-  if (d.status === 'open' && st.closed) { // a librarian's reply reopened it (read when the page loads)
-    st.closed = false;
-    applyView();
-    connect();
-  }
+  if (d.status === 'open' && st.closed) { st.closed = false; applyView(); connect(); } // reopened by a reply
   if (d.status === 'closed' && !st.closed) {
     st.closed = true;
     stopListening();
@@ -604,7 +600,7 @@ var presenceTimer = null;
 async function refreshPresence() {
   clearTimeout(presenceTimer);
   var r = await api('GET', '/presence', undefined, false, presenceAt), ok = r.status === 200 && (r.data.status === 'available' || r.data.status === 'unavailable');
-  // the script copied elsewhere, or a page's CSP allowing only the API
+  // script copied elsewhere, or a CSP allowing only the API
   if (!ok && r.status !== 429 && presenceAt !== API) { presenceAt = API; return refreshPresence(); }
   if (ok) presence = r.data;
   else if (!presence && r.status !== 429) presence = { status: 'unavailable' };
@@ -620,7 +616,7 @@ function start() {
   refreshPresence();
   schedulePoll(st.open ? 0 : 1000);
   connect();
-  if (st.closed && st.session_id) poll(); // once: a librarian's reply may have reopened it
+  if (st.closed && st.session_id) poll(); // once: a reply may have reopened it
   pump();
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) return;

@@ -5,7 +5,8 @@
   its de-identified transcript is written (refdesk.transcripts, when turned on);
 * on the closed card, the READ scale (1 directional … 6 in-depth research) and a topic tag
   (deskconfig topics), each recorded once with one click;
-* web and Slack Connect patrons may rate the conversation 1-5 after close, once.
+* patrons whose channel asks them (`Traits.rating`: web and Slack Connect) may rate the
+  conversation 1-5 after close, once.
 
 Every step is safe to run again (a retried close, a double click): each count is a conditional
 transaction on the conversation's own marker."""
@@ -17,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import store, transcripts
+from refdesk import channels, store, transcripts
+from refdesk.channels.contract import Rating
 from refdesk.models import AssessJob, Author, Conversation, RatingJob
 from refdesk.observability import count
 from refdesk.shapes import check
@@ -25,7 +27,6 @@ from refdesk.settings import get_settings
 
 logger = Logger(child=True)
 
-RATED_CHANNELS = ("web", "slack_connect")  # SMS patrons are not asked (a text costs them)
 THANKS = "Thank you for your rating!"
 
 
@@ -125,12 +126,12 @@ def _topic_label(topic_id: str) -> str:
 
 
 def offer_rating(conversation: Conversation) -> None:
-    """Slack Connect: 1-5 buttons in the shared thread after the closing line, once. (The widget
-    offers its own when it sees the chat closed.)"""
+    """A channel that rates in the thread (Slack Connect): 1-5 buttons there after the closing line,
+    once. (The widget offers its own when it sees the chat closed.)"""
     from refdesk.slack import api as slack
     from refdesk.slack import cards
 
-    if conversation.channel != "slack_connect":
+    if channels.traits(conversation.channel).rating is not Rating.IN_THREAD:
         return
     reply_to = store.conversations.get_reply_to(conversation.conversation_id)
     channel, _, thread_root = reply_to.address.partition("/")
@@ -145,7 +146,7 @@ def rate(job: RatingJob) -> None:
     from refdesk.slack import api as slack
 
     conversation = store.conversations.get(job.conversation_id)
-    if conversation.channel not in RATED_CHANNELS or conversation.channel != job.channel:
+    if channels.traits(conversation.channel).rating is Rating.NOT_ASKED or conversation.channel != job.channel:
         return
     if job.slack_channel and job.rater != conversation.patron_id:  # pressed in a shared channel by someone else
         logger.info("rating by someone other than the patron ignored", extra={"conversation_id": job.conversation_id})
@@ -167,6 +168,7 @@ def rate_web_chat(session_id: str, token: str, body) -> dict:
     Two AWS calls: the session's conditional rating (store.stats.rate_session), the job that counts
     it. Raises BadRequest (not 1-5), NotFound, Forbidden, Conflict (open, or rated already)."""
     from refdesk import identity, jobs
+    from refdesk.channels import web
     from refdesk.errors import BadRequest, NotFound
 
     rating = check(body, RatingBody, "body")["rating"]
@@ -175,5 +177,5 @@ def rate_web_chat(session_id: str, token: str, body) -> dict:
     if not (session_id.startswith("s") and session_id[1:].isalnum() and len(session_id) < 64):
         raise NotFound("no such chat session")
     conversation_id = store.stats.rate_session(session_id, identity.token_hash(token), rating)
-    jobs.enqueue(RatingJob(conversation_id=conversation_id, rating=rating, channel="web"))
+    jobs.enqueue(RatingJob(conversation_id=conversation_id, rating=rating, channel=web.CHANNEL.name))
     return {"rating": rating}

@@ -51,7 +51,7 @@ def patron_waiting(conversation: Conversation, job: PatronMessageJob) -> None:
     if not queue_sk or handled:
         return
     lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.WAITING))  # the Home tabs list it
-    if conversation.channel == "web":
+    if channels.traits(conversation.channel).shows_status:
         store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, queue_sk=queue_sk)
     if waiting.closed_until(job.at) is not None:  # after hours: the after-hours reply says when, not a place
         return

@@ -9,7 +9,6 @@ offers the same card ("Add to contacts") and the number ("Text us at …") from 
 from __future__ import annotations
 
 import dataclasses
-
 import re
 
 from aws_lambda_powertools import Logger
@@ -73,7 +72,7 @@ def presence_fields(base_url: str) -> dict:
 def send_part(channel, conversation: Conversation, message: Message, address: str, part: str, index: int) -> None:
     """Send one part of an outbound message through the patron's channel (which, told the stored
     message, may find the part sent by an earlier attempt). The first part of the first librarian
-    reply an SMS patron ever gets carries the contact card."""
+    reply a patron ever gets carries the contact card, on a channel that sends it (SMS)."""
     shows = dataclasses.replace(message, parts_sent=index)  # as it stands before this part
     if index != 0 or not _card_due(channel, conversation, message):
         channel.send(address, part, shows=shows)
@@ -89,8 +88,11 @@ def send_part(channel, conversation: Conversation, message: Message, address: st
 
 def _card_due(channel, conversation: Conversation, message: Message) -> bool:
     settings = get_settings()
-    sms_patron = conversation.channel == "sms" and getattr(channel, "name", "") == "sms"
-    if not sms_patron or message.author is not Author.LIBRARIAN or not settings.send_contact_card:
+    # Sent by the patron's own channel when it sends the card (SMS), never by one it handed the reply
+    # on to (a web follow-up's reply by SMS).
+    by_own_channel = getattr(channel, "name", "") == conversation.channel
+    card_channel = by_own_channel and channel.traits.sends_contact_card
+    if not card_channel or message.author is not Author.LIBRARIAN or not settings.send_contact_card:
         return False
     if not url(settings):
         logger.warning("contact card not sent: neither PUBLIC_BASE_URL nor API_URL is set")

@@ -48,7 +48,6 @@ from refdesk.store.table import now_iso
 
 logger = Logger(child=True)
 
-REQUEST_WORDS = frozenset({"delete"})
 # True when the widget shows it (the erasure is queued) and when the dispatcher sends it (the
 # records are gone, the staff thread's edits may still be waiting for Slack).
 CONFIRMATION = ("Your conversations with the library are being deleted, from our records and from what library "
@@ -61,16 +60,13 @@ THREAD_NOTE = (":wastebasket: This conversation was removed at the patron's requ
 # chat.update answers that retrying cannot change: the post is gone, or the bot may no longer edit it.
 GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found", "is_archived", "not_in_channel",
                   "edit_window_closed"})
-# A Slack Connect session is a shared thread, which other members of the partner may write in too:
-# it goes with the conversations it anchors, never just because one member asked.
-SHARED_SESSIONS = frozenset({"slack_connect"})
 
 
 # --- the webhook half ---------------------------------------------------------------------
 
 def is_request(message: InboundMessage) -> bool:
     """Whether the patron's whole message asks to delete their conversations."""
-    return not message.media and message.text.strip().casefold() in REQUEST_WORDS
+    return not message.media and message.text.strip().casefold() in channels.traits(message.channel).delete_words
 
 
 def request(message: InboundMessage) -> None:
@@ -109,7 +105,7 @@ def erase(job: ErasePatronJob) -> None:
     for conversation_id in conversation_ids:
         _erase_conversation(conversation_id)
     own_sessions = set(session_ids)
-    if job.channel not in SHARED_SESSIONS:
+    if not channels.traits(job.channel).shared_session:  # a shared one goes with its conversations only
         own_sessions.add(job.session_id)
     for session_id in sorted(own_sessions):
         store.sessions.erase(session_id)

@@ -13,29 +13,19 @@ import os
 import re
 import time
 
+from refdesk import channels
 from refdesk.settings import get_settings
 
 
 def patron_id(channel: str, address: str) -> str:
-    return keyed_hash(channel, normalize(channel, address))
+    """The patron's keyed hash, of the address as their channel spells it (`Traits.patron_address`)."""
+    return keyed_hash(channel, channels.traits(channel).patron_address(address))
 
 
 def keyed_hash(kind: str, value: str) -> str:
     key = get_settings().secret("patron_id_key").encode()
     digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
     return base64.b32encode(digest[:20]).decode().lower()
-
-
-def normalize(channel: str, address: str) -> str:
-    """One spelling per address, so that a patron keeps one hash: a phone number's digits after
-    "+" (spaces, dots, dashes and brackets dropped; the international prefix 00 read as "+");
-    anything else trimmed and lower-cased."""
-    if channel == "sms":
-        digits = re.sub(r"\D", "", address)
-        if address.strip().startswith("+"):
-            return f"+{digits}"
-        return f"+{digits[2:]}" if digits.startswith("00") else digits
-    return address.strip().lower()
 
 
 def new_id(prefix: str) -> str:

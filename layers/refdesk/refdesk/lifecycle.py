@@ -30,7 +30,7 @@ from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from refdesk import live, store
+from refdesk import channels, live, store
 from refdesk.models import Author, Conversation
 from refdesk.slack import api as slack
 from refdesk.slack import cards, home
@@ -92,8 +92,8 @@ def show_widget(event: Changed) -> None:
     """A web chat's own status: who has it (its poll reads the session mirror; its live
     connections get it pushed)."""
     conversation = event.conversation
-    if (conversation.channel != "web" or not conversation.is_open or not conversation.claimed_by
-            or event.transition is Transition.ERASED):
+    if (not channels.traits(conversation.channel).shows_status or not conversation.is_open
+            or not conversation.claimed_by or event.transition is Transition.ERASED):
         return
     name = slack.first_name(conversation.claimed_by)
     store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, claimed_name=name)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from refdesk import clients
+from refdesk import channels, clients
 from refdesk.errors import Forbidden
 from refdesk.settings import get_settings
 from refdesk.store import stats
@@ -37,8 +37,6 @@ PERIOD_WORDS = (*PERIODS, "term")
 # A report link opens for a week; it names a period, never a person.
 LINK_SECONDS = 7 * 24 * 3600
 MAX_TOKEN_LENGTH = 400
-CHANNELS = ("sms", "web", "slack_connect")  # the order of the columns, the legend, the CSV
-CHANNEL_NAMES = {"sms": "SMS", "web": "Web chat", "slack_connect": "Slack Connect"}
 WAIT_LABELS = {"under_1m": "under 1 min", "1_5m": "1–5 min", "5_15m": "5–15 min", "15_60m": "15–60 min",
                "1_24h": "1–24 h", "over_24h": "over 24 h"}
 READ_NAMES = {1: "directional", 2: "brief", 3: "some effort", 4: "considerable effort", 5: "extensive",
@@ -145,10 +143,11 @@ def figures(of: Period) -> Figures:
 
 
 def summarize(days: list[stats.DailyStats], of: Period) -> Figures:
-    channels = list(CHANNELS) + sorted({name for day in days for name in day.conversations} - set(CHANNELS))
+    # The desk's channels first, in their order (the columns, the legend), then any other counted.
+    names = [*channels.CHANNELS, *sorted({name for day in days for name in day.conversations} - set(channels.CHANNELS))]
     index = {day: position for position, day in enumerate(of.days)}
-    daily = {channel: [0] * len(index) for channel in channels}
-    by_channel = dict.fromkeys(channels, 0)
+    daily = {channel: [0] * len(index) for channel in names}
+    by_channel = dict.fromkeys(names, 0)
     histogram = {label: 0 for label, _ in stats.WAIT_BUCKETS}
     read = {level: 0 for level in stats.READ_LEVELS}
     ratings = {rating: 0 for rating in stats.RATINGS}
@@ -223,7 +222,7 @@ def busiest_hours(of: Figures, count: int = 3) -> list[str]:
 
 def summary_lines(of: Figures) -> list[str]:
     """The key figures, one per line (Slack mrkdwn, also the HTML report's list)."""
-    channels = ", ".join(f"{CHANNEL_NAMES.get(name, name)} {count}" for name, count in of.by_channel.items())
+    by_channel = ", ".join(f"{channels.traits(name).display_name} {count}" for name, count in of.by_channel.items())
     patrons = of.new_patrons + of.repeat_patrons
     repeat_share = f" ({round(100 * of.repeat_patrons / patrons)}% repeat)" if patrons else ""
     median = WAIT_LABELS.get(of.wait_median or "", "–")
@@ -231,7 +230,7 @@ def summary_lines(of: Figures) -> list[str]:
     rating = (f"{of.rating_mean:.2f} / 5 from {of.rated} rating{'s' if of.rated != 1 else ''}"
               if of.rating_mean is not None else "no ratings yet")
     lines = [
-        f"Conversations: {of.total} ({channels})",
+        f"Conversations: {of.total} ({by_channel})",
         f"Patrons: {of.new_patrons} new, {of.repeat_patrons} repeat{repeat_share}",
         f"Wait to first reply: median {median}, average {duration_text(of.wait_mean_seconds)} "
         f"({of.wait_count} answered)",
@@ -259,7 +258,7 @@ def summary_blocks(of: Figures, link: str) -> tuple[str, list[dict]]:
 
 # --- the monthly CSV ---------------------------------------------------------------------------
 
-CSV_FIXED = (["date", *[f"conversations_{name}" for name in CHANNELS], "conversations_total", "new_patrons",
+CSV_FIXED = (["date", *[f"conversations_{name}" for name in channels.CHANNELS], "conversations_total", "new_patrons",
               "repeat_patrons", "wait_answered", "wait_seconds_total", "wait_seconds_mean",
               *[f"wait_{label}" for label, _ in stats.WAIT_BUCKETS], "duration_count", "duration_seconds_total",
               "duration_seconds_mean", *[f"read_{level}" for level in stats.READ_LEVELS],
@@ -270,7 +269,7 @@ def monthly_csv(days: list[stats.DailyStats], of: Period) -> str:
     """One row per day of the period (zeros where nothing was counted), then a `total` row.
     Columns: CSV_FIXED, any other channel, topic_{id}, and how_{0-167} (hour of week, Monday 00h = 0)."""
     by_day = {day.day: day for day in days if of.start <= day.day <= of.end}
-    extra_channels = sorted({name for day in by_day.values() for name in day.conversations} - set(CHANNELS))
+    extra_channels = sorted({name for day in by_day.values() for name in day.conversations} - set(channels.CHANNELS))
     topics = sorted({topic for day in by_day.values() for topic in day.topics})
     header = [*CSV_FIXED, *[f"conversations_{name}" for name in extra_channels],
               *[f"topic_{topic}" for topic in topics], *[f"how_{hour}" for hour in range(168)]]
@@ -290,20 +289,20 @@ def _csv_row(name: str, days: list[stats.DailyStats], extra_channels: list[str],
     def mean(amount: int, count: int) -> str:
         return f"{amount / count:.1f}" if count else ""
 
-    channels = {channel: total(lambda day, c=channel: day.conversations.get(c, 0))
-                for channel in (*CHANNELS, *extra_channels)}
+    conversations = {channel: total(lambda day, c=channel: day.conversations.get(c, 0))
+                     for channel in (*channels.CHANNELS, *extra_channels)}
     wait_sum, wait_n = total(lambda day: day.wait_seconds_sum), total(lambda day: day.wait_count)
     duration_sum, duration_n = total(lambda day: day.duration_seconds_sum), total(lambda day: day.duration_count)
     ratings = {rating: total(lambda day, r=rating: day.ratings.get(r, 0)) for rating in stats.RATINGS}
     rated = sum(ratings.values())
-    return [name, *[channels[channel] for channel in CHANNELS], sum(channels.values()),
+    return [name, *[conversations[channel] for channel in channels.CHANNELS], sum(conversations.values()),
             total(lambda day: day.new_patrons), total(lambda day: day.repeat_patrons),
             wait_n, wait_sum, mean(wait_sum, wait_n),
             *[total(lambda day, b=label: day.wait_histogram.get(b, 0)) for label, _ in stats.WAIT_BUCKETS],
             duration_n, duration_sum, mean(duration_sum, duration_n),
             *[total(lambda day, level=level: day.read.get(level, 0)) for level in stats.READ_LEVELS],
             *ratings.values(), f"{sum(r * n for r, n in ratings.items()) / rated:.2f}" if rated else "",
-            *[channels[channel] for channel in extra_channels],
+            *[conversations[channel] for channel in extra_channels],
             *[total(lambda day, t=topic: day.topics.get(t, 0)) for topic in topics],
             *[total(lambda day, h=hour: day.hour_of_week.get(h, 0)) for hour in range(168)]]
 

@@ -34,7 +34,8 @@ LOCAL = "local"  # never deployed: the local stack and the tests set it; AWS run
 
 # The line a patron gets when a librarian closes the conversation, worded for the channel
 # they use: a web patron starts a new chat, an SMS patron texts again (the defaults of
-# CLOSING_TEXT, WEB_CLOSING_TEXT and SLACK_CONNECT_CLOSING_TEXT below).
+# CLOSING_TEXT, WEB_CLOSING_TEXT and SLACK_CONNECT_CLOSING_TEXT below). Each channel's line is
+# the setting named `{channel}_closing_text` (Settings.closing_text).
 CLOSING_TEXTS = {
     "sms": "This conversation is closed. Text us any time with a new question.",
     "web": "This chat is closed. Start a new chat here any time you have another question.",
@@ -238,12 +239,6 @@ class Settings:
         return cls(**{item.name: read_setting(item, env.get(item.metadata["env"])) for item in fields(cls)})
 
     @property
-    def closing_texts(self) -> dict[str, str]:
-        """The closing line per channel."""
-        return {"sms": self.sms_closing_text, "web": self.web_closing_text,
-                "slack_connect": self.slack_connect_closing_text}
-
-    @property
     def email_from(self) -> str:
         """The address replies are e-mailed from: SES_FROM_ADDRESS, else the sender identity
         when it is an address; "" when e-mail replies are not set up."""
@@ -264,8 +259,9 @@ class Settings:
         return bool(team) and team in self.slack_team_ids
 
     def closing_text(self, channel: str) -> str:
-        """The closing line for a patron on this channel."""
-        return self.closing_texts.get(channel) or DEFAULT_CLOSING_TEXT
+        """The closing line for a patron on this channel: its setting `{channel}_closing_text`, found
+        by its name (the channels' adapters import this module, so it cannot ask them)."""
+        return getattr(self, f"{channel}_closing_text", "") or DEFAULT_CLOSING_TEXT
 
     @property
     def retention_seconds(self) -> int:

@@ -18,15 +18,19 @@ The contract, in the order a conversation uses it:
 A channel may hand some replies on to another (`route`, optional): the web chat's offline form
 leaves an e-mail address (`channels.email`, SES) or a phone number (`channels.sms`).
 
-The contract's types are in `channels.contract`. Adding a channel means: one adapter module
-here that implements the contract and is listed
-in `CHANNELS`, its routing (a handler in functions/ that parses, verifies and calls
-`conversations.accept`), and its template.yaml entries (route, function, permissions)."""
+Everything else the desk knows about a channel is what its adapter declares as its `traits`
+(`contract.Traits`: its display name, delete words, how its addresses are spelled for the
+patron's keyed hash, rating, contact card, shared sessions, status shown to the patron): the
+rest of the layer asks `traits(name)` and never compares a channel's name. A channel's closing
+line is the setting `{name}_closing_text` (refdesk.settings, which cannot import this package).
+
+The contract's types are in `channels.contract`. Adding a channel: docs/ARCHITECTURE.md,
+"Adding a patron channel"."""
 from __future__ import annotations
 
 import importlib
 
-from refdesk.channels.contract import Channel, Outbound
+from refdesk.channels.contract import Channel, Outbound, Traits
 
 # Each channel's name is its adapter's module here.
 CHANNELS = ("sms", "web", "slack_connect")
@@ -47,3 +51,9 @@ def get(name: str) -> Channel:
     if name not in CHANNELS:
         raise KeyError(name)
     return importlib.import_module(f"{__name__}.{name}").CHANNEL
+
+
+def traits(name: str) -> Traits:
+    """What channel `name` declares about itself. A name that is not a patron channel (one retired
+    since its conversations were counted) has the default traits, displayed as its name."""
+    return get(name).traits if name in CHANNELS else Traits(display_name=name)

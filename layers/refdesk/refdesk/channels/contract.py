@@ -1,16 +1,51 @@
 """The contract every patron channel implements (see refdesk.channels for what each step means),
-apart from the channels' registry so that an adapter can name it without importing the registry."""
+and the traits it declares, apart from the channels' registry so that an adapter can name them
+without importing the registry."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Callable, Mapping, Protocol
 
 from refdesk.models import InboundMessage, Message
 from refdesk.store.sessions import Release
 
 
+class Rating(StrEnum):
+    """Whether and where a patron is asked to rate a closed conversation 1-5 (refdesk.assessment)."""
+    NOT_ASKED = "not asked"
+    BY_CLIENT = "by client"  # the patron's own client offers it when it sees the conversation closed
+    IN_THREAD = "in thread"  # 1-5 buttons posted in the patron's Slack thread after the closing line
+
+
+def trimmed_lower_case(address: str) -> str:
+    """The spelling of an address that is not a phone number."""
+    return address.strip().lower()
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What the rest of the desk knows about a channel, declared by its adapter (`Channel.traits`)
+    so that nothing outside refdesk.channels tells channels apart by name."""
+    display_name: str  # how the Home tab and the reports name the channel
+    # A whole message (trimmed, case-folded) that asks to delete the patron's conversations (refdesk.erasure).
+    delete_words: frozenset[str] = frozenset()
+    # One spelling per address, so that a patron keeps one keyed hash and is counted once (refdesk.identity).
+    patron_address: Callable[[str], str] = trimmed_lower_case
+    rating: Rating = Rating.NOT_ASKED
+    sends_contact_card: bool = False  # the first librarian reply a patron gets carries the library's vCard
+    # Others may write in the patron's session too: the patron's erasure takes it only with the
+    # conversations it anchors (refdesk.erasure).
+    shared_session: bool = False
+    # The patron's client reads the conversation's state (place in line, who has it) from the session
+    # (store.queue.mirror_to_session), and its live connections get it pushed.
+    shows_status: bool = False
+
+
 class Channel(Protocol):
     name: str
     release: Release
+    traits: Traits
 
     def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage | None:
         """The patron's message, or None when it is not for the desk."""

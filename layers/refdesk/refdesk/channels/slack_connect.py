@@ -22,6 +22,7 @@ import re
 from typing import Any, Mapping
 
 from refdesk import identity, store
+from refdesk.channels.contract import Rating, Traits
 from refdesk.errors import BadRequest, DeliveryFailed
 from refdesk.models import InboundMessage, Message
 from refdesk.settings import get_settings
@@ -117,6 +118,10 @@ def readable(slack_text: str, files: int = 0) -> str:
 class SlackConnectChannel:
     name = NAME
     release = Release.FORGET
+    # The session is a shared thread, which other members of the partner may write in too: it goes
+    # with the conversations it anchors, never just because one member asked for the erasure.
+    traits = Traits(display_name="Slack Connect", delete_words=frozenset({"delete"}), rating=Rating.IN_THREAD,
+                    shared_session=True)
 
     def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage | None:
         """`fields` is the message event (type message: a new message, thread_broadcast or

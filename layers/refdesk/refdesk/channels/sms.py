@@ -19,6 +19,7 @@ from typing import Mapping
 from aws_lambda_powertools import Logger
 
 from refdesk import identity, jobs, store
+from refdesk.channels.contract import Traits
 from refdesk.errors import BadRequest, DeliveryFailed
 from refdesk.models import InboundMessage, Message
 from refdesk.settings import get_settings
@@ -87,6 +88,15 @@ def twiml(message: str = "") -> str:
     return response.to_xml(xml_declaration=True)
 
 
+def same_number(address: str) -> str:
+    """One spelling per phone number, so that a patron keeps one keyed hash: its digits after "+"
+    (spaces, dots, dashes and brackets dropped; the international prefix 00 read as "+")."""
+    digits = re.sub(r"\D", "", address)
+    if address.strip().startswith("+"):
+        return f"+{digits}"
+    return f"+{digits[2:]}" if digits.startswith("00") else digits
+
+
 def split(text: str, limit: int = MAX_SMS) -> list[str]:
     """Parts of at most `limit` characters, cut at whitespace where possible."""
     parts = []
@@ -101,6 +111,10 @@ def split(text: str, limit: int = MAX_SMS) -> list[str]:
 class SmsChannel:
     name = "sms"
     release = Release.FORGET
+    # DELETE is not one of Twilio's keywords, so it reaches the desk. A patron is not asked for a
+    # rating: a text costs them.
+    traits = Traits(display_name="SMS", delete_words=frozenset({"delete"}), patron_address=same_number,
+                    sends_contact_card=True)
 
     def parse(self, fields: Mapping[str, str], session_id: str = "") -> InboundMessage | None:
         """Only the fields RefDesk needs are checked; Twilio adds others without notice. None for

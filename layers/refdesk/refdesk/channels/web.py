@@ -40,17 +40,15 @@ The live connection (an API Gateway WebSocket API; refdesk.live, functions/live)
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping, NotRequired, TypedDict
+from typing import Any, Mapping, NotRequired, TypedDict
 
 from refdesk import identity, store
+from refdesk.channels.contract import Outbound, Rating, Traits
 from refdesk.errors import BadRequest, DeliveryFailed, NotFound, PayloadTooLarge
 from refdesk.models import InboundMessage, Message
 from refdesk.settings import get_settings
 from refdesk.shapes import check
 from refdesk.store.sessions import Release
-
-if TYPE_CHECKING:
-    from refdesk.channels.contract import Outbound
 
 MAX_TEXT = 2000
 MAX_FIELD = 200
@@ -67,6 +65,9 @@ class ChatMessage(TypedDict):
 class WebChannel:
     name = "web"
     release = Release.END
+    # The widget's "Delete this conversation" is its own request (refdesk.webchat), not a word; the
+    # widget offers the rating when it sees the chat closed, and shows its place in line and who has it.
+    traits = Traits(display_name="Web chat", rating=Rating.BY_CLIENT, shows_status=True)
 
     def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage:
         check(fields, ChatMessage, "body")

@@ -25,13 +25,12 @@ from typing import Callable
 from slack_sdk.models.blocks import (ButtonElement, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject,
                                      SectionBlock)
 
-from refdesk import store
+from refdesk import channels, store
 from refdesk.slack.actions import CLAIM_ACTION, UNBLOCK_ACTION
 from refdesk.slack.text import escape
 
 VIEW_BLOCK_LIMIT = 100
 WAITING_SHOWN = 40
-CHANNEL_NAMES = {"sms": "SMS", "web": "Web chat", "slack_connect": "Slack Connect"}
 
 Section = Callable[[str, datetime], list[dict]]
 _sections: list[tuple[int, str, Section]] = []
@@ -93,7 +92,7 @@ def waiting_queue(user_id: str, now: datetime) -> list[dict]:
     if not waiting:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Nobody is waiting. :tada:")]))
     for place, conversation in enumerate(waiting[:WAITING_SHOWN], start=1):
-        channel = CHANNEL_NAMES.get(conversation.channel, conversation.channel)
+        channel = channels.traits(conversation.channel).display_name
         text = (f"*{place}.* *{escape(conversation.label)}* · {channel} · waiting "
                 f"{waited(conversation.waiting_since or conversation.created_at, now)}")
         blocks.append(SectionBlock(block_id=f"waiting:{conversation.conversation_id}", text=MarkdownTextObject(
@@ -117,7 +116,7 @@ def blocked_patrons(user_id: str, now: datetime) -> list[dict]:
         return []
     blocks = [HeaderBlock(text="Blocked patrons")]
     for item in blocked[:BLOCKED_SHOWN]:
-        channel = CHANNEL_NAMES.get(item["channel"], item["channel"])
+        channel = channels.traits(item["channel"]).display_name
         by = f" by <@{item['blocked_by']}>" if item["blocked_by"] else ""
         ago = waited(item["blocked_at"], now)
         text = f"*{escape(item['label'])}* · {escape(channel)} · blocked{by} {ago if ago == 'just now' else ago + ' ago'}"
