@@ -94,8 +94,9 @@ class WebChannel:
     def route(self, address: str, *, is_open: bool = True) -> tuple[Outbound, str]:
         """Who delivers a reply, and to which address. Every reply is stored first, and the widget
         shows it to a patron still on the page; with no contact (a live chat) that is all, while
-        the chat is open: after Close nobody would see a librarian's reply, which is then not
-        delivered (❌ and a note, never ✅). A follow-up's contact also gets the librarians'
+        the chat is open (a reply after Close reopens it while its session lives:
+        assignment.reopen_by_reply); once it has ended nobody would see a librarian's reply, which
+        is then not delivered (❌ and a note, never ✅). A follow-up's contact also gets the librarians'
         replies: an e-mail address through SES (`channels.email`), a phone number by SMS (the SMS
         channel's own compose and send). A contact that is neither cannot be reached: sending
         raises DeliveryFailed (❌ and a note)."""
