@@ -17,9 +17,11 @@ and counts (the machine is noisy: compare numbers from the same run only).
    the local stack's moto) as a ratio to a fresh process's `import boto3` and the same AWS calls
    sent raw (captured from a first invocation, sent with fresh ids). Reported, no goal.
 5. The AWS cost of 1,000 conversations of 10 messages per channel, from the counted requests,
-   Lambda GB-seconds, storage and log bytes, at the on-demand prices in PRICES; web chat with the
-   widget polling, and on its live connection (the WebSocket API's events fed to the real handler,
-   the dispatcher's pushes counted). Goal for the live connection: at most $0.10.
+   DynamoDB's capacity units (item sizes, indexes, consistency: DynamoCapacity), Lambda
+   GB-seconds, storage and log bytes, at the on-demand prices in PRICES; web chat with the widget
+   polling by its cursor, and on its live connection (the WebSocket API's events fed to the real
+   handler, the dispatcher's pushes counted); then where one conversation's units, invocations and
+   requests come from, by function. Goal for the live connection: at most $0.10.
 6. Issue 18, the monthly bill by service: idle (no conversation), read from template.yaml with its
    default parameters (alarms and the metrics they watch, dashboards, schedules, the queues Lambda
    polls, custom metrics published at idle; `monthly_bill(None)` computes it without the stack),
@@ -161,29 +163,139 @@ WIDGET_PAGE_REQUESTS = (WIDGET_SCRIPT, WIDGET_PRESENCE)
 
 
 class CallCounter:
-    """Counts every botocore API call, by (service, operation), into the current bucket."""
+    """Counts every botocore API call, by (service, operation), into the current bucket, and
+    within a bucket the capacity units of each DynamoDB call (DynamoCapacity), by ("read" |
+    "write", the function `where` names: the one running it). Outside a bucket (the timed warm
+    rounds) nothing is sized."""
 
     def __init__(self):
         self.calls: collections.Counter = collections.Counter()
-        self.transact_items = 0
+        self.units: collections.Counter = collections.Counter()
+        self.sizing = False
 
-    def install(self) -> None:
+    def install(self, where) -> None:
         from botocore.client import BaseClient
 
-        original, counter = BaseClient._make_api_call, self
+        original, counter, capacity = BaseClient._make_api_call, self, DynamoCapacity()
 
         def counting(client, operation, params):
-            counter.calls[(client.meta.service_model.service_name, operation)] += 1
-            if operation == "TransactWriteItems":
-                counter.transact_items += len(params.get("TransactItems", []))
-            return original(client, operation, params)
+            service = client.meta.service_model.service_name
+            counter.calls[(service, operation)] += 1
+            if not counter.sizing or service != "dynamodb" or operation not in DYNAMODB_WRITES + DYNAMODB_READS:
+                return original(client, operation, params)
+            if operation in DYNAMODB_READS:
+                answer = original(client, operation, params)
+                counter.units["read", where()] += capacity.read_units(operation, params, answer)
+                return answer
+            targets = capacity.targets(operation, params)
+            before = [capacity.item(table, key) for table, key, _ in targets]
+            try:
+                return original(client, operation, params)
+            finally:  # a write whose condition failed is billed too
+                counter.units["write", where()] += sum(
+                    capacity.write_units(table, old, capacity.item(table, key), twice=twice)
+                    for (table, key, twice), old in zip(targets, before))
 
         BaseClient._make_api_call = counting
 
     @contextmanager
     def bucket(self):
-        self.calls, self.transact_items = collections.Counter(), 0
-        yield self
+        self.calls, self.units, self.sizing = collections.Counter(), collections.Counter(), True
+        try:
+            yield self
+        finally:
+            self.sizing = False
+
+
+DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems")
+DYNAMODB_READS = ("GetItem", "Query")
+WRITE_UNIT_BYTES, READ_UNIT_BYTES, INDEX_ENTRY_OVERHEAD_BYTES = 1024, 4096, 100
+
+
+class DynamoCapacity:
+    """DynamoDB's on-demand capacity units for calls to the embedded moto (in this process), item
+    sizes as moto measures them (attribute names and values). A write: a unit per KB of the
+    larger of the item before and after it (also when its condition fails), twice in a
+    transaction, and for each global secondary index an entry of which it adds, removes or
+    changes (a changed index key: removed and added), a unit per KB of the entry (its keys,
+    projected attributes and 100 bytes), once also in a transaction. A read: a unit per 4 KB
+    read, half when eventually consistent; a GetItem the whole item, a Query the items it answers
+    (those a filter drops or a COUNT only counts are not sized: a small partition is one unit)."""
+
+    def __init__(self):
+        from moto.dynamodb.models import dynamodb_backends
+
+        from local.template import ACCOUNT_ID, REGION
+
+        self.backend = dynamodb_backends[ACCOUNT_ID][REGION]
+
+    @staticmethod
+    def targets(operation: str, params: dict) -> list[tuple[str, dict, bool]]:
+        """(table, key or item, whether in a transaction) of each item the write touches."""
+        if operation != "TransactWriteItems":
+            return [(params["TableName"], params.get("Key") or params["Item"], False)]
+        return [(body["TableName"], body.get("Key") or body["Item"], True)
+                for entry in params["TransactItems"] for body in entry.values()]
+
+    def item(self, table: str, key: dict):
+        """A copy of the item as moto holds it now (which a write changes in place), None when
+        absent; `key` may be the whole item."""
+        from boto3.dynamodb.types import TypeSerializer
+
+        schema = self.backend.get_table(table)
+        typed = {name: value if isinstance(value, dict) else TypeSerializer().serialize(value)
+                 for name, value in key.items() if name in (schema.hash_key_attr, schema.range_key_attr)}
+        return copy.deepcopy(self.backend.get_item(table, typed))
+
+    def write_units(self, table: str, before, after, *, twice: bool) -> int:
+        """The item's units (twice in a transaction), then its index entries' (once: an index is
+        kept up to date as after any write)."""
+        units = _units(max(_size(before), _size(after)), WRITE_UNIT_BYTES) * (2 if twice else 1)
+        for index in self.backend.get_table(table).global_indexes:
+            old, new = _index_entry(index, before), _index_entry(index, after)
+            if old == new:
+                continue
+            if old and new and all(old[name] == new[name] for name in index.schema_key_attrs):
+                units += _units(max(_entry_size(old), _entry_size(new)), WRITE_UNIT_BYTES)
+            else:
+                units += sum(_units(_entry_size(entry), WRITE_UNIT_BYTES) for entry in (old, new) if entry)
+        return units
+
+    def read_units(self, operation: str, params: dict, answer: dict) -> float:
+        from boto3.dynamodb.types import TypeSerializer
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        if operation == "GetItem":
+            size = _size(self.item(params["TableName"], params["Key"]))
+        else:
+            size = sum(len(name.encode()) + DynamoType(TypeSerializer().serialize(value)).size()
+                       for item in answer.get("Items", []) for name, value in item.items())
+        return _units(size, READ_UNIT_BYTES) * (1 if params.get("ConsistentRead") else 0.5)
+
+
+def _units(size: int, unit_bytes: int) -> int:
+    return max(1, math.ceil(size / unit_bytes))
+
+
+def _size(item) -> int:
+    return item.size() if item is not None else 0
+
+
+def _index_entry(index, item) -> dict | None:
+    """The attributes of `item` a global secondary index holds, None when it is not in the index."""
+    if item is None or any(name not in item.attrs for name in index.schema_key_attrs):
+        return None
+    projection = index.projection.get("ProjectionType", "ALL")
+    if projection == "ALL":
+        return dict(item.attrs)
+    kept = set(index.schema_key_attrs) | set(index.table_key_attrs)
+    if projection == "INCLUDE":
+        kept |= set(index.projection.get("NonKeyAttributes", []))
+    return {name: value for name, value in item.attrs.items() if name in kept}
+
+
+def _entry_size(entry: dict) -> int:
+    return INDEX_ENTRY_OVERHEAD_BYTES + sum(len(name.encode()) + value.size() for name, value in entry.items())
 
 
 class CallCapture:
@@ -324,6 +436,7 @@ class Stack:
         self.wake_ups = Server(LambdaApi(self.template.function_arns(resolve)))
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.wake_ups.url
         self.durations: dict[str, list[float]] = collections.defaultdict(list)
+        self.running = ""  # the function being invoked (CallCounter's `where`)
         [self.live_api] = self.template.websocket_apis()
         from refdesk import clients
 
@@ -347,8 +460,11 @@ class Stack:
         return self.invoke(function, build_event(request, route, params, f"127.0.0.1:{self.port}"))
 
     def invoke(self, function: str, event: dict):
-        started = time.perf_counter()
-        result = self.invoker.invoke(function, event)
+        started, self.running = time.perf_counter(), function
+        try:
+            result = self.invoker.invoke(function, event)
+        finally:
+            self.running = ""
         self.durations[function].append(time.perf_counter() - started)
         return result
 
@@ -428,12 +544,12 @@ class Driver:
         return self.slack_post("SlackCommandsFunction", "/slack/commands", urlencode(form),
                                "application/x-www-form-urlencoded")
 
-    def web(self, method: str, path: str, body: dict | None = None, token: str = ""):
+    def web(self, method: str, path: str, body: dict | None = None, token: str = "", query: str = ""):
         headers = {"content-type": "application/json", "origin": self.env["PUBLIC_BASE_URL"]}
         if token:
             headers["authorization"] = f"Bearer {token}"
         result = self.stack.http("WebChatFunction", method, path, json.dumps(body) if body is not None else "",
-                                 headers)
+                                 headers, query)
         return json.loads(result["body"]) if result.get("body") else {}
 
     def root_card(self) -> dict:
@@ -772,11 +888,13 @@ def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, chann
     """Counts for one conversation of 5 patron messages and 5 replies, then Close. A web chat is
     open CHAT_OPEN_MINUTES, the widget polling every `poll_seconds` or on its `live` connection:
     $connect, the read it makes when a connection opens, a ping every LIVE_PING_SECONDS, the
-    dispatcher's pushes, $disconnect. Logs at the template's level: the handlers' lines and EMF
-    records, each invocation's platform lines (LAMBDA_PLATFORM_LOG) and the access log's lines,
-    with the custom metrics published."""
+    dispatcher's pushes, $disconnect. The widget reads by the cursor it keeps: one poll after each
+    job finds what it stored, the others find nothing new. Logs at the template's level: the
+    handlers' lines and EMF records, each invocation's platform lines (LAMBDA_PLATFORM_LOG) and the
+    access log's lines, with the custom metrics published. DynamoDB in capacity units
+    (DynamoCapacity), by the function that used them."""
     totals = collections.Counter()
-    http_requests = invocations = websocket_messages = connection_minutes = 0
+    http_requests = invocations = websocket_messages = connection_minutes = finding_polls = 0
     gb_seconds = 0.0
     stack.durations.clear()
     pushed_before = stack.pushes.units
@@ -787,30 +905,42 @@ def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, chann
         else:
             session = driver.web("POST", "/chat/sessions", {})
             http_requests += 1
-            path = f"/chat/sessions/{session['session_id']}/messages"
+            path, cursor = f"/chat/sessions/{session['session_id']}/messages", ""
 
             def send(text):
                 return driver.web("POST", path, {"text": text, "client_id": uuid.uuid4().hex},
                                   session["token"])
+
+            def read():  # GET …/messages as the widget makes it, after the cursor it keeps
+                nonlocal cursor
+                cursor = driver.web("GET", path, token=session["token"],
+                                    query=urlencode({"after": cursor}) if cursor else "")["cursor"]
             if live:
                 connection = driver.live_connect(session["live_url"])
-                driver.web("GET", path, token=session["token"])
+                read()
                 http_requests += 1
+
+        def job_done():  # the dispatcher drains the job; a poll finds what it stored
+            nonlocal invocations, http_requests, finding_polls
+            invocations += stack.drain()
+            if poll_seconds:
+                read()
+                http_requests += 1
+                finding_polls += 1
         for n in range(5):
             send(f"question {n}")
             http_requests += 1
-            invocations += stack.drain()
+            job_done()
             driver.staff_reply(driver.root_card()["ts"], f"answer {n}")
             http_requests += 1
-            invocations += stack.drain()
+            job_done()
         driver.close(driver.root_card())
         http_requests += 1
-        invocations += stack.drain()
-        if poll_seconds:
-            polls = int(CHAT_OPEN_MINUTES * 60 / poll_seconds)
-            repeated(stack, counter, "WebChatFunction", lambda: driver.web("GET", path, token=session["token"]), polls,
-                     tally)
-            http_requests += polls
+        job_done()
+        if poll_seconds:  # the rest of the polls find nothing new
+            unchanged = int(CHAT_OPEN_MINUTES * 60 / poll_seconds) - finding_polls
+            repeated(stack, counter, "WebChatFunction", read, unchanged, tally)
+            http_requests += unchanged
         if live:
             pings = CHAT_OPEN_MINUTES * 60 // LIVE_PING_SECONDS
             repeated(stack, counter, "LiveFunction", lambda: driver.live_ping(connection), pings, tally)
@@ -819,7 +949,7 @@ def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, chann
             websocket_messages = stack.pushes.units - pushed_before + 2 * pings + 2
             connection_minutes = CHAT_OPEN_MINUTES
         totals.update(counter.calls)
-        transact_items = counter.transact_items
+        units = counter.units.copy()
     for name, durations in stack.durations.items():
         gb_seconds += sum(durations) * stack.functions[name].memory_mb / 1024
         invocations += len(durations) if name != "DispatcherFunction" else 0
@@ -829,21 +959,23 @@ def conversation_costs(stack: Stack, driver: Driver, counter: CallCounter, chann
     log_events = tally.events + invocations * platform_events + access_lines
     log_bytes = (tally.bytes + invocations * platform_bytes + http_requests * access["http"]
                  + (websocket_messages * access["websocket"]) + log_events * LOG_EVENT_OVERHEAD_BYTES)
-    return {"calls": totals, "http": http_requests, "invocations": invocations,
-            "gb_seconds": gb_seconds, "transact_items": transact_items, "websocket_messages": websocket_messages,
-            "connection_minutes": connection_minutes, "log_events": log_events, "log_bytes": log_bytes,
-            "metrics": set(tally.metrics)}
+    return {"calls": totals, "units": units, "http": http_requests, "invocations": invocations,
+            "invocations_by_function": {name: len(durations) for name, durations in stack.durations.items()},
+            "gb_seconds": gb_seconds, "websocket_messages": websocket_messages,
+            "pushed": stack.pushes.units - pushed_before, "connection_minutes": connection_minutes,
+            "log_events": log_events, "log_bytes": log_bytes, "metrics": set(tally.metrics)}
 
 
 def repeated(stack: Stack, counter: CallCounter, function: str, operation, times: int,
              tally: LogTally | None = None) -> None:
     """Runs `operation` (a poll, a ping: the same each time) once and counts it `times`: its AWS
-    calls, its function's time and the log lines it wrote (`tally`)."""
-    before = counter.calls.copy()
+    calls and capacity units, its function's time and the log lines it wrote (`tally`)."""
+    before, units_before = counter.calls.copy(), counter.units.copy()
     logged = (tally.events, tally.bytes) if tally else (0, 0)
     operation()
-    for key, count in (counter.calls - before).items():
-        counter.calls[key] += count * (times - 1)
+    for tally_of, earlier in ((counter.calls, before), (counter.units, units_before)):
+        for key, count in (tally_of - earlier).items():
+            tally_of[key] += count * (times - 1)
     stack.durations[function] += [stack.durations[function][-1]] * (times - 1)
     if tally:
         tally.events += (tally.events - logged[0]) * (times - 1)
@@ -884,10 +1016,9 @@ def presence_invocations(stack: Stack, page_views: int) -> collections.Counter:
 
 def dollars(costs: dict) -> dict:
     """Service -> dollars per 1,000 conversations like the one `costs` counted (conversation_costs)."""
-    calls, transact = costs["calls"], costs["transact_items"]
-    writes = sum(n for (service, op), n in calls.items() if service == "dynamodb" and op in
-                 ("PutItem", "UpdateItem", "DeleteItem")) + 2 * transact
-    reads = sum(n for (service, op), n in calls.items() if service == "dynamodb" and op in ("GetItem", "Query")) * 0.5
+    calls = costs["calls"]
+    writes = sum(n for (kind, _), n in costs["units"].items() if kind == "write")
+    reads = sum(n for (kind, _), n in costs["units"].items() if kind == "read")
     sqs = sum(n for (service, _), n in calls.items() if service == "sqs")
     s3_puts = sum(n for (service, op), n in calls.items() if service == "s3" and not op.startswith(("Get", "Head")))
     s3_gets = sum(n for (service, op), n in calls.items() if service == "s3" and op.startswith(("Get", "Head")))
@@ -906,6 +1037,26 @@ def dollars(costs: dict) -> dict:
         "CloudWatch Logs": costs.get("log_bytes", 0) / 1e9 * PRICES["cloudwatch_logs_gb_ingested"],
     }
     return {name: value * 1000 for name, value in parts.items()}  # per 1,000 conversations
+
+
+def sources_lines(costs_by_channel: dict[str, dict]) -> list[str]:
+    """Where one conversation's billed units come from: DynamoDB capacity units and Lambda
+    invocations by function, SQS requests by operation, WebSocket messages pushed and in all."""
+
+    def by(counts: dict) -> str:
+        parts = ", ".join(f"{name.removesuffix('Function')} {count:g}"
+                          for name, count in sorted(counts.items()) if count)
+        return f"{sum(counts.values()):g}" + (f" ({parts})" if parts else "")
+
+    lines = ["| one conversation | DynamoDB write units | read units | Lambda invocations | SQS requests | "
+             "WebSocket messages (pushed) |", "|---|---|---|---|---|---|"]
+    for name, costs in costs_by_channel.items():
+        units = {kind: {function: n for (of_kind, function), n in costs["units"].items() if of_kind == kind}
+                 for kind in ("write", "read")}
+        sqs = {operation: n for (service, operation), n in costs["calls"].items() if service == "sqs"}
+        lines.append(f"| {name} | {by(units['write'])} | {by(units['read'])} | {by(costs['invocations_by_function'])} "
+                     f"| {by(sqs)} | {costs['websocket_messages']} ({costs['pushed']}) |")
+    return lines
 
 
 def per_1000_for_the_bill(costs_by_channel: dict[str, dict]) -> dict:
@@ -1486,7 +1637,7 @@ def bench(options: argparse.Namespace, show) -> int:
         return 0
     counter = CallCounter()
     stack = Stack()
-    counter.install()
+    counter.install(where=lambda: stack.running)
     driver = Driver(stack)
     failures, totals = [], {}
     try:
@@ -1544,6 +1695,7 @@ def bench(options: argparse.Namespace, show) -> int:
                 totals[name] = sum(parts.values())
                 show(f"| {name} | " + " | ".join(f"${value:.4f}" for value in parts.values())
                      + f" | ${totals[name]:.4f} |")
+            show("\n" + "\n".join(sources_lines(costs_by_channel)))
             logs = {name: costs["log_bytes"] / costs["log_events"] for name, costs in costs_by_channel.items()}
             show(f"\nA web chat is open {CHAT_OPEN_MINUTES} minutes. On its live connection the widget reads the "
                  f"conversation once when it connects and pings every {LIVE_PING_SECONDS} s; every frame the "

@@ -758,6 +758,28 @@ def test_polls_per_session_are_limited(aws, monkeypatch):
     assert poll(other)["status"] == "open"
 
 
+def test_polls_that_find_nothing_new_are_not_counted_but_refused_at_the_limit(aws, slack, monkeypatch):
+    from refdesk import webchat
+
+    monkeypatch.setattr(webchat, "POLLS_PER_SESSION", (2, LONG_WINDOW))
+    session = create_session()
+    send(session, "first question")
+    pump(aws)
+    cursor = poll(session)["cursor"]  # from the start: counted
+
+    unchanged = [poll(session, cursor)["cursor"] for _ in range(5)]  # nothing new: not counted
+    send(session, "second question")
+    pump(aws)
+    found = poll(session, cursor)  # a message after the cursor: counted, the limit reached
+    limited = invoke("webchat", poll_event(session, found["cursor"]))
+
+    assert unchanged == [cursor] * 5
+    assert [message["text"] for message in found["messages"]] == ["second question"]
+    assert_rate_limited(limited)
+    [counter] = [item for item in table_items() if item["pk"].startswith("RATE#polls-session#")]
+    assert counter["hits"] == 2
+
+
 # --- CORS ------------------------------------------------------------------------------
 
 def test_an_allowed_origin_is_echoed_on_success(aws):

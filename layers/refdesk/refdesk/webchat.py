@@ -22,12 +22,18 @@ SESSION_LIFETIME = 24 * 3600
 SESSIONS_PER_ADDRESS = (30, 3600)
 SENDS_PER_SESSION = (12, 60)
 SENDS_PER_ADDRESS = (120, 60)
+# Polls that read something: from the start, or finding messages after their cursor (see
+# list_messages).
 POLLS_PER_SESSION = (60, 60)
 
 
-def _limit(scope: str, key: str, rule: tuple[int, int]) -> None:
+def _limit(scope: str, key: str, rule: tuple[int, int], *, counted: bool = True) -> None:
+    """Refuse past the rule; `counted=False` only checks (a read, not the counter's write)."""
     limit, window = rule
-    store.limits.count_hit(scope, key, window_seconds=window, limit=limit)
+    if counted:
+        store.limits.count_hit(scope, key, window_seconds=window, limit=limit)
+    else:
+        store.limits.check_under(scope, key, window_seconds=window, limit=limit)
 
 
 def _address_key(source_ip: str) -> str:
@@ -61,9 +67,14 @@ def post_message(session_id: str, token: str, body: Mapping[str, Any], source_ip
 def list_messages(session_id: str, token: str, after: str) -> dict:
     check_session_id(session_id)
     session = store.sessions.get(session_id, identity.token_hash(token))
-    _limit("polls-session", session_id, POLLS_PER_SESSION)
-    messages = store.messages.list_after(session["conversation_id"], after=_decode_cursor(after),
-                                         visibility=Visibility.PATRON)
+    cursor = _decode_cursor(after)
+    # The widget's usual poll finds nothing after its cursor: refused while the session is at its
+    # limit, it is not counted (the counter's write costs ten reads that check it). A read from
+    # the start is counted before it is made, one that finds messages once it has.
+    _limit("polls-session", session_id, POLLS_PER_SESSION, counted=not cursor)
+    messages = store.messages.list_after(session["conversation_id"], after=cursor, visibility=Visibility.PATRON)
+    if cursor and messages:
+        _limit("polls-session", session_id, POLLS_PER_SESSION)
     return {
         "messages": [message_view(message) for message in messages],
         "cursor": _encode_cursor(messages[-1].sort_key) if messages else after,
