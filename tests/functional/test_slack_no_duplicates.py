@@ -208,7 +208,7 @@ def test_a_429_the_client_does_not_wait_out_raises_retry_later_with_slacks_pause
     assert channel(slack) == []
 
 
-def test_posts_paced_within_the_channels_limit_are_never_refused(slack, monkeypatch):
+def test_posts_paced_within_the_channels_limit_are_never_refused(aws, slack, monkeypatch):
     slack.limit_posts(5, burst=3)  # one more than the client's burst: room for network jitter
     monkeypatch.setenv("SLACK_POSTS_PER_SECOND", "5")
     monkeypatch.setenv("SLACK_POST_BURST", "2")

@@ -1,6 +1,7 @@
-"""Slack pacing and "nothing doubled" in refdesk.slack.api, without AWS: the per-channel token
-bucket, posts that carry metadata naming the stored message they show, and the look-up a retry
-makes before posting again (against the Slack stand-in, through the real WebClient)."""
+"""Slack pacing and "nothing doubled" in refdesk.slack.api: the per-channel token bucket (the
+pace when the table gives no turn; the shared turns: test_shared_pacing.py), posts that carry
+metadata naming the stored message they show, and the look-up a retry makes before posting again
+(against the Slack stand-in, through the real WebClient)."""
 from __future__ import annotations
 
 import threading
@@ -91,7 +92,7 @@ def test_threads_sharing_a_bucket_keep_to_its_rate_together():
     assert time.monotonic() - started >= 10 / 50 - 0.01  # the first is free, each other one 1/50 s apart
 
 
-def test_posts_into_one_channel_are_paced_and_another_channel_is_not_held_up(slack, monkeypatch):
+def test_posts_into_one_channel_are_paced_and_another_channel_is_not_held_up(aws, slack, monkeypatch):
     monkeypatch.setenv("SLACK_POSTS_PER_SECOND", "4")
     monkeypatch.setenv("SLACK_POST_BURST", "2")
     api.get_settings.cache_clear()

@@ -138,7 +138,7 @@ class Settings:
     slack_team_ids: tuple[str, ...] = setting("SLACK_TEAM_ID", (), "SlackTeamId", """The library's own Slack
         workspace (T…; for an Enterprise Grid org, each workspace whose members are staff, and the org's E… id).
         Only its members act as staff (refdesk.staff); none set: nobody does.""")
-    # Posts into one Slack channel, paced per process (refdesk.slack.api).
+    # Posts into one Slack channel, in turns shared by every dispatcher copy (refdesk.slack.api).
     slack_posts_per_second: float = setting("SLACK_POSTS_PER_SECOND", 1.0, "SlackPostsPerSecond", """Posts a
         second into one Slack channel (Slack takes about one a second per channel); 0: not paced.""",
                                             read=_at_least(0, float))

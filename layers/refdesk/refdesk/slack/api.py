@@ -8,10 +8,16 @@ answer never came back, so it first looks for the post (conversations.replies in
 conversations.history for a root card, include_all_metadata) and uses what it finds; a first
 attempt posts at once.
 
-Pacing: posts into one channel wait for a per-process token bucket (SLACK_POSTS_PER_SECOND,
-bursts of SLACK_POST_BURST; Slack allows about one a second per channel). A 429 that asks for
-a short pause is waited out in-process, once (slack.rate_limits.ShortPauseRetry); a longer one raises RetryLater
-so the queue tries the job again after the pause."""
+Pacing: posts into one channel take turns shared by every copy of the dispatcher, however many
+run at once (store.pacing: one conditional write a post; SLACK_POSTS_PER_SECOND, bursts of
+SLACK_POST_BURST; Slack allows about one a second per channel). A turn further away than
+LONGEST_TURN_WAIT_SECONDS is not taken: RetryLater, so the job comes back when the channel's
+queue has moved instead of sleeping through its invocation. When the table cannot give a turn
+(boto3 has retried it: a throttle passes, and a post sent unpaced meanwhile could be refused), the
+channel is paced by this process's token bucket for LOCAL_PACE_SECONDS, each post counted
+(SlackPacedLocally): posts go on, if the copies together may then go over Slack's rate. A 429
+that asks for a short pause is waited out in-process, once (slack.rate_limits.ShortPauseRetry);
+a longer one raises RetryLater so the queue tries the job again after the pause."""
 from __future__ import annotations
 
 import functools
@@ -21,15 +27,19 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Callable
 
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.errors import SlackApiError
 
 from refdesk import clients, jobs
 from refdesk.errors import RetryLater
 from refdesk.models import Message
+from refdesk.observability import count
 from refdesk.settings import get_settings
 from refdesk.slack.cards import text_blocks
 from refdesk.slack.rate_limits import retry_after
 from refdesk.slack.text import escaped_chunks
+from refdesk.store import pacing
 
 SENT, FAILED, INTERNAL = "white_check_mark", "x", "lock"
 # Metadata event types: a post showing a stored message (or one part of it), and RefDesk's note
@@ -39,6 +49,14 @@ NOTE_EVENT = "refdesk_note"
 # A post is never older than its message, give or take the clocks of Slack and the dispatcher.
 CLOCK_SKEW_SECONDS = 60
 LOOKUP_PAGE_SIZE = 100
+# A job is taken with refdesk.dispatch.RESERVE_MILLIS (35 s) of its invocation left, and may post
+# a few times (a card, pictures): a post waits this long for its channel's turn at most.
+LONGEST_TURN_WAIT_SECONDS = 10
+# After the table failed to give a turn, the channel is paced in-process this long before it is
+# asked again: an outage costs a failed call a minute, not one per post.
+LOCAL_PACE_SECONDS = 60
+
+logger = Logger(child=True)
 
 
 def _slack():
@@ -86,17 +104,29 @@ class TokenBucket:
 
 
 _buckets: dict[str, TokenBucket] = {}  # per channel, for this process (a Lambda container)
+_paced_locally_until: dict[str, float] = {}  # channel -> when to ask the table for turns again (monotonic)
 clients.on_reset(_buckets.clear)  # the rate and burst are settings: read again after a reset
+clients.on_reset(_paced_locally_until.clear)
 
 
 def _pace(channel: str) -> None:
     """Waits for this channel's turn to receive a post (nothing to wait for when
-    SLACK_POSTS_PER_SECOND is 0)."""
+    SLACK_POSTS_PER_SECOND is 0); RetryLater when the turn is too far away to wait for."""
     settings = get_settings()
-    if settings.slack_posts_per_second <= 0:
+    rate = settings.slack_posts_per_second
+    if rate <= 0:
         return
-    bucket = _buckets.get(channel) or _buckets.setdefault(
-        channel, TokenBucket(settings.slack_posts_per_second, settings.slack_post_burst))
+    if time.monotonic() >= _paced_locally_until.get(channel, 0.0):
+        try:
+            wait = pacing.take_turn(channel, 1 / rate, settings.slack_post_burst, LONGEST_TURN_WAIT_SECONDS)
+        except (BotoCoreError, ClientError) as error:
+            logger.warning("no shared turn: the channel is paced in-process", extra={"error": type(error).__name__})
+            _paced_locally_until[channel] = time.monotonic() + LOCAL_PACE_SECONDS
+        else:
+            time.sleep(wait)
+            return
+    count("SlackPacedLocally")
+    bucket = _buckets.get(channel) or _buckets.setdefault(channel, TokenBucket(rate, settings.slack_post_burst))
     bucket.take()
 
 

@@ -207,3 +207,8 @@ def sweep_armed() -> dict:
 def desk_digest() -> dict:
     """The one item of the desk's digest of who waits (store.nudges.take_digest)."""
     return {"pk": "SWEEP", "sk": "DIGEST"}
+
+
+def slack_pace(channel: str) -> dict:
+    """A Slack channel's turns to post (store.pacing): one item per channel."""
+    return {"pk": f"PACE#{channel}", "sk": META}
