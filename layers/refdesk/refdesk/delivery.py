@@ -7,9 +7,9 @@ import dataclasses
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, contact_card, live, store
+from refdesk import channels, contact_card, jobs, live, retry, store
 from refdesk.errors import DeliveryFailed
-from refdesk.models import Conversation, Delivery, Message, ReplyTo
+from refdesk.models import Conversation, Delivery, Message, OutcomeReactionJob, ReplyTo
 from refdesk.observability import count
 from refdesk.slack import api as slack
 
@@ -55,13 +55,56 @@ def send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Messa
 def show_outcome(conversation_id: str, channel: str, thread_ts: str, message: Message) -> None:
     """A stored message's outcome on its Slack message: ✅ handed over, ❌ and a note (posted
     once) undeliverable, :lock: a note kept from the patron. Recorded when done, so a retry
-    after a failed reaction adds it, and one after that adds nothing."""
+    after a failed note adds it, and one after that adds nothing. The reaction is decoration: its
+    failure never fails the job (_react)."""
     if not message.slack_ts:  # a line from the desk itself (closing, after hours): no Slack message
         return
-    if message.delivery is Delivery.FAILED:
-        slack.react(channel, message.slack_ts, slack.FAILED)
+    failed = message.delivery is Delivery.FAILED
+    name = slack.FAILED if failed else slack.INTERNAL if message.delivery is Delivery.INTERNAL else slack.SENT
+    _react(OutcomeReactionJob(conversation_id=conversation_id, message_id=message.message_id, channel=channel,
+                              ts=message.slack_ts, name=name))
+    if failed:  # what staff need to know, whether or not the ❌ shows
         slack.post_note(channel, thread_ts, f":warning: Not delivered to the patron ({message.failure}). "
                         "Retrying will not help.", about=message)
-    else:
-        slack.react(channel, message.slack_ts, slack.INTERNAL if message.delivery is Delivery.INTERNAL else slack.SENT)
     store.messages.update(conversation_id, message, outcome_shown=True)
+
+
+def _react(reaction: OutcomeReactionJob) -> None:
+    """The reaction now; when that fails for a reason trying again may mend (Slack failing or
+    busy, unreachable), tried again in a job of its own, whose FIFO group is not the
+    conversation's: a delivered message's job finishes whatever happens to its reaction."""
+    try:
+        add_reaction(reaction)
+    except Exception as error:  # add_reaction raises only what trying again may mend
+        logger.info("reaction failed, to be tried again apart",
+                    extra={"conversation_id": reaction.conversation_id, "error": _error_code(error)})
+        count("ReactionsFailed", outcome="tried_again_apart")
+        jobs.enqueue(reaction)
+
+
+def add_reaction(reaction: OutcomeReactionJob) -> None:
+    """A stored message's reaction on its Slack message (also the dispatcher's handler of an
+    OutcomeReactionJob). A failure trying again may mend is raised: the queue tries again, and
+    drops the job when it gives up (refdesk.dispatch). Any other (the message deleted, the
+    channel archived, the bot removed from it) is given up at once: nothing is left to do."""
+    try:
+        slack.react(reaction.channel, reaction.ts, reaction.name)
+    except Exception as error:
+        if retry.is_transient(error):
+            raise
+        reaction_given_up(reaction, error)
+
+
+def reaction_given_up(reaction: OutcomeReactionJob, error: BaseException) -> None:
+    """The message goes without its reaction: logged (the error's code, never its text) and counted."""
+    logger.warning("reaction given up", extra={"conversation_id": reaction.conversation_id,
+                                               "reaction": reaction.name, "error": _error_code(error)})
+    count("ReactionsFailed", outcome="given_up")
+
+
+def _error_code(error: BaseException) -> str:
+    """Slack's error code (message_not_found, ratelimited …), else the error's type: never its
+    text, which can quote a patron."""
+    response = getattr(error, "response", None)
+    code = response.get("error") if hasattr(response, "get") else None
+    return code if isinstance(code, str) and code else type(error).__name__

@@ -1,6 +1,7 @@
 """Drains the jobs queue, one job at a time (see refdesk.jobs for how the dispatcher is woken).
 A failed job is tried again after the backoff refdesk.retry gives; one given up is moved to the
-dead-letter queue and staff (and, for a patron's message, the patron) are told."""
+dead-letter queue and staff (and, for a patron's message, the patron) are told; a reaction tried
+again apart (OutcomeReactionJob) is only dropped."""
 from __future__ import annotations
 
 import time
@@ -8,13 +9,13 @@ from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from refdesk import (assessment, assignment, blocking, departments, erasure, jobs, relay, retry, reveal, staff,
-                     waiting)
+from refdesk import (assessment, assignment, blocking, delivery, departments, erasure, jobs, relay, retry, reveal,
+                     staff, waiting)
 from refdesk.observability import count, seconds
 from refdesk.models import (AssessJob, BlockPatronJob, ClaimJob, CloseJob, ErasePatronJob, HomeOpenedJob, InviteJob,
-                            DigestJob, Job, PatronEditJob, PatronMessageJob, QuickReplyJob, RatingJob,
-                            RemoveFromSlackJob, RevealJob, StaffEditJob, StaffOnlyJob, StaffReplyJob, TransferJob,
-                            RetiredJob, UnblockPatronJob, job_from_body)
+                            DigestJob, Job, OutcomeReactionJob, PatronEditJob, PatronMessageJob,
+                            QuickReplyJob, RatingJob, RemoveFromSlackJob, RevealJob, StaffEditJob, StaffOnlyJob,
+                            StaffReplyJob, TransferJob, RetiredJob, UnblockPatronJob, job_from_body)
 
 logger = Logger(child=True)
 
@@ -38,6 +39,7 @@ HANDLERS: dict[type[Job], Callable] = {
     RemoveFromSlackJob: erasure.remove_from_slack,  # then, apart, the erased conversation's staff thread
     RevealJob: reveal.reveal,  # Reveal on a redacted patron message
     StaffOnlyJob: staff.tell_refused,  # someone outside the library pressed a staff button
+    OutcomeReactionJob: delivery.add_reaction,  # a ✅/❌/:lock: tried again apart from its delivery
 }
 
 
@@ -101,6 +103,9 @@ def _run(received: jobs.Received) -> None:
         if seconds is not None:
             jobs.retry_in(received, seconds)
             raise
+        if isinstance(job, OutcomeReactionJob):  # decoration: dropped, not dead-lettered (no alarm), nobody told
+            delivery.reaction_given_up(job, error)
+            return
         jobs.dead_letter(received)  # first: staff are told it is there
         if job is not None:
             _report(job, received.attempt)

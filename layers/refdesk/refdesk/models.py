@@ -565,6 +565,35 @@ class RemoveFromSlackJob(Job):
 JOB_TYPES.update({job.kind: job for job in (ErasePatronJob, RemoveFromSlackJob)})
 
 
+# --- delivery (refdesk.delivery): a reaction tried again apart --------------------------------
+
+@dataclass(frozen=True)
+class OutcomeReactionJob(Job):
+    """A stored message's ✅, ❌ or :lock: whose first try failed for a reason trying again may
+    mend (refdesk.delivery.show_outcome). References only, never text. Given up, it is dropped,
+    never dead-lettered: a reaction is decoration (refdesk.dispatch)."""
+
+    kind: ClassVar[str] = "outcome_reaction"
+    conversation_id: str
+    message_id: str
+    channel: str  # the staff channel
+    ts: str  # the Slack message it goes on
+    name: str  # the reaction
+
+    @property
+    def group(self) -> str:
+        # Its own group per Slack message: while it waits to be tried again, the conversation's
+        # jobs (its thread's, its own) go on.
+        return f"reaction:{self.channel}:{self.ts}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.channel}:{self.ts}:{self.name}"
+
+
+JOB_TYPES[OutcomeReactionJob.kind] = OutcomeReactionJob
+
+
 # --- redaction (refdesk.redaction, refdesk.reveal): Reveal on a redacted patron message -------
 
 @dataclass(frozen=True)
