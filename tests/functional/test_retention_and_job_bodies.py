@@ -272,7 +272,9 @@ def test_closing_gives_every_item_of_the_conversation_retention_days(aws, slack,
     pump(aws)
     open_items = [item for item in table_items(aws) if item["pk"] == f"CONV#{conversation['conversation_id']}"]
     assert {item["sk"] for item in open_items} >= {"META", "REPLY_TO"}
-    assert all(int(item["expires_at"]) > time.time() + 365 * DAY for item in open_items)  # kept while open
+    # Kept while open, RetentionDays + IdleCloseHours (a day) from when they were written at most.
+    assert all(time.time() + retention < int(item["expires_at"]) <= time.time() + retention + DAY
+               for item in open_items)
 
     press_close(conversation["conversation_id"])
     pump(aws)

@@ -13,7 +13,7 @@ from refdesk import (assessment, assignment, blocking, delivery, departments, er
                      staff, waiting)
 from refdesk.observability import count, seconds
 from refdesk.models import (AssessJob, BlockPatronJob, ClaimJob, CloseJob, ErasePatronJob, HomeOpenedJob, InviteJob,
-                            DigestJob, Job, OutcomeReactionJob, PatronEditJob, PatronMessageJob,
+                            DigestJob, IdleCloseJob, Job, OutcomeReactionJob, PatronEditJob, PatronMessageJob,
                             QuickReplyJob, RatingJob, RemoveFromSlackJob, RevealJob, StaffEditJob, StaffOnlyJob,
                             StaffReplyJob, TransferJob, RetiredJob, UnblockPatronJob, job_from_body)
 
@@ -24,6 +24,7 @@ HANDLERS: dict[type[Job], Callable] = {
     StaffReplyJob: relay.relay_staff_reply,
     StaffEditJob: relay.handle_staff_edit,
     CloseJob: relay.close,
+    IdleCloseJob: relay.close_idle,  # a conversation gone idle, closed quietly (refdesk.idle)
     PatronEditJob: relay.handle_patron_edit,
     InviteJob: departments.invite,  # departments invited into a conversation
     QuickReplyJob: relay.send_quick_reply,

@@ -8,16 +8,19 @@ transition emits, which every view listens to.
                                   ├──Block──> BLOCKED (the blocker has it)                │
                                   └──────────────┴──── Close ──> CLOSED <─────────────────┘
     CLOSED ──a librarian's reply, while the patron can still get it──> REOPENED (theirs: as CLAIMED)
+    CLAIMED, TRANSFERRED, BLOCKED, REOPENED ──no message for IdleCloseHours──> IDLE_CLOSED (quietly)
     any state ──the patron's delete──> ERASED
 
 Each transition is one conditional write, made by its use case (store.queue.claim, .transfer,
-.claim_by_reply; store.blocks.block; store.conversations.close, .reopen; the erasure). The use case then
+.claim_by_reply; store.blocks.block; store.conversations.close, .reopen; the idle close's
+store.conversations.close, refdesk.idle; the erasure). The use case then
 calls `changed` with what happened, and the listeners project it onto every view:
 
     card    the root card in the staff channel, rebuilt in place (chat.update)
     home    the Home tab of the librarians on duty and of whoever acted (views.publish)
     widget  a web chat's own status: the session mirror its poll reads, and its live connections
     line    the web chats waiting behind a conversation that left the line: their new place
+    idle    the idle close armed for someone's conversation, and a web chat told its idle close
 
 A retry that finds its transition already made (its answer was lost, or a Slack call after it
 failed) calls `changed` again, so every view is brought up to date; each listener is
@@ -30,7 +33,7 @@ from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, live, store
+from refdesk import channels, idle, live, store
 from refdesk.models import Author, Conversation
 from refdesk.slack import api as slack
 from refdesk.slack import cards, home
@@ -46,6 +49,7 @@ class Transition(Enum):
     UNBLOCKED = "unblocked"
     CLOSED = "closed"
     REOPENED = "reopened"  # a librarian's reply after the close: theirs again
+    IDLE_CLOSED = "idle_closed"  # no message for IdleCloseHours: closed quietly (refdesk.idle)
     ERASED = "erased"
 
 
@@ -105,4 +109,19 @@ def move_line_up(event: Changed) -> None:
         live.push_places_in_line(event.conversation)
 
 
-LISTENERS: list[Callable[[Changed], None]] = [refresh_card, republish_home, show_widget, move_line_up]
+def show_idle_close(event: Changed) -> None:
+    """An idle close sends no closing line, after which a web chat's live connections would learn
+    it ended: they are told so here (its poll reads the ended session)."""
+    if event.transition is Transition.IDLE_CLOSED:
+        live.push_status(event.conversation, None)
+
+
+def arm_idle_close(event: Changed) -> None:
+    """Someone has the open conversation now (claimed, answered, transferred, reopened): the idle
+    close is armed for when it could go idle at the earliest (refdesk.idle)."""
+    if event.conversation.is_open and event.conversation.claimed_by:
+        idle.arm_when_taken(event.conversation)
+
+
+LISTENERS: list[Callable[[Changed], None]] = [refresh_card, republish_home, show_widget, move_line_up,
+                                              show_idle_close, arm_idle_close]

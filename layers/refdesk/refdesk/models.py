@@ -57,7 +57,8 @@ class Conversation:
     transferred_by: str = ""  # who handed it to claimed_by (a transfer), if anyone
     transferred_at: str = ""  # when; claimed_at too when the transfer took it from the waiting line
     closed_at: str = ""
-    closed_by: str = ""
+    closed_by: str = ""  # who closed it; "" for the idle close (store.conversations.IDLE_CLOSER)
+    active_at: str = ""  # its last message, to within an hour (store.conversations.record_activity; refdesk.idle)
     close_finished_at: str = ""  # every step of the close done (card, closing line, counts): refdesk.relay.close
     after_hours: str = ""  # opened while the desk was closed: when it next opens, as the patron was told
     read_level: int = 0  # the READ scale (1-6) staff recorded on the closed card (refdesk.assessment)
@@ -640,3 +641,24 @@ class StaffOnlyJob(Job):
 
 
 JOB_TYPES[StaffOnlyJob.kind] = StaffOnlyJob
+
+
+# --- the idle close (refdesk.idle) --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IdleCloseJob(OnCard, Job):
+    """Close a conversation that has gone idle, quietly (refdesk.relay.close_idle): queued by the
+    idle sweep, in the card's thread group so that it comes after the replies sent before it."""
+
+    kind: ClassVar[str] = "idle_close"
+    conversation_id: str
+    active_at: str  # its last activity as the sweep saw it: one job per quiet spell
+    channel: str = ""  # the card's, when it has one
+    root_ts: str = ""
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.conversation_id}:{self.active_at}"
+
+
+JOB_TYPES[IdleCloseJob.kind] = IdleCloseJob

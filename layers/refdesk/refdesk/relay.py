@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import (assessment, assignment, blocking, channels, delivery, departments, lifecycle, pictures, staff,
-                     store, waiting)
+from refdesk import (assessment, assignment, blocking, channels, delivery, departments, idle, lifecycle, pictures,
+                     staff, store, waiting)
 from refdesk.errors import Conflict, NotFound, RetryLater
-from refdesk.models import (Author, CloseJob, Conversation, Delivery, InboundMessage, Job, Message, PatronEditJob,
-                            PatronMessageJob, QuickReplyJob, ReplyTo, StaffEditJob, StaffReplyJob, Visibility)
+from refdesk.models import (Author, CloseJob, Conversation, Delivery, IdleCloseJob, InboundMessage, Job, Message,
+                            PatronEditJob, PatronMessageJob, QuickReplyJob, ReplyTo, StaffEditJob, StaffReplyJob,
+                            Visibility)
 from refdesk.observability import count
 from refdesk.settings import get_settings
 from refdesk.slack import api as slack
@@ -298,32 +299,77 @@ def close(job: CloseJob) -> None:
             conversation = store.conversations.close(job.conversation_id, job.user,
                                                      channels.get(conversation.channel).release,
                                                      retention_seconds=get_settings().retention_seconds)
-        except Conflict:  # closed meanwhile (another press): that close's steps are finished below
+        except Conflict:  # closed meanwhile (another press, the idle close): its steps are finished below
             conversation = store.conversations.get(job.conversation_id)
     elif conversation.close_finished_at:
         slack.tell(job.channel, job.user, "That conversation was already closed.")
         return
-    assessment.closed(conversation)  # daily counts and the de-identified transcript, each once
-    question = next((message.text for message in store.messages.list_after(conversation.conversation_id)
-                     if message.author is Author.PATRON), "")
-    reply_to = store.conversations.get_reply_to(conversation.conversation_id)
-    text, blocks, _ = cards.root_card(conversation, question, reply_to)
-    slack.update(conversation.slack_channel, conversation.slack_ts, f"[closed] {text}",
-                 assessment.closed_card(conversation, blocks))  # with READ 1-6 and the topic menu
-    closing = get_settings().closing_text(conversation.channel)
-    if closing:
-        stored, _ = store.messages.put(conversation.conversation_id, Message(
-            message_id=f"close-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM, text=closing,
-            delivery=Delivery.PENDING))
-        if stored.delivery is Delivery.PENDING:  # a retry resumes after the parts already sent
-            delivery.send_to_patron(conversation, reply_to, stored, "")
-    assessment.offer_rating(conversation)  # Slack Connect: 1-5 in the shared thread, once
+    _after_close(conversation, actors=(job.user,))
+
+
+def close_idle(job: IdleCloseJob) -> None:
+    """The idle close (refdesk.idle): the conversation closed quietly if it is still idle (one
+    conditional write with its session's release; anything that happened meanwhile keeps it open),
+    then the same resumable steps as a librarian's close but for the patron's closing line and
+    rating. A retry that finds it closed by the idle close finishes them; one closed by a
+    librarian meanwhile is left to that close's own job."""
+    try:
+        conversation = store.conversations.get(job.conversation_id)
+    except NotFound:  # erased meanwhile
+        return
+    if conversation.is_open:
+        try:
+            conversation = store.conversations.close(
+                job.conversation_id, store.conversations.IDLE_CLOSER, channels.get(conversation.channel).release,
+                retention_seconds=get_settings().retention_seconds, quiet=idle.quiet())
+        except store.conversations.NotIdle:
+            logger.info("conversation active again: not closed", extra={"conversation_id": job.conversation_id})
+            return
+        except Conflict:  # closed meanwhile
+            conversation = store.conversations.get(job.conversation_id)
+    if conversation.closed_by != store.conversations.IDLE_CLOSER or conversation.close_finished_at:
+        return
+    _after_close(conversation, actors=(conversation.claimed_by,) if conversation.claimed_by else ())
+
+
+def _after_close(conversation: Conversation, actors: tuple[str, ...]) -> None:
+    """A close's steps after its write, each idempotent: count it, the closed card, the patron's
+    closing line and rating offer, every view, the items' lives shortened, all done recorded. The
+    idle close's is quiet (no closing line, no rating), and its count and transcript end at its
+    last activity, not a day later."""
+    idle_closed = conversation.closed_by == store.conversations.IDLE_CLOSER
+    # Daily counts and the de-identified transcript, each once.
+    assessment.closed(dataclasses.replace(conversation, closed_at=_last_activity(conversation))
+                      if idle_closed else conversation)
+    if conversation.slack_ts:
+        assessment.refresh_card(conversation)  # the closed card: who closed it, READ 1-6 and the topic menu
+    if not idle_closed:
+        _send_closing_line(conversation)
+        assessment.offer_rating(conversation)  # Slack Connect: 1-5 in the shared thread, once
     # Every view: the Home tabs, and the web chats behind it when it was waiting (also on a retry).
-    lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.CLOSED, actors=(job.user,),
-                                        left_line=not conversation.claimed_by))
+    transition = lifecycle.Transition.IDLE_CLOSED if idle_closed else lifecycle.Transition.CLOSED
+    lifecycle.changed(lifecycle.Changed(conversation, transition, actors=actors, left_line=not conversation.claimed_by))
     store.conversations.retire(conversation.conversation_id)  # its items expire RetentionDays after the close
     store.conversations.finish_close(conversation.conversation_id)
-    logger.info("conversation closed", extra={"conversation_id": conversation.conversation_id})
+    logger.info("conversation closed", extra={"conversation_id": conversation.conversation_id,
+                                              "transition": transition.value})
+
+
+def _send_closing_line(conversation: Conversation) -> None:
+    closing = get_settings().closing_text(conversation.channel)
+    if not closing:
+        return
+    stored, _ = store.messages.put(conversation.conversation_id, Message(
+        message_id=f"close-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM, text=closing,
+        delivery=Delivery.PENDING))
+    if stored.delivery is Delivery.PENDING:  # a retry resumes after the parts already sent
+        delivery.send_to_patron(conversation, store.conversations.get_reply_to(conversation.conversation_id), stored,
+                                "")
+
+
+def _last_activity(conversation: Conversation) -> str:
+    """When an idle-closed conversation last had a message, a claim or a transfer."""
+    return max(conversation.active_at, conversation.claimed_at, conversation.transferred_at) or conversation.closed_at
 
 
 def _store_parked(conversation: Conversation) -> None:

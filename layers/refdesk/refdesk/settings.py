@@ -229,6 +229,10 @@ class Settings:
     retention_days: int = setting("RETENTION_DAYS", 30, "RetentionDays", """A closed conversation, its messages
         and where replies went are kept this many days after it closes (README "Privacy").""",
                                   read=_at_least(1))
+    idle_close_hours: float = setting("IDLE_CLOSE_HOURS", 24.0, "IdleCloseHours", """An open conversation with no
+        message for this many hours is closed quietly (refdesk.idle): its card says so, the patron is told nothing,
+        and RetentionDays runs from then. Fractions of an hour are for the local stack's tests.""",
+                                      read=_at_least(0.001, float))
     keep_transcripts: bool = setting("KEEP_TRANSCRIPTS", False, "KeepTranscripts", "Whether de-identified "
                                      "transcripts are kept (refdesk.transcripts).")
     term_starts: tuple[str, ...] = setting("TERM_STARTS", ("01-01", "06-01", "09-01"), "TermStarts", """The
@@ -266,6 +270,10 @@ class Settings:
     @property
     def retention_seconds(self) -> int:
         return self.retention_days * 24 * 3600
+
+    @property
+    def idle_close_seconds(self) -> int:
+        return max(1, round(self.idle_close_hours * 3600))
 
     def secret(self, name: str) -> str:
         env_name, parameter = SECRETS[name]

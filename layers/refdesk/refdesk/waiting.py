@@ -36,15 +36,15 @@
   - No wake-up is armed sooner than a minute ahead (the pace of the schedule this replaced;
     times SWEEP_DELAY_SCALE, small locally), so that a card is posted by then and NudgeMinutes 0
     cannot make the chain spin. Wake-ups are whole seconds (rounded up), as `at()` is.
-  - Nothing is lost with a wake-up. An armed sweep due within TRUST_MARGIN_SECONDS, or already
-    past, is not trusted (it may be running, or its schedule was never created): whoever arms
-    next arms again. A schedule is named after its time (`schedule_name`), so a CreateSchedule
-    retried after its answer was lost gets ConflictException, which means armed. A failed
-    CreateSchedule after the conditional write fails the dispatcher's job for its first
-    TRANSIENT_ARM_ATTEMPTS attempts when it is transient (the retry, arming as the same
-    `armed_by`, creates it), and is logged otherwise, the card going on without it (a nudge must
-    never hold back a patron's message): the armed time passes unmet and the next conversation
-    to start waiting arms again. A sweep that fails is retried by Lambda (the scheduler invokes
+  - Nothing is lost with a wake-up (refdesk.wake_ups.arm_sweeper). An armed sweep due within
+    wake_ups.TRUST_MARGIN_SECONDS, or already past, is not trusted (it may be running, or its
+    schedule was never created): whoever arms next arms again. A schedule is named after its time
+    (`schedule_name`), so a CreateSchedule retried after its answer was lost gets
+    ConflictException, which means armed. A failed CreateSchedule withdraws the conditional
+    write's record and fails the dispatcher's job for its first TRANSIENT_ARM_ATTEMPTS attempts
+    when it is transient (the retry creates it), and is logged otherwise, the card going on
+    without it (a nudge must never hold back a patron's message): the next conversation to start
+    waiting arms again. A sweep that fails is retried by Lambda (the scheduler invokes
     it asynchronously) with the same event, naming its schedule, and re-arms as the same
     wake-up. Two wake-ups for one time sweep twice, harmlessly: the digest's turn is conditional.
 * **After hours**: a conversation that opens while the desk is closed is marked on its card,
@@ -61,6 +61,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from aws_lambda_powertools import Logger
 
@@ -75,15 +76,10 @@ logger = Logger(child=True)
 
 SWEEP_LIMIT = 100  # the oldest this many waiting conversations are looked at per sweep
 DIGEST_LINKS = 10  # the digest links this many cards, oldest first, and counts the rest
-ISO = "%Y-%m-%dT%H:%M:%S.%fZ"  # store.table.now_iso's format: ISO times compare as strings
 NO_OPENING_RECHECK = timedelta(days=1)  # no opening known within a month: look again a day later
 MIN_INTERVAL_SECONDS = 60  # no wake-up sooner than this after its arming (times SWEEP_DELAY_SCALE)
-TRUST_MARGIN_SECONDS = 30  # an armed sweep due sooner than this (or past) is armed again (scaled too)
 TRANSIENT_ARM_ATTEMPTS = 3  # a transient failure to arm fails a dispatcher job this often at most
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(ISO)
+iso = wake_ups.iso
 
 
 def parse_iso(value: str) -> datetime | None:
@@ -174,23 +170,8 @@ def arm(due: datetime, armed_by: str, *, now: datetime | None = None,
     """Make sure a sweep runs by the time a nudge is due at `due` (see `wake_time`): returns
     when it will, or None when a sweep is armed for then or sooner already. One conditional
     write, then (only when it succeeded) one CreateSchedule at that time."""
-    settings = get_settings()
-    if not wake_ups.configured(settings.sweeper_function_arn):
-        logger.warning("sweep not armed: no schedule group, sweeper or role "
-                       "(WAKE_UP_SCHEDULE_GROUP, SWEEPER_FUNCTION_ARN, WAKE_UP_SCHEDULER_ROLE_ARN)")
-        return None
     now = now or datetime.now(timezone.utc)
-    wake = wake_ups.whole_second(wake_time(due, now, schedule or Schedule.current()))
-    trusted_after = now + timedelta(seconds=TRUST_MARGIN_SECONDS * settings.sweep_delay_scale)
-    if not store.nudges.arm_sweep(iso(wake), armed_by, iso(trusted_after),
-                                  int(wake.timestamp()) + store.nudges.ARMED_KEPT_SECONDS):
-        return None
-    # Refused as a conflict when created for this second already: by this armer's earlier try
-    # whose answer was lost, or by another arming for the same time. Either way a sweep is armed.
-    name = wake_ups.schedule("sweep", wake, settings.sweeper_function_arn,
-                             {"wake_up": schedule_name(wake), "due_at": iso(wake)})
-    logger.info("sweep armed", extra={"due_at": iso(wake), "schedule": name})
-    return wake
+    return wake_ups.arm_sweeper("sweep", wake_time(due, now, schedule or Schedule.current()), armed_by, now=now)
 
 
 def arm_for_arrival(conversation_id: str, queue_sk: str | None, arrived_at: str, *, now: datetime | None = None,
@@ -202,15 +183,28 @@ def arm_for_arrival(conversation_id: str, queue_sk: str | None, arrived_at: str,
     if not queue_sk or not queue_sk.startswith(f"{arrived_at}#"):
         return None
     since = parse_iso(arrived_at) or now or datetime.now(timezone.utc)
+    return arm_in_job(lambda: arm(since + timedelta(minutes=get_settings().nudge_minutes),
+                                  f"arrival:{armer_of(conversation_id)}", now=now, schedule=schedule),
+                      conversation_id, "sweep")
+
+
+def armer_of(conversation_id: str) -> str:
+    """Who arms for a conversation, named by a digest: a desk-wide item must not keep an erased
+    conversation's id."""
+    return hashlib.sha256(conversation_id.encode()).hexdigest()[:24]
+
+
+def arm_in_job(arming: Callable[[], datetime | None], conversation_id: str, what: str) -> datetime | None:
+    """`arming` run by a dispatcher job, for `conversation_id`: a transient failure fails the job
+    for its first TRANSIENT_ARM_ATTEMPTS attempts (the retry, arming as the same armer, creates
+    the wake-up), any other failure is logged and the job goes on without it (a wake-up must never
+    hold back a patron's message or a librarian's press): the next arming makes up for it."""
     try:
-        # Named by a digest: the desk-wide item must not keep an erased conversation's id.
-        arrival = hashlib.sha256(conversation_id.encode()).hexdigest()[:24]
-        return arm(since + timedelta(minutes=get_settings().nudge_minutes), f"arrival:{arrival}",
-                   now=now, schedule=schedule)
+        return arming()
     except Exception as error:
         if retry.is_transient(error) and jobs.attempt() <= TRANSIENT_ARM_ATTEMPTS:
             raise  # the job is tried again, and arms then
-        logger.error("sweep not armed", extra={"conversation_id": conversation_id, "error": type(error).__name__})
+        logger.error(f"{what} not armed", extra={"conversation_id": conversation_id, "error": type(error).__name__})
         return None
 
 

@@ -6,6 +6,7 @@ from slack_sdk.models.blocks import (ActionsBlock, Block, ButtonElement, Confirm
                                      MarkdownTextObject, PlainTextObject, SectionBlock, UserSelectElement)
 
 from refdesk.models import Conversation, ReplyTo
+from refdesk.settings import get_settings
 from refdesk.slack.actions import (BLOCK_ACTION, CLAIM_ACTION, CLOSE_ACTION, INVITE_ACTION, QUICK_REPLY_ACTION,
                                    RATE_ACTION_PREFIX, READ_ACTION_PREFIX, REVEAL_ACTION, TOPIC_ACTION,
                                    TRANSFER_ACTION)
@@ -124,8 +125,15 @@ def block_button(conversation_id: str) -> ButtonElement:
 
 
 def closed_card(blocks: list[dict], closed_by: str) -> list[dict]:
+    """The card without its buttons, saying who closed it; nobody (`closed_by` ""): the idle close."""
     kept = [block for block in blocks if block.get("type") != "actions" and block.get("block_id") != STATE_BLOCK]
-    return [*kept, context(f":white_check_mark: Closed by <@{closed_by}>").to_dict()]
+    closed = f"Closed by <@{closed_by}>" if closed_by else idle_closed_line()
+    return [*kept, context(f":white_check_mark: {closed}").to_dict()]
+
+
+def idle_closed_line() -> str:
+    """What an idle-closed card says (refdesk.idle)."""
+    return f"Closed after {get_settings().idle_close_hours:g} h without a message (the patron was not told)"
 
 
 # --- help for the librarian: Invite a department, quick replies, the shorthand glossary ------

@@ -4,19 +4,32 @@ Access patterns:
   - create a conversation on its first message (idempotent), read it by id
   - remember its root card in Slack, and find the conversation from a Slack thread
   - keep where replies go (REPLY_TO) apart from the conversation, which knows only a hash
-  - close it and release its session in one transaction; then every item of the conversation
-    (and its thread lookup) expires the retention time after the close (`retire`)
+  - record that it is active (a message) at most once per `activity_step`, which keeps it in the
+    index ByActivity at its last message and its expiry a backstop after it (`record_activity`);
+    list the open conversations least active first (`by_activity`), for the idle close
+  - close it and release its session in one transaction (the idle close: only while it is still
+    idle); then every item of the conversation (and its thread lookup) expires the retention
+    time after the close (`retire`)
   - reads of items whose lifetime is over behave as if they were gone (TTL deletion lags)"""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 from botocore.exceptions import ClientError
 
 from refdesk.errors import Conflict, NotFound
 from refdesk.models import Conversation, InboundMessage, ReplyTo, Status
+from refdesk.settings import get_settings
 from refdesk.store import keys, sessions
 from refdesk.store.table import expired, failed_condition, now_iso, table, transact
+
+# `active_at` is written again only when a message comes this long after it (IdleCloseHours if
+# shorter): an open conversation costs a write an hour for it at most, not one per message.
+ACTIVITY_STEP_SECONDS = 3600
+# Where replies go is written again when its expiry is this far behind an open conversation's (one
+# active for longer than RetentionDays keeps it), not with every message.
+REPLY_TO_REFRESH_SECONDS = 24 * 3600
 
 
 def ensure(conversation_id: str, message: InboundMessage) -> Conversation:
@@ -25,17 +38,20 @@ def ensure(conversation_id: str, message: InboundMessage) -> Conversation:
     item = table().get_item(Key=keys.conversation(conversation_id), ConsistentRead=True).get("Item")
     if item:
         return Conversation.from_item(item)
+    now = now_iso()
     item = table().update_item(
         Key=keys.conversation(conversation_id),
         UpdateExpression="SET patron_id = if_not_exists(patron_id, :pid), channel = if_not_exists(channel, :ch), "
                          "anchor = if_not_exists(anchor, :anchor), label = if_not_exists(label, :label), "
                          "#status = if_not_exists(#status, :open), created_at = if_not_exists(created_at, :now), "
                          "follow_up = if_not_exists(follow_up, :fu), conversation_id = :cid, "
-                         "expires_at = if_not_exists(expires_at, :keep)",
+                         "open_pk = if_not_exists(open_pk, :open_pk), active_at = if_not_exists(active_at, :now), "
+                         "expires_at = if_not_exists(expires_at, :until)",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={":pid": message.patron_id, ":ch": message.channel, ":anchor": message.session_id,
-                                   ":label": message.label, ":open": Status.OPEN.value, ":now": now_iso(),
-                                   ":fu": message.follow_up, ":cid": conversation_id, ":keep": keys.keep_until()},
+                                   ":label": message.label, ":open": Status.OPEN.value, ":now": now,
+                                   ":fu": message.follow_up, ":cid": conversation_id, ":open_pk": keys.OPEN_PK,
+                                   ":until": keys.open_until(now)},
         ReturnValues="ALL_NEW",
     )["Attributes"]
     return Conversation.from_item(item)
@@ -48,24 +64,70 @@ def get(conversation_id: str) -> Conversation:
     return Conversation.from_item(item)
 
 
+def _lifetime_of(conversation_id: str) -> tuple[dict, str, int]:
+    """The conversation's item as far as lifetimes go (status, expiry, closed_at, active_at), now,
+    and when an item added to it now expires: with the conversation once it has closed (a message
+    stored after the close), else `keys.open_until` now."""
+    item = table().get_item(Key=keys.conversation(conversation_id), ConsistentRead=True,
+                            ProjectionExpression="#status, expires_at, closed_at, active_at",
+                            ExpressionAttributeNames={"#status": "status"}).get("Item") or {}
+    now = now_iso()
+    closed = "closed_at" in item and "expires_at" in item
+    return item, now, int(item["expires_at"]) if closed else keys.open_until(now)
+
+
 def lifetime(conversation_id: str) -> int:
-    """When an item added to the conversation now expires: with the conversation once it has
-    closed (a message stored after the close), else KEEP_SECONDS from now."""
-    item = table().get_item(Key=keys.conversation(conversation_id), ProjectionExpression="expires_at, closed_at",
-                            ConsistentRead=True).get("Item") or {}
-    return int(item["expires_at"]) if "closed_at" in item and "expires_at" in item else keys.keep_until()
+    """When an item added to the conversation now expires (see `_lifetime_of`)."""
+    return _lifetime_of(conversation_id)[2]
+
+
+def activity_step() -> int:
+    """How far `active_at` may lag behind the conversation's last message, in seconds."""
+    return min(ACTIVITY_STEP_SECONDS, get_settings().idle_close_seconds)
+
+
+def record_activity(conversation_id: str) -> int:
+    """A message is being added to the conversation now: returns when it expires (`lifetime`).
+    When the open conversation's `active_at` is `activity_step` old or more, it moves to now, and
+    the conversation's own expiry with it (one conditional write; skipped when another message
+    moved it first or the conversation closed meanwhile)."""
+    item, now, until = _lifetime_of(conversation_id)
+    active_at = str(item.get("active_at", ""))
+    if item.get("status") != Status.OPEN.value or (
+            active_at and keys.retained_until(active_at, activity_step()) > keys.retained_until(now, 0)):
+        return until
+    unmoved, seen = "attribute_not_exists(active_at)", {}
+    if active_at:
+        unmoved, seen = "active_at = :seen", {":seen": active_at}
+    try:
+        table().update_item(Key=keys.conversation(conversation_id),
+                            UpdateExpression="SET open_pk = :open_pk, active_at = :now, expires_at = :until",
+                            ConditionExpression=f"#status = :open AND {unmoved}",
+                            ExpressionAttributeNames={"#status": "status"},
+                            ExpressionAttributeValues={":open_pk": keys.OPEN_PK, ":now": now, ":until": until,
+                                                       ":open": Status.OPEN.value, **seen})
+    except ClientError as error:
+        if not failed_condition(error):
+            raise
+    return until
 
 
 def save_reply_to(conversation_id: str, reply_to: ReplyTo) -> None:
-    """Written when it changed: every patron message carries it, and a read costs less than a write."""
-    if get_reply_to(conversation_id, consistent=True) == reply_to:
+    """Written when it changed, or when its expiry is REPLY_TO_REFRESH_SECONDS behind an open
+    conversation's: every patron message carries it, and a read costs less than a write."""
+    item = table().get_item(Key=keys.reply_to(conversation_id), ConsistentRead=True).get("Item") or {}
+    fresh = int(item.get("expires_at", 0)) > keys.open_until(now_iso()) - REPLY_TO_REFRESH_SECONDS
+    if _reply_to(item) == reply_to and fresh:
         return
     table().put_item(Item={**keys.reply_to(conversation_id), "address": reply_to.address, "name": reply_to.name,
                            "expires_at": lifetime(conversation_id)})
 
 
 def get_reply_to(conversation_id: str, *, consistent: bool = False) -> ReplyTo:
-    item = table().get_item(Key=keys.reply_to(conversation_id), ConsistentRead=consistent).get("Item") or {}
+    return _reply_to(table().get_item(Key=keys.reply_to(conversation_id), ConsistentRead=consistent).get("Item") or {})
+
+
+def _reply_to(item: dict) -> ReplyTo:
     if expired(item):
         item = {}
     return ReplyTo(address=item.get("address", ""), name=item.get("name", ""))
@@ -93,30 +155,60 @@ class ParkedSinceRead(Exception):
     close is tried again (the queue retries it)."""
 
 
+class NotIdle(Exception):
+    """The idle close found the conversation active: a message parked or recorded, a claim or a
+    transfer after its cutoffs, or it waits for a librarian. It stays open."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Quiet:
+    """What the idle close requires of the conversation at its write (refdesk.idle): no message
+    recorded after `active_until`, no claim or transfer after `assigned_until` (ISO times), and
+    not waiting for a librarian."""
+
+    active_until: str
+    assigned_until: str
+
+
+IDLE_CLOSER = ""  # `closed_by` of a conversation the idle close closed: nobody
+
+
 def close(conversation_id: str, closed_by: str, release: sessions.Release,
-          retention_seconds: int = keys.KEEP_SECONDS) -> Conversation:
+          retention_seconds: int = keys.KEEP_SECONDS, *, quiet: Quiet | None = None) -> Conversation:
     """Close an open conversation and release its session as its channel requires; the
     conversation then expires `retention_seconds` after the close (`retire` does the rest of its
-    items). Messages parked on the session must have been stored first. Raises Conflict when it
-    was already closed, ParkedSinceRead when a message was parked meanwhile."""
+    items). Messages parked on the session must have been stored first. With `quiet` (the idle
+    close, by IDLE_CLOSER), only while the conversation is still that quiet. Raises Conflict when
+    it was already closed; when it is still open, ParkedSinceRead (a message was parked
+    meanwhile), or NotIdle with `quiet`."""
     conversation = get(conversation_id)
     now = now_iso()
+    condition, values = "#status = :open", {}
+    if quiet:
+        condition += (" AND active_at <= :active AND attribute_not_exists(queue_pk)"
+                      " AND (attribute_not_exists(claimed_at) OR claimed_at <= :assigned)"
+                      " AND (attribute_not_exists(transferred_at) OR transferred_at <= :assigned)")
+        values = {":active": quiet.active_until, ":assigned": quiet.assigned_until}
     try:
         transact([
             {"Update": {"Key": keys.conversation(conversation_id),
-                        # Closing also leaves the waiting queue (store.queue): the index keys go.
+                        # Closing also leaves the waiting queue (store.queue) and the open
+                        # conversations (ByActivity): their index keys go.
                         "UpdateExpression": "SET #status = :closed, closed_at = :now, closed_by = :by, "
-                                            "expires_at = :until REMOVE queue_pk, queue_sk",
-                        "ConditionExpression": "#status = :open",
+                                            "expires_at = :until REMOVE queue_pk, queue_sk, open_pk",
+                        "ConditionExpression": condition,
                         "ExpressionAttributeNames": {"#status": "status"},
                         "ExpressionAttributeValues": {":closed": Status.CLOSED.value, ":open": Status.OPEN.value,
                                                       ":now": now, ":by": closed_by,
-                                                      ":until": keys.retained_until(now, retention_seconds)}}},
+                                                      ":until": keys.retained_until(now, retention_seconds),
+                                                      **values}}},
             sessions.release_step(conversation.anchor, conversation_id, release, now),
         ])
     except ClientError as error:
         if failed_condition(error):
-            if get(conversation_id).is_open:  # the session's condition failed: a message was parked
+            if get(conversation_id).is_open:
+                if quiet:
+                    raise NotIdle(conversation_id) from error
                 raise ParkedSinceRead("a patron message arrived while closing") from error
             raise Conflict("conversation already closed", code="closed") from error
         raise
@@ -147,14 +239,15 @@ def reopen(conversation_id: str, user: str, reply_ts: str, release: sessions.Rel
     try:
         transact([
             {"Update": {"Key": keys.conversation(conversation_id),
+                        # Open again: among the open conversations, active now (the idle close).
                         "UpdateExpression": "SET #status = :open, claimed_by = :user, claimed_at = :now, "
-                                            "reopen_ts = :ts, expires_at = :keep "
-                                            "REMOVE closed_at, closed_by, close_finished_at",
+                                            "reopen_ts = :ts, expires_at = :until, open_pk = :open_pk, "
+                                            "active_at = :now REMOVE closed_at, closed_by, close_finished_at",
                         "ConditionExpression": "#status = :closed AND attribute_exists(close_finished_at)",
                         "ExpressionAttributeNames": {"#status": "status"},
                         "ExpressionAttributeValues": {":open": Status.OPEN.value, ":closed": Status.CLOSED.value,
                                                       ":user": user, ":now": now, ":ts": reply_ts,
-                                                      ":keep": keys.keep_until()}}},
+                                                      ":until": keys.open_until(now), ":open_pk": keys.OPEN_PK}}},
             sessions.reopen_step(conversation.anchor, conversation_id, release),
         ])
     except ClientError as error:
@@ -168,6 +261,35 @@ def reopen(conversation_id: str, user: str, reply_ts: str, release: sessions.Rel
                        code="ended" if release is sessions.Release.END else "moved_on") from error
     return dataclasses.replace(conversation, status=Status.OPEN, claimed_by=user, claimed_at=now, reopen_ts=reply_ts,
                                closed_at="", closed_by="", close_finished_at="")
+
+
+@dataclasses.dataclass(frozen=True)
+class Activity:
+    """An open conversation as the index ByActivity lists it (refdesk.idle)."""
+
+    conversation_id: str
+    active_at: str  # its last message, to within `activity_step` (ISO time)
+    assigned_at: str  # its latest claim or transfer, "" if none
+    waiting: bool  # in the waiting line
+    slack_channel: str = ""
+    slack_ts: str = ""
+
+
+def by_activity() -> Iterator[Activity]:
+    """The open conversations, least recently active first, read a page at a time as they are
+    consumed. The index is eventually consistent: the idle close's own write decides."""
+    query = {"IndexName": keys.ACTIVITY_INDEX, "KeyConditionExpression": "open_pk = :open",
+             "ExpressionAttributeValues": {":open": keys.OPEN_PK}}
+    while True:
+        page = table().query(**query)
+        for item in page.get("Items", []):
+            yield Activity(conversation_id=item["conversation_id"], active_at=item["active_at"],
+                           assigned_at=max(item.get("claimed_at", ""), item.get("transferred_at", "")),
+                           waiting="queue_pk" in item, slack_channel=item.get("slack_channel", ""),
+                           slack_ts=item.get("slack_ts", ""))
+        if "LastEvaluatedKey" not in page:
+            return
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def finish_close(conversation_id: str) -> None:

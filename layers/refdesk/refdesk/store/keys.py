@@ -25,11 +25,20 @@
                                              whole desk, written conditionally (store.nudges.arm_sweep)
   SWEEP                 / DIGEST             the desk's digest of who waits: the last sweep's turn, the standing
                                              Slack message (store.nudges.take_digest)
+  SWEEP                 / ARMED#idle         when the next idle sweep is due (refdesk.idle): as SWEEP / ARMED
+  PACE#{channel}        / META               a Slack channel's next free turn to post, shared by every
+                                             copy of the dispatcher (store.pacing.take_turn)
 
 Lifetimes: opt-outs, blocks and contact cards keep their own (optouts, blocks, contact_cards),
-live connections theirs (2 h at most: connections), the armed sweep a day after it is due, the
-digest a week after its last turn (nudges).
-An open conversation's items keep KEEP_SECONDS; when it closes, every item of its CONV#
+live connections theirs (2 h at most: connections), the armed sweeps a day after they are due,
+the digest a week after its last turn (nudges), a channel's pace a day after its last turn (pacing).
+An open conversation's items that hold a patron's words or address (the conversation, its
+messages and their markers, where replies go, the SMS or Slack Connect session with its parked
+messages) expire RetentionDays + IdleCloseHours after they were written (`open_until`; the
+conversation and its session are written again as messages come): should the idle close
+(refdesk.idle) never run, nothing outlives its last message by more than retention after an idle
+close would. The rest of the partition (invitations, quick replies) and the THREAD# lookup hold
+no patron data and keep KEEP_SECONDS. When the conversation closes, every item of its CONV#
 partition and its THREAD# item expire RETENTION_DAYS (settings.retention_days) after the close
 (`retained_until`; conversations.retire). An SMS or Slack Connect session keeps only its closed
 conversations' message ids, for a day after the close or the patron's delete (replays;
@@ -45,11 +54,17 @@ librarian carries its keys (set when it starts waiting, removed when claimed, an
   queue_pk = WAITING    queue_sk = {arrived ISO time}#{conversation id}   oldest first
 
 Index ByPatron (sparse, INCLUDE projection): every item carrying `patron_id` (conversations, web
-sessions, blocks) by the patron's keyed hash, to erase a patron's conversations (store.erasures)."""
+sessions, blocks) by the patron's keyed hash, to erase a patron's conversations (store.erasures).
+
+Index ByActivity (sparse, INCLUDE projection): the open conversations, for the idle close. Only an
+open conversation carries its keys (set when it opens or reopens, removed when it closes):
+  open_pk = OPEN        active_at = {ISO time of its last message, to within an hour}   least active first"""
 from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+
+from refdesk.settings import get_settings
 
 META = "META"
 MESSAGE_PREFIX = "MSG#"
@@ -58,14 +73,24 @@ DUTY_PK = "DUTY"
 BLOCKS_PK = "BLOCKS"
 QUEUE_INDEX = "GSI1"
 PATRON_INDEX = "ByPatron"
+ACTIVITY_INDEX = "ByActivity"
 WAITING_PK = "WAITING"
-# An open conversation's items (and anything without a lifetime of its own) keep this long;
-# closing a conversation shortens its items' lifetimes to the retention setting.
+OPEN_PK = "OPEN"
+# Anything without a lifetime of its own and no patron data keeps this long; closing a
+# conversation shortens its items' lifetimes to the retention setting.
 KEEP_SECONDS = 10 * 365 * 24 * 3600
 
 
 def keep_until(seconds: int = KEEP_SECONDS) -> int:
     return int(time.time()) + seconds
+
+
+def open_until(now: str) -> int:
+    """When an item of an open conversation written at `now` (ISO time) expires, unless the
+    conversation closes first: RetentionDays + IdleCloseHours later, what an idle close right
+    after it would keep it for."""
+    settings = get_settings()
+    return retained_until(now, settings.retention_seconds + settings.idle_close_seconds)
 
 
 def retained_until(closed_at: str, retention_seconds: int) -> int:
@@ -148,6 +173,11 @@ def quick_reply_sent(conversation_id: str, reply_id: str) -> dict:
     return {"pk": f"CONV#{conversation_id}", "sk": f"QUICK#{reply_id}"}
 
 
+def open_conversation(active_at: str) -> dict:
+    """The index keys of an open conversation last active at `active_at` (ISO time)."""
+    return {"open_pk": OPEN_PK, "active_at": active_at}
+
+
 def waiting(arrived_at: str, conversation_id: str) -> dict:
     """The index keys of a conversation waiting since `arrived_at`: ISO times sort by arrival."""
     return {"queue_pk": WAITING_PK, "queue_sk": f"{arrived_at}#{conversation_id}"}
@@ -199,9 +229,10 @@ def live_connection(connection_id: str) -> dict:
     return {"pk": f"LIVECONN#{connection_id}", "sk": META}
 
 
-def sweep_armed() -> dict:
-    """The one item saying when the next sweep of the waiting queue is due (store.nudges.arm_sweep)."""
-    return {"pk": "SWEEP", "sk": "ARMED"}
+def sweep_armed(purpose: str = "sweep") -> dict:
+    """The one item saying when the sweeper's next sweep for `purpose` is due (store.nudges.arm_sweep):
+    the waiting queue's ("sweep"), or the idle close's ("idle")."""
+    return {"pk": "SWEEP", "sk": "ARMED" if purpose == "sweep" else f"ARMED#{purpose}"}
 
 
 def desk_digest() -> dict:

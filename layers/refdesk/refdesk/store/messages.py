@@ -28,11 +28,12 @@ from refdesk.store.table import expired, failed_condition, now_iso, old_item, ta
 
 def put(conversation_id: str, message: Message) -> tuple[Message, bool]:
     """Returns (the stored message, created_now). The message lives as long as its conversation
-    (store.conversations.lifetime): a message stored after the close expires with it."""
+    (store.conversations.lifetime): a message stored after the close expires with it. It is the
+    open conversation's activity (store.conversations.record_activity)."""
     from refdesk.store import conversations
 
     item = {**keys.message(conversation_id, now_iso(), message.message_id),
-            "expires_at": conversations.lifetime(conversation_id), **message.to_item()}
+            "expires_at": conversations.record_activity(conversation_id), **message.to_item()}
     try:
         table().put_item(
             Item={**keys.message_marker(conversation_id, message.message_id), "message_sk": item["sk"],

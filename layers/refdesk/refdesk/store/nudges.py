@@ -1,6 +1,6 @@
-"""The desk's digest of who waits, and when the next sweep of the waiting queue is due: two
-desk-wide items (SWEEP / DIGEST, SWEEP / ARMED); and, on the conversation item (CONV#{id} / META),
-that it opened while the desk was closed.
+"""The desk's digest of who waits, and when the next sweeps are due: desk-wide items (SWEEP /
+DIGEST; SWEEP / ARMED for the waiting queue, SWEEP / ARMED#idle for the idle close); and, on the
+conversation item (CONV#{id} / META), that it opened while the desk was closed.
 
 Access patterns:
   - take the sweep's turn to show the digest (one conditional UpdateItem of SWEEP / DIGEST): at
@@ -10,9 +10,10 @@ Access patterns:
     one begins. A refusal returns the item as it was, which says when the next turn is.
   - read the digest; record its Slack message once posted; end it when nobody waits (each a
     conditional write naming the digest, so a later sweep's turn is never undone)
-  - arm the next sweep (one conditional UpdateItem of SWEEP / ARMED): only when no sweep is
-    armed for that time or earlier still to come, so that arrivals and sweeps keep one chain of
-    wake-ups (refdesk.waiting.arm)
+  - arm the next sweep (one conditional UpdateItem of SWEEP / ARMED, or ARMED#idle): only when
+    no sweep is armed for that time or earlier still to come, so that arrivals and sweeps keep one
+    chain of wake-ups each (refdesk.wake_ups.arm_sweeper); withdraw that record when its wake-up
+    could not be created (one conditional DeleteItem naming it), so that nobody is refused for it
   - remember that a conversation opened while the desk was closed, and when it opens (one
     UpdateItem): the card says so, and the patron was told"""
 from __future__ import annotations
@@ -108,14 +109,14 @@ def _update_if(update: str, condition: str, values: dict) -> bool:
     return True
 
 
-def arm_sweep(due_at: str, armed_by: str, trusted_after: str, expires_at: int) -> bool:
-    """Record that a sweep is due at `due_at` (ISO time), armed by `armed_by`; true when this
-    caller must send its wake-up. False when a sweep is armed for `due_at` or earlier and is
-    still to come: due after `trusted_after` (one due sooner may be running already, or its
-    wake-up was lost). The same `armed_by` again (a retry) always arms."""
+def arm_sweep(due_at: str, armed_by: str, trusted_after: str, expires_at: int, *, purpose: str = "sweep") -> bool:
+    """Record that the sweep for `purpose` (keys.sweep_armed) is due at `due_at` (ISO time), armed
+    by `armed_by`; true when this caller must send its wake-up. False when a sweep is armed for `due_at` or
+    earlier and is still to come: due after `trusted_after` (one due sooner may be running
+    already, or its wake-up was lost). The same `armed_by` again (a retry) always arms."""
     try:
         table().update_item(
-            Key=keys.sweep_armed(), UpdateExpression="SET due_at = :due, armed_by = :by, expires_at = :expires",
+            Key=keys.sweep_armed(purpose), UpdateExpression="SET due_at = :due, armed_by = :by, expires_at = :expires",
             ConditionExpression="attribute_not_exists(pk) OR due_at > :due OR due_at <= :trusted "
                                 "OR armed_by = :by",
             ExpressionAttributeValues={":due": due_at, ":by": armed_by, ":trusted": trusted_after,
@@ -126,6 +127,17 @@ def arm_sweep(due_at: str, armed_by: str, trusted_after: str, expires_at: int) -
             return False
         raise
     return True
+
+
+def disarm_sweep(due_at: str, armed_by: str, *, purpose: str = "sweep") -> None:
+    """Withdraw `armed_by`'s record that the sweep for `purpose` is due at `due_at`: its wake-up
+    could not be created. Nothing happens when someone armed since."""
+    try:
+        table().delete_item(Key=keys.sweep_armed(purpose), ConditionExpression="due_at = :due AND armed_by = :by",
+                            ExpressionAttributeValues={":due": due_at, ":by": armed_by})
+    except ClientError as error:
+        if not failed_condition(error):
+            raise
 
 
 def mark_after_hours(conversation_id: str, opening: str) -> None:

@@ -66,8 +66,10 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
     attribute per message, not a map: a single UpdateItem cannot create a map and set a key in
     it. Raises PayloadTooLarge for a message that could never fit, RateLimited while the
     session holds PENDING_BUDGET bytes of messages not yet stored."""
-    values = {":now": now_iso(), ":ids": {message_id}, ":id": message_id, ":one": 1, ":keep": keys.keep_until()}
-    # A session holding a conversation lives as long as it, also one kept after a close (release_step).
+    now = now_iso()
+    values = {":now": now, ":ids": {message_id}, ":id": message_id, ":one": 1, ":keep": keys.open_until(now)}
+    # A session holding a conversation lives as long as it, also one kept after a close (release_step):
+    # as an open conversation's items, RetentionDays + IdleCloseHours after its last message.
     assignments = ["updated_at = :now",
                    "expires_at = :keep" if new_conversation_id else "expires_at = if_not_exists(expires_at, :keep)"]
     additions = ["recent_ids :ids", "message_count :one"]
@@ -199,23 +201,24 @@ def _check(item: dict, token_hash: str) -> dict:
 
 
 def release_step(session_id: str, conversation_id: str, release: Release, now: str) -> dict:
-    """The transaction item that releases the session when its conversation closes (at `now`).
+    """The transaction item that releases the session when its conversation closes (at `now`),
+    after one strongly consistent read of it.
 
-    FORGET (one strongly consistent read first) drops the conversation, so that the next message
-    opens a new one, and keeps the session for RECOGNISE_SECONDS with the ids of its messages
-    (and of earlier closes still within their time): a retry or replay of one of them is a
-    duplicate, not a new conversation. The item expires when the last of them does."""
+    END marks it ended. FORGET drops the conversation, so that the next message opens a new one,
+    and keeps the session for RECOGNISE_SECONDS with the ids of its messages (and of earlier
+    closes still within their time): a retry or replay of one of them is a duplicate, not a new
+    conversation. The item expires when the last of them does."""
     key = keys.session(session_id)
     # Messages still parked must be stored first (the close does so); one parked since makes
     # the release fail, and the close is tried again.
     nothing_parked = "(attribute_not_exists(pending_bytes) OR pending_bytes <= :zero)"
+    item = table().get_item(Key=key, ConsistentRead=True).get("Item")
+    if not item:  # nothing to release: erased meanwhile, never made, or a web chat's deleted by TTL a day on
+        return {"ConditionCheck": {"Key": key, "ConditionExpression": "attribute_not_exists(pk)"}}
     if release is Release.END:
         return {"Update": {"Key": key, "UpdateExpression": "SET closed_at = :now",
                            "ConditionExpression": f"conversation_id = :cid AND {nothing_parked}",
                            "ExpressionAttributeValues": {":cid": conversation_id, ":now": now, ":zero": 0}}}
-    item = table().get_item(Key=key, ConsistentRead=True).get("Item")
-    if not item:  # nothing to release (erased meanwhile, or never made)
-        return {"ConditionCheck": {"Key": key, "ConditionExpression": "attribute_not_exists(pk)"}}
     until = keys.retained_until(now, RECOGNISE_SECONDS)
     # message_count: a message claimed after this read (and already unparked) would lose its id.
     return {"Update": {"Key": key, "UpdateExpression": "SET closed_ids = :closed, expires_at = :until "
@@ -241,7 +244,7 @@ def reopen_step(session_id: str, conversation_id: str, release: Release) -> dict
                                                        "expires_at = :keep",
                        "ConditionExpression": "attribute_not_exists(conversation_id)",
                        "ExpressionAttributeValues": {":cid": conversation_id, ":zero": 0,
-                                                     ":keep": keys.keep_until()}}}
+                                                     ":keep": keys.open_until(now_iso())}}}
 
 
 def erase(session_id: str, *, conversation_id: str = "") -> None:
