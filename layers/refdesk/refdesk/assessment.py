@@ -12,6 +12,7 @@ Every step is safe to run again (a retried close, a double click): each count is
 transaction on the conversation's own marker."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import TypedDict
 from zoneinfo import ZoneInfo
@@ -63,9 +64,13 @@ def counts(conversation: Conversation, repeat: bool) -> dict[str, int]:
 
 
 def closed(conversation: Conversation) -> None:
-    """The close's own steps, each once however often it runs: count it, keep its transcript."""
+    """The close's own steps, each once however often it runs: count it, keep its transcript. An
+    idle-closed conversation lasted until its last activity, not until the close a day later."""
     if not conversation.created_at:
         return
+    if conversation.closed_by == store.conversations.IDLE_CLOSER:
+        last = max(conversation.active_at, conversation.claimed_at, conversation.transferred_at)
+        conversation = dataclasses.replace(conversation, closed_at=last or conversation.closed_at)
     repeat = store.stats.patron_seen(conversation.patron_id, conversation.conversation_id)
     if store.stats.count_conversation(conversation.conversation_id, day_of(conversation),
                                       counts(conversation, repeat)):

@@ -16,24 +16,21 @@ store half is refdesk.store.queue.
   assignee is told privately.
 * Transfer reassigns, mentions the new assignee in the thread and tells the patron they are
   being connected to a colleague (settings.transfer_text).
-* Each change updates the root card in place (chat.update) and republishes the Home tab of the
-  librarians on duty and of whoever acted. A web chat's session mirrors the state for the
-  widget's poll (store.queue.mirror_to_session), and its live connections get it pushed
-  (refdesk.live.push_status). A conversation leaving the line (claimed, answered, transferred or
-  closed) moves up the web chats waiting behind it: their new place is pushed too
-  (refdesk.live.push_places_in_line)."""
+* Each change is one transition of the conversation's lifecycle (refdesk.lifecycle), whose
+  listeners bring every view up to date: the root card, the Home tabs, a web chat's status and
+  place in line, the places of the web chats behind one that left the line, and the patron's
+  automated lines (their place, the transfer line)."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, delivery, lifecycle, live, store, waiting
+from refdesk import channels, lifecycle, store, waiting
 from refdesk.errors import Conflict, NotFound
-from refdesk.models import (Author, ClaimJob, Conversation, Delivery, HomeOpenedJob, Message, PatronMessageJob,
-                            StaffReplyJob, TransferJob)
+from refdesk.models import (Author, ClaimJob, Conversation, HomeOpenedJob, Message, PatronMessageJob, StaffReplyJob,
+                            TransferJob)
 from refdesk.observability import seconds
-from refdesk.settings import get_settings
 from refdesk.slack import api as slack
 from refdesk.slack import home
 from refdesk.store.table import now_iso
@@ -50,18 +47,10 @@ def patron_waiting(conversation: Conversation, job: PatronMessageJob) -> None:
     waiting.arm_for_arrival(conversation.conversation_id, queue_sk, job.at)  # a sweep by its first nudge
     if not queue_sk or handled:
         return
-    lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.WAITING))  # the Home tabs list it
-    if channels.traits(conversation.channel).shows_status:
-        store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, queue_sk=queue_sk)
-    if waiting.closed_until(job.at) is not None:  # after hours: the after-hours reply says when, not a place
-        return
-    place = store.queue.position(queue_sk)
-    live.push_status(conversation, {"state": "waiting", "position": place})  # a web chat's open connections
-    if store.queue.mark_told(conversation.conversation_id, queue_sk) and place > 1:
-        _tell_patron(conversation, f"queue-{queue_sk}",
-                     get_settings().queue_position_text.replace("{position}", str(place)))
-        logger.info("patron told their place", extra={"conversation_id": conversation.conversation_id,
-                                                      "position": place})
+    # After hours the after-hours reply says when the desk opens, and nobody is given a place.
+    place = 0 if waiting.closed_until(job.at) is not None else store.queue.position(queue_sk)
+    # The Home tabs list it; a web chat shows its place; the patron is told it when someone is ahead.
+    lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.WAITING, queue_sk=queue_sk, place=place))
 
 
 def claim(job: ClaimJob) -> None:
@@ -152,14 +141,12 @@ def transfer(job: TransferJob) -> None:
     except Conflict:
         slack.tell(job.channel, job.user, "That conversation is already closed.", thread_ts=job.root_ts)
         return
-    if job.to_user != job.user:
-        _tell_patron(conversation, f"transfer-{press}", get_settings().transfer_text)
     slack.post(job.channel, f":arrows_counterclockwise: <@{job.to_user}>, <@{job.user}> transferred this "
                "conversation to you.", thread_ts=job.root_ts,
                shows=_note(f"transfer-{press}", conversation.transferred_at))
     # Nobody had it: the transfer took it from the line, and the web chats behind move up.
     lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.TRANSFERRED,
-                                        actors=(job.to_user, job.user),
+                                        actors=(job.to_user, job.user), press=press,
                                         left_line=conversation.claimed_at == conversation.transferred_at))
     logger.info("conversation transferred", extra={"conversation_id": conversation_id})
 
@@ -186,12 +173,3 @@ def _tell_staff(conversation_id: str, user: str, text: str) -> None:
         return
     if conversation.slack_channel:
         slack.tell(conversation.slack_channel, user, text, thread_ts=conversation.slack_ts)
-
-
-def _tell_patron(conversation: Conversation, message_id: str, text: str) -> None:
-    """A line from the desk to the patron on their channel, stored once (the widget lists it)."""
-    stored, _ = store.messages.put(conversation.conversation_id, Message(
-        message_id=message_id, at=now_iso(), author=Author.SYSTEM, text=text, delivery=Delivery.PENDING))
-    if stored.delivery is Delivery.PENDING:
-        delivery.send_to_patron(conversation, store.conversations.get_reply_to(conversation.conversation_id),
-                              stored, "")

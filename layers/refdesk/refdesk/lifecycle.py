@@ -20,6 +20,9 @@ calls `changed` with what happened, and the listeners project it onto every view
     home    the Home tab of the librarians on duty and of whoever acted (views.publish)
     widget  a web chat's own status: the session mirror its poll reads, and its live connections
     line    the web chats waiting behind a conversation that left the line: their new place
+    count   a closed conversation counted once in the daily figures, with its transcript
+    patron  the desk's automated lines that follow a transition: the place in line (once per wait,
+            when someone is ahead), the transfer line, the closing line and a rating offer
     idle    the idle close armed for someone's conversation, and a web chat told its idle close
 
 A retry that finds its transition already made (its answer was lost, or a Slack call after it
@@ -33,8 +36,9 @@ from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, idle, live, store
+from refdesk import assessment, channels, desk_lines, idle, live, store
 from refdesk.models import Author, Conversation
+from refdesk.settings import get_settings
 from refdesk.slack import api as slack
 from refdesk.slack import cards, home
 
@@ -62,6 +66,9 @@ class Changed:
     actors: tuple[str, ...] = ()  # the librarians who acted or now have it (their Home tabs)
     left_line: bool = False  # it stopped waiting just now: the web chats behind it move up
     blocked_by: str = ""  # BLOCKED: who blocked the patron (the card says so)
+    queue_sk: str = ""  # WAITING: its place in the waiting queue
+    place: int = 0  # WAITING: its place in line, 0 while the desk is closed (no place is told then)
+    press: str = ""  # TRANSFERRED: the press that made it (its transfer line is stored under it)
 
 
 def changed(event: Changed) -> None:
@@ -73,12 +80,15 @@ def changed(event: Changed) -> None:
 
 
 def refresh_card(event: Changed) -> None:
-    """The root card rebuilt for the conversation's state, in place. A closed card is the close's
-    own (refdesk.relay.close: READ and topic), an erased one the erasure's; a waiting one was
-    posted so."""
+    """The root card rebuilt for the conversation's state, in place: a closed one with READ and
+    the topic (refdesk.assessment); an erased one is the erasure's, a waiting one was posted so."""
     conversation = event.conversation
-    if (not conversation.slack_ts or not conversation.is_open
-            or event.transition in (Transition.WAITING, Transition.CLOSED, Transition.ERASED)):
+    if not conversation.slack_ts or event.transition in (Transition.WAITING, Transition.ERASED):
+        return
+    if event.transition in (Transition.CLOSED, Transition.IDLE_CLOSED):
+        assessment.refresh_card(conversation)
+        return
+    if not conversation.is_open:
         return
     question = next((message.text for message in store.messages.list_after(conversation.conversation_id, limit=10)
                      if message.author is Author.PATRON), "")
@@ -93,11 +103,18 @@ def republish_home(event: Changed) -> None:
 
 
 def show_widget(event: Changed) -> None:
-    """A web chat's own status: who has it (its poll reads the session mirror; its live
-    connections get it pushed)."""
+    """A web chat's own status: its place in line while it waits, then who has it (its poll reads
+    the session mirror; its live connections get it pushed)."""
     conversation = event.conversation
     if (not channels.traits(conversation.channel).shows_status or not conversation.is_open
-            or not conversation.claimed_by or event.transition is Transition.ERASED):
+            or event.transition is Transition.ERASED):
+        return
+    if event.transition is Transition.WAITING:
+        store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, queue_sk=event.queue_sk)
+        if event.place:
+            live.push_status(conversation, {"state": "waiting", "position": event.place})
+        return
+    if not conversation.claimed_by:
         return
     name = slack.first_name(conversation.claimed_by)
     store.queue.mirror_to_session(conversation.anchor, conversation.conversation_id, claimed_name=name)
@@ -107,6 +124,33 @@ def show_widget(event: Changed) -> None:
 def move_line_up(event: Changed) -> None:
     if event.left_line:
         live.push_places_in_line(event.conversation)
+
+
+def tell_patron(event: Changed) -> None:
+    """The desk's automated lines that follow a transition, each stored and sent once
+    (refdesk.desk_lines): the place in line when someone is ahead (once per wait), the transfer
+    line (a transfer to someone else), the closing line and, where the channel rates in its
+    thread, a rating offer. The idle close is quiet."""
+    conversation, settings = event.conversation, get_settings()
+    if event.transition is Transition.WAITING and event.place:
+        if store.queue.mark_told(conversation.conversation_id, event.queue_sk) and event.place > 1:
+            desk_lines.tell(conversation, f"queue-{event.queue_sk}",
+                            settings.queue_position_text.replace("{position}", str(event.place)))
+            logger.info("patron told their place", extra={"conversation_id": conversation.conversation_id,
+                                                          "position": event.place})
+    elif event.transition is Transition.TRANSFERRED and event.press and len(set(event.actors)) > 1:
+        desk_lines.tell(conversation, f"transfer-{event.press}", settings.transfer_text)
+    elif event.transition is Transition.CLOSED:
+        closing = settings.closing_text(conversation.channel)
+        if closing:
+            desk_lines.tell(conversation, f"close-{conversation.conversation_id}", closing)
+        assessment.offer_rating(conversation)
+
+
+def count_closed(event: Changed) -> None:
+    """A closed conversation in the daily figures, and its transcript, each once."""
+    if event.transition in (Transition.CLOSED, Transition.IDLE_CLOSED):
+        assessment.closed(event.conversation)
 
 
 def show_idle_close(event: Changed) -> None:
@@ -123,5 +167,6 @@ def arm_idle_close(event: Changed) -> None:
         idle.arm_when_taken(event.conversation)
 
 
-LISTENERS: list[Callable[[Changed], None]] = [refresh_card, republish_home, show_widget, move_line_up,
-                                              show_idle_close, arm_idle_close]
+# The count before the patron's lines: a closed conversation's transcript ends where it closed.
+LISTENERS: list[Callable[[Changed], None]] = [refresh_card, republish_home, show_widget, move_line_up, count_closed,
+                                              tell_patron, show_idle_close, arm_idle_close]

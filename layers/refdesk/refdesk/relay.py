@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import (assessment, assignment, blocking, channels, delivery, departments, idle, lifecycle, pictures,
+from refdesk import (assignment, blocking, channels, delivery, departments, desk_lines, idle, lifecycle, pictures,
                      staff, store, waiting)
 from refdesk.errors import Conflict, NotFound, RetryLater
 from refdesk.models import (Author, CloseJob, Conversation, Delivery, IdleCloseJob, InboundMessage, Job, Message,
@@ -116,17 +116,8 @@ def _show_to_staff(job: PatronMessageJob, message: InboundMessage) -> None:
 
 def _tell_after_hours(conversation: Conversation, reply_to: ReplyTo) -> None:
     """The after-hours reply (AfterHoursText, with when the desk opens), once per conversation."""
-    _tell_patron_once(conversation, reply_to, f"after-hours-{conversation.conversation_id}",
-                      waiting.after_hours_text(conversation.after_hours))
-
-
-def _tell_patron_once(conversation: Conversation, reply_to: ReplyTo, message_id: str, text: str) -> None:
-    """A line from the desk to the patron on their channel, stored under `message_id` (the
-    widget lists it) and sent once."""
-    stored, _ = store.messages.put(conversation.conversation_id, Message(
-        message_id=message_id, at=now_iso(), author=Author.SYSTEM, text=text, delivery=Delivery.PENDING))
-    if stored.delivery is Delivery.PENDING:
-        delivery.send_to_patron(conversation, reply_to, stored, "")
+    desk_lines.tell(conversation, f"after-hours-{conversation.conversation_id}",
+                    waiting.after_hours_text(conversation.after_hours), reply_to)
 
 
 # A message shown to staff, or handed to the patron, this long after it was sent was delayed by
@@ -333,43 +324,17 @@ def close_idle(job: IdleCloseJob) -> None:
 
 
 def _after_close(conversation: Conversation, actors: tuple[str, ...]) -> None:
-    """A close's steps after its write, each idempotent: count it, the closed card, the patron's
-    closing line and rating offer, every view, the items' lives shortened, all done recorded. The
-    idle close's is quiet (no closing line, no rating), and its count and transcript end at its
-    last activity, not a day later."""
+    """A close's steps after its write, each idempotent: every view (the closed card, the Home
+    tabs, the web chats behind it when it was waiting, the patron's closing line and rating offer
+    but after an idle close, the daily counts: refdesk.lifecycle), then the items' lives shortened
+    and all recorded done. Also on a retry."""
     idle_closed = conversation.closed_by == store.conversations.IDLE_CLOSER
-    # Daily counts and the de-identified transcript, each once.
-    assessment.closed(dataclasses.replace(conversation, closed_at=_last_activity(conversation))
-                      if idle_closed else conversation)
-    if conversation.slack_ts:
-        assessment.refresh_card(conversation)  # the closed card: who closed it, READ 1-6 and the topic menu
-    if not idle_closed:
-        _send_closing_line(conversation)
-        assessment.offer_rating(conversation)  # Slack Connect: 1-5 in the shared thread, once
-    # Every view: the Home tabs, and the web chats behind it when it was waiting (also on a retry).
     transition = lifecycle.Transition.IDLE_CLOSED if idle_closed else lifecycle.Transition.CLOSED
     lifecycle.changed(lifecycle.Changed(conversation, transition, actors=actors, left_line=not conversation.claimed_by))
     store.conversations.retire(conversation.conversation_id)  # its items expire RetentionDays after the close
     store.conversations.finish_close(conversation.conversation_id)
     logger.info("conversation closed", extra={"conversation_id": conversation.conversation_id,
                                               "transition": transition.value})
-
-
-def _send_closing_line(conversation: Conversation) -> None:
-    closing = get_settings().closing_text(conversation.channel)
-    if not closing:
-        return
-    stored, _ = store.messages.put(conversation.conversation_id, Message(
-        message_id=f"close-{conversation.conversation_id}", at=now_iso(), author=Author.SYSTEM, text=closing,
-        delivery=Delivery.PENDING))
-    if stored.delivery is Delivery.PENDING:  # a retry resumes after the parts already sent
-        delivery.send_to_patron(conversation, store.conversations.get_reply_to(conversation.conversation_id), stored,
-                                "")
-
-
-def _last_activity(conversation: Conversation) -> str:
-    """When an idle-closed conversation last had a message, a claim or a transfer."""
-    return max(conversation.active_at, conversation.claimed_at, conversation.transferred_at) or conversation.closed_at
 
 
 def _store_parked(conversation: Conversation) -> None:
@@ -411,8 +376,7 @@ def _report_unshown_message(job: PatronMessageJob, attempts: int) -> None:
     if store.blocks.get(conversation.patron_id):  # a blocked patron's message never reaches staff anyway
         return
     try:
-        _tell_patron_once(conversation, store.conversations.get_reply_to(job.conversation_id),
-                          f"undelivered-{job.conversation_id}", get_settings().undelivered_text)
+        desk_lines.tell(conversation, f"undelivered-{job.conversation_id}", get_settings().undelivered_text)
     except Exception as error:  # their channel may be failing too (Slack Connect is Slack)
         logger.warning("could not tell the patron their message is delayed", extra={"error": type(error).__name__})
     if conversation.slack_ts:
