@@ -28,27 +28,40 @@ UNZIPPED_LIMIT = 200 * 1024 * 1024
 MIB = 1024 * 1024
 
 
-def sam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def sam(*args: str, cwd: Path = ROOT) -> subprocess.Popen:
+    """The sam CLI started (its output is read when it ends): builds run side by side."""
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     sam_cli = shutil.which("sam", path=env["PATH"])
     assert sam_cli, "sam CLI not installed (make venv installs aws-sam-cli)"
-    return subprocess.run([sam_cli, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.Popen([sam_cli, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
 
 
-def build(architecture: str, build_dir: Path) -> Path:
-    result = sam("build", "--build-dir", str(build_dir), "--parameter-overrides", f"Architecture={architecture}")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return build_dir
-
-
-def test_template_passes_sam_validate_lint():
-    result = sam("validate", "--lint")
-    assert result.returncode == 0, result.stdout + result.stderr
+def finished(process: subprocess.Popen) -> None:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
 
 
 @pytest.fixture(scope="module")
-def host_build(tmp_path_factory) -> Path:
-    return build(HOST_ARCHITECTURE, tmp_path_factory.mktemp("sam-host"))
+def builds(tmp_path_factory) -> dict[str, Path]:
+    """Both architectures' builds, started at once (mostly waiting on pip): {architecture: build dir}."""
+    started = {}
+    for architecture in {HOST_ARCHITECTURE, "arm64"}:
+        build_dir = tmp_path_factory.mktemp(f"sam-{architecture}")
+        started[architecture] = (build_dir, sam("build", "--build-dir", str(build_dir), "--parameter-overrides",
+                                                f"Architecture={architecture}"))
+    for _, process in started.values():
+        finished(process)
+    return {architecture: build_dir for architecture, (build_dir, _) in started.items()}
+
+
+def test_template_passes_sam_validate_lint():
+    finished(sam("validate", "--lint"))
+
+
+@pytest.fixture(scope="module")
+def host_build(builds) -> Path:
+    return builds[HOST_ARCHITECTURE]
 
 
 def lambda_runtime_dir(tmp_path: Path) -> Path:
@@ -116,8 +129,8 @@ def test_built_functions_import_and_handle_events_with_only_the_layer(host_build
     assert answers["live"] == [200, '{"type":"pong"}']
 
 
-def test_arm64_build_holds_only_aarch64_or_pure_python_binaries(tmp_path):
-    built = build("arm64", tmp_path / "arm64")
+def test_arm64_build_holds_only_aarch64_or_pure_python_binaries(builds):
+    built = builds["arm64"]
     # Only the layer installs wheels; the reports function draws its SVG charts with no package.
     layer = built / "RefdeskLayer" / "python"
     wheel_tags = [line.split(":", 1)[1].strip() for wheel in layer.glob("*.dist-info/WHEEL")
