@@ -20,8 +20,10 @@ SHORT = 8  # failing calls: fewer than the retry budget of the job at the head
 
 @pytest.fixture(scope="module")
 def stack(start_devstack):
-    """A stack of its own: these tests inject long faults and redrive the whole dead-letter queue."""
-    return start_devstack()
+    """A stack of its own: these tests inject long faults and redrive the whole dead-letter queue.
+    Its retry budget is 3 hours of backoff (10 attempts) instead of a day's (32): what is tested is
+    outliving the budget, whatever its size, and each attempt costs the suite time."""
+    return start_devstack(RETRY_HORIZON_HOURS="3")
 
 
 def tag() -> str:
