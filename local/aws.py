@@ -147,6 +147,7 @@ class LocalAws:
         self._create_buckets(self._template)
         self._create_schedule_groups(self._template)
         self._name_roles(self._template)
+        self._name_configuration_sets(self._template)
         if again:
             self._create_queues_again(self._template, resolve)
         else:
@@ -171,6 +172,12 @@ class LocalAws:
         environment that names one (WAKE_UP_SCHEDULER_ROLE_ARN)."""
         for name in template.resources("AWS::IAM::Role"):
             self.attributes[f"{name}.Arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{STACK_NAME}-{name}"
+
+    def _name_configuration_sets(self, template: Template) -> None:
+        """SES configuration sets are named, not made: moto's SendEmail ignores the one it is
+        given and publishes no events (tests publish SES's notifications themselves)."""
+        for name in template.resources("AWS::SES::ConfigurationSet"):
+            self.refs[name] = f"{STACK_NAME}-{name}"
 
     def _verify_sender(self) -> None:
         """The template's SES sender identity, verified (both calls are idempotent)."""

@@ -37,6 +37,9 @@ from local.websocket import LiveApi
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "local" / "static"
+# Twilio reports a text's progress (sent, delivered) once the carrier has it: here this soon after
+# the send, to the status callback over the gateway (local.twilio_standin).
+TWILIO_REPORT_SECONDS = 0.3
 
 
 def main() -> int:
@@ -56,7 +59,8 @@ def main() -> int:
 
         slack = None if os.environ.get("SLACK_API_URL") else SlackStandIn(os.environ["SLACK_BOT_TOKEN"])
         twilio = None if os.environ.get("TWILIO_API_URL") else TwilioStandIn(
-            os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"], os.environ["TWILIO_FROM_NUMBER"])
+            os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"], os.environ["TWILIO_FROM_NUMBER"],
+            report_after=TWILIO_REPORT_SECONDS)
         for stand_in, variable in ((slack, "SLACK_API_URL"), (twilio, "TWILIO_API_URL")):
             if stand_in:
                 running.callback(stand_in.stop)

@@ -17,6 +17,9 @@ A fault is given as JSON by the control API (POST /_local/api/faults) and by the
                                                       other side succeeded, or the answer was lost
     {"status": 500, "commit": true}                   Twilio: the text is sent, the answer is the error
                                                       (Twilio faults fail sends only, never its list)
+    {"delivery": "undelivered", "code": 30006}        Twilio accepts the text, then its status callback
+                                                      reports it undelivered with that ErrorCode (a
+                                                      landline); {"delivery": "failed"} likewise
 
 Several faults may be pending at once; each call takes the first that matches it."""
 from __future__ import annotations
@@ -24,7 +27,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-FIELDS = {"status", "count", "method", "error", "code", "message", "after", "retry_after", "commit"}
+FIELDS = {"status", "count", "method", "error", "code", "message", "after", "retry_after", "commit", "delivery"}
+DELIVERY_FAILURES = ("undelivered", "failed")  # what a Twilio fault's status callback may report
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Fault:
     after: int = 0  # matching calls let through before the first failure
     retry_after: int = 1  # Slack: the Retry-After of a 429, in seconds
     commit: bool = False  # the call takes effect; only its answer is the failure
+    delivery: str = ""  # Twilio: the text is accepted, and its status callback reports this failure
 
     @classmethod
     def from_spec(cls, spec) -> "Fault":
@@ -49,8 +54,10 @@ class Fault:
         fault = cls(**spec)
         if fault.status is not None and not (isinstance(fault.status, int) and 400 <= fault.status <= 599):
             raise ValueError("status must be an HTTP error status (400-599)")
-        if fault.status is None and not (fault.error or fault.code):
-            raise ValueError("a fault needs a status, a Slack error or a Twilio code")
+        if fault.status is None and not (fault.error or fault.code or fault.delivery):
+            raise ValueError("a fault needs a status, a Slack error, a Twilio code or a delivery failure")
+        if fault.delivery and (fault.delivery not in DELIVERY_FAILURES or fault.status is not None or fault.commit):
+            raise ValueError(f"delivery is one of {', '.join(DELIVERY_FAILURES)}, with no status and no commit")
         for name in ("count", "after", "retry_after"):
             value = getattr(fault, name)
             if not (isinstance(value, int) and value >= 0):

@@ -4,8 +4,15 @@ listing them as Twilio's Messages list does (GET …/Messages.json: newest first
 From and DateSent, DateSent< or DateSent> — whole days, GMT — PageSize at a time, the next page
 by next_page_uri), and serving the media of patrons' MMS messages (GET …/Messages/{sid}/Media/{sid},
 with the account's HTTP basic auth, as Twilio does with "Enforce HTTP Auth on Media URLs" on).
-Injected faults fail sends only; the list always answers. A text is sent the moment it is
-accepted: listed, it is "sent", with date_sent its date_created."""
+Injected faults fail sends only; the list always answers.
+
+A text sent without a StatusCallback is sent the moment it is accepted: listed, it is "sent",
+with date_sent its date_created. One with a StatusCallback is "queued" (no date_sent) until its
+status reports are made: "sent", then "delivered" (or, under a fault with "delivery", "sent" then
+"undelivered" with its ErrorCode, or "failed" at once), each a form POST to the StatusCallback
+signed with X-Twilio-Signature as Twilio signs (report_statuses). With `report_after` (the local
+stack), they are made that many seconds after the send, over HTTP; otherwise whoever drives the
+stand-in makes them (the tests: with the handler in-process)."""
 from __future__ import annotations
 
 import base64
@@ -15,6 +22,7 @@ import math
 import operator
 import re
 import threading
+import urllib.request
 import uuid
 from datetime import date
 from email.utils import formatdate, parsedate_to_datetime
@@ -24,6 +32,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 from local.console import excerpt, say
 from local.faults import Fault, InjectedFaults
 from local.servers import Request, Response, Server, json_response
+from local.signing import twilio_signature_header
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = re.compile(r"/2010-04-01/Accounts/([^/]+)/Messages\.json")
@@ -38,6 +47,7 @@ MAX_ATTEMPTS = 1_000  # the attempt log keeps the latest only
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000  # Twilio's, for lists
 # The list's date filters: the day a text was sent (GMT) against the day given, whatever time is given
 DATE_FILTERS = {"DateSent": operator.eq, "DateSent<": operator.le, "DateSent>": operator.ge}
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the status callbacks: no proxy locally
 
 
 def new_message_sid() -> str:
@@ -59,9 +69,19 @@ def _silent(source: str, message: str) -> None:
 
 
 def _listed(message: dict) -> dict:
-    """An accepted text as the Messages list shows it: sent the moment it was accepted."""
-    fields = {key: value for key, value in message.items() if key != "media_urls"}
-    return {**fields, "status": "sent", "date_sent": message["date_created"]}
+    """An accepted text as the Messages list shows it."""
+    return {key: value for key, value in message.items() if key not in ("media_urls", "status_callback")}
+
+
+def post_report(url: str, params: dict, headers: dict) -> None:
+    """A status report as Twilio makes it: a signed form POST (its answer is not Twilio's concern)."""
+    request = urllib.request.Request(url, data=urlencode(params).encode(), method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+    try:
+        with _DIRECT.open(request, timeout=15) as answer:
+            answer.read()
+    except OSError:  # Twilio does not try a status callback again either
+        pass
 
 
 def _error(status: int, code: int, message: str):
@@ -72,7 +92,8 @@ def _error(status: int, code: int, message: str):
 class TwilioStandIn:
     """console=False: nothing is printed (tests that read the process's output)."""
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str, *, console: bool = True):
+    def __init__(self, account_sid: str, auth_token: str, from_number: str, *, console: bool = True,
+                 report_after: float | None = None):
         self._account_sid = account_sid
         self._auth_token = auth_token
         self._from_number = from_number
@@ -86,6 +107,8 @@ class TwilioStandIn:
         self._attempts: collections.deque[dict] = collections.deque(maxlen=MAX_ATTEMPTS)
         self._list_requests: collections.deque[dict] = collections.deque(maxlen=MAX_ATTEMPTS)
         self._opted_out: set[str] = set()
+        self._reports: list[tuple[str, str, str]] = []  # (sid, status, error code) still to report, in order
+        self._report_after = report_after
         self._server = Server(self)
         self.api_url = self._server.url
 
@@ -93,7 +116,8 @@ class TwilioStandIn:
         self._server.stop()
 
     def sent(self) -> list[dict]:
-        """Each message Twilio accepted, as its API answered it plus "media_urls" (the MMS media)."""
+        """Each message Twilio accepted, as its API answered it (its status as reported since) plus
+        "media_urls" (the MMS media) and "status_callback"."""
         with self._lock:
             return copy.deepcopy(self._sent)
 
@@ -128,6 +152,42 @@ class TwilioStandIn:
             self._attempts.clear()
             self._list_requests.clear()
 
+    def report_statuses(self, deliver=post_report) -> int:
+        """Makes the status reports owed so far, in order: each text's status (and date_sent once
+        sent) changes, then `deliver(url, params, headers)` posts the signed report. Returns how
+        many were made."""
+        with self._lock:
+            owed, self._reports = self._reports, []
+            by_sid = {message["sid"]: message for message in self._sent}
+            reports = []
+            for sid, status, error_code in owed:
+                message = by_sid[sid]
+                message["status"] = status
+                if status in ("sent", "delivered", "undelivered"):
+                    message["date_sent"] = message["date_sent"] or formatdate(usegmt=True)
+                if error_code:
+                    message["error_code"] = int(error_code)
+                params = {"SmsSid": sid, "SmsStatus": status, "MessageStatus": status, "To": message["to"],
+                          "MessageSid": sid, "AccountSid": self._account_sid, "From": message["from"],
+                          "ApiVersion": API_VERSION, **({"ErrorCode": error_code} if error_code else {})}
+                url = message["status_callback"]
+                reports.append((url, params, twilio_signature_header(self._auth_token, url, params)))
+        for url, params, headers in reports:
+            self._say("twilio", f"status callback {params['MessageStatus']} for {params['MessageSid']}")
+            deliver(url, params, headers)
+        return len(reports)
+
+    def _owe_reports(self, sid: str, fault: Fault | None) -> None:
+        outcome = fault.delivery if fault and fault.delivery else "delivered"
+        error_code = str(fault.code or "") if fault and fault.delivery else ""
+        statuses = [outcome] if outcome == "failed" else ["sent", outcome]
+        with self._lock:
+            self._reports += [(sid, status, error_code if status == outcome else "") for status in statuses]
+        if self._report_after is not None:
+            timer = threading.Timer(self._report_after, self.report_statuses)
+            timer.daemon = True
+            timer.start()
+
     def opt_out(self, numbers: list[str]) -> None:
         """Sends to these numbers now fail with error 21610 (replaces the previous list)."""
         with self._lock:
@@ -139,6 +199,7 @@ class TwilioStandIn:
             self._attempts.clear()
             self._list_requests.clear()
             self._opted_out.clear()
+            self._reports.clear()
             self._media.clear()
             self._media_fetches.clear()
         self.faults.clear()
@@ -167,7 +228,7 @@ class TwilioStandIn:
 
     def _answer(self, to: str, sender: str, body: str, form: dict, media: list[str]):
         fault = self.faults.take()
-        if fault and not fault.commit:
+        if fault and not fault.commit and not fault.delivery:
             return self._fault(fault)
         refusal = self._refusal(to, sender, body, form) or self._media_refusal(media)
         if refusal:
@@ -175,12 +236,16 @@ class TwilioStandIn:
             return refusal
         message = self._message(to, sender, body, form.get("MessagingServiceSid"))
         message["num_media"] = str(len(media))
+        callback = form.get("StatusCallback", "")
         with self._lock:
-            self._sent.append({**message, "media_urls": media})
+            self._sent.append({**message, "media_urls": media, "status_callback": callback,
+                               **({} if callback else {"status": "sent", "date_sent": message["date_created"]})})
+        if callback:
+            self._owe_reports(message["sid"], fault)
         kind = f"MMS with {len(media)} medium/media" if media else "SMS"
         self._say("twilio", f"{kind} to {to} ({message['num_segments']} segment(s)): {excerpt(body)}")
         # A committing fault: the text was sent above; only the answer is the failure.
-        return self._fault(fault) if fault else json_response(201, message)
+        return self._fault(fault) if fault and fault.commit else json_response(201, message)
 
     def _list(self, request: Request):
         query = dict(parse_qsl(request.query, keep_blank_values=True))
@@ -199,7 +264,8 @@ class TwilioStandIn:
         found = [message for message in newest_first
                  if query.get("To", message["to"]) == message["to"]  # a filter given must match
                  and query.get("From", message["from"]) == message["from"]
-                 and all(compare(parsedate_to_datetime(message["date_sent"]).date(), day) for compare, day in days)]
+                 and (not days or message["date_sent"] and all(
+                     compare(parsedate_to_datetime(message["date_sent"]).date(), day) for compare, day in days))]
         # The token names the last text of the page before: texts sent meanwhile shift nothing.
         token = query.get("PageToken", "")
         start = next((index + 1 for index, message in enumerate(found) if "PA" + message["sid"] == token),

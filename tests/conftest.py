@@ -41,6 +41,9 @@ AUTH_TOKEN = "test-auth-token"
 STAFF_CHANNEL = "C0STAFF01"
 LIBRARY_TEAM = "T0LIBRARY"  # the Slack stand-in's workspace (local.slack_standin.TEAM_ID) and the fixtures'
 LIBRARY_NUMBER = "+15005550006"
+# A text's reactions on its Slack message: 📤 when Twilio took it, ✅ when its status callback said
+# delivered (the stand-in's default, reported by pump)
+TEXT_DELIVERED = ["outbox_tray", "white_check_mark"]
 PATRON_IP = "203.0.113.7"
 
 # The tests' settings. With `aws`, the rest of template.yaml's environment (resolved to the
@@ -182,8 +185,22 @@ def pump(aws) -> list[str]:
     """Invokes the dispatcher (in this thread) as a wake-up would: it drains the jobs queue and
     returns each attempt's outcome in order, "done" or "retry" (refdesk.dispatch.drain). With
     RETRY_DELAY_SCALE 0 a failed job is visible again at once, so it is retried until the
-    dispatcher gives it up and moves it to the dead-letter queue."""
-    return invoke("dispatcher", {})["outcomes"]
+    dispatcher gives it up and moves it to the dead-letter queue. Then, as Twilio after each
+    send, the Twilio stand-in makes the status reports owed (a text is delivered unless a fault
+    says otherwise: Phone.fail_delivery; none while Phone.holding_reports) to the status route in
+    this thread, and the jobs they queue (a ✅ or ❌ to show) are drained too: their outcomes are
+    not among those returned, which are the first drain's."""
+    outcomes = invoke("dispatcher", {})["outcomes"]
+    while _phone is not None and not _phone.holding_reports and _phone.stand_in.report_statuses(report_status):
+        invoke("dispatcher", {})
+    return outcomes
+
+
+def report_status(url: str, params: dict, headers: dict) -> dict:
+    """A Twilio status report, signed by the stand-in, to the status route's handler in this thread."""
+    path = urllib.parse.urlsplit(url).path
+    return invoke("sms_inbound", http_event("POST", path, urllib.parse.urlencode(params),
+                                            {"Content-Type": FORM, **headers}))
 
 
 def fire_due_schedules(aws, now=None) -> list[dict]:
@@ -275,6 +292,7 @@ class Phone:
 
     def __init__(self, stand_in: TwilioStandIn):
         self.stand_in = stand_in
+        self.holding_reports = False  # True: pump makes no status reports (the test makes them)
 
     @property
     def sent(self) -> list[dict]:
@@ -301,6 +319,11 @@ class Phone:
         """Sends to these numbers fail with error 21610, as after the patron texted STOP."""
         self.stand_in.opt_out(list(numbers))
 
+    def fail_delivery(self, delivery: str = "undelivered", code: int | None = 30006, count: int = 1) -> None:
+        """The next `count` texts are accepted, then reported `delivery` ("undelivered" or
+        "failed") with ErrorCode `code` (30006: a landline)."""
+        self.stand_in.faults.add(Fault(delivery=delivery, code=code, count=count))
+
 
 @pytest.fixture(scope="session")
 def twilio_stand_in():
@@ -309,12 +332,18 @@ def twilio_stand_in():
     stand_in.stop()
 
 
+_phone: Phone | None = None  # the test's `twilio`, whose status reports pump makes
+
+
 @pytest.fixture
 def twilio(twilio_stand_in, monkeypatch) -> Phone:
+    global _phone
     twilio_stand_in.reset()
     monkeypatch.setenv("TWILIO_API_URL", twilio_stand_in.api_url)
     _forget_settings_and_clients()
-    return Phone(twilio_stand_in)
+    _phone = Phone(twilio_stand_in)
+    yield _phone
+    _phone = None
 
 
 # --- requests as API Gateway passes them -------------------------------------------------

@@ -1,13 +1,13 @@
 """GET /presence, LibraryH3lp's /presence/jid/{queue}/{host}/{format} (and image/{theme}),
-GET /widget.js and the library's contact card, GET|HEAD /contact.vcf. Every answer, a 404
-included, may be read from any site.
+GET /widget.js, the privacy notice it links to (GET /privacy.html) and the library's contact card,
+GET|HEAD /contact.vcf. Every answer, a 404 included, may be read from any site.
 
 CloudFront caches them (template.yaml's CacheDistribution) for the lifetime each answer states in its
 Cache-Control, within the bounds of that path's cache policy."""
 import hashlib
 from pathlib import Path
 
-from refdesk import contact_card, http, presence
+from refdesk import contact_card, http, presence, privacy_notice
 from refdesk.http import Api, Router
 from refdesk.settings import get_settings
 
@@ -29,6 +29,7 @@ status = Router()
 libraryh3lp = Router()
 widget = Router()
 card = Router()
+privacy = Router()
 
 
 @status.get("/presence")
@@ -62,6 +63,12 @@ def script():
                         VERSIONED_WIDGET if versioned else CURRENT_WIDGET)
 
 
+@privacy.get("/privacy.html")
+def notice():
+    return http.respond(200, privacy_notice.html(get_settings()), privacy_notice.CONTENT_TYPE,
+                        privacy_notice.HEADERS)
+
+
 @card.route("/contact.vcf", method=["GET", "HEAD"])
 def contact():
     """The vCard Twilio sends as MMS media (it checks the type with HEAD and GET) and the widget
@@ -70,6 +77,6 @@ def contact():
     return http.respond(200, body, contact_card.CONTENT_TYPE, CARD_HEADERS)
 
 
-app = Api(status, libraryh3lp, widget, card, headers=ANY_SITE)
+app = Api(status, libraryh3lp, widget, card, privacy, headers=ANY_SITE)
 
 handler = http.lambda_handler(app)

@@ -9,6 +9,7 @@
   LIBRARIANS.forEach(function (l) { NAMES[l[0]] = l[1]; });
   var EMOJI = {
     white_check_mark: '\u2705', heavy_check_mark: '\u2714\ufe0f', x: '\u274c', lock: '\ud83d\udd12',
+    outbox_tray: '\ud83d\udce4',
     envelope: '\u2709\ufe0f', email: '\ud83d\udce7', eyes: '\ud83d\udc40', warning: '\u26a0\ufe0f',
     speech_balloon: '\ud83d\udcac', iphone: '\ud83d\udcf1', computer: '\ud83d\udcbb', globe_with_meridians: '\ud83c\udf10',
     hourglass_flowing_sand: '\u23f3', hourglass: '\u231b', wave: '\ud83d\udc4b', books: '\ud83d\udcda',

@@ -69,7 +69,8 @@ def test_text_in_reply_from_the_thread_close_and_text_again(relay):
     question = f"Do you have <!channel> large-print mysteries? {("k" + uuid.uuid4().hex[:7])}"
     answer = text_in(relay, question)
     assert answer.status_code == 200
-    assert "<Message>Thanks! A librarian will text you back.</Message>" in answer.text
+    assert ("<Message>Thanks! A librarian will text you back. Text DELETE to erase this conversation.</Message>"
+            in answer.text)
 
     root = root_for(relay, question.split("? ")[1])
     card = json.dumps(root["blocks"], ensure_ascii=False)

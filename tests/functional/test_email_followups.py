@@ -13,8 +13,8 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import (ENV, LIBRARY_NUMBER, STAFF_CHANNEL, close_value, fixture, invoke, log_to_captured_stdout,
-                            pump, slack_event)
+from tests.conftest import (ENV, LIBRARY_NUMBER, STAFF_CHANNEL, TEXT_DELIVERED, close_value, fixture, invoke,
+                            log_to_captured_stdout, pump, slack_event)
 
 PATRON_IP = "203.0.113.7"
 ADDRESS = "maria.gonzalez@example.net"
@@ -204,7 +204,7 @@ def test_a_follow_up_with_a_phone_number_gets_the_reply_by_sms(aws, slack, twili
     assert [(sent["to"], sent["from_"], sent["body"]) for sent in twilio.sent] == [
         (number, LIBRARY_NUMBER, f"Amanda (library): {ANSWER_READS}")]
     assert mail() == []
-    assert reactions_on(slack, ts) == ["white_check_mark"]
+    assert reactions_on(slack, ts) == TEXT_DELIVERED
     assert widget_replies(session) == [ANSWER_READS]
 
 
@@ -367,7 +367,7 @@ def test_logs_hold_neither_the_address_nor_the_texts(aws, slack, twilio, mail, c
     out = capfd.readouterr()
     logs = out.out + out.err
 
-    assert "reply delivered" in logs and "delivery failed for good" in logs  # the logs were captured
+    assert "reply handed over" in logs and "delivery failed for good" in logs  # the logs were captured
     assert len(mail()) == 1 and len(twilio.sent) == 1
     for secret in (ADDRESS, "maria.gonzalez", "example.net", "867-5309", "5558675309", "Okonkwo", "ESL conversation",
                    "Tuesdays 6 pm", "library card", "passport", "genealogy"):

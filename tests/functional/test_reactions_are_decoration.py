@@ -39,6 +39,14 @@ def kinds(jobs: list) -> list[str]:
     return [json.loads(job.body)["kind"] for job in jobs]
 
 
+
+@pytest.fixture(autouse=True)
+def reports_held(twilio):
+    """The reaction under test is a text's first, 📤 (Twilio took it); its ✅ once Twilio reports
+    the text delivered is test_delivery_status's."""
+    twilio.holding_reports = True
+
+
 def logged(capsys) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
 
@@ -72,7 +80,7 @@ def test_a_reaction_failing_once_comes_from_its_own_job_and_the_reply_job_finish
     assert reaction_job.group_id != reply_job.group_id  # it never holds the conversation's thread
     assert set(json.loads(reaction_job.body)) == {"kind", "conversation_id", "message_id", "channel", "ts", "name"}
     assert REPLY not in reaction_job.body and PATRON not in reaction_job.body  # references only
-    assert reactions_on(slack, ts) == ["white_check_mark"]
+    assert reactions_on(slack, ts) == ["outbox_tray"]
     assert [sent["body"] for sent in twilio.sent] == [f"Amanda (library): {REPLY}"]
     assert queue_depth(aws) == queue_depth(aws, "dlq") == 0
     assert reactions_failed(logged(capsys)) == ["tried_again_apart"]
@@ -132,7 +140,7 @@ def test_a_reaction_whose_answer_was_lost_is_not_doubled(aws, slack, twilio, cap
 
     assert outcomes == ["done", "done"]  # the reaction's own job met already_reacted: counted as added
     assert len(calls_named(slack, "reactions.add")) == 2
-    assert reactions_on(slack, ts) == ["white_check_mark"]
+    assert reactions_on(slack, ts) == ["outbox_tray"]
     assert given_up(logged(capsys)) == []
 
 
@@ -185,7 +193,7 @@ def reaction(ts: str = "1795950000.000300"):
     from refdesk.models import OutcomeReactionJob
 
     return OutcomeReactionJob(conversation_id="c1", message_id=f"slack-{ts}", channel=STAFF_CHANNEL, ts=ts,
-                              name="white_check_mark")
+                              name="outbox_tray")
 
 
 @pytest.mark.parametrize("error", ["message_not_found", "channel_not_found", "not_in_channel", "is_archived",

@@ -9,7 +9,7 @@ import time
 
 import boto3
 
-from tests.conftest import close_value, pump
+from tests.conftest import TEXT_DELIVERED, close_value, pump
 from tests.functional import test_relay as sms
 from tests.functional import test_webchat as web
 
@@ -51,7 +51,7 @@ def test_a_reply_after_an_sms_close_reopens_it_and_the_patrons_next_text_joins_i
     pump(aws)
 
     assert [sent["body"] for sent in twilio.sent] == ["Ben (library): One more thing: it is due back in 3 weeks."]
-    assert reactions_on(slack, reply_ts) == {"white_check_mark"}
+    assert reactions_on(slack, reply_ts) == set(TEXT_DELIVERED)
     item = conversation_item(conversation["conversation_id"])
     assert item["status"] == "open" and item["claimed_by"] == "U0BEN" and "closed_at" not in item
     [update] = sms.calls_named(slack, "chat.update")  # the card: open again, Ben's, with Close
@@ -116,7 +116,7 @@ def test_a_reopen_whose_card_update_failed_brings_every_view_up_to_date_on_the_r
     assert close_value(update) == conversation["conversation_id"]  # open again: Close is back
     assert [sent["body"] for sent in twilio.sent] == ["Amanda (library): Reopening with news."]
     assert len([text for text in thread_posts(slack, conversation["root_ts"]) if "reopened" in text]) == 1
-    assert reactions_on(slack, reply_ts) == {"white_check_mark"}
+    assert reactions_on(slack, reply_ts) == set(TEXT_DELIVERED)
 
 
 def test_a_reply_while_the_close_is_still_running_waits_for_it(aws, slack, twilio):

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import ENV, STAFF_CHANNEL, close_value, fixture, invoke, pump, slack_event, twilio_event
+from tests.conftest import ENV, STAFF_CHANNEL, TEXT_DELIVERED, close_value, fixture, invoke, pump, slack_event, twilio_event
 
 PATRON = "+15551234567"
 PHONE_ANY_FORMAT = re.compile(r"\D{0,3}".join("5551234567"))
@@ -149,7 +149,7 @@ def test_an_sms_patron_reads_emoji_names_and_links_not_slack_markup(aws, slack, 
     assert texts_sent(twilio) == [(PATRON, f"Amanda (library): {READS}")]
     assert any(method == "users.info" and params.get("user") == "U0BEN"  # the mention, by first name
                for method, params in slack.calls)
-    assert reactions(slack) == [("1700000100.000200", "white_check_mark")]
+    assert reactions(slack) == [("1700000100.000200", name) for name in TEXT_DELIVERED]
 
 
 def test_a_web_patron_reads_the_same_plain_text(aws, slack):
@@ -173,7 +173,7 @@ def test_a_reply_also_sent_to_the_channel_is_relayed_once(aws, slack, twilio):
 
     assert [body for _, body in texts_sent(twilio)] == [
         "Amanda (library): Good news Ben 🎉 the Caro is back. It's on hold for you at Main until Friday 👍🏼"]
-    assert reactions(slack) == [(broadcast["event"]["ts"], "white_check_mark")]
+    assert reactions(slack) == [(broadcast["event"]["ts"], name) for name in TEXT_DELIVERED]
 
 
 def test_the_same_message_seen_as_a_reply_and_as_a_broadcast_is_relayed_once(aws, slack, twilio):
@@ -212,7 +212,7 @@ def test_a_reply_with_a_file_sends_the_text_and_tells_the_librarian_privately(aw
 
     assert [body for _, body in texts_sent(twilio)] == [
         "Amanda (library): Here is the floor map & the call number: 974.71 C"]
-    assert reactions(slack) == [(shared["event"]["ts"], "white_check_mark")]
+    assert reactions(slack) == [(shared["event"]["ts"], name) for name in TEXT_DELIVERED]
     [note] = calls_named(slack, "chat.postEphemeral")
     assert (note["channel"], note["user"], note["thread_ts"]) == (STAFF_CHANNEL, "U0AMANDA", thread)
     assert "file" in note["text"].lower() and "not" in note["text"].lower().replace("n't", " not")
@@ -332,7 +332,7 @@ def test_closing_text_changes_the_sms_line_and_not_the_web_one(aws, slack, twili
 
 @pytest.mark.parametrize("opt_out_type, body", [("STOP", "STOP"), ("STOP", "arret"), ("START", "START"),
                                                 ("START", "unstop"), ("HELP", "HELP"), ("HELP", "info please")])
-def test_a_request_carrying_opt_out_type_is_never_a_question(aws, slack, twilio, opt_out_type, body):
+def test_a_request_carrying_opt_out_type_never_opens_a_conversation(aws, slack, twilio, opt_out_type, body):
     response = text_in(body, OptOutType=opt_out_type)
 
     assert twiml_message(response) is None
@@ -342,8 +342,11 @@ def test_a_request_carrying_opt_out_type_is_never_a_question(aws, slack, twilio,
     assert twilio.sent == []
 
 
-@pytest.mark.parametrize("opt_out_type, expected", [("STOP", ["PutItem"]), ("START", ["DeleteItem"]), ("HELP", [])])
-def test_a_stop_costs_one_write_and_no_enqueue(aws, slack, twilio, opt_out_type, expected):
+# START and HELP also try to join an open conversation (one conditional write, failing when none is).
+@pytest.mark.parametrize("opt_out_type, expected", [("STOP", ["PutItem"]), ("START", ["DeleteItem", "UpdateItem"]),
+                                                    ("HELP", ["UpdateItem"])])
+def test_a_keyword_without_a_conversation_costs_at_most_two_writes_and_no_enqueue(aws, slack, twilio, opt_out_type,
+                                                                                   expected):
     calls = count_aws_calls()
 
     text_in(opt_out_type, OptOutType=opt_out_type)

@@ -443,7 +443,7 @@ def test_logs_and_staff_never_see_the_partners_name_or_text(aws, slack, capfd, m
     out = capfd.readouterr()
     logs = out.out + out.err
 
-    assert "patron message accepted" in logs and "reply delivered" in logs  # the logs were captured
+    assert "patron message accepted" in logs and "reply handed over" in logs  # the logs were captured
     for private in ("Jordan", "Lee", "jordan.lee", "Sanborn", "1925 edition", "Tom", "out on loan"):
         assert private not in logs, private
     staff_side = json.dumps([params for _, params in slack.calls if params.get("channel") == STAFF_CHANNEL])

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from refdesk import clients
 from refdesk.channels import sms
-from tests.conftest import LIBRARY_NUMBER, pump
+from tests.conftest import LIBRARY_NUMBER, TEXT_DELIVERED, pump
 from tests.functional.test_email_followups import follow_up, reactions_on
 from tests.functional.test_email_followups import reply as reply_in_thread
 from tests.functional.test_slack_no_duplicates import PATRON, failed_jobs, open_conversation, staff_reply
@@ -40,9 +40,9 @@ def test_a_text_whose_answer_was_lost_is_found_on_the_retry_and_sent_once(aws, s
     assert texts(twilio) == [TEXTED]
     assert twilio.attempts() == 1  # the retry found it and sent nothing
     [lookup] = twilio.stand_in.list_requests()
-    earliest_day = (datetime.fromtimestamp(float(ts), timezone.utc) - sms.CLOCK_SKEW).date().isoformat()
-    assert (lookup["To"], lookup["From"], lookup["DateSent>"]) == (PATRON, LIBRARY_NUMBER, earliest_day)
-    assert reactions_on(slack, ts) == ["white_check_mark"]
+    # No DateSent filter: it would hide a text still queued (no date sent yet)
+    assert (lookup["To"], lookup["From"]) == (PATRON, LIBRARY_NUMBER) and "DateSent>" not in lookup
+    assert reactions_on(slack, ts) == TEXT_DELIVERED
 
 
 def test_a_multi_part_reply_resumes_at_the_part_whose_answer_was_lost(aws, slack, twilio):
@@ -57,7 +57,7 @@ def test_a_multi_part_reply_resumes_at_the_part_whose_answer_was_lost(aws, slack
     assert failed_jobs(responses) == 1
     assert texts(twilio) == parts  # each part once, in order
     assert twilio.attempts() == 3
-    assert reactions_on(slack, ts) == ["white_check_mark"]
+    assert reactions_on(slack, ts) == TEXT_DELIVERED
 
 
 def test_a_retry_after_twilio_refused_the_text_finds_nothing_and_sends_it(aws, slack, twilio):
@@ -70,7 +70,7 @@ def test_a_retry_after_twilio_refused_the_text_finds_nothing_and_sends_it(aws, s
     assert texts(twilio) == [TEXTED]
     assert twilio.attempts() == 2
     assert len(twilio.stand_in.list_requests()) == 1
-    assert reactions_on(slack, ts) == ["white_check_mark"]
+    assert reactions_on(slack, ts) == TEXT_DELIVERED
 
 
 def test_a_first_attempt_sends_without_looking(aws, slack, twilio):
@@ -91,7 +91,7 @@ def test_a_web_follow_ups_text_whose_answer_was_lost_is_sent_once(aws, slack, tw
 
     assert texts(twilio) == [TEXTED]
     assert twilio.attempts() == 1
-    assert reactions_on(slack, ts) == ["white_check_mark"]
+    assert reactions_on(slack, ts) == TEXT_DELIVERED
 
 
 # --- the stand-in's Messages list -----------------------------------------------------------
@@ -100,13 +100,14 @@ def test_the_stand_ins_messages_list_filters_by_to_from_and_day_newest_first_a_p
     for n in range(5):
         sms.CHANNEL.send(PATRON, f"Text {n}")
     sms.CHANNEL.send("+15557654321", "To someone else")
+    twilio.stand_in.report_statuses(lambda *report: None)  # sent, then delivered: each has its date sent
     messages = clients.get("twilio").messages
     today = datetime.now(timezone.utc).date()
 
     listed = messages.list(to=PATRON, from_=LIBRARY_NUMBER, date_sent_after=today.isoformat(), page_size=2)
 
     assert [text.body for text in listed] == [f"Text {n}" for n in (4, 3, 2, 1, 0)]
-    assert all(text.status == "sent" and text.date_sent == text.date_created for text in listed)
+    assert all(text.status == "delivered" and text.date_sent >= text.date_created for text in listed)
     pages = twilio.stand_in.list_requests()
     assert [page.get("Page", "0") for page in pages] == ["0", "1", "2"]
     assert all(page["PageToken"].startswith("PASM") and page["To"] == PATRON for page in pages[1:])
@@ -114,3 +115,14 @@ def test_the_stand_ins_messages_list_filters_by_to_from_and_day_newest_first_a_p
     assert len(messages.list(to=PATRON, date_sent_after=f"{today.isoformat()}T23:59:59Z")) == 5  # whole days
     assert [text.body for text in messages.list(from_=LIBRARY_NUMBER, limit=1)] == ["To someone else"]
     assert messages.list(from_="+15550000000") == []
+
+
+def test_a_text_still_queued_has_no_date_sent_and_is_listed_only_without_a_date_filter(aws, twilio):
+    receipt = sms.CHANNEL.send(PATRON, "Still queued")
+    messages = clients.get("twilio").messages
+    today = datetime.now(timezone.utc).date().isoformat()
+
+    [queued] = messages.list(to=PATRON)
+
+    assert (queued.sid, queued.status, queued.date_sent) == (receipt.provider_id, "queued", None)
+    assert messages.list(to=PATRON, date_sent_after=today) == []

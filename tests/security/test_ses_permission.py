@@ -7,6 +7,9 @@ import re
 from tests.security.cfn import functions, resources, template
 
 IDENTITY_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesSenderIdentity}"}
+# SendEmail under a configuration set is authorised on the set too (its bounces: refdesk.delivery_status)
+CONFIGURATION_SET_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/"
+                                    "${DeliveryEventsConfigurationSet}"}
 
 
 def _statements(policies) -> list[dict]:
@@ -34,7 +37,7 @@ def test_only_the_dispatcher_sends_email_and_only_as_the_library_identity():
     [statement] = granted["DispatcherRole"]
     assert statement["Effect"] == "Allow" and not statement.get("Condition")
     assert _listed(statement["Action"]) == ["ses:SendEmail"]  # SES API v2 SendEmail; no SendRawEmail
-    assert _listed(statement["Resource"]) == [IDENTITY_ARN]
+    assert _listed(statement["Resource"]) == [IDENTITY_ARN, CONFIGURATION_SET_ARN]
 
 
 def test_the_identity_parameter_admits_an_address_or_a_domain_and_no_wildcard():

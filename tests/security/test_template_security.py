@@ -69,6 +69,8 @@ def _resource_problem(resource, owned: set[str], parameters: set[str]) -> str | 
 
 # Actions that AWS cannot scope to a resource: "*" is their only possible Resource. None of them
 # reads data. (PutMetricData can be narrowed with a cloudwatch:namespace condition instead.)
+# Where the alarms go (the other topic, DeliveryEventsTopic, carries SES's bounces to the dispatcher)
+ALARM_TOPIC = "AlarmTopic"
 RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
                         "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries", "cloudwatch:PutMetricData"}
 
@@ -247,7 +249,10 @@ def test_every_route_is_on_the_throttled_http_api():
         "an HTTP API must be an AWS::Serverless::HttpApi: throttled and logged (see the WebSocket test below)"
     for name, function in resources("AWS::Serverless::Function").items():
         for event_name, event in function["Properties"].get("Events", {}).items():
-            assert event["Type"] in ("HttpApi", "SQS", "Schedule"), f"{name}.{event_name}: review {event['Type']} events"
+            assert event["Type"] in ("HttpApi", "SQS", "Schedule", "SNS"), f"{name}.{event_name}: review {event['Type']} events"
+            if event["Type"] == "SNS":
+                # reviewed: SES's bounces and complaints, published by SES only (DeliveryEventsTopicPolicy)
+                assert (name, event["Properties"]["Topic"]) == ("DispatcherFunction", {"Ref": "DeliveryEventsTopic"})
             if event["Type"] == "Schedule" and event["Properties"]["Schedule"] == "cron(0 6 1 * ? *)":
                 # reviewed: the reports function's monthly CSV export; it writes the same object key,
                 # so a bounded retry (within the hour) is harmless and better than a missing month
@@ -409,7 +414,7 @@ def _matches(pattern: str, line: str) -> bool:
 
 
 def test_alarms_cover_dead_letters_late_jobs_failed_deliveries_and_every_functions_failures():
-    [topic] = resources("AWS::SNS::Topic")
+    topic = ALARM_TOPIC
     for queue in _dead_letter_queues():
         alarm = _alarm_on("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
                           {"Fn::GetAtt": [queue, "QueueName"]})
@@ -473,7 +478,7 @@ def test_dashboard_when_asked_shows_the_alarms_queues_functions_and_api_errors()
 
 
 def test_outputs_name_the_alarm_topic_and_the_dashboard_when_there_is_one():
-    [topic] = resources("AWS::SNS::Topic")
+    topic = ALARM_TOPIC
     assert any(ref(output["Value"]) == topic for output in deployed()["Outputs"].values())
     for setting, expected in (("true", 1), ("false", 0)):
         outputs = deployed(CreateDashboard=setting)["Outputs"]

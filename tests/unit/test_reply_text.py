@@ -213,10 +213,11 @@ def test_an_empty_override_keeps_the_default():
 # --- Twilio's Advanced Opt-Out ----------------------------------------------------------------
 
 @pytest.mark.parametrize("body", ["HELP", "info", "Ayuda", "What are your hours?"])
-def test_a_help_request_is_never_a_question_and_costs_nothing(body):
-    """HELP needs no table call (no `aws` fixture here: a call would fail)."""
+def test_a_help_request_only_joins_an_open_conversation_noted_and_costs_nothing_to_parse(body):
+    """HELP needs no table call to parse (no `aws` fixture here: a call would fail)."""
     form = {**fixture("sms_inbound.json"), "Body": body, "OptOutType": "HELP"}
-    assert sms.CHANNEL.parse(form) is None
+    message = sms.CHANNEL.parse(form)
+    assert message.joins_only and message.text == f"{body}\n{sms.KEYWORD_NOTES['HELP']}"
 
 
 def test_without_opt_out_type_a_question_is_still_a_question():

@@ -225,13 +225,12 @@ def test_parse_inbound_refuses_what_it_cannot_use(changes):
         sms.CHANNEL.parse(form)
 
 
-@pytest.mark.parametrize("body, keyword", [
-    ("STOP", True), ("stop", True), ("  Stop \n", True), ("HELP", True), ("unsubscribe", True),
-    ("START", True), ("STOP please", False), ("Can you help me?", False), ("stopwatch", False),
-])
-def test_keywords_are_recognised_only_when_alone(body, keyword):
+@pytest.mark.parametrize("body", ["STOP", "stop", "  Stop \n", "HELP", "unsubscribe", "START", "Yes", "End",
+                                  "STOP please", "stopwatch"])
+def test_without_opt_out_type_every_text_is_the_patrons(body):
     form = {**fixture("sms_inbound.json"), "Body": body}
-    assert (sms.CHANNEL.parse(form) is None) is keyword
+    message = sms.CHANNEL.parse(form)
+    assert message.text == body and not message.joins_only
 
 
 def test_twiml_escapes_the_message():

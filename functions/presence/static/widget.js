@@ -1,6 +1,5 @@
 /*! RefDesk chat widget: <script src="https://CACHE/widget.js" data-api="https://API" data-library="Name" async></script>
- * Presence from where the script came from, the chat from data-api (default: its origin); other options in
- * README. ES2017, no dependencies. All text via textContent. */
+ * Options: README. ES2017, no dependencies. All text via textContent. */
 (function () {
 'use strict';
 if (window.RefDeskWidget) return;
@@ -26,13 +25,14 @@ var CSS = `
 .refdesk-root button,.refdesk-root input,.refdesk-root textarea{font:inherit;margin:0;text-transform:none;letter-spacing:normal}
 .refdesk-root :focus-visible{outline:3px solid #111827;outline-offset:2px}
 .refdesk-head :focus-visible,.refdesk-launcher:focus-visible{outline-color:#f5b400}
+.refdesk-head a{color:#fff}
 .refdesk-sr{position:absolute!important;width:1px;height:1px;margin:-1px;padding:0;border:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-.refdesk-launcher{position:fixed;bottom:20px;right:20px;z-index:2147483000;display:inline-flex;align-items:center;gap:10px;max-width:calc(100vw - 40px);padding:12px 18px;border:0;border-radius:999px;background:#4b5563;color:#fff;font-weight:600;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.3);text-align:left}
+.refdesk-launcher{position:fixed;bottom:20px;right:20px;z-index:2147483000;display:inline-flex;align-items:center;gap:10px;max-width:calc(100vw - 40px);padding:12px 18px;border:0;border-radius:999px;background:#4b5563;color:#fff;font-weight:600;cursor:pointer;box-shadow:0 4px 14px #0000004d;text-align:left}
 .refdesk-launcher.refdesk-on{background:#1d4e89}
-.refdesk-dot{flex:none;width:12px;height:12px;border-radius:50%;background:#c7ccd3;box-shadow:0 0 0 2px rgba(255,255,255,.85)}
+.refdesk-dot{flex:none;width:12px;height:12px;border-radius:50%;background:#c7ccd3;box-shadow:0 0 0 2px #ffffffd9}
 .refdesk-on .refdesk-dot{background:#22c55e}
 .refdesk-badge{flex:none;min-width:22px;padding:1px 7px;border-radius:11px;background:#d92d20;color:#fff;font-size:13px;text-align:center}
-.refdesk-panel{position:fixed;bottom:88px;right:20px;z-index:2147483001;display:flex;flex-direction:column;width:370px;max-width:calc(100vw - 40px);height:560px;max-height:calc(100vh - 108px);background:#fff;border-radius:12px;box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden}
+.refdesk-panel{position:fixed;bottom:88px;right:20px;z-index:2147483001;display:flex;flex-direction:column;width:370px;max-width:calc(100vw - 40px);height:560px;max-height:calc(100vh - 108px);background:#fff;border-radius:12px;box-shadow:0 12px 40px #00000047;overflow:hidden}
 .refdesk-left .refdesk-launcher,.refdesk-left .refdesk-panel{left:20px;right:auto}
 .refdesk-head{display:flex;align-items:flex-start;gap:8px;padding:12px 12px 12px 16px;background:#1d4e89;color:#fff}
 .refdesk-head>div{flex:1;min-width:0}
@@ -137,13 +137,13 @@ async function api(method, path, body, auth, at) {
   var headers = {};
   if (body) headers['Content-Type'] = 'application/json';
   if (auth) headers.Authorization = 'Bearer ' + st.token;
-  var ctl = new AbortController(), timer = setTimeout(() => { ctl.abort(); }, 20000);
+  var ctl = new AbortController(), timer = setTimeout(() => ctl.abort(), 2e4);
   try {
     var res = await fetch((at || API) + path, {
       method, headers, credentials: 'omit', cache: 'no-store',
       body: body && JSON.stringify(body), signal: ctl.signal
     });
-    var data = await res.json().catch(() => null); // null: not JSON
+    var data = await res.json().catch(() => null);
     return { status: res.status, data: data || {}, wait: retryAfter(res.headers.get('Retry-After')) };
   } catch (e) {
     return { status: 0, data: {}, wait: 0 };
@@ -174,7 +174,8 @@ function build() {
     el('div', null, [
       el('h2', { class: 'refdesk-title', id: 'refdesk-title', text: TITLE }),
       LIBRARY ? el('p', { class: 'refdesk-lib', text: LIBRARY }) : null,
-      stateLine
+      stateLine,
+      el('p', { class: 'refdesk-lib' }, [el('a', { href: API + '/privacy.html', target: '_blank', text: 'Privacy' })])
     ]),
     el('button', { type: 'button', class: 'refdesk-close', 'aria-label': 'Close chat', onclick: () => { close(); } },
       [el('span', { 'aria-hidden': 'true', text: '\u00d7' })])
@@ -252,7 +253,7 @@ function fillMeta(row, m) {
   if (!meta) { meta = el('span', { class: 'refdesk-meta' }); row.appendChild(meta); }
   meta.textContent = m.state === 'sending' ? 'Sending\u2026' : (m.error || 'Not sent.') + ' ';
   if (m.state === 'sending') return;
-  meta.appendChild(el('button', { type: 'button', class: 'refdesk-link', text: 'Retry', 'aria-label': 'Retry sending this message', onclick: () => { retry(m); } }));
+  meta.appendChild(el('button', { type: 'button', class: 'refdesk-link', text: 'Retry', 'aria-label': 'Retry sending this message', onclick: () => retry(m) }));
 }
 function updateMsg(m) { var row = nodes[m.key]; if (row) fillMeta(row, m); }
 function scrollDown() { log.scrollTop = log.scrollHeight; }
@@ -371,7 +372,7 @@ function onFix(ev) {
 }
 function onOffline(ev) {
   ev.preventDefault();
-  [fq, fc].forEach((f) => { f.removeAttribute('aria-invalid'); });
+  [fq, fc].forEach((f) => f.removeAttribute('aria-invalid'));
   fErr.textContent = '';
   var q = fq.value.trim(), c = fc.value.trim(), n = fn.value.trim();
   var bad = !q ? [fq, 'Please type your question.']
@@ -523,7 +524,7 @@ async function poll() {
       if (catchUp === sock && n < PAGE) catchUp = null; // else read on
     } else if (r.status === 403 || r.status === 404) dropSession(st.closed ? null : ENDED);
     else if (r.status === 429) next = r.wait;
-    else { pollFailures++; next = Math.min(60000, POLL_OPEN * 2 ** pollFailures); }
+    else { pollFailures++; next = Math.min(6e4, POLL_OPEN * 2 ** pollFailures); }
   } finally {
     polling = false;
     schedulePoll(next);
@@ -536,7 +537,7 @@ function connect() {
   try { sock = ws = new WebSocket(st.live_url); } catch (e) { wsFails = LIVE_TRIES; schedulePoll(0); return; } // bad URL
   sock.onopen = () => {
     opened = Date.now();
-    pinger = setInterval(() => { sock.send('{"type":"ping"}'); }, PING_MS); // idle ones drop after 10 min
+    pinger = setInterval(() => sock.send('{"type":"ping"}'), PING_MS); // idle ones drop after 10 min
     catchUp = sock; // read what came meanwhile, by cursor
     schedulePoll(0);
   };
@@ -627,8 +628,8 @@ function start() {
 }
 
 window.RefDeskWidget = Object.freeze({
-  open: () => { open(true); },
-  close: () => { close(); }
+  open: () => open(true),
+  close: () => close()
 });
 if (document.body) start();
 else document.addEventListener('DOMContentLoaded', start);

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 
 from refdesk import store
 from refdesk.errors import DeliveryFailed
-from refdesk.models import Author, Conversation, Message
+from refdesk.models import Author, Conversation, Message, Receipt
 from refdesk.settings import Settings, get_settings
 
 logger = Logger(child=True)
@@ -69,21 +69,22 @@ def presence_fields(base_url: str) -> dict:
     return {"contact": {"sms": number, "sms_label": sms_label(number), "card": f"{base_url}{PATH}"}}
 
 
-def send_part(channel, conversation: Conversation, message: Message, address: str, part: str, index: int) -> None:
+def send_part(channel, conversation: Conversation, message: Message, address: str, part: str,
+              index: int) -> Receipt | None:
     """Send one part of an outbound message through the patron's channel (which, told the stored
     message, may find the part sent by an earlier attempt). The first part of the first librarian
     reply a patron ever gets carries the contact card, on a channel that sends it (SMS)."""
     shows = dataclasses.replace(message, parts_sent=index)  # as it stands before this part
     if index != 0 or not _card_due(channel, conversation, message):
-        channel.send(address, part, shows=shows)
-        return
+        return channel.send(address, part, shows=shows)
     try:
-        channel.send(address, part, media=(url(),), shows=shows)
+        receipt = channel.send(address, part, media=(url(),), shows=shows)
     except DeliveryFailed:
         # Never reached the patron (opted out, bad number): the next reply carries the card.
         store.contact_cards.release(conversation.patron_id, message.message_id)
         raise
     logger.info("contact card sent", extra={"conversation_id": conversation.conversation_id})
+    return receipt
 
 
 def _card_due(channel, conversation: Conversation, message: Message) -> bool:

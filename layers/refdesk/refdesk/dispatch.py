@@ -12,9 +12,11 @@ from aws_lambda_powertools import Logger
 from refdesk import (assessment, assignment, blocking, delivery, departments, erasure, jobs, relay, retry, reveal,
                      staff, waiting)
 from refdesk.observability import count, seconds
-from refdesk.models import (AssessJob, BlockPatronJob, ClaimJob, CloseJob, ErasePatronJob, HomeOpenedJob, InviteJob,
+from refdesk.models import (AssessJob, BlockPatronJob, ClaimJob, CloseJob, DeliveryOutcomeJob, ErasePatronJob,
+                            HomeOpenedJob, InviteJob,
                             DigestJob, IdleCloseJob, Job, OutcomeReactionJob, PatronEditJob, PatronMessageJob,
-                            QuickReplyJob, RatingJob, RemoveFromSlackJob, RevealJob, StaffEditJob, StaffOnlyJob,
+                            QuickReplyJob, RatingJob, RemoveFromSlackJob, RemoveSentReplyJob, RevealJob, StaffEditJob,
+                            StaffOnlyJob,
                             StaffReplyJob, TransferJob, RetiredJob, UnblockPatronJob, job_from_body)
 
 logger = Logger(child=True)
@@ -38,9 +40,11 @@ HANDLERS: dict[type[Job], Callable] = {
     RatingJob: assessment.rate,
     ErasePatronJob: erasure.erase,  # a patron's "delete"
     RemoveFromSlackJob: erasure.remove_from_slack,  # then, apart, the erased conversation's staff thread
+    RemoveSentReplyJob: erasure.remove_sent_reply,  # and the replies in a Slack Connect patron's thread
     RevealJob: reveal.reveal,  # Reveal on a redacted patron message
     StaffOnlyJob: staff.tell_refused,  # someone outside the library pressed a staff button
     OutcomeReactionJob: delivery.add_reaction,  # a ✅/❌/:lock: tried again apart from its delivery
+    DeliveryOutcomeJob: delivery.show_reported,  # a reply's delivery as Twilio or SES reported it
 }
 
 

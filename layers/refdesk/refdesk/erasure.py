@@ -16,8 +16,9 @@ SendMessage, and its answer is the confirmation.
 The dispatcher half (`erase`) finds the patron's conversations through the ByPatron index (by
 keyed hash, never a scan) and deletes them first, Slack or no Slack: every item of each
 conversation (messages, markers, REPLY_TO, invitations, ...), its thread lookup, its session's
-hold on it; the patron's web sessions, contact-card record and "seen before" record (statistics
-keep only counters that identify no one). An SMS or Slack Connect session keeps only the ids of
+hold on it, its de-identified transcript (every version, when KeepTranscripts wrote one); the
+patron's web sessions, contact-card record and "seen before" record (statistics keep only counters
+that identify no one). An SMS or Slack Connect session keeps only the ids of
 the messages claimed in it, for a day (store.sessions.erase), so that a replayed MessageSid or
 Slack event is a duplicate, not the erased question in a new conversation. Then the confirmation
 goes out on the same channel, once: the request keeps only `done_at` afterwards, so a
@@ -26,7 +27,10 @@ redelivered job does nothing twice. A later DELETE finds nothing left and is con
 The staff thread is edited as separate work, queued before the records go (they hold the
 timestamps it needs) and run after: one `RemoveFromSlackJob` per post (the card and the bot's
 posts of the patron's messages become REMOVED by chat.update), then one for a note in the thread,
-since librarians' own replies cannot be edited by the bot. Each is retried on its own with
+since librarians' own replies cannot be edited by the bot. Where the patron read the replies in
+Slack (a Slack Connect shared thread, `Traits.replies_thread`), the bot's posts of each
+librarian's reply there are edited too, one `RemoveSentReplyJob` per reply, each finding its
+posts by their metadata (their ts are not stored). Each is retried on its own with
 refdesk.retry's backoff, so a Slack outage delays the edits but never the deletion, and a job
 given up is that one edit in the dead-letter queue, never the erasure. A retry redoes only its
 own edit (to the same words); the note, whose answer may be lost after it was posted, is looked
@@ -42,7 +46,7 @@ from aws_lambda_powertools import Logger
 from refdesk import channels, jobs, store
 from refdesk.errors import DeliveryFailed, NotFound
 from refdesk.models import (Author, Conversation, ErasePatronJob, InboundMessage, Message, RemoveFromSlackJob,
-                            Visibility)
+                            RemoveSentReplyJob, Visibility)
 from refdesk.observability import count
 from refdesk.store.table import now_iso
 
@@ -125,42 +129,79 @@ def _erase_conversation(conversation_id: str) -> None:
         conversation = store.conversations.get(conversation_id)
     except NotFound:  # deleted by an earlier attempt
         return
-    if conversation.slack_ts and not store.erasures.removal_queued(conversation_id):
+    in_slack = conversation.slack_ts or channels.traits(conversation.channel).replies_thread
+    if in_slack and not store.erasures.removal_queued(conversation_id):
         _queue_removal_from_slack(conversation)
         store.erasures.remember_removal_queued(conversation_id)
+    # The webhooks that take a patron's "delete" import this module: S3 and Slack's SDK, which the
+    # transcript and the lifecycle's views need, are loaded by the dispatcher only, here.
+    from refdesk import lifecycle, transcripts
+
+    transcripts.remove(conversation_id)  # first: the conversation's record holds its key
     store.erasures.delete_conversation(conversation_id, anchor=conversation.anchor,
                                        slack_channel=conversation.slack_channel, slack_ts=conversation.slack_ts)
-    # The webhooks that take a patron's "delete" import this module: Slack's SDK, which the
-    # lifecycle's views need, is loaded by the dispatcher only, here.
-    from refdesk import lifecycle
-
     # The Home tabs stop listing it; if it was waiting, the web chats behind it move up.
     lifecycle.changed(lifecycle.Changed(conversation, lifecycle.Transition.ERASED,
                                         left_line=conversation.is_open and not conversation.claimed_by))
 
 
 def _queue_removal_from_slack(conversation: Conversation) -> None:
-    """The card and the bot's posts of the patron's messages, one job each, then the note."""
-    channel, root = conversation.slack_channel, conversation.slack_ts
-    posts = [root] + sorted({message.slack_ts for message in store.messages.list_after(
-        conversation.conversation_id, limit=100_000) if message.author is Author.PATRON and message.slack_ts} - {root})
-    for ts in posts:
-        jobs.enqueue(RemoveFromSlackJob(channel=channel, root_ts=root, ts=ts))
-    jobs.enqueue(RemoveFromSlackJob(channel=channel, root_ts=root, erased_at=now_iso()))
+    """The card and the bot's posts of the patron's messages, one job each, then the note; and
+    where the patron read the replies in Slack, one job per librarian's reply there."""
+    replies_thread = channels.traits(conversation.channel).replies_thread
+    messages = store.messages.list_after(conversation.conversation_id, limit=100_000)
+    if conversation.slack_ts:
+        channel, root = conversation.slack_channel, conversation.slack_ts
+        posts = [root] + sorted({message.slack_ts for message in messages
+                                 if message.author is Author.PATRON and message.slack_ts} - {root})
+        for ts in posts:
+            jobs.enqueue(RemoveFromSlackJob(channel=channel, root_ts=root, ts=ts))
+        jobs.enqueue(RemoveFromSlackJob(channel=channel, root_ts=root, erased_at=now_iso()))
+    address = store.conversations.get_reply_to(conversation.conversation_id).address if replies_thread else ""
+    if address:
+        channel, root = replies_thread(address)
+        for message in messages:
+            if message.author is Author.LIBRARIAN and message.visibility is Visibility.PATRON and message.parts_sent:
+                jobs.enqueue(RemoveSentReplyJob(channel=channel, root_ts=root, message_id=message.message_id,
+                                                at=message.at))
 
 
 def remove_from_slack(job: RemoveFromSlackJob) -> None:
     """One post of an erased conversation's thread made to read REMOVED, or the thread told once."""
     from refdesk.slack import api as slack
-    from refdesk.slack import cards
 
     if job.ts:
-        _update(job.channel, job.ts, cards.as_dicts([cards.section(f"_{REMOVED}_")]))
+        _update(job.channel, job.ts, _removed_blocks())
         return
     # Shown as if a stored message, so that a retry finds the note its lost answer posted.
     note = Message(message_id=f"removed-{job.root_ts}", at=job.erased_at, author=Author.SYSTEM, text=THREAD_NOTE,
                    visibility=Visibility.INTERNAL)
     slack.post(job.channel, THREAD_NOTE, thread_ts=job.root_ts, shows=note)
+
+
+def remove_sent_reply(job: RemoveSentReplyJob) -> None:
+    """The bot's posts of one librarian's reply in the patron's thread made to read REMOVED."""
+    from slack_sdk.errors import SlackApiError
+
+    from refdesk.slack import api as slack
+
+    reply = Message(message_id=job.message_id, at=job.at, author=Author.LIBRARIAN, text="")
+    try:
+        posts = slack.posts_of(job.channel, job.root_ts, reply)
+    except SlackApiError as error:
+        code = str(error.response.get("error") or "")
+        if code not in GONE | {"thread_not_found"}:
+            raise
+        logger.info("an erased conversation's shared thread could not be read", extra={"error": code})
+        return
+    for ts in sorted(posts.values()):
+        _update(job.channel, ts, _removed_blocks())
+
+
+def _removed_blocks() -> list[dict]:
+    from refdesk.slack import cards
+
+    return cards.as_dicts([cards.section(f"_{REMOVED}_")])
 
 
 def _update(channel: str, ts: str, blocks: list[dict]) -> None:

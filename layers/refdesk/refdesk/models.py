@@ -27,9 +27,21 @@ class Visibility(StrEnum):
 
 class Delivery(StrEnum):
     PENDING = "pending"
-    SENT = "sent"
+    ACCEPTED = "accepted"  # every part handed to a provider that reports delivery later (Twilio): 📤
+    SENT = "sent"  # handed over, and nothing more will be known unless it bounces (SES, Slack, the widget): ✅
+    DELIVERED = "delivered"  # the provider reported every part delivered: ✅
     FAILED = "failed"
     INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a channel's send of one part answers: the provider's id for it (Twilio's MessageSid,
+    SES's MessageId; "" when there is none), and whether the provider will report its delivery
+    (refdesk.delivery_status)."""
+
+    provider_id: str = ""
+    reports_delivery: bool = False
 
 
 def _from_item(cls, item: dict):
@@ -100,7 +112,8 @@ class Message:
     media_shown: int = 0  # a patron's pictures (MMS) shown in the thread or explained, in order
     department: str = ""  # a reply by a member of an invited department: credited "Sam (IT)"
     failure: str = ""  # why delivery failed for good (DeliveryFailed), for the note in the thread
-    outcome_shown: bool = False  # its reaction (✅, ❌ and the note, :lock:) is on its Slack message
+    outcome_shown: bool = False  # its reaction (✅, 📤, ❌ and the note, :lock:) is on its Slack message
+    part_status: dict = dataclasses.field(default_factory=dict)  # part index -> the provider's last status
     sort_key: str = ""  # set once stored: the message's place in its conversation
 
     @classmethod
@@ -135,6 +148,7 @@ class InboundMessage:
     # fetches and shows them in the thread; they are never stored. Jobs queued before this
     # field existed load with none.
     media: tuple[tuple[str, str], ...] = ()
+    joins_only: bool = False  # shown only in an open conversation, never opens one (an SMS START or HELP)
 
     def __post_init__(self):
         # A job body holds JSON lists: back to tuples, so the message stays hashable.
@@ -563,7 +577,28 @@ class RemoveFromSlackJob(Job):
         return f"{self.channel}:{self.root_ts}:{self.ts or 'note'}"
 
 
-JOB_TYPES.update({job.kind: job for job in (ErasePatronJob, RemoveFromSlackJob)})
+@dataclass(frozen=True)
+class RemoveSentReplyJob(Job):
+    """After an erasure deleted a conversation's records: the bot's posts of one librarian's reply
+    where the patron read it (a Slack Connect shared thread) made to read as removed, each part
+    found by the post's metadata. References only (a channel, timestamps, the message id), never text."""
+
+    kind: ClassVar[str] = "remove_sent_reply"
+    channel: str  # the patron's Slack channel (a Slack Connect shared channel)
+    root_ts: str  # the patron's thread there
+    message_id: str  # the stored reply, named in its posts' metadata
+    at: str  # when it was stored: its posts are no older
+
+    @property
+    def group(self) -> str:
+        return f"erased:{self.channel}:{self.root_ts}"  # as RemoveFromSlackJob: in order, apart from the thread's others
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.channel}:{self.root_ts}:{self.message_id}"
+
+
+JOB_TYPES.update({job.kind: job for job in (ErasePatronJob, RemoveFromSlackJob, RemoveSentReplyJob)})
 
 
 # --- delivery (refdesk.delivery): a reaction tried again apart --------------------------------
@@ -593,6 +628,28 @@ class OutcomeReactionJob(Job):
 
 
 JOB_TYPES[OutcomeReactionJob.kind] = OutcomeReactionJob
+
+
+@dataclass(frozen=True)
+class DeliveryOutcomeJob(Job):
+    """A reply whose provider reported it delivered or not (refdesk.delivery_status): its ✅, or ❌
+    and note, to show on its Slack message. References only, never text."""
+
+    kind: ClassVar[str] = "delivery_outcome"
+    conversation_id: str
+    message_id: str
+
+    @property
+    def group(self) -> str:
+        # Not the conversation's group: a report waits for no other job of its conversation.
+        return f"outcome:{self.conversation_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"outcome:{self.conversation_id}:{self.message_id}"
+
+
+JOB_TYPES[DeliveryOutcomeJob.kind] = DeliveryOutcomeJob
 
 
 # --- redaction (refdesk.redaction, refdesk.reveal): Reveal on a redacted patron message -------

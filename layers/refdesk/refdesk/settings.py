@@ -151,8 +151,9 @@ class Settings:
 
     # --- what patrons are told --------------------------------------------------------------
     sms_ack_text: str = setting("SMS_ACK_TEXT", "Thanks! Your question is with a librarian; we'll text you back "
-                                "here.", "SmsAckText", "Sent as TwiML when a text opens a new conversation; "
-                                "empty: no acknowledgement.", keep_blank=True)
+                                "here.", "SmsAckText", "Sent as TwiML when a text opens a new conversation, "
+                                "followed by how to erase it (channels.sms.acknowledgement); empty: no "
+                                "acknowledgement.", keep_blank=True)
     sms_closing_text: str = setting("CLOSING_TEXT", CLOSING_TEXTS["sms"], "ClosingText",
                                     "The closing line for an SMS patron.", read=_strip)
     web_closing_text: str = setting("WEB_CLOSING_TEXT", CLOSING_TEXTS["web"], "WebClosingText",
@@ -198,6 +199,9 @@ class Settings:
         identity (an address or a domain) the dispatcher may send from, and from no other.""", read=_strip)
     ses_from_address: str = setting("SES_FROM_ADDRESS", "", "SesFromAddress", "The From address when the "
                                     "identity is a domain.", read=_strip)
+    ses_configuration_set: str = setting("SES_CONFIGURATION_SET", "", STACK, "The configuration set e-mailed "
+                                         "replies go out under: its bounces and complaints reach "
+                                         "functions/delivery_events.", read=_strip)
 
     # --- hours and waiting (refdesk.schedule, refdesk.waiting) --------------------------------
     library_timezone: str = setting("LIBRARY_TIMEZONE", "America/New_York", "LibraryTimezone",
@@ -235,6 +239,9 @@ class Settings:
                                       read=_at_least(0.001, float))
     keep_transcripts: bool = setting("KEEP_TRANSCRIPTS", False, "KeepTranscripts", "Whether de-identified "
                                      "transcripts are kept (refdesk.transcripts).")
+    transcript_retention_days: int = setting("TRANSCRIPT_RETENTION_DAYS", 0, "TranscriptRetentionDays", """Days a
+        de-identified transcript is kept (the bucket's lifecycle rule); 0: RetentionDays, as its conversation.""",
+                                             read=_at_least(0))
     term_starts: tuple[str, ...] = setting("TERM_STARTS", ("01-01", "06-01", "09-01"), "TermStarts", """The
         first days (MM-DD) of the academic terms, for `/refdesk stats term`.""")
 
@@ -270,6 +277,10 @@ class Settings:
     @property
     def retention_seconds(self) -> int:
         return self.retention_days * 24 * 3600
+
+    @property
+    def transcripts_kept_days(self) -> int:
+        return self.transcript_retention_days or self.retention_days
 
     @property
     def idle_close_seconds(self) -> int:

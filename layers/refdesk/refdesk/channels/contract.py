@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Callable, Mapping, Protocol
 
-from refdesk.models import InboundMessage, Message
+from refdesk.models import InboundMessage, Message, Receipt
 from refdesk.store.sessions import Release
 
 
@@ -40,6 +40,9 @@ class Traits:
     # The patron's client reads the conversation's state (place in line, who has it) from the session
     # (store.queue.mirror_to_session), and its live connections get it pushed.
     shows_status: bool = False
+    # The Slack thread (channel id, root ts) where the bot posted replies for the patron to read, from
+    # the reply address: a patron's erasure edits them there (refdesk.erasure). None: replies leave Slack.
+    replies_thread: Callable[[str], tuple[str, str]] | None = None
 
 
 class Channel(Protocol):
@@ -58,9 +61,9 @@ class Channel(Protocol):
         """The parts to send for one reply (from `sender`, empty for the desk itself; `department`
         when the sender answers for an invited department), in order."""
 
-    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> Receipt | None:
         """Deliver one part (of the stored message `shows`, if any); raise DeliveryFailed when
-        retrying cannot help."""
+        retrying cannot help. The provider's receipt, if it gave one (refdesk.delivery_status)."""
 
 
 class Outbound(Protocol):
@@ -68,4 +71,4 @@ class Outbound(Protocol):
 
     def compose(self, sender: str, text: str, department: str = "") -> list[str]: ...
 
-    def send(self, address: str, part: str, *, shows: Message | None = None) -> None: ...
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> Receipt | None: ...

@@ -9,16 +9,19 @@ every channel ("Amanda (library): …"), then the library's name and how to reac
 (LibraryEmail) when one is set.
 
 SES refusing the message (MessageRejected: an unverified sender, a recipient the sandbox does not
-allow …) is permanent: DeliveryFailed, and the thread says so. Throttling, server errors and
+allow …) is permanent: DeliveryFailed, and the thread says so. An accepted message is ✅; it goes
+out under the configuration set SesConfigurationSet, whose bounces and complaints SES publishes
+to an SNS topic, which invokes the dispatcher (`undelivered`): the ✅ is joined by ❌ and a note. Throttling, server errors and
 timeouts are raised as they are: the jobs queue tries again. Neither the address nor the text is
 ever logged, nor SES's error message (it can quote the address)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from email.utils import formataddr
 
 from refdesk.errors import DeliveryFailed
-from refdesk.models import Message
+from refdesk.models import Message, Receipt
 from refdesk.settings import Settings, get_settings
 
 # SES errors where sending again cannot help (API v2 names, and v1's for the same causes), each
@@ -86,7 +89,7 @@ class EmailChannel:
         reply = settings.credit(sender, text, department) if sender else text
         return [f"{reply}\n\n-- \n{settings.library_name or DEFAULT_NAME}\n{reach_us_again(settings)}\n"]
 
-    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> Receipt:
         """Hand one message to SES; DeliveryFailed when SES refuses it for good. SES keeps no list
         of what it sent to look in, so `shows` changes nothing: e-mail is at least once. Only a
         crash between SendEmail and the save of the part (or an answer lost on the way back)
@@ -98,20 +101,57 @@ class EmailChannel:
         settings = get_settings()
         if not settings.email_from:
             raise DeliveryFailed("e-mail replies are not set up: no SesSenderIdentity", code=NOT_SET_UP)
-        reply_to = {"ReplyToAddresses": [settings.library_email]} if settings.library_email else {}
+        extra = {"ReplyToAddresses": [settings.library_email]} if settings.library_email else {}
+        if settings.ses_configuration_set:
+            extra["ConfigurationSetName"] = settings.ses_configuration_set
         try:
-            clients.get("ses").send_email(
+            sent = clients.get("ses").send_email(
                 FromEmailAddress=formataddr((settings.library_name, settings.email_from), charset="utf-8"),
                 Destination={"ToAddresses": [address]},
                 Content={"Simple": {"Subject": {"Data": subject(settings), "Charset": "UTF-8"},
                                     "Body": {"Text": {"Data": part, "Charset": "UTF-8"}}}},
-                **reply_to)
+                **extra)
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", ""))
             if code in PERMANENT_ERRORS:
                 raise DeliveryFailed(f"SES refused the e-mail ({code}): {PERMANENT_ERRORS[code]}",
                                      code=f"ses_{code}") from error
             raise
+        return Receipt(sent["MessageId"])
+
+
+def undelivered(event: Mapping) -> tuple[str, str] | None:
+    """An SES event from the configuration set's SNS topic: for a bounce or a complaint, SES's
+    message id and why the patron did not get it, in staff's words (refdesk.delivery_status
+    makes it ❌ and a note); None for any other event. The event's addresses and headers are
+    never logged or stored."""
+    kind = event.get("eventType") or event.get("notificationType")  # the latter without event publishing
+    message_id = str((event.get("mail") or {}).get("messageId") or "")
+    return (message_id, NOT_DELIVERED[kind](event)) if kind in NOT_DELIVERED and message_id else None
+
+
+def _bounced(event: Mapping) -> str:
+    bounce = event.get("bounce") or {}
+    kind, sub_kind = str(bounce.get("bounceType", "")), str(bounce.get("bounceSubType", ""))
+    why = BOUNCES.get(sub_kind) or BOUNCES.get(kind) or "the e-mail bounced"
+    return f"{why} (SES: {kind} bounce, {sub_kind})" if kind else why
+
+
+# What staff read in the thread for each kind of SES event that means the patron did not get it.
+NOT_DELIVERED = {
+    "Bounce": _bounced,
+    "Complaint": lambda event: "they marked the e-mail as spam; do not e-mail them again",
+}
+BOUNCES = {
+    "NoEmail": "the e-mail address does not exist",
+    "Suppressed": "SES will not send to this address: it bounced or complained before",
+    "OnAccountSuppressionList": "SES will not send to this address: it is on the account's suppression list",
+    "MailboxFull": "their mailbox is full",
+    "MessageTooLarge": "their mail server refused it as too large",
+    "ContentRejected": "their mail server refused its content",
+    "Permanent": "their mail server refused it for good",
+    "Transient": "their mail server kept refusing it",
+}
 
 
 CHANNEL = EmailChannel()

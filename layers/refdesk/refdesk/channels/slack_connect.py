@@ -98,6 +98,12 @@ def address_of(channel: str, thread_root: str) -> str:
     return f"{channel}/{thread_root}"
 
 
+def thread_of(address: str) -> tuple[str, str]:
+    """(channel id, root ts) of the shared-channel thread an address names."""
+    channel, _, thread_root = address.partition("/")
+    return channel, thread_root
+
+
 def patron_of(team: str, user: str) -> str:
     """The keyed hash a partner's member is known by (their team and user id)."""
     return identity.patron_id(NAME, f"{team}:{user}")
@@ -121,7 +127,7 @@ class SlackConnectChannel:
     # The session is a shared thread, which other members of the partner may write in too: it goes
     # with the conversations it anchors, never just because one member asked for the erasure.
     traits = Traits(display_name="Slack Connect", delete_words=frozenset({"delete"}), rating=Rating.IN_THREAD,
-                    shared_session=True)
+                    shared_session=True, replies_thread=thread_of)
 
     def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage | None:
         """`fields` is the message event (type message: a new message, thread_broadcast or
@@ -156,7 +162,7 @@ class SlackConnectChannel:
 
         from refdesk.slack import api as slack
 
-        channel, _, thread_root = address.partition("/")
+        channel, thread_root = thread_of(address)
         if not CHANNEL_ID.match(channel) or not TS.match(thread_root):
             raise DeliveryFailed("no shared-channel thread to reply in", code="no_address")
         try:

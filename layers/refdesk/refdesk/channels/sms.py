@@ -5,9 +5,9 @@ conversation.
 Nothing doubled: a retry (refdesk.jobs.attempt() > 1) may follow an attempt whose text Twilio
 accepted though its answer never came back (the process died, the connection dropped). Before it
 sends a part of a stored message, a retry looks in Twilio's Messages list (to the patron, from
-the library's number, sent since the message's day) for a text with exactly that body created
-since the message's time; one found counts as sent (one list call, rarely more pages, for each
-part still to send). A first attempt sends at once, with no extra call. Two texts of the same
+the library's number, newest first, whether sent or still queued) for a text with exactly that
+body created since the message's time; one found counts as sent, under its MessageSid (one list
+call, rarely more pages, for each part still to send). A first attempt sends at once, with no extra call. Two texts of the same
 wording to the same patron moments apart may be taken for one on a retry: the patron then has
 that wording once."""
 from __future__ import annotations
@@ -21,16 +21,30 @@ from aws_lambda_powertools import Logger
 from refdesk import identity, jobs, store
 from refdesk.channels.contract import Traits
 from refdesk.errors import BadRequest, DeliveryFailed
-from refdesk.models import InboundMessage, Message
+from refdesk.models import InboundMessage, Message, Receipt
 from refdesk.settings import get_settings
 from refdesk.store.sessions import Release
 
 MAX_SMS = 1600
-# Twilio answers these itself (opt-out, opt-in, help); they are not questions.
-KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
-            "START", "YES", "UNSTOP", "HELP", "INFO"}
+# With Advanced Opt-Out, Twilio marks the keywords it answered itself (OptOutType): only these
+# decide. A START or HELP still reaches staff in an open conversation, with this note; a STOP never.
+KEYWORD_NOTES = {"START": "[START: a keyword Twilio answered itself; this number may be texted again]",
+                 "HELP": "[HELP: a keyword Twilio answered itself with the number's help reply]"}
+# Appended to the acknowledgement, the first automated text of a conversation.
+DELETE_HINT = "Text DELETE to erase this conversation."
+# The carrier's reasons a status callback gives for a text that never reached the phone (its
+# ErrorCode), in the words staff read in the thread (refdesk.delivery_status).
+UNDELIVERABLE = {
+    30003: "the phone is switched off or out of reach",
+    30004: "the number blocks texts from us",
+    30005: "the number is unknown or no longer in service",
+    30006: "the carrier cannot deliver texts to it; most often the number is a landline",
+    30007: "the carrier filtered it as spam",
+    30008: "the carrier gave no reason",
+}
 # Twilio errors where trying again cannot help: unsubscribed, invalid or unreachable number.
 PERMANENT_ERRORS = {21211, 21408, 21610, 21612, 21614, 30003, 30005, 30006}
+STATUS_PATH = "/twilio/status"  # Twilio's status callbacks (functions/sms_inbound)
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_MEDIA = 10  # Twilio's limit per message
 MAX_MEDIA_URL = 2048
@@ -88,6 +102,14 @@ def twiml(message: str = "") -> str:
     return response.to_xml(xml_declaration=True)
 
 
+def acknowledgement() -> str:
+    """The answer to a text that opens a conversation: the library's SmsAckText, then how to erase
+    the conversation (told once per conversation, on its first automated text); "" when the library
+    sends none."""
+    ack = get_settings().sms_ack_text.strip()
+    return f"{ack} {DELETE_HINT}" if ack else ""
+
+
 def same_number(address: str) -> str:
     """One spelling per phone number, so that a patron keeps one keyed hash: its digits after "+"
     (spaces, dots, dashes and brackets dropped; the international prefix 00 read as "+")."""
@@ -117,24 +139,27 @@ class SmsChannel:
                     sends_contact_card=True)
 
     def parse(self, fields: Mapping[str, str], session_id: str = "") -> InboundMessage | None:
-        """Only the fields RefDesk needs are checked; Twilio adds others without notice. None for
-        the keywords Twilio answers itself.
+        """Only the fields RefDesk needs are checked; Twilio adds others without notice.
 
-        With Advanced Opt-Out, Twilio marks those keywords (its own and any the library added)
-        with `OptOutType`: such a request is never a question. A STOP is recorded (one write,
-        by the patron's keyed hash) so that the desk never sends to the number, and a START
-        clears it; HELP costs nothing."""
+        Only Twilio's Advanced Opt-Out decides what a keyword is: it marks the keywords it answered
+        itself (its own and any the library added) with `OptOutType`. A STOP is recorded (one
+        write, by the patron's keyed hash) so that the desk never sends to the number, and is
+        never shown: None. A START clears it, a HELP costs nothing; either is shown to staff,
+        noted as a keyword, only in an open conversation (`joins_only`: it opens none). Any other
+        text is the patron's, whatever its words: "Yes", "End" and "STOP" without OptOutType too
+        (without Advanced Opt-Out the webhook cannot tell what Twilio did with it)."""
         sid, sender, body = fields.get("MessageSid", ""), fields.get("From", ""), fields.get("Body")
         if not re.fullmatch(r"(SM|MM)[0-9a-fA-F]{32}", sid):
             raise BadRequest("MessageSid missing or malformed")
         if not E164.match(sender):
             raise BadRequest("From is not an E.164 phone number")
+        patron = identity.patron_id(self.name, sender)
         opt_out_type = (fields.get("OptOutType") or "").strip().upper()
-        if opt_out_type:
-            if opt_out_type == "STOP":
-                store.optouts.record(identity.patron_id(self.name, sender))
-            elif opt_out_type == "START":
-                store.optouts.clear(identity.patron_id(self.name, sender))
+        if opt_out_type == "STOP":
+            store.optouts.record(patron)
+        elif opt_out_type == "START":
+            store.optouts.clear(patron)
+        if opt_out_type and opt_out_type not in KEYWORD_NOTES:
             return None
         try:
             media_count = int(fields.get("NumMedia") or 0)
@@ -142,18 +167,17 @@ class SmsChannel:
             raise BadRequest("NumMedia is not a number") from exc
         if media_count < 0:
             raise BadRequest("NumMedia is negative")
-        if body is None or not (body.strip() or media_count):
+        if body is None or not (body.strip() or media_count or opt_out_type):
             raise BadRequest("Body missing")
-        if body.strip().upper() in KEYWORDS:
-            return None
-        patron = identity.patron_id(self.name, sender)
         media = _media(fields, media_count)
+        text = "\n".join(part for part in (_text(body, media_count, media), KEYWORD_NOTES.get(opt_out_type)) if part)
         return InboundMessage(channel=self.name, message_id=sid, session_id=f"sms-{patron}", patron_id=patron,
-                              label=f"SMS {identity.mask_phone(sender)}", text=_text(body, media_count, media),
-                              reply_address=sender, media=media)
+                              label=f"SMS {identity.mask_phone(sender)}", text=text, reply_address=sender,
+                              media=media, joins_only=bool(opt_out_type))
 
     def claim(self, message: InboundMessage, credential: str = "", at: str = "") -> tuple[str, bool]:
-        return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=identity.new_id("c"),
+        opens = "" if message.joins_only else identity.new_id("c")
+        return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=opens,
                                     message=message, at=at)
 
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
@@ -161,22 +185,31 @@ class SmsChannel:
             return split(text)
         return split(get_settings().credit(sender, text, department))
 
-    def send(self, address: str, part: str, media: tuple[str, ...] = (), *, shows: Message | None = None) -> None:
+    def send(self, address: str, part: str, media: tuple[str, ...] = (), *,
+             shows: Message | None = None) -> Receipt:
         """One text; with `media` (public URLs: the contact card), an MMS. With `shows`, the stored
-        message the part belongs to: a retry sends nothing when Twilio lists the part as sent."""
+        message the part belongs to: a retry sends nothing when Twilio lists the part (its
+        receipt is the listed text's). Twilio calls status_callback_url() with the text's
+        progress (refdesk.delivery_status)."""
         from twilio.base.exceptions import TwilioRestException
 
         from refdesk import clients
 
-        if shows is not None and jobs.attempt() > 1 and _sent_since(address, part, shows.at):
-            logger.info("text sent by an earlier attempt: not sent again")
-            return
+        callback = status_callback_url()
+        if shows is not None and jobs.attempt() > 1:
+            earlier = _sent_since(address, part, shows.at)
+            if earlier:
+                logger.info("text sent by an earlier attempt: not sent again")
+                return Receipt(earlier, reports_delivery=bool(callback))
         if store.optouts.is_opted_out(identity.patron_id(self.name, address)):
             raise DeliveryFailed(STOPPED, code=OPTED_OUT)  # refused here: Twilio is not asked
         try:
             extra = {"media_url": list(media)} if media else {}
-            clients.get("twilio").messages.create(to=address, from_=get_settings().twilio_from_number, body=part,
-                                                  **extra)
+            if callback:
+                extra["status_callback"] = callback
+            text = clients.get("twilio").messages.create(to=address, from_=get_settings().twilio_from_number,
+                                                         body=part, **extra)
+            return Receipt(text.sid, reports_delivery=bool(callback))
         except TwilioRestException as error:
             if error.code in PERMANENT_ERRORS:
                 why = STOPPED if error.code == 21610 else "the number cannot receive texts"
@@ -184,17 +217,38 @@ class SmsChannel:
             raise
 
 
-def _sent_since(address: str, body: str, since: str) -> bool:
-    """Whether Twilio lists a text of exactly `body` to `address` from the library's number,
-    created at `since` or later (less CLOCK_SKEW). DateSent> counts whole days (GMT), so the time
-    is checked on each text listed; the list is newest first, read a page at a time until found."""
+def status_callback_url() -> str:
+    """Where Twilio reports each text's progress: under PublicBaseUrl (the URL the webhooks'
+    signatures are checked against), else the API's own URL; "" if neither is known."""
+    settings = get_settings()
+    base = settings.public_base_url or settings.api_url
+    return f"{base}{STATUS_PATH}" if base else ""
+
+
+def undelivered(status: str, error_code: str) -> str:
+    """Why a text did not reach the phone, in staff's words, from its status callback."""
+    code = int(error_code) if error_code.isdigit() else None
+    why = UNDELIVERABLE.get(code) or f"Twilio reported it {status}"
+    return f"{why} ({code})" if code else why
+
+
+def _sent_since(address: str, body: str, since: str) -> str:
+    """The MessageSid of a text Twilio lists of exactly `body` to `address` from the library's
+    number, created at `since` or later (less CLOCK_SKEW), whatever its status; "" when none.
+    No DateSent filter: a text still queued or accepted has no date sent, and the filter would
+    hide it. The list is newest first, read a page at a time until found or until a text sent
+    before `since`: every text after it was sent earlier still."""
     from refdesk import clients
 
     earliest = datetime.fromisoformat(since) - CLOCK_SKEW
     listed = clients.get("twilio").messages.stream(to=address, from_=get_settings().twilio_from_number,
-                                                   date_sent_after=earliest.date().isoformat(),
                                                    page_size=LOOKUP_PAGE_SIZE)
-    return any(text.body == body and text.date_created >= earliest for text in listed)
+    for text in listed:
+        if text.body == body and text.date_created >= earliest:
+            return text.sid
+        if text.date_sent is not None and text.date_sent < earliest:
+            break
+    return ""
 
 
 CHANNEL = SmsChannel()

@@ -45,7 +45,7 @@ from typing import Any, Mapping, NotRequired, TypedDict
 from refdesk import identity, store
 from refdesk.channels.contract import Outbound, Rating, Traits
 from refdesk.errors import BadRequest, DeliveryFailed, NotFound, PayloadTooLarge
-from refdesk.models import InboundMessage, Message
+from refdesk.models import InboundMessage, Message, Receipt
 from refdesk.settings import get_settings
 from refdesk.shapes import check
 from refdesk.store.sessions import Release
@@ -123,8 +123,8 @@ class RepliesOnly:
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         return self.channel.compose(sender, text, department) if sender else []
 
-    def send(self, address: str, part: str, *, shows: Message | None = None) -> None:
-        self.channel.send(address, part, shows=shows)
+    def send(self, address: str, part: str, *, shows: Message | None = None) -> Receipt | None:
+        return self.channel.send(address, part, shows=shows)
 
 
 class Unreachable:

@@ -42,6 +42,7 @@ from refdesk.slack.text import escaped_chunks
 from refdesk.store import pacing
 
 SENT, FAILED, INTERNAL = "white_check_mark", "x", "lock"
+HANDED_OVER = "outbox_tray"  # 📤 handed to Twilio, not yet delivered (refdesk.delivery_status)
 # Metadata event types: a post showing a stored message (or one part of it), and RefDesk's note
 # about one (that it was not delivered). The payload names the message id and the part.
 MESSAGE_EVENT = "refdesk_message"
@@ -151,6 +152,12 @@ def _earlier_posts(channel: str, thread_ts: str | None, event_type: str, message
     attempt has made none: {} without asking Slack."""
     if jobs.attempt() <= 1:
         return {}
+    return posts_of(channel, thread_ts, message, event_type)
+
+
+def posts_of(channel: str, thread_ts: str | None, message: Message, event_type: str = MESSAGE_EVENT) -> dict[int, str]:
+    """{part: ts} of the bot's posts showing `message` (in the thread, or at the top of the
+    channel when thread_ts is None), found by their metadata from the message's time on."""
     since = datetime.fromisoformat(message.at).timestamp() - CLOCK_SKEW_SECONDS
     where = {"ts": thread_ts} if thread_ts else {}
     lookup = _slack().conversations_replies if thread_ts else _slack().conversations_history

@@ -28,10 +28,14 @@
   SWEEP                 / ARMED#idle         when the next idle sweep is due (refdesk.idle): as SWEEP / ARMED
   PACE#{channel}        / META               a Slack channel's next free turn to post, shared by every
                                              copy of the dispatcher (store.pacing.take_turn)
+  SID#{provider id}     / META               one part of a stored outbound message by the id its provider gave it
+                                             (Twilio's MessageSid, SES's MessageId): its conversation, message and
+                                             part, for the provider's delivery reports (store.messages.handed_over)
 
 Lifetimes: opt-outs, blocks and contact cards keep their own (optouts, blocks, contact_cards),
 live connections theirs (2 h at most: connections), the armed sweeps a day after they are due,
-the digest a week after its last turn (nudges), a channel's pace a day after its last turn (pacing).
+the digest a week after its last turn (nudges), a channel's pace a day after its last turn (pacing),
+a SID# item RetentionDays + IdleCloseHours after the send (`open_until`; ids only, no patron data).
 An open conversation's items that hold a patron's words or address (the conversation, its
 messages and their markers, where replies go, the SMS or Slack Connect session with its parked
 messages) expire RetentionDays + IdleCloseHours after they were written (`open_until`; the
@@ -238,6 +242,11 @@ def sweep_armed(purpose: str = "sweep") -> dict:
 def desk_digest() -> dict:
     """The one item of the desk's digest of who waits (store.nudges.take_digest)."""
     return {"pk": "SWEEP", "sk": "DIGEST"}
+
+
+def sent_part(provider_id: str) -> dict:
+    """A part of an outbound message by its provider's id (store.messages.handed_over)."""
+    return {"pk": f"SID#{provider_id}", "sk": META}
 
 
 def slack_pace(channel: str) -> dict:

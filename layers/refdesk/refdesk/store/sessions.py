@@ -56,7 +56,8 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
     """Record that this message arrived and return (conversation_id, opened_now).
 
     Without a token hash the session is created on first use with `new_conversation_id`;
-    with one, the session must exist, match it, be live and not ended. Raises
+    with one, the session must exist, match it, be live and not ended. With neither, the message
+    only joins the session's open conversation: NotFound (nothing written) when it has none. Raises
     DuplicateDelivery for a message id seen before (in the open conversation, or in one closed
     less than RECOGNISE_SECONDS ago: then with no conversation id), Conflict when the session
     has ended.
@@ -92,6 +93,9 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
     if token_hash:
         condition += " AND token_hash = :th AND expires_at > :epoch AND attribute_not_exists(closed_at)"
         values.update({":th": token_hash, ":epoch": int(time.time())})
+    joins_only = not (new_conversation_id or token_hash)
+    if joins_only:
+        condition += " AND attribute_exists(conversation_id)"
     try:
         item = table().update_item(
             Key=keys.session(session_id), UpdateExpression=f"SET {', '.join(assignments)} "
@@ -111,6 +115,8 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
             raise DuplicateDelivery("") from error
         if "closed_at" in old:
             raise Conflict("this chat has ended; start a new one", code="closed") from error
+        if joins_only and "conversation_id" not in old:
+            raise NotFound("no open conversation") from error
         if size and int(old.get("pending_bytes", 0)) + size > PENDING_BUDGET:
             raise RateLimited("too many messages waiting; send again in a minute",
                               retry_after=PENDING_RETRY_SECONDS) from error
