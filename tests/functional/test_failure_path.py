@@ -337,7 +337,7 @@ def test_a_reply_delivered_late_gets_one_note_and_one_on_time_gets_none(aws, sla
     pump(aws)
 
     [note] = thread_texts(slack, conversation["root_ts"])
-    assert note.startswith(":hourglass: Sent at ") and "reached the patron 7 min late" in note
+    assert note.startswith(":hourglass: Sent at ") and "sent on to the patron 7 min late" in note
     assert [sent["body"] for sent in twilio.sent] == ["Amanda (library): Found it on the cart.",
                                                      "Amanda (library): Shall I hold it?"]
     assert [name for _, name in reactions(slack)] == TEXT_DELIVERED * 2

@@ -187,7 +187,7 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
         delivered = delivery.send_to_patron(conversation, store.conversations.get_reply_to(conversation_id),
                                             stored, name)
         if delivered:
-            _tell_thread_if_late(job.channel, job.thread_ts, stored, "reached the patron")
+            _tell_thread_if_late(job.channel, job.thread_ts, stored, "sent on to the patron")
     elif not stored.outcome_shown:  # handed over, but its reaction failed: added now
         delivery.show_outcome(conversation_id, job.channel, job.thread_ts, stored)
     else:
