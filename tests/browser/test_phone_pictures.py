@@ -37,7 +37,7 @@ def test_a_picture_from_the_phone_simulator_shows_in_the_staff_thread(own_desk, 
 
     expect(page.locator("#sms .bubble.out").filter(has_text="[picture: cover.png]")).to_have_count(1)
     thread = page.locator("article.thread").filter(has_text="cover-photo")
-    expect(thread).to_contain_text("[sent 1 picture]")
+    expect(thread).to_contain_text("[sent 1 picture]", timeout=20_000)  # through the dispatcher and Slack
     picture = thread.locator("figure.file img")
     expect(picture).to_have_count(1, timeout=15_000)
     expect(picture).to_have_attribute("alt", "The patron's picture")
