@@ -39,10 +39,11 @@ dev: venv
 # Test files run in parallel (pytest-xdist): each worker has its own moto server, stand-ins and
 # local stacks (every port is picked free), and a file's tests stay together. One worker more than
 # the cores: much of the suite waits on local servers and browsers, and the spare worker uses that
-# time (on 2 cores, 446 s against 490 s with 2 workers). PYTEST_WORKERS=0 runs them in this process.
+# time (on 2 cores, 446 s against 490 s with 2 workers). Files are handed out slowest tier first
+# (tests/conftest.py), not most tests first. PYTEST_WORKERS=0 runs them in this process.
 PYTEST_WORKERS ?= $(shell python3 -c 'import os; print((os.cpu_count() or 1) + 1)' 2>/dev/null || echo 3)
 test: venv tools
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # A bounded load test of the local stack on loopback (starts and stops its own stack).
 load: venv

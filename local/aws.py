@@ -58,6 +58,7 @@ class LocalAws:
         self.dynamodb = self.client("dynamodb")
         self.ses = self.client("ses")
         self.scheduler = self.client("scheduler")
+        self.s3 = self.client("s3")  # made once: a client takes longer to make than a reset's calls
         self.refs: dict[str, str] = {}
         self.attributes: dict[str, str] = {}
         self.dead_letter_queue_urls: list[str] = []
@@ -207,7 +208,7 @@ class LocalAws:
         CloudFormation would name them without a BucketName: `!Ref` gives the name."""
         for name in template.resources("AWS::S3::Bucket"):
             bucket = f"{STACK_NAME}-{name}".lower()
-            self.client("s3").create_bucket(Bucket=bucket)
+            self.s3.create_bucket(Bucket=bucket)
             self.refs[name] = bucket
             self.attributes[f"{name}.Arn"] = f"arn:aws:s3:::{bucket}"
 

@@ -116,6 +116,22 @@ def log_to_captured_stdout(monkeypatch) -> None:
         monkeypatch.setattr(handler, "stream", sys.stdout)
 
 
+# --- order -----------------------------------------------------------------------------
+
+# The slowest tiers first: xdist (`make test`: --dist loadfile --no-loadscope-reorder) hands out
+# files in this order, so the last files to start are short ones that fill the workers' gaps
+# instead of a minute-long end-to-end test started when the others are done.
+TIERS_SLOWEST_FIRST = ("e2e", "browser", "build", "security", "functional", "unit")
+
+
+def pytest_collection_modifyitems(items):
+    def tier(item) -> int:
+        parts = Path(str(item.fspath)).resolve().relative_to(ROOT / "tests").parts
+        return TIERS_SLOWEST_FIRST.index(parts[0]) if parts[0] in TIERS_SLOWEST_FIRST else len(TIERS_SLOWEST_FIRST)
+
+    items.sort(key=tier)  # stable: a file's tests stay together and in order
+
+
 # --- settings ---------------------------------------------------------------------------
 
 def _forget_settings_and_clients() -> None:

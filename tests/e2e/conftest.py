@@ -1,7 +1,8 @@
 """Fixtures for end-to-end tests against the local stack (`python -m local.devstack`).
 
-`stack` is one stack for the whole session; `start_devstack(**env)` starts more, all stopped at
-the end of the session. Each stack's output goes to test-output/devstack-<port>.log."""
+`stack` is one stack for the whole session; `start_devstack(**env)` starts more, for a module:
+each is stopped (in the background) when the module's tests are done. Each stack's output goes to
+test-output/devstack-<port>.log."""
 from __future__ import annotations
 
 import functools
@@ -9,12 +10,12 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import urllib.parse
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -152,21 +153,26 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def start_devstack():
-    """start(**env) -> Stack: another stack, with these environment variables."""
-    started: list[Stack] = []
+    """start(**env) -> Stack: another stack, with these environment variables, for this module.
+    Each is stopped once the module's tests are done, in a thread of its own that the end of the
+    session waits for (a non-daemon thread): an idle stack still polls its schedules, and its CPU
+    is the other files' time. (No fixture of its own: tests/browser imports this one.)"""
+    mine: list[Stack] = []
 
     def start(**env: str) -> Stack:
         stack = Stack.start(env)
-        started.append(stack)
+        mine.append(stack)
         return stack
 
     yield start
-    with ThreadPoolExecutor() as pool:  # each takes a few seconds to shut down: together, not in turn
-        list(pool.map(Stack.stop, started))
+    for stack in mine:  # each takes a few seconds to shut down: not in the next module's time
+        threading.Thread(target=stack.stop, name=f"stop-devstack-{stack.port}").start()
 
 
 @pytest.fixture(scope="session")
-def stack(start_devstack) -> Stack:
-    return start_devstack()
+def stack() -> Stack:
+    stack = Stack.start({})
+    yield stack
+    stack.stop()

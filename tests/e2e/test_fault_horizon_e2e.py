@@ -5,25 +5,29 @@ exactly once and in order; a failure at the head of a FIFO group holds the jobs 
 which are all delivered once it passes."""
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 
 import boto3
 import pytest
 
+from refdesk.retry import transient_attempts
 from scripts import redrive
 
 LIBRARIAN = "U0AMANDA"
+HORIZON_HOURS = 0.1  # the stack's retry budget: 6 minutes of backoff, 6 attempts
 OUTAGE = 10_000  # failing calls: longer than any retry budget
-SHORT = 8  # failing calls: fewer than the retry budget of the job at the head
+SHORT = transient_attempts(HORIZON_HOURS) - 2  # failing calls: fewer than the retry budget of the job at the head
 
 
 @pytest.fixture(scope="module")
 def stack(start_devstack):
     """A stack of its own: these tests inject long faults and redrive the whole dead-letter queue.
-    Its retry budget is 3 hours of backoff (10 attempts) instead of a day's (32): what is tested is
-    outliving the budget, whatever its size, and each attempt costs the suite time."""
-    return start_devstack(RETRY_HORIZON_HOURS="3")
+    Its retry budget is 6 minutes of backoff (6 attempts) instead of a day's (32): what is tested is
+    outliving the budget, whatever its size (the default's size is tests/unit/test_retry.py's),
+    and each attempt costs the suite time."""
+    return start_devstack(RETRY_HORIZON_HOURS=str(HORIZON_HOURS))
 
 
 def tag() -> str:
@@ -56,9 +60,15 @@ def texts_to(stack, number: str) -> list[str]:
     return [message["body"] for message in stack.get_json("/_local/api/phone/messages", number=number)["messages"]]
 
 
+@functools.cache
+def _sqs(endpoint_url: str):
+    """One client per stack: making one takes longer than asking the queue, and waits ask often."""
+    return boto3.client("sqs", endpoint_url=endpoint_url, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 def queued(stack) -> int:
-    sqs = boto3.client("sqs", endpoint_url=stack.config["aws_endpoint_url"], region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sqs = _sqs(stack.config["aws_endpoint_url"])
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     return sum(int(value) for value in sqs.get_queue_attributes(QueueUrl=stack.config["jobs_queue_url"],
                                                                 AttributeNames=names)["Attributes"].values())

@@ -1,10 +1,10 @@
 """`make dev` runs the sweeper as EventBridge Scheduler does in AWS: only on its wake-ups, one-time
 schedules that the dispatcher arms when a conversation starts waiting and each sweep re-arms
 while anything waits (refdesk.waiting; local.timer.ScheduleRunner fires each when its at(...)
-time comes and deletes it). With NudgeMinutes 0 and the local pace (SWEEP_DELAY_SCALE 0.05: 3 s
-between wake-ups at the least) a waiting conversation is nudged within seconds; once nothing
-waits, no sweep runs. Also the card's Block patron button, pressed through the local staff
-view's click API."""
+time comes and deletes it). With NudgeMinutes 0 and a quick pace (SWEEP_DELAY_SCALE 0.02: 1.2 s
+between wake-ups at the least, at most 2.2 s as they are whole seconds) a waiting conversation is
+nudged within seconds; once nothing waits, no sweep runs. Also the card's Block patron button,
+pressed through the local staff view's click API."""
 from __future__ import annotations
 
 import re
@@ -14,11 +14,13 @@ import pytest
 
 PATRON = "+15557654321"
 LIBRARIAN = "U0AMANDA"
+SWEEP_DELAY_SCALE = 0.02  # wake-ups 60 s * 0.02 = 1.2 s apart at the least, rounded up to whole seconds
+LONGEST_GAP = 60 * SWEEP_DELAY_SCALE + 1 + 0.2  # between wake-ups of a chain, at most: + rounding + a poll
 
 
 @pytest.fixture(scope="module")
 def desk(start_devstack):
-    return start_devstack(NUDGE_MINUTES="0")
+    return start_devstack(NUDGE_MINUTES="0", SWEEP_DELAY_SCALE=str(SWEEP_DELAY_SCALE))
 
 
 def thread_messages(stack, root_ts: str) -> list[dict]:
@@ -57,9 +59,11 @@ def test_a_waiting_conversation_arms_the_sweep_whose_wake_up_nudges_and_a_claim_
     assert answer["status"] == 200
     stack.wait_until(lambda: f"Claimed by <@{LIBRARIAN}>" in str(card(stack, "Where are the tax forms?")),
                      message="the card showing the claim")
-    time.sleep(4)  # a wake-up armed before the claim (3 s) finds nothing waiting and arms none
+    # A wake-up armed before the claim finds nothing waiting (its line is printed after the run) …
+    stack.wait_until(lambda: re.search(r"\[scheduler\] SweeperFunction: sweep-\d{14} fired: open True, waiting 0,",
+                                       stack.output()), timeout=10, message="a wake-up finding nobody waiting")
     settled = sweeps(stack)
-    time.sleep(5)
+    time.sleep(LONGEST_GAP + 1)  # … and arms none: no wake-up comes in longer than a chain's longest gap
     assert sweeps(stack) == settled, "a sweep ran with nothing waiting"
 
 

@@ -10,7 +10,8 @@ queues and the Slack and Twilio stand-ins.
   once. Their message stays parked, and their next message shows it first.
 * A message shown or delivered late gets one note in the thread.
 
-The tests' RETRY_DELAY_SCALE is 0 (retries at once) unless a test sets it."""
+The tests' RETRY_DELAY_SCALE is 0 (retries at once) unless a test sets it; those that outlive
+the retry budget have a short one (short_retry_horizon)."""
 from __future__ import annotations
 
 import json
@@ -46,6 +47,17 @@ def transient_attempts() -> int:
     from refdesk.settings import get_settings
 
     return retry.transient_attempts(get_settings().retry_horizon_hours)
+
+
+@pytest.fixture
+def short_retry_horizon(monkeypatch):
+    """A budget of 6 minutes of backoff (6 attempts) instead of a day's (32), for the tests that
+    outlive it: they take the budget from the settings (transient_attempts), whatever its size,
+    and each attempt costs the suite time. The default's size is tests/unit/test_retry.py's."""
+    from refdesk.settings import get_settings
+
+    monkeypatch.setenv("RETRY_HORIZON_HOURS", "0.1")
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -164,8 +176,8 @@ def test_a_failed_job_is_hidden_for_its_backoff_and_its_group_waits(aws, slack, 
     assert queue_depth(aws) == 0
 
 
-def test_replies_behind_a_failing_reply_are_tried_after_it_and_never_dead_lettered_untried(aws, slack, twilio,
-                                                                                           received):
+def test_replies_behind_a_failing_reply_are_tried_after_it_and_never_dead_lettered_untried(
+        aws, slack, twilio, received, short_retry_horizon):
     twilio.holding_reports = True  # the replies' jobs only (a status report queues one of its own)
     conversation = open_conversation(aws, slack, FIRST)
     received.clear()
@@ -187,8 +199,8 @@ def test_replies_behind_a_failing_reply_are_tried_after_it_and_never_dead_letter
 
 # --- given up -----------------------------------------------------------------------------------
 
-def test_slack_down_past_the_horizon_dead_letters_the_messages_and_tells_the_patron_once(aws, slack, twilio,
-                                                                                        undelivered_text):
+def test_slack_down_past_the_horizon_dead_letters_the_messages_and_tells_the_patron_once(
+        aws, slack, twilio, undelivered_text, short_retry_horizon):
     attempts = transient_attempts()
     slack.fail("chat.postMessage", status=503, count=2 * attempts)  # every attempt at both messages
     text_in(FIRST)
@@ -222,7 +234,8 @@ def test_slack_down_past_the_horizon_dead_letters_the_messages_and_tells_the_pat
     assert [sent["body"] for sent in twilio.sent] == [undelivered_text]  # told once
 
 
-def test_a_card_posted_by_attempts_whose_answers_were_lost_is_not_posted_again_after_a_redrive(aws, slack, twilio):
+def test_a_card_posted_by_attempts_whose_answers_were_lost_is_not_posted_again_after_a_redrive(
+        aws, slack, twilio, short_retry_horizon):
     attempts = transient_attempts()
     # Slack took the post but its answer was lost, and every retry's look for it failed: given up.
     slack.fail("chat.postMessage", status=503, commit=True)
@@ -241,7 +254,8 @@ def test_a_card_posted_by_attempts_whose_answers_were_lost_is_not_posted_again_a
     assert FIRST in json.dumps(card) and queue_depth(aws) == queue_depth(aws, "dlq") == 0
 
 
-def test_a_message_given_up_in_an_open_thread_is_reported_there(aws, slack, twilio, undelivered_text):
+def test_a_message_given_up_in_an_open_thread_is_reported_there(aws, slack, twilio, undelivered_text,
+                                                                short_retry_horizon):
     conversation = open_conversation(aws, slack, FIRST)
     attempts = transient_attempts()
     slack.fail("chat.postMessage", status=503, count=attempts)  # every attempt; Slack is back for the note
@@ -262,7 +276,8 @@ def test_a_message_given_up_in_an_open_thread_is_reported_there(aws, slack, twil
     assert [len(shown(slack, text)) for text in (SECOND, THIRD)] == [1, 1]
 
 
-def test_a_web_patron_whose_message_was_given_up_sees_why_in_the_widget(aws, slack, undelivered_text):
+def test_a_web_patron_whose_message_was_given_up_sees_why_in_the_widget(aws, slack, undelivered_text,
+                                                                        short_retry_horizon):
     slack.fail("chat.postMessage", status=503, count=transient_attempts())
     session = create_session()
     assert send(session, FIRST)["statusCode"] == 201
