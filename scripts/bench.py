@@ -1629,8 +1629,12 @@ def output_to_log(path: Path):
 def bench(options: argparse.Namespace, show) -> int:
     # For the local stack's own process, before this one's stack fills the environment in.
     shell = {name: value for name, value in os.environ.items() if name not in EXTERNAL_ENDPOINTS}
-    wanted = {"all": {"calls", "warm", "first", "bill", "latency", "cold", "redaction"},
-              "bill": {"bill"}, "first-invocation": {"first"}, "cold": {"cold"}}[options.only]
+    wanted = {"all": {"calls", "warm", "first", "bill", "latency", "cold", "redaction", "stats"},
+              "bill": {"bill"}, "first-invocation": {"first"}, "cold": {"cold"}, "stats": {"stats"}}[options.only]
+    if wanted == {"stats"}:  # a local stack of its own
+        for failure in stats_check(shell, show):
+            show(f"GOAL MISSED: {failure}")
+        return 0
     if wanted == {"cold"}:  # fresh processes of their own: no local stack to start
         for failure in cold_imports(options.rounds, show):
             show(f"GOAL MISSED: {failure}")
@@ -1723,9 +1727,26 @@ def bench(options: argparse.Namespace, show) -> int:
         failures += cold_imports(options.rounds, show)
     if "redaction" in wanted:
         failures += redaction_on_the_corpus(show)
+    if "stats" in wanted:
+        failures += stats_check(shell, show)
     for failure in failures:
         show(f"GOAL MISSED: {failure}")
     return 0
+
+
+def stats_check(shell: dict[str, str], show) -> list[str]:
+    """Issue 17: `/refdesk stats` against a scripted day with known waits (local/scripted_day.py)."""
+    from local import scripted_day
+
+    checked = scripted_day.check_on_a_fresh_stack(shell)
+    show(f"\n## Issue 17: the stats of a scripted day ({len(scripted_day.SCRIPT)} conversations with known waits, "
+         "local stack), as `/refdesk stats <from> <to>` answers\n")
+    show("| expected line | in the answer |\n|---|---|")
+    for line, found in checked:
+        show(f"| {line} | {'yes' if found else 'NO'} |")
+    right = sum(found for _, found in checked)
+    show(f"\n{right} of {len(checked)} figures exactly as the script implies.")
+    return [f"stats check: {line!r} not in the answer" for line, found in checked if not found]
 
 
 def calls_per_acknowledgement(stack: Stack, driver: Driver, counter: CallCounter, show) -> list[str]:
@@ -1822,10 +1843,10 @@ def latency_and_presence(stack: Stack, shell: dict[str, str], live_cost: float |
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--only", choices=("all", "bill", "first-invocation", "cold"), default="all",
+    parser.add_argument("--only", choices=("all", "bill", "first-invocation", "cold", "stats"), default="all",
                         help="bill: the scheduled runs at idle, the cost per 1,000 conversations and the monthly "
                              "bill; first-invocation: that table (both start the local stack); cold: the cold "
-                             "import table (fresh processes, no local stack)")
+                             "import table (fresh processes, no local stack); stats: the scripted day's figures")
     options = parser.parse_args()
     with output_to_log(LOG) as tables:
         return bench(options, lambda *parts: print(*parts, file=tables))

@@ -25,8 +25,14 @@ web = Router()
 @web.get("/reports/<token>")
 def report(token: str):
     of = reports.figures(reports.open_link(token))
-    return http.respond(200, report_page.html(of, report_charts.charts(of)), report_page.CONTENT_TYPE,
-                        report_page.HEADERS)
+    return http.respond(200, report_page.html(of, report_charts.charts(of), _librarian_name),
+                        report_page.CONTENT_TYPE, report_page.HEADERS)
+
+
+def _librarian_name(user: str) -> str:
+    """Their first name in Slack, or their user id when Slack does not say."""
+    name = slack_api.first_name(user)
+    return user if name == "Librarian" else name
 
 
 api = Api(web)

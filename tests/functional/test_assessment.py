@@ -15,23 +15,36 @@ from tests.functional.test_webchat import open_chat
 from tests.functional.test_webchat import press_close as close_chat
 from tests.functional.test_slack_connect_relay import PARTNER_CHANNEL, open_partner_conversation
 from tests.functional.test_slack_connect_relay import press_close as close_partner
+from tests.functional.test_slack_connect_rating_comment import press as press_in_shared_thread
 
 
 # --- daily aggregates: a hand-computed fixture -------------------------------------------
 
-def _closed(conversation_id, channel, patron, created, first_reply, closed):
-    """A closed conversation in the table, with known times (UTC), as the close leaves it."""
-    from refdesk.models import Conversation
+def _closed(conversation_id, channel, patron, created, first_reply, closed, *, by="U0AMANDA", kind="reply",
+            after_hours="", follow_up=False, transfers=(), status="closed"):
+    """A closed conversation in the table, with known times (UTC), as the close leaves it: the
+    patron's first message at `created` and, if `first_reply`, the first response then (`kind`:
+    a librarian's reply by `by`, or the transfer line)."""
+    from refdesk import store
+    from refdesk.models import Author, Conversation, Message
     from refdesk.store import keys
     from refdesk.store.table import table
 
-    conversation = Conversation(conversation_id=conversation_id, patron_id=patron, channel=channel,
-                                anchor=f"a-{conversation_id}", label="x", status="closed", created_at=created,
-                                first_reply_at=first_reply, closed_at=closed, closed_by="U0AMANDA")
-    table().put_item(Item={**keys.conversation(conversation_id), "conversation_id": conversation_id,
-                           "patron_id": patron, "channel": channel, "status": "closed", "created_at": created,
-                           "expires_at": keys.keep_until()})
-    return Conversation.from_item({**conversation.__dict__, "status": "closed"})
+    item = {**keys.conversation(conversation_id), "conversation_id": conversation_id, "patron_id": patron,
+            "channel": channel, "anchor": f"a-{conversation_id}", "label": "x", "status": status,
+            "created_at": created, "closed_at": closed if status == "closed" else "",
+            "closed_by": by if status == "closed" else "", "after_hours": after_hours, "follow_up": follow_up,
+            "transfers": list(transfers), "expires_at": keys.keep_until()}
+    table().put_item(Item=item)
+    store.messages.put(conversation_id, Message(message_id=f"m-{conversation_id}", at=created,
+                                                author=Author.PATRON, text="a question"))
+    if first_reply and kind == "reply":
+        store.messages.put(conversation_id, Message(message_id=f"slack-{conversation_id}", at=first_reply,
+                                                    author=Author.LIBRARIAN, author_user=by, text="an answer"))
+    elif first_reply:
+        store.messages.put(conversation_id, Message(message_id=f"transfer-{conversation_id}", at=first_reply,
+                                                    author=Author.SYSTEM, text="Another librarian will help you."))
+    return Conversation.from_item(item)
 
 
 # America/New_York is UTC-5 in early March 2026 (DST starts on the 8th); 2 March is a Monday.
@@ -44,13 +57,17 @@ FIXTURE = [  # id, channel, patron, created, first reply, closed, READ, rating
      "2026-03-03T05:03:20.000000Z", 0, 3),
     ("cE", "web", "p4", "2026-03-03T14:00:00.000000Z", "2026-03-03T14:06:40.000000Z", "2026-03-03T14:08:20.000000Z", 0, 5),
 ]
+# How each was answered: cB by Jo, cD after hours and via a transfer line (Amanda to Jo).
+SHAPES = {"cB": {"by": "U0JO"}, "cD": {"kind": "transfer", "after_hours": "2026-03-03T13:00:00Z",
+                                       "transfers": ("U0AMANDA>U0JO",)}}
 
 
 def test_daily_aggregates_match_the_hand_computed_fixture_and_retries_count_once(aws):
     from refdesk import assessment, store
 
     for conversation_id, channel, patron, created, first_reply, closed, read, rating in FIXTURE:
-        conversation = _closed(conversation_id, channel, patron, created, first_reply, closed)
+        conversation = _closed(conversation_id, channel, patron, created, first_reply, closed,
+                               **SHAPES.get(conversation_id, {}))
         for _ in range(2):  # a retried close counts once
             assessment.closed(conversation)
         day = assessment.day_of(conversation)
@@ -68,6 +85,12 @@ def test_daily_aggregates_match_the_hand_computed_fixture_and_retries_count_once
     assert (monday.new_patrons, monday.repeat_patrons) == (3, 1)  # p1 came back
     assert (monday.wait_seconds_sum, monday.wait_count) == (90 + 30 + 1000, 3)
     assert monday.wait_histogram == {"1_5m": 1, "under_1m": 1, "15_60m": 1}
+    assert monday.waits == {"in_hours": [90, 30], "after_hours": [1000]}
+    assert monday.outcomes == {"answered": 3, "unanswered": 1} and monday.kinds == {"live": 4}
+    assert monday.staff["U0AMANDA"].answered == 1 and monday.staff["U0AMANDA"].first == [90, 1000]
+    assert (monday.staff["U0AMANDA"].transfers_out, monday.staff["U0AMANDA"].transfers_in) == (1, 0)
+    assert (monday.staff["U0JO"].answered, monday.staff["U0JO"].first, monday.staff["U0JO"].transfers_in) == (
+        1, [30], 1)
     assert (monday.duration_seconds_sum, monday.duration_count) == (600 + 1200 + 300 + 2000, 4)
     assert monday.read == {2: 2, 4: 1}
     assert monday.ratings == {5: 1, 3: 1}
@@ -79,6 +102,53 @@ def test_daily_aggregates_match_the_hand_computed_fixture_and_retries_count_once
     assert (tuesday.duration_seconds_sum, tuesday.duration_count) == (500, 1)
     assert tuesday.ratings == {5: 1} and tuesday.read == {} and tuesday.hour_of_week == {24 + 9: 1}
     assert store.stats.days(date(2026, 3, 4), date(2026, 3, 31)) == []
+
+
+def test_a_conversation_erased_while_open_is_counted_once_as_abandoned_and_keeps_no_comment(aws):
+    from refdesk import assessment, store
+
+    waiting = _closed("cW", "sms", "p9", "2026-03-02T14:00:00.000000Z", "", "", status="open")
+    answered = _closed("cX", "sms", "p9", "2026-03-02T15:00:00.000000Z", "2026-03-02T15:00:20.000000Z", "",
+                       status="open")
+    for conversation in (waiting, answered, waiting):
+        assessment.erased_while_open(conversation)
+    [monday] = store.stats.days(date(2026, 3, 2), date(2026, 3, 2))
+    assert monday.outcomes == {"abandoned": 1, "answered": 1} and monday.total == 2
+    assert monday.waits == {"in_hours": [20]} and monday.duration_count == 0
+
+
+def test_a_follow_up_waits_apart_and_a_web_chat_left_before_an_answer_is_abandoned(aws, monkeypatch):
+    from refdesk import assessment, store
+    from refdesk.settings import get_settings
+
+    monkeypatch.setenv("LIVE_URL", "wss://live.example/chat")  # where live connections run, they tell who left
+    get_settings.cache_clear()
+    follow_up = _closed("cF", "web", "p5", "2026-03-02T14:00:00.000000Z", "2026-03-02T16:00:00.000000Z",
+                        "2026-03-02T16:05:00.000000Z", follow_up=True)
+    left = _closed("cL", "web", "p6", "2026-03-02T14:00:00.000000Z", "", "2026-03-02T14:30:00.000000Z")
+    assessment.closed(follow_up)
+    assessment.closed(left)
+    [monday] = store.stats.days(date(2026, 3, 2), date(2026, 3, 2))
+    assert monday.waits == {"follow_up": [7200]} and monday.kinds == {"follow_up": 1, "live": 1}
+    assert monday.outcomes == {"answered": 1, "abandoned": 1}
+
+
+def test_a_rating_keeps_its_comment_de_identified_until_the_patrons_delete(aws):
+    from refdesk import assessment, store
+
+    conversation = _closed("cR", "web", "p7", "2026-03-02T14:00:00.000000Z", "2026-03-02T14:00:30.000000Z",
+                           "2026-03-02T14:10:00.000000Z")
+    day = assessment.day_of(conversation)
+    comment = assessment.clean_comment("  Great help, thanks! Call me on 555-201-4444 if needed.\n- Priya  ")
+    assert store.stats.record_rating("cR", day, 5, comment, keep_days=30)
+    assert not store.stats.record_comment("cR", day, 5, "again", keep_days=30)  # a comment is given with it
+    [kept] = store.stats.comments(date(2026, 3, 1), date(2026, 3, 31))
+    assert (kept.day, kept.rating) == (date(2026, 3, 2), 5)
+    assert "Priya" not in kept.text and "555" not in kept.text and kept.text.startswith("Great help, thanks!")
+    store.stats.forget_comment("cR", day)
+    assert store.stats.comments(date(2026, 3, 1), date(2026, 3, 31)) == []
+    with pytest.raises(Exception, match="at most 500"):
+        assessment.clean_comment("x" * 501)
 
 
 def test_the_aggregates_hold_counts_only(aws):
@@ -93,7 +163,10 @@ def test_the_aggregates_hold_counts_only(aws):
     assert "p1" not in json.dumps(day, default=str) and "cA" not in json.dumps(day, default=str)
     from decimal import Decimal
 
-    assert {name for name, value in day.items() if not isinstance(value, Decimal)} == {"pk", "sk"}
+    def numbers(value) -> bool:
+        return isinstance(value, Decimal) or isinstance(value, list) and all(isinstance(one, Decimal) for one in value)
+
+    assert {name for name, value in day.items() if not numbers(value)} == {"pk", "sk"}
     assert int(day["expires_at"]) > 0
     [seen] = [item for item in items if item["pk"].startswith("SEEN#")][:1] or [None]
     assert seen is not None and int(seen["expires_at"]) > 0  # identity for statistics: finite
@@ -200,16 +273,7 @@ def test_a_slack_connect_patron_gets_1_to_5_after_the_closing_line_and_rates_onc
     prompt_ts = prompt["answered_ts"]
 
     def press(button, user="U0PARTNER1", team="T0PARTNER"):
-        payload = fixture("slack_block_actions_close.json")
-        payload["user"].update(id=user, team_id=team)
-        payload["team"]["id"] = team
-        payload["channel"] = {"id": PARTNER_CHANNEL}
-        payload["container"] = {"type": "message", "channel_id": PARTNER_CHANNEL, "message_ts": prompt_ts}
-        payload["message"]["ts"] = prompt_ts
-        payload["actions"] = [{**button, "action_ts": "1700000500.000001", "type": "button"}]
-        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
-        return invoke("slack_interactions",
-                      slack_event("/slack/interactions", body, "application/x-www-form-urlencoded"))
+        return press_in_shared_thread(prompt_ts, button, user=user, team=team)
 
     # Anyone else in the shared channel (a colleague of the patron's, a librarian) cannot rate for them.
     assert press(buttons[0], user="U0PARTNER2")["statusCode"] == 200

@@ -16,6 +16,7 @@ import vobject
 
 from tests.conftest import (ENV, LIBRARY_NUMBER, PUBLIC_BASE_URL, close_value, fixture, http_event, invoke, pump,
                             slack_event, twilio_event)
+from tests.functional.test_relay import CLOSING
 
 PATRON = "+15551234567"
 OTHER_PATRON = "+15557654321"
@@ -128,12 +129,11 @@ def test_the_card_is_cacheable_readable_anywhere_and_answers_head(aws):
     assert head["body"] == "" and got["body"].startswith("BEGIN:VCARD")
 
 
-def test_the_widget_that_offers_it_stays_under_30_kb():
-    from tests.conftest import ROOT
+def test_the_widget_that_offers_it_stays_under_12_kb_compressed():
+    from tests.widget_budget import widget_within_budget
 
-    widget = (ROOT / "functions" / "presence" / "static" / "widget.js").read_bytes()
-    assert len(widget) < 30_000
-    assert "Add to contacts" in widget.decode() and "'sms:'" in widget.decode()
+    widget = widget_within_budget()
+    assert "Add to contacts" in widget and "'sms:'" in widget
 
 
 def test_presence_tells_the_widget_the_number_and_the_card(aws):
@@ -161,7 +161,7 @@ def test_the_first_reply_to_a_new_patron_carries_the_card_and_no_other_does(aws,
     sent = texts(twilio)
     assert [body for body, _ in sent] == ["Amanda (library): Yes, two copies at Main.",
                                           "Amanda (library): They're on the new books shelf.",
-                                          ENV["CLOSING_TEXT"], "Amanda (library): Welcome back! Yes, we're open Sunday."]
+                                          CLOSING, "Amanda (library): Welcome back! Yes, we're open Sunday."]
     assert [media for _, media in sent] == [[CARD_URL], [], [], []]
 
 

@@ -3,15 +3,14 @@ and for how long, worded from the stack's real settings; and transcripts are kep
 conversations unless TranscriptRetentionDays says otherwise."""
 from __future__ import annotations
 
+import html
 import re
-from pathlib import Path
 
 import pytest
 
 from refdesk.settings import Settings
 from tests.conftest import http_event, invoke
-
-WIDGET = Path(__file__).resolve().parents[2] / "functions" / "presence" / "static" / "widget.js"
+from tests.widget_budget import widget_within_budget
 
 
 @pytest.fixture
@@ -72,7 +71,24 @@ def test_the_transcript_buckets_lifecycle_follows_the_same_rule():
 
 
 def test_the_widget_links_the_notice_on_the_chat_api():
-    script = WIDGET.read_text(encoding="utf-8")
+    script = widget_within_budget()
 
     assert "href: API + '/privacy.html'" in script
-    assert len(script.encode()) < 30_000
+
+
+def test_the_notice_explains_the_visitor_id_and_rating_comments(aws, settings_env):
+    settings_env(RETENTION_DAYS="14", TRANSCRIPT_RETENTION_DAYS="90")
+
+    page = html.unescape(notice())
+
+    assert "random id in your browser's local storage" in page and "returning visitor" in page
+    assert "We keep only a scrambled (keyed hash) form of it, never the id itself" in page
+    assert "for 400 days after your last one" in page
+    assert "comment when you rate a chat" in page and "card numbers taken out, for 90 days" in page
+    assert "also deletes your comments on ratings, and the visitor id" in page
+
+
+def test_the_notice_says_an_address_for_the_emailed_conversation_is_kept_only_until_sent(aws, settings_env):
+    settings_env(RETENTION_DAYS="14")
+
+    assert "the address you type is kept only until the e-mail is sent" in notice()

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from refdesk.channels.contract import REPLY_RATING_HINT
 from tests.conftest import ENV, STAFF_CHANNEL, TEXT_DELIVERED, close_value, fixture, invoke, pump, slack_event, twilio_event
 
 PATRON = "+15551234567"
@@ -311,7 +312,7 @@ def test_the_sms_patron_gets_the_sms_closing_line(aws, slack, twilio, monkeypatc
     press_close(thread, slack.roots()[-1])
     pump(aws)
 
-    assert [body for _, body in texts_sent(twilio)] == [CLOSING_TEXTS["sms"]]
+    assert [body for _, body in texts_sent(twilio)] == [f"{CLOSING_TEXTS['sms']} {REPLY_RATING_HINT}"]
     assert "text us" in CLOSING_TEXTS["sms"].lower()
 
 
@@ -324,7 +325,7 @@ def test_closing_text_changes_the_sms_line_and_not_the_web_one(aws, slack, twili
     press_close(web_thread, slack.roots()[-1])
     pump(aws)
 
-    assert [body for _, body in texts_sent(twilio)] == [ENV["CLOSING_TEXT"]]
+    assert [body for _, body in texts_sent(twilio)] == [f"{ENV['CLOSING_TEXT']} {REPLY_RATING_HINT}"]
     assert widget_reads(session) == [("system", CLOSING_TEXTS["web"])]
 
 

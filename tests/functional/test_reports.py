@@ -22,39 +22,48 @@ from tests.conftest import PUBLIC_BASE_URL, STAFF_CHANNEL, http_event, invoke, s
 
 
 def conversation(cid: str, channel: str, day: date, *, repeat: bool = False, wait: int | None = None,
-                 duration: int | None = None, how: int = 0, read: int | None = None, rating: int | None = None):
-    """One conversation's contribution to `day`, as refdesk.assessment writes it (store API only)."""
+                 duration: int | None = None, how: int = 0, read: int | None = None, rating: int | None = None,
+                 by: str = "U0AMANDA", comment: str = ""):
+    """One conversation's contribution to `day`, as refdesk.assessment writes it (store API only):
+    answered by `by` after `wait` seconds (in opening hours), else unanswered."""
     from refdesk.models import InboundMessage
     from refdesk.store import conversations, sessions, stats
 
     conversations.ensure(cid, InboundMessage(channel=channel, message_id=f"m-{cid}", session_id=f"s-{cid}",
                                              patron_id=f"p-{cid}", label="Patron", text="hello"))
-    counts = {f"conv#{channel}": 1, "patrons#repeat" if repeat else "patrons#new": 1, f"how#{how}": 1}
+    counts = {f"conv#{channel}": 1, "patrons#repeat" if repeat else "patrons#new": 1, f"how#{how}": 1,
+              f"outcome#{'unanswered' if wait is None else 'answered'}": 1, "kind#live": 1}
+    samples = {}
     if wait is not None:
-        counts.update({"wait#sum": wait, "wait#n": 1, f"wait#{stats.wait_bucket(wait)}": 1})
+        counts.update({"wait#sum": wait, "wait#n": 1, f"wait#{stats.wait_bucket(wait)}": 1,
+                       f"staff#{by}#answered": 1})
+        samples = {"waits#in_hours": wait, f"staff#{by}#first": wait}
     if duration is not None:
         counts.update({"duration#sum": duration, "duration#n": 1})
-    assert stats.count_conversation(cid, day, counts)
+    assert stats.count_conversation(cid, day, counts, samples)
     if read is not None:
         assert stats.record_read(cid, day, read)
     if rating is not None:
         conversations.close(cid, "U0AMANDA", sessions.Release.FORGET)  # no session item here
-        assert stats.record_rating(cid, day, rating)
+        assert stats.record_rating(cid, day, rating, comment, keep_days=30)
 
 
 def recent_fixture() -> date:
     """Four conversations in the last 30 days and one 40 days ago. By hand, for 30d:
-    conversations 4 (SMS 2, web 1, Slack Connect 1); patrons 3 new, 1 repeat (25%); waits 30,
-    120, 400 s: average 550/3 = 183.3 s = 3 min 3 s, median the 2nd of 3 = the 1-5 min bucket;
-    durations 300+600+900+60 = 1860/4 = 465 s = 7 min 45 s; READ 2:1, 3:2; ratings 5, 4, 3 =
-    4.00 from 3; busiest hours Mon 10h (2) and Tue 10h (hour of week 34) (2)."""
+    conversations 4 (SMS 2, web 1, Slack Connect 1), 3 answered and 1 not; patrons 3 new, 1
+    repeat (25%); waits 30, 120, 400 s: average 550/3 = 183.3 s = 3 min 3 s, median the 2nd of 3 =
+    2 min, p90 the 3rd = 6 min 40 s; Amanda answered 2 (median first response 30 s, the 1st of
+    2), Jo 1 (6 min 40 s); durations 300+600+900+60 = 1860/4 = 465 s = 7 min 45 s; READ 2:1,
+    3:2; ratings 5, 4, 3 = 4.00 from 3, one comment; busiest hours Mon 10h (2) and Tue 10h (hour
+    of week 34) (2)."""
     from refdesk import reports
 
     today = reports.today()
     one, two, forty = today - timedelta(days=1), today - timedelta(days=2), today - timedelta(days=40)
-    conversation("c1", "sms", one, wait=30, duration=300, how=10, read=2, rating=5)
+    conversation("c1", "sms", one, wait=30, duration=300, how=10, read=2, rating=5,
+                 comment="Very helpful <b>thanks</b>")
     conversation("c2", "sms", one, repeat=True, wait=120, duration=600, how=10, read=3, rating=4)
-    conversation("c3", "web", two, wait=400, duration=900, how=34, read=3, rating=3)
+    conversation("c3", "web", two, wait=400, duration=900, how=34, read=3, rating=3, by="U0JO")
     conversation("c4", "slack_connect", two, duration=60, how=34)
     conversation("c5", "web", forty, wait=1000, duration=100, how=50, read=6)
     return today
@@ -119,8 +128,27 @@ def test_stats_command_answers_at_once_and_queues_the_work(aws, slack):
 
 def test_an_unknown_period_is_explained_and_nothing_is_queued(aws, slack):
     answer = json.loads(invoke("slack_commands", command("stats fortnight"))["body"])["text"]
-    assert "7d, 30d, 90d, term" in answer
+    assert "7d, 30d, 90d, term" in answer and "2026-09-01 2026-12-31" in answer
+    answer = json.loads(invoke("slack_commands", command("stats 2026-03-10 2026-03-01"))["body"])["text"]
+    assert "must not be after the second" in answer
     assert report_requests(aws) == []
+
+
+def test_stats_for_any_date_range(aws, slack):
+    today = recent_fixture()
+    one, forty = (today - timedelta(days=1)).isoformat(), (today - timedelta(days=40)).isoformat()
+    invoke("slack_commands", command(f"stats {forty}  {one}"))
+    assert report_requests(aws)[0]["period"] == f"{forty} {one}"
+    assert run_report_requests(aws) == [{"posted": 1, "failed": 0}]
+    [post] = slack.posts()
+    assert f"({forty} to {one})" in post["text"]
+    assert "Conversations: 5 (SMS 2, Web chat 2, Slack Connect 1)" in post["text"]  # the 40-day-old one too
+
+    slack.forget_calls()
+    invoke("slack_commands", command(f"stats {one} {one}"))
+    run_report_requests(aws)
+    [post] = slack.posts()
+    assert "Conversations: 2 (SMS 2, Web chat 0, Slack Connect 0)" in post["text"]
 
 
 def test_stats_figures_in_the_staff_channel_and_the_reports_charts_match_the_hand_computed_fixture(aws, slack):
@@ -132,15 +160,21 @@ def test_stats_figures_in_the_staff_channel_and_the_reports_charts_match_the_han
     assert post["channel"] == STAFF_CHANNEL
     text = post["text"]
     assert "(30d)" in text
-    assert "Conversations: 4 (SMS 2, Web chat 1, Slack Connect 1)" in text
+    assert "Conversations: 4 (SMS 2, Web chat 1, Slack Connect 1); live 4, follow-ups 0" in text
+    assert "Answered 3, unanswered 1, abandoned 0" in text
     assert "Patrons: 3 new, 1 repeat (25% repeat)" in text
-    assert "Wait to first reply: median 1–5 min, average 3 min 3 s (3 answered)" in text
+    assert "First response, live chats in opening hours: median 2 min, 90% within 6 min 40 s (3 answered)" in text
+    assert "First response, live chats begun after hours: none answered" in text
+    assert "Average wait to a first response: 3 min 3 s (3 answered)" in text
     assert "Average duration: 7 min 45 s" in text
     assert "READ scale (3 rated): 1: 0 · 2: 1 · 3: 2 · 4: 0 · 5: 0 · 6: 0" in text
-    assert "Average rating: 4.00 / 5 from 3 ratings" in text
+    assert "Ratings: 5★ 1 · 4★ 1 · 3★ 1 · 2★ 0 · 1★ 0 (average 4.00 from 3); 1 comment" in text
+    assert "Topics: none recorded" in text
     assert "Busiest hours: Mon 10:00 (2), Tue 10:00 (2)" in text
-    blocks = json.dumps(post["blocks"])
-    assert "<@U0AMANDA>" in blocks
+    blocks = json.dumps(post["blocks"], ensure_ascii=False)
+    assert "Asked by <@U0AMANDA>" in blocks
+    assert "<@U0AMANDA>: answered 2, median first response 30 s, transfers in 0 / out 0" in blocks
+    assert "<@U0JO>: answered 1, median first response 6 min 40 s" in blocks
     [link] = re.findall(r"<(https://refdesk\.example\.org/reports/[^|>]+)\|Open the full report>", blocks)
 
     # No picture in Slack (it shows no SVG inline): the charts are in the linked report.
@@ -163,6 +197,8 @@ def test_stats_figures_in_the_staff_channel_and_the_reports_charts_match_the_han
     assert "default-src 'none'" in csp and "img-src" not in csp  # no image at all, not even data: URIs
     html = page["body"]
     assert "Conversations: 4 (SMS 2, Web chat 1, Slack Connect 1)" in html
+    assert "<li><b>5★</b>" in html and "Very helpful &lt;b&gt;thanks&lt;/b&gt;" in html  # comments, as text
+    assert re.search(r"<tr><th scope=row>[^<]+</th><td>2</td><td>30 s</td><td>0</td><td>0</td></tr>", html)
     bare = html.replace(SVG_NAMESPACE, "")
     assert "<script" not in html.lower() and "http://" not in bare and "https://" not in bare
     assert "<img" not in html and "data:" not in html
@@ -246,12 +282,16 @@ def test_monthly_csv_lands_in_s3_with_the_hand_computed_rows(aws, slack):
     assert (jan5["wait_1_5m"], jan5["wait_under_1m"]) == ("2", "0")
     assert (jan5["duration_count"], jan5["duration_seconds_mean"]) == ("1", "200.0")
     assert (jan5["read_1"], jan5["rating_2"], jan5["rating_mean"], jan5["how_0"]) == ("2", "1", "2.00", "2")
+    assert (jan5["outcome_answered"], jan5["outcome_abandoned"], jan5["live"], jan5["follow_ups"]) == ("2", "0", "2", "0")
+    assert (jan5["first_response_in_hours_median"], jan5["first_response_in_hours_p90"]) == ("60", "90")
+    assert jan5["first_response_follow_up_median"] == ""
     assert (jan31["conversations_web"], jan31["wait_under_1m"], jan31["how_167"]) == ("1", "1", "1")
     assert set(jan6.values()) <= {"2026-01-06", "0", ""}
     assert (total["conversations_total"], total["new_patrons"], total["repeat_patrons"]) == ("3", "2", "1")
     assert (total["wait_answered"], total["wait_seconds_total"], total["wait_seconds_mean"]) == ("3", "153", "51.0")
     assert (total["duration_seconds_total"], total["duration_seconds_mean"]) == ("240", "120.0")
     assert (total["how_0"], total["how_167"], total["read_1"], total["rating_mean"]) == ("2", "1", "2", "2.00")
+    assert (total["first_response_in_hours_median"], total["first_response_in_hours_p90"]) == ("60", "90")  # 3, 60, 90
 
 
 def test_the_monthly_schedule_exports_last_month(aws, slack):

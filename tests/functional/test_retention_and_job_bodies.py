@@ -58,7 +58,7 @@ def retention(monkeypatch):
     return 7 * DAY
 
 
-REFERENCE = {"kind", "conversation_id", "at", "channel", "session_id", "message_id", "media"}
+REFERENCE = {"kind", "conversation_id", "at", "channel", "session_id", "message_id", "media", "sent_at"}
 
 
 def assert_nothing_personal(bodies: list[str], *secrets: str) -> None:
@@ -176,10 +176,14 @@ def test_a_slack_connect_conversation_queues_no_partner_user_and_no_partner_text
     assert_nothing_personal(bodies, "Sanborn", "Springfield", "digitised", "1925 edition", PARTNER_USER, "···NER1")
 
 
-def test_the_dead_letter_queue_holds_no_patron_address_and_no_patron_text(aws, slack, twilio):
+def test_the_dead_letter_queue_holds_no_patron_address_and_no_patron_text(aws, slack, twilio, monkeypatch):
     """Slack down: the patron's message fails every attempt and is dead-lettered; Twilio down: a
     librarian's reply is. The dead-letter bodies hold references only; the parked message waits
     on the session (under the table's retention), so a redrive still delivers it."""
+    from refdesk.settings import get_settings
+
+    monkeypatch.setenv("RETRY_HORIZON_HOURS", "0.1")  # 6 attempts, not a day's 32: fewer than the 50 faults
+    get_settings.cache_clear()
     slack.fail("chat.postMessage", status=500, count=50)
     assert text_in(SMS_QUESTION)["statusCode"] == 200
     pump(aws)

@@ -120,7 +120,7 @@ def test_what_the_channels_declare_is_what_the_desk_did_before_they_declared_it(
         "sms": "SMS", "web": "Web chat", "slack_connect": "Slack Connect"}
     assert {name for name, traits in declared.items() if "delete" in traits.delete_words} == {"sms", "slack_connect"}
     assert {name: traits.rating for name, traits in declared.items()} == {
-        "sms": Rating.NOT_ASKED, "web": Rating.BY_CLIENT, "slack_connect": Rating.IN_THREAD}
+        "sms": Rating.BY_REPLY, "web": Rating.BY_CLIENT, "slack_connect": Rating.IN_THREAD}
     assert {name for name, traits in declared.items() if traits.sends_contact_card} == {"sms"}
     assert {name for name, traits in declared.items() if traits.shared_session} == {"slack_connect"}
     assert {name for name, traits in declared.items() if traits.shows_status} == {"web"}

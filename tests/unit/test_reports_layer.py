@@ -83,13 +83,37 @@ def test_periods_end_today_and_a_term_starts_at_its_configured_day(settings):
         reports.period("fortnight", date(2026, 3, 10))
 
 
-def test_the_median_wait_is_the_bucket_holding_the_middle_conversation():
+@pytest.mark.parametrize("words, start, end", [
+    ("2026-01-05 2026-03-10", date(2026, 1, 5), date(2026, 3, 10)),
+    ("2026-03-10   to 2026-03-10", date(2026, 3, 10), date(2026, 3, 10)),
+])
+def test_any_date_range_ending_by_today_is_a_period(settings, words, start, end):
     from refdesk import reports
 
-    assert reports.median_bucket({}) is None
-    assert reports.median_bucket({"under_1m": 1, "1_5m": 1, "5_15m": 1}) == "1_5m"
-    assert reports.median_bucket({"under_1m": 2, "over_24h": 2}) == "under_1m"  # lower middle of 4
-    assert reports.median_bucket({"under_1m": 2, "over_24h": 3}) == "over_24h"
+    of = reports.period(words, date(2026, 3, 10))
+    assert (of.start, of.end) == (start, end) and of.name == f"{start} to {end}"
+
+
+@pytest.mark.parametrize("words, why", [
+    ("2026-03-10 2026-03-01", "must not be after"), ("2026-03-01 2026-03-11", "end today or earlier"),
+    ("2025-01-01 2026-03-10", "at most 400 days"), ("2026-3-1 2026-03-10", "YYYY-MM-DD"),
+    ("2026-02-30 2026-03-10", "YYYY-MM-DD"), ("2026-03-01 2026-03-02 2026-03-03", "unknown period"),
+])
+def test_a_bad_date_range_is_refused_saying_why(settings, words, why):
+    from refdesk import reports
+
+    with pytest.raises(ValueError, match=why):
+        reports.period(words, date(2026, 3, 10))
+
+
+def test_median_and_p90_are_exact_nearest_rank_values():
+    from refdesk import reports
+
+    assert reports.percentile([], 50) is None
+    assert reports.percentile([7], 90) == 7
+    assert reports.percentile([3, 7, 12, 20], 50) == 7  # the 2nd of 4
+    assert reports.percentile([3, 7, 12, 20], 90) == 20
+    assert reports.percentile(list(range(1, 11)), 90) == 9 and reports.percentile(list(range(1, 11)), 50) == 5
 
 
 def test_a_link_opens_only_intact_and_unexpired(settings):

@@ -20,11 +20,13 @@ from refdesk.store.table import now_iso
 logger = Logger(child=True)
 
 
-def accept(message: InboundMessage, *, credential: str = "") -> bool:
+def accept(message: InboundMessage, *, credential: str = "", sent_at: str = "") -> bool:
     """Record a patron's message and queue it for staff. Returns whether it opened a new
     conversation. The claim parks the message on its session; the job carries references only
     (no text, no address). A repeated delivery is queued again (in case the first stored but did
-    not enqueue); the queue's de-duplication id drops it otherwise."""
+    not enqueue); the queue's de-duplication id drops it otherwise. `sent_at`: when the patron sent
+    it, where the channel knows (Slack's ts, the widget's send), which times the wait; the line
+    keeps the order of arrival (now), which no client can claim to be earlier."""
     at = now_iso()
     try:
         conversation_id, opened = channels.get(message.channel).claim(message, credential, at=at)
@@ -39,7 +41,7 @@ def accept(message: InboundMessage, *, credential: str = "") -> bool:
             raise
         logger.warning("claim answer lost, the message was claimed", extra={"channel": message.channel,
                                                                            "conversation_id": conversation_id})
-    jobs.enqueue(PatronMessageJob(conversation_id=conversation_id, at=at, channel=message.channel,
+    jobs.enqueue(PatronMessageJob(conversation_id=conversation_id, at=at, sent_at=sent_at, channel=message.channel,
                                   session_id=message.session_id, message_id=message.message_id,
                                   media=len(message.media)))
     logger.info("patron message accepted", extra={"channel": message.channel, "conversation_id": conversation_id,

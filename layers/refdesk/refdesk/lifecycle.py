@@ -22,7 +22,8 @@ calls `changed` with what happened, and the listeners project it onto every view
     line    the web chats waiting behind a conversation that left the line: their new place
     count   a closed conversation counted once in the daily figures, with its transcript
     patron  the desk's automated lines that follow a transition: the place in line (once per wait,
-            when someone is ahead), the transfer line, the closing line and a rating offer
+            when someone is ahead, with the usual wait at that time of day: refdesk.wait_estimate),
+            the transfer line, the closing line and a rating offer
     idle    the idle close armed for someone's conversation, and a web chat told its idle close
 
 A retry that finds its transition already made (its answer was lost, or a Slack call after it
@@ -36,8 +37,8 @@ from typing import Callable
 
 from aws_lambda_powertools import Logger
 
-from refdesk import assessment, channels, desk_lines, idle, live, store
-from refdesk.models import Author, Conversation
+from refdesk import assessment, channels, desk_lines, idle, live, store, wait_estimate
+from refdesk.models import TRANSFER_LINE, Author, Conversation
 from refdesk.settings import get_settings
 from refdesk.slack import api as slack
 from refdesk.slack import cards, home
@@ -135,13 +136,14 @@ def tell_patron(event: Changed) -> None:
     if event.transition is Transition.WAITING and event.place:
         if store.queue.mark_told(conversation.conversation_id, event.queue_sk) and event.place > 1:
             desk_lines.tell(conversation, f"queue-{event.queue_sk}",
-                            settings.queue_position_text.replace("{position}", str(event.place)))
+                            settings.queue_position_text.replace("{position}", str(event.place))
+                            + wait_estimate.sentence())
             logger.info("patron told their place", extra={"conversation_id": conversation.conversation_id,
                                                           "position": event.place})
     elif event.transition is Transition.TRANSFERRED and event.press and len(set(event.actors)) > 1:
-        desk_lines.tell(conversation, f"transfer-{event.press}", settings.transfer_text)
+        desk_lines.tell(conversation, f"{TRANSFER_LINE}{event.press}", settings.transfer_text)
     elif event.transition is Transition.CLOSED:
-        closing = settings.closing_text(conversation.channel)
+        closing = channels.closing_line(conversation.channel)
         if closing:
             desk_lines.tell(conversation, f"close-{conversation.conversation_id}", closing)
         assessment.offer_rating(conversation)

@@ -34,11 +34,11 @@ from refdesk.store import stats
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
 DEFAULT_PERIOD = "30d"
 PERIOD_WORDS = (*PERIODS, "term")
+MAX_RANGE_DAYS = 400  # a signed report link names at most this many days
+STAFF_SHOWN = 10  # librarians listed in Slack; the HTML report lists all
 # A report link opens for a week; it names a period, never a person.
 LINK_SECONDS = 7 * 24 * 3600
 MAX_TOKEN_LENGTH = 400
-WAIT_LABELS = {"under_1m": "under 1 min", "1_5m": "1–5 min", "5_15m": "5–15 min", "15_60m": "15–60 min",
-               "1_24h": "1–24 h", "over_24h": "over 24 h"}
 READ_NAMES = {1: "directional", 2: "brief", 3: "some effort", 4: "considerable effort", 5: "extensive",
               6: "in-depth research"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -71,14 +71,18 @@ class Figures:
     repeat_patrons: int = 0
     wait_count: int = 0
     wait_mean_seconds: float | None = None
-    wait_median: str | None = None  # the WAIT_BUCKETS label holding the median wait
     wait_histogram: dict[str, int] = field(default_factory=dict)
     duration_mean_seconds: float | None = None
     read: dict[int, int] = field(default_factory=dict)  # every level 1-6
     ratings: dict[int, int] = field(default_factory=dict)  # every rating 1-5
     rating_mean: float | None = None
     hour_of_week: list[int] = field(default_factory=list)  # 168 counts, Monday 00h first
-    topics: dict[str, int] = field(default_factory=dict)
+    topics: dict[str, int] = field(default_factory=dict)  # topic label -> conversations, most first
+    outcomes: dict[str, int] = field(default_factory=dict)  # every one of stats.OUTCOMES
+    kinds: dict[str, int] = field(default_factory=dict)  # live, follow_up
+    waits: dict[str, list[int]] = field(default_factory=dict)  # every one of stats.WAIT_KINDS, sorted
+    staff: dict[str, "StaffFigures"] = field(default_factory=dict)  # Slack user id -> figures, busiest first
+    comments: list[stats.Comment] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -91,6 +95,28 @@ class Figures:
     @property
     def read_total(self) -> int:
         return sum(self.read.values())
+
+
+@dataclass(frozen=True)
+class StaffFigures:
+    """One librarian's figures over a period."""
+
+    answered: int = 0  # conversations in which they sent the patron a reply
+    first_waits: list[int] = field(default_factory=list)  # where theirs was the first response, sorted
+    transfers_in: int = 0
+    transfers_out: int = 0
+
+    @property
+    def median_first(self) -> int | None:
+        return percentile(self.first_waits, 50)
+
+
+def percentile(ordered: list[int], share: int) -> int | None:
+    """The nearest-rank percentile of sorted values: the smallest value with at least `share`%
+    of the values at or below it (the median of 4 is the 2nd, its p90 the 4th)."""
+    if not ordered:
+        return None
+    return ordered[max(0, -(-share * len(ordered) // 100) - 1)]
 
 
 # --- periods ------------------------------------------------------------------------------
@@ -112,15 +138,29 @@ def term_start(day: date, term_starts: tuple[str, ...]) -> date:
 
 
 def period(word: str, on: date | None = None) -> Period:
-    """7d, 30d, 90d: that many days ending `on` (today); term: since the current term began.
-    Raises ValueError for any other word."""
+    """7d, 30d, 90d: that many days ending `on` (today); term: since the current term began;
+    "YYYY-MM-DD YYYY-MM-DD": those days, both included (at most MAX_RANGE_DAYS, not after `on`).
+    Raises ValueError for anything else, saying why."""
     on = on or today()
-    word = (word or DEFAULT_PERIOD).strip().lower()
+    word = " ".join((word or DEFAULT_PERIOD).strip().lower().split())
     if word in PERIODS:
         return Period(word, on - timedelta(days=PERIODS[word] - 1), on)
     if word == "term":
         return Period(word, term_start(on, get_settings().term_starts), on)
-    raise ValueError(f"unknown period {word!r}")
+    dates = word.replace(" to ", " ").split()
+    if len(dates) != 2:
+        raise ValueError(f"unknown period {word!r}")
+    try:
+        start, end = (date.fromisoformat(text) for text in dates)
+    except ValueError:
+        raise ValueError("dates are written YYYY-MM-DD, e.g. 2026-09-01 2026-12-31") from None
+    if end < start:
+        raise ValueError("the first date must not be after the second")
+    if end > on:
+        raise ValueError("the period must end today or earlier")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise ValueError(f"a period is at most {MAX_RANGE_DAYS} days")
+    return Period(f"{start.isoformat()} to {end.isoformat()}", start, end)
 
 
 def previous_month(on: date | None = None) -> Period:
@@ -139,10 +179,11 @@ def month(text: str) -> Period:
 # --- figures --------------------------------------------------------------------------------
 
 def figures(of: Period) -> Figures:
-    return summarize(stats.days(of.start, of.end), of)
+    """Two Queries: the period's days and its patrons' comments."""
+    return summarize(stats.days(of.start, of.end), of, stats.comments(of.start, of.end))
 
 
-def summarize(days: list[stats.DailyStats], of: Period) -> Figures:
+def summarize(days: list[stats.DailyStats], of: Period, comments: list[stats.Comment] = ()) -> Figures:
     # The desk's channels first, in their order (the columns, the legend), then any other counted.
     names = [*channels.CHANNELS, *sorted({name for day in days for name in day.conversations} - set(channels.CHANNELS))]
     index = {day: position for position, day in enumerate(of.days)}
@@ -153,10 +194,25 @@ def summarize(days: list[stats.DailyStats], of: Period) -> Figures:
     ratings = {rating: 0 for rating in stats.RATINGS}
     hours = [0] * 168
     topics: dict[str, int] = {}
+    outcomes = dict.fromkeys(stats.OUTCOMES, 0)
+    kinds = {"live": 0, "follow_up": 0}
+    waits: dict[str, list[int]] = {kind: [] for kind in stats.WAIT_KINDS}
+    staff: dict[str, dict] = {}
     wait_sum = wait_count = duration_sum = duration_count = new = repeat = 0
     for day in days:
         if day.day not in index:
             continue
+        for group, counted in ((outcomes, day.outcomes), (kinds, day.kinds)):
+            for name, count in counted.items():
+                group[name] = group.get(name, 0) + count
+        for kind, values in day.waits.items():
+            waits.setdefault(kind, []).extend(values)
+        for user, figures_of_day in day.staff.items():
+            mine = staff.setdefault(user, {"answered": 0, "first_waits": [], "transfers_in": 0, "transfers_out": 0})
+            mine["answered"] += figures_of_day.answered
+            mine["first_waits"] += figures_of_day.first
+            mine["transfers_in"] += figures_of_day.transfers_in
+            mine["transfers_out"] += figures_of_day.transfers_out
         for channel, count in day.conversations.items():
             by_channel[channel] += count
             daily[channel][index[day.day]] += count
@@ -181,25 +237,16 @@ def summarize(days: list[stats.DailyStats], of: Period) -> Figures:
     return Figures(
         period=of, by_channel=by_channel, daily=daily, new_patrons=new, repeat_patrons=repeat,
         wait_count=wait_count, wait_mean_seconds=wait_sum / wait_count if wait_count else None,
-        wait_median=median_bucket(histogram), wait_histogram=histogram,
+        wait_histogram=histogram,
         duration_mean_seconds=duration_sum / duration_count if duration_count else None,
         read=read, ratings=ratings,
         rating_mean=sum(rating * count for rating, count in ratings.items()) / rated if rated else None,
-        hour_of_week=hours, topics=dict(sorted(topics.items(), key=lambda item: (-item[1], item[0]))))
-
-
-def median_bucket(histogram: dict[str, int]) -> str | None:
-    """The bucket holding the median (the lower middle one for an even count): the aggregates keep
-    waits in buckets, so the median is known to its bucket, the mean exactly."""
-    total = sum(histogram.values())
-    if not total:
-        return None
-    middle, seen = (total + 1) // 2, 0
-    for label, _ in stats.WAIT_BUCKETS:
-        seen += histogram.get(label, 0)
-        if seen >= middle:
-            return label
-    return None
+        hour_of_week=hours, topics=dict(sorted(topics.items(), key=lambda item: (-item[1], item[0]))),
+        outcomes=outcomes, kinds=kinds, waits={kind: sorted(values) for kind, values in waits.items()},
+        staff={user: StaffFigures(mine["answered"], sorted(mine["first_waits"]), mine["transfers_in"],
+                                  mine["transfers_out"])
+               for user, mine in sorted(staff.items(), key=lambda item: (-item[1]["answered"], item[0]))},
+        comments=list(comments))
 
 
 def duration_text(seconds: float | None) -> str:
@@ -220,28 +267,56 @@ def busiest_hours(of: Figures, count: int = 3) -> list[str]:
     return [f"{WEEKDAYS[hour // 24]} {hour % 24:02d}:00 ({-value})" for value, hour in ranked]
 
 
+def waits_text(ordered: list[int]) -> str:
+    if not ordered:
+        return "none answered"
+    return (f"median {duration_text(percentile(ordered, 50))}, 90% within {duration_text(percentile(ordered, 90))} "
+            f"({len(ordered)} answered)")
+
+
+def topic_label(topic_id: str) -> str:
+    from refdesk import deskconfig
+
+    topic = deskconfig.get().topic(topic_id)
+    return topic.label if topic else topic_id
+
+
 def summary_lines(of: Figures) -> list[str]:
     """The key figures, one per line (Slack mrkdwn, also the HTML report's list)."""
     by_channel = ", ".join(f"{channels.traits(name).display_name} {count}" for name, count in of.by_channel.items())
     patrons = of.new_patrons + of.repeat_patrons
     repeat_share = f" ({round(100 * of.repeat_patrons / patrons)}% repeat)" if patrons else ""
-    median = WAIT_LABELS.get(of.wait_median or "", "–")
     read = " · ".join(f"{level}: {count}" for level, count in of.read.items())
-    rating = (f"{of.rating_mean:.2f} / 5 from {of.rated} rating{'s' if of.rated != 1 else ''}"
-              if of.rating_mean is not None else "no ratings yet")
+    ratings = " · ".join(f"{rating}★ {of.ratings.get(rating, 0)}" for rating in reversed(stats.RATINGS))
+    rating = (f"{ratings} (average {of.rating_mean:.2f} from {of.rated}); {len(of.comments)} "
+              f"comment{'s' if len(of.comments) != 1 else ''}" if of.rating_mean is not None else "no ratings yet")
+    topics = ", ".join(f"{topic_label(topic)} {count}" for topic, count in of.topics.items()) or "none recorded"
+    outcomes = of.outcomes or {}
     lines = [
-        f"Conversations: {of.total} ({by_channel})",
+        f"Conversations: {of.total} ({by_channel}); live {of.kinds.get('live', 0)}, "
+        f"follow-ups {of.kinds.get('follow_up', 0)}",
+        f"Answered {outcomes.get('answered', 0)}, unanswered {outcomes.get('unanswered', 0)}, "
+        f"abandoned {outcomes.get('abandoned', 0)} (the patron left before an answer)",
         f"Patrons: {of.new_patrons} new, {of.repeat_patrons} repeat{repeat_share}",
-        f"Wait to first reply: median {median}, average {duration_text(of.wait_mean_seconds)} "
-        f"({of.wait_count} answered)",
+        f"First response, live chats in opening hours: {waits_text(of.waits.get('in_hours', []))}",
+        f"First response, live chats begun after hours: {waits_text(of.waits.get('after_hours', []))}",
+        f"First response, follow-ups: {waits_text(of.waits.get('follow_up', []))}",
+        f"Average wait to a first response: {duration_text(of.wait_mean_seconds)} ({of.wait_count} answered)",
         f"Average duration: {duration_text(of.duration_mean_seconds)}",
         f"READ scale ({of.read_total} rated): {read}",
-        f"Average rating: {rating}",
+        f"Ratings: {rating}",
+        f"Topics: {topics}",
     ]
     busiest = busiest_hours(of)
     if busiest:
         lines.append("Busiest hours: " + ", ".join(busiest))
     return lines
+
+
+def staff_lines(of: Figures, name=lambda user: f"<@{user}>") -> list[str]:
+    """One line per librarian, busiest first; `name` shows a Slack user id (a mention in Slack)."""
+    return [f"{name(user)}: answered {mine.answered}, median first response {duration_text(mine.median_first)}, "
+            f"transfers in {mine.transfers_in} / out {mine.transfers_out}" for user, mine in of.staff.items()]
 
 
 def summary_blocks(of: Figures, link: str) -> tuple[str, list[dict]]:
@@ -250,9 +325,15 @@ def summary_blocks(of: Figures, link: str) -> tuple[str, list[dict]]:
     body = "\n".join(f"• {line}" for line in summary_lines(of))
     blocks = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
               {"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}}]
+    librarians = staff_lines(of)
+    if librarians:
+        shown = librarians[:STAFF_SHOWN] + ([f"…and {len(librarians) - STAFF_SHOWN} more in the full report"]
+                                            if len(librarians) > STAFF_SHOWN else [])
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
+            "*By librarian*\n" + "\n".join(f"• {line}" for line in shown))[:3000]}})
     if link:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
-            f"<{link}|Open the full report> (charts; the link works for {LINK_SECONDS // 86400} days)")}})
+            f"<{link}|Open the full report> (charts and comments; the link works for {LINK_SECONDS // 86400} days)")}})
     return f"{title}\n{body}", blocks
 
 
@@ -262,7 +343,9 @@ CSV_FIXED = (["date", *[f"conversations_{name}" for name in channels.CHANNELS], 
               "repeat_patrons", "wait_answered", "wait_seconds_total", "wait_seconds_mean",
               *[f"wait_{label}" for label, _ in stats.WAIT_BUCKETS], "duration_count", "duration_seconds_total",
               "duration_seconds_mean", *[f"read_{level}" for level in stats.READ_LEVELS],
-              *[f"rating_{rating}" for rating in stats.RATINGS], "rating_mean"])
+              *[f"rating_{rating}" for rating in stats.RATINGS], "rating_mean",
+              *[f"outcome_{outcome}" for outcome in stats.OUTCOMES], "live", "follow_ups",
+              *[f"first_response_{kind}_{figure}" for kind in stats.WAIT_KINDS for figure in ("median", "p90")]])
 
 
 def monthly_csv(days: list[stats.DailyStats], of: Period) -> str:
@@ -302,9 +385,17 @@ def _csv_row(name: str, days: list[stats.DailyStats], extra_channels: list[str],
             duration_n, duration_sum, mean(duration_sum, duration_n),
             *[total(lambda day, level=level: day.read.get(level, 0)) for level in stats.READ_LEVELS],
             *ratings.values(), f"{sum(r * n for r, n in ratings.items()) / rated:.2f}" if rated else "",
+            *[total(lambda day, o=outcome: day.outcomes.get(o, 0)) for outcome in stats.OUTCOMES],
+            total(lambda day: day.kinds.get("live", 0)), total(lambda day: day.kinds.get("follow_up", 0)),
+            *[_blank_if_none(percentile(sorted(wait for day in days for wait in day.waits.get(kind, [])), share))
+              for kind in stats.WAIT_KINDS for share in (50, 90)],
             *[conversations[channel] for channel in extra_channels],
             *[total(lambda day, t=topic: day.topics.get(t, 0)) for topic in topics],
             *[total(lambda day, h=hour: day.hour_of_week.get(h, 0)) for hour in range(168)]]
+
+
+def _blank_if_none(value) -> str | int:
+    return "" if value is None else value
 
 
 def csv_key(of: Period) -> str:
@@ -363,7 +454,7 @@ def open_link(token: str, now: float | None = None) -> Period:
         expires = int(data["x"])
     except (ValueError, KeyError, TypeError, AttributeError) as error:  # binascii.Error is a ValueError
         raise refused from error
-    if expires < (now if now is not None else time.time()) or of.end < of.start or (of.end - of.start).days > 400:
+    if expires < (now if now is not None else time.time()) or of.end < of.start or (of.end - of.start).days >= MAX_RANGE_DAYS:
         raise refused
     return of
 
@@ -395,13 +486,16 @@ class ReportRequest:
 REQUEST_FIELD = "report_request"
 
 
-def request(word: str, user_id: str, api_url: str = "") -> str:
-    """`/refdesk stats [7d|30d|90d|term]`: ask the reports function (one asynchronous invocation)
-    and answer at once."""
-    word = (word or DEFAULT_PERIOD).strip().lower()
-    if word not in PERIOD_WORDS:
-        return f"`/refdesk stats` takes one of {', '.join(PERIOD_WORDS)} (default {DEFAULT_PERIOD})."
-    ask(ReportRequest(word, user_id, api_url).to_body())
+def request(words: str, user_id: str, api_url: str = "") -> str:
+    """`/refdesk stats [7d|30d|90d|term|<from> <to>]`: ask the reports function (one asynchronous
+    invocation) and answer at once."""
+    words = " ".join((words or DEFAULT_PERIOD).strip().lower().split())
+    try:
+        period(words)
+    except ValueError as why:
+        return (f"`/refdesk stats` takes one of {', '.join(PERIOD_WORDS)} (default {DEFAULT_PERIOD}), or two dates "
+                f"such as `/refdesk stats 2026-09-01 2026-12-31`: {why}.")
+    ask(ReportRequest(words, user_id, api_url).to_body())
     return WORKING_ON_IT.format(channel=get_settings().slack_staff_channel)
 
 

@@ -22,7 +22,8 @@ Everything else the desk knows about a channel is what its adapter declares as i
 (`contract.Traits`: its display name, delete words, how its addresses are spelled for the
 patron's keyed hash, rating, contact card, shared sessions, status shown to the patron): the
 rest of the layer asks `traits(name)` and never compares a channel's name. A channel's closing
-line is the setting `{name}_closing_text` (refdesk.settings, which cannot import this package).
+line is the setting `{name}_closing_text` (refdesk.settings, which cannot import this package),
+followed by how to rate where the channel rates by reply (`closing_line`).
 
 The contract's types are in `channels.contract`. Adding a channel: docs/ARCHITECTURE.md,
 "Adding a patron channel"."""
@@ -30,7 +31,8 @@ from __future__ import annotations
 
 import importlib
 
-from refdesk.channels.contract import Channel, Outbound, Traits
+from refdesk.channels.contract import REPLY_RATING_HINT, Channel, Outbound, Rating, Traits
+from refdesk.settings import get_settings
 
 # Each channel's name is its adapter's module here.
 CHANNELS = ("sms", "web", "slack_connect")
@@ -57,3 +59,11 @@ def traits(name: str) -> Traits:
     """What channel `name` declares about itself. A name that is not a patron channel (one retired
     since its conversations were counted) has the default traits, displayed as its name."""
     return get(name).traits if name in CHANNELS else Traits(display_name=name)
+
+
+def closing_line(name: str) -> str:
+    """The line a patron of channel `name` gets when a librarian closes their conversation: the
+    library's (`Settings.closing_text`), then how to rate where the channel rates by reply (SMS;
+    one segment with the default text)."""
+    line = get_settings().closing_text(name)
+    return f"{line} {REPLY_RATING_HINT}" if traits(name).rating is Rating.BY_REPLY else line

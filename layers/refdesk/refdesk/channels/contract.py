@@ -16,6 +16,12 @@ class Rating(StrEnum):
     NOT_ASKED = "not asked"
     BY_CLIENT = "by client"  # the patron's own client offers it when it sees the conversation closed
     IN_THREAD = "in thread"  # 1-5 buttons posted in the patron's Slack thread after the closing line
+    # The closing line ends with REPLY_RATING_HINT; a reply of one digit soon after rates (channels.sms).
+    BY_REPLY = "by reply"
+
+
+# How a patron whose channel rates by reply is asked, after the closing line (channels.closing_line).
+REPLY_RATING_HINT = "Reply 1-5 to rate this chat (5 = very helpful)."
 
 
 def trimmed_lower_case(address: str) -> str:

@@ -19,9 +19,10 @@ envelope alone: no AWS or Slack call. The library's own team is the one staff bo
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from refdesk import identity, store
+from refdesk import identity, store, wake_ups
 from refdesk.channels.contract import Rating, Traits
 from refdesk.errors import BadRequest, DeliveryFailed
 from refdesk.models import InboundMessage, Message
@@ -35,6 +36,9 @@ NAME = "slack_connect"
 # Slack advises keeping message text under 4,000 characters (it truncates past 40,000).
 MAX_PART = 4000
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+# A message's own ts is when the partner sent it, believed up to this long before the webhook's now:
+# Slack's retries come within about 5 minutes, so an older ts is a replay or a clock gone wrong.
+MAX_SEND_AGE = timedelta(minutes=10)
 TS = re.compile(r"^\d{1,12}\.\d{1,8}$")
 # chat.postMessage errors where trying again cannot help: the bot left or was removed from the
 # shared channel, the channel was archived or unshared, or an admin restricts posting there.
@@ -102,6 +106,15 @@ def thread_of(address: str) -> tuple[str, str]:
     """(channel id, root ts) of the shared-channel thread an address names."""
     channel, _, thread_root = address.partition("/")
     return channel, thread_root
+
+
+def sent_at(event: Mapping[str, Any]) -> str:
+    """When the partner sent the message (its ts, a checked payloads.Ts), as an ISO UTC time like
+    store.table.now_iso: the wait is timed from it. Never later than now; a ts more than
+    MAX_SEND_AGE before now is not believed, and the message is timed from now."""
+    now = datetime.now(timezone.utc)
+    sent = datetime.fromtimestamp(float(event["ts"]), timezone.utc)
+    return wake_ups.iso(sent if now - MAX_SEND_AGE <= sent <= now else now)
 
 
 def patron_of(team: str, user: str) -> str:

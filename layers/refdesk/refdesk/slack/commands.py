@@ -11,7 +11,8 @@ from refdesk.slack import payloads
 HELP = ("`/refdesk on` - go on duty (patrons see the desk online)\n"
         "`/refdesk off` - go off duty\n"
         "`/refdesk status` - who is on duty, which departments can be asked, and what patrons see\n"
-        "`/refdesk stats [7d|30d|90d|term]` - the desk's figures and charts (default 30d)\n"
+        "`/refdesk stats [7d|30d|90d|term|<from> <to>]` - the desk's figures and charts (default 30d; "
+        "dates as YYYY-MM-DD)\n"
         "`/refdesk reveals [7d|30d|90d]` - who revealed which patron message, and when (Slack admins and the "
         "audit user groups only; default 30d)")
 

@@ -64,7 +64,7 @@ def _accept_partner_message(event: dict) -> None:
     if erasure.is_request(message):  # "delete": the dispatcher erases the partner's conversations
         erasure.request(message)
         return None
-    conversations.accept(message)
+    conversations.accept(message, sent_at=partner.sent_at(event))  # timed from the partner's own send
     count("PatronMessageAccepted", channel=partner.NAME)
     return None
 

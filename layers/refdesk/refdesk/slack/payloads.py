@@ -186,8 +186,25 @@ class TextState(TypedDict):
     value: NotRequired[Text | None]
 
 
+# The rating comment modal's state.values (cards.COMMENT_INPUT is both ids); an empty input is left out.
+CommentValues = TypedDict("CommentValues", {
+    "comment": NotRequired[TypedDict("CommentBlock", {"comment": NotRequired[TextState]})],
+})
+
 # The Invite modal's state.values: {block_id: {action_id: state}} (the two ids are the same; cards.DEPARTMENT_INPUT,
 # cards.NOTE_INPUT).
+# The canned reply modal's state.values (cards.CANNED_LABEL_INPUT, cards.CANNED_TEXT_INPUT are both ids).
+CannedValues = TypedDict("CannedValues", {
+    "label": TypedDict("LabelBlock", {"label": NotRequired[TextState]}),
+    "text": TypedDict("ReplyTextBlock", {"text": NotRequired[TextState]}),
+})
+
+
+class CannedRef(TypedDict):
+    """The canned reply modal's private_metadata (JSON): the reply edited, "" for a new one."""
+    reply_id: str
+
+
 InviteValues = TypedDict("InviteValues", {
     "department": TypedDict("DepartmentBlock", {"department": SelectState}),
     "note": NotRequired[TypedDict("NoteBlock", {"note": NotRequired[TextState]})],

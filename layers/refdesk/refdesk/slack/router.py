@@ -7,7 +7,7 @@ they are queued.
 Each registration declares the shape its payload must have (refdesk.slack.payloads): the router
 checks it before the listener runs, so listeners read fields without checking their types, and
 a payload of another shape is a BadRequest (400). Actions and views are staff's unless
-registered `staff=False` (a Slack Connect patron's rating): the router lets only the library's
+registered `staff=False` (a Slack Connect patron's rating and its comment): the router lets only the library's
 own team through (refdesk.staff), records the verified team in the job, and answers anyone else
 with a StaffOnlyJob, which tells them so and does nothing else."""
 from __future__ import annotations
@@ -26,6 +26,15 @@ EventListener = Callable[[dict, dict], Job | None]  # (event, envelope) -> job
 ActionListener = Callable[[dict, dict], Job | None]  # (action, payload) -> job
 ViewListener = Callable[[dict, dict], Job | None]  # (view, payload) -> job, for a view_submission
 ModalOpener = Callable[[dict, dict], dict | None]  # (action, payload) -> the modal to open at once
+
+
+class ViewErrors(Exception):
+    """A modal submitted with fields to fix: Slack shows each message under its block
+    (`response_action: errors`, answered by functions/slack_interactions) and keeps the modal open."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("fields to fix")
+        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -54,33 +63,33 @@ class Router:
             return listener
         return register
 
-    def view(self, callback_id: str):
+    def view(self, callback_id: str, *, staff: bool = True):
         """A view_submission listener, by the modal's callback_id."""
         def register(listener: ViewListener) -> ViewListener:
-            self._views[callback_id] = _Listener(listener)
+            self._views[callback_id] = _Listener(listener, staff=staff)
             return listener
         return register
 
-    def modal(self, action_id: str):
+    def modal(self, action_id: str, *, staff: bool = True):
         """An action that opens a modal: the listener returns the view to open with the payload's
         trigger_id, which Slack honours for 3 s only, so the webhook opens it itself (the one
         exception to "webhooks only enqueue"; see functions/slack_interactions)."""
         def register(opener: ModalOpener) -> ModalOpener:
-            self._modals[action_id] = _Listener(opener)
+            self._modals[action_id] = _Listener(opener, staff=staff)
             return opener
         return register
 
     def modal_for_interaction(self, payload: dict) -> tuple[str, dict] | None:
-        """(trigger_id, view) when a staff member's block_actions presses a modal-opening
-        element (an outsider's press is refused by job_for_interaction instead)."""
+        """(trigger_id, view) when a block_actions presses a modal-opening element: a staff
+        member's, or anyone's for a patron's element (an outsider's press of a staff element is
+        refused by job_for_interaction instead)."""
         if payload.get("type") != "block_actions" or not self._modals:
             return None
         check(payload, payloads.BlockActions)
-        if not staff.of_interaction(payload):
-            return None
+        is_staff = bool(staff.of_interaction(payload))
         for action in payload["actions"]:
             opener = self._modals.get(action["action_id"])
-            view = opener.function(action, payload) if opener else None
+            view = opener.function(action, payload) if opener and (is_staff or not opener.staff) else None
             if view:
                 if not payload.get("trigger_id"):
                     raise BadRequest("block_actions without a trigger_id")
@@ -89,11 +98,12 @@ class Router:
 
     def job_for_view(self, payload: dict) -> Job | None:
         """The job for a view_submission, by its view's callback_id; None for modals RefDesk
-        has no listener for, and for anyone outside the library (who cannot open one)."""
+        has no listener for, and for anyone outside the library submitting a staff modal (which
+        they cannot open)."""
         check(payload, payloads.ViewSubmission)
         listener = self._views.get(payload["view"].get("callback_id", ""))
         team = staff.of_interaction(payload)
-        if listener is None or not team:
+        if listener is None or (listener.staff and not team):
             return None
         return _by(listener.function(payload["view"], payload), team)
 
@@ -115,8 +125,8 @@ class Router:
         check(payload, payloads.BlockActions)
         team = staff.of_interaction(payload)
         for action in payload["actions"]:
-            listener, opens_modal = self._actions.get(action["action_id"]), action["action_id"] in self._modals
-            if not team and (opens_modal or (listener and listener.staff)):
+            listener, opener = self._actions.get(action["action_id"]), self._modals.get(action["action_id"])
+            if not team and any(found and found.staff for found in (listener, opener)):
                 return _refusal(action, payload)
             job = listener.function(check(action, listener.shape, "action"), payload) if listener else None
             if job:

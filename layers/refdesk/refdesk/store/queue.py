@@ -10,8 +10,12 @@ remove them, so the index only ever holds the line itself, oldest first. No scan
 API (the dispatcher's; nothing here is called by a webhook, except `session_status` in the
 widget's poll):
 
-  waiting(limit=50) -> list[Conversation]
-        the waiting conversations, oldest first (one Query on GSI1; `waiting_since` set)
+  waiting(limit=50, channel="") -> list[Conversation]
+        the waiting conversations, oldest first, of one channel if named (one Query on GSI1;
+        `waiting_since` set)
+  count(channel="") -> int
+        how many wait, of one channel if named (one Select=COUNT Query on GSI1): the Home tab's
+        "12 more waiting"
   join(conversation_id, arrived_at) -> (str | None, bool)
         start waiting (one conditional UpdateItem: open, unclaimed, not already waiting):
         (the entry's queue_sk, whether its place was already handled: mark_told) while it waits,
@@ -69,12 +73,10 @@ class AlreadyAssigned(Conflict):
     """A transfer to the librarian who already has it (a retry, or a double pick)."""
 
 
-def waiting(limit: int = 50) -> list[Conversation]:
-    """The waiting conversations, oldest first; expired entries (TTL lags) left out."""
-    from boto3.dynamodb.conditions import Key
-
-    query = {"IndexName": keys.QUEUE_INDEX, "KeyConditionExpression": Key("queue_pk").eq(keys.WAITING_PK),
-             "ScanIndexForward": True}
+def waiting(limit: int = 50, *, channel: str = "") -> list[Conversation]:
+    """The waiting conversations, oldest first, of one channel if named; expired entries (TTL lags)
+    left out."""
+    query = {**_line(channel), "ScanIndexForward": True}
     now, found = int(time.time()), []
     while len(found) < limit:
         page = table().query(**query, Limit=limit)
@@ -83,6 +85,31 @@ def waiting(limit: int = 50) -> list[Conversation]:
             break
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return [Conversation.from_item(item) for item in found[:limit]]
+
+
+def count(channel: str = "") -> int:
+    """How many wait, of one channel if named (one Select=COUNT Query on GSI1, paged by DynamoDB's
+    1 MB read limit only)."""
+    return _counted(_line(channel))
+
+
+def _counted(query: dict) -> int:
+    """The items a Query matches, counted by DynamoDB (Select=COUNT), page by page."""
+    query, found = {**query, "Select": "COUNT"}, 0
+    while True:
+        page = table().query(**query)
+        found += int(page.get("Count", 0))
+        if "LastEvaluatedKey" not in page:
+            return found
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _line(channel: str) -> dict:
+    """The Query of the waiting line on GSI1 (which projects `channel`), filtered to one channel if named."""
+    from boto3.dynamodb.conditions import Attr, Key
+
+    query = {"IndexName": keys.QUEUE_INDEX, "KeyConditionExpression": Key("queue_pk").eq(keys.WAITING_PK)}
+    return {**query, "FilterExpression": Attr("channel").eq(channel)} if channel else query
 
 
 def join(conversation_id: str, arrived_at: str) -> tuple[str | None, bool]:
@@ -113,15 +140,8 @@ def position(queue_sk: str) -> int:
     """The entry's place in line, counting from 1."""
     from boto3.dynamodb.conditions import Key
 
-    query = {"IndexName": keys.QUEUE_INDEX, "Select": "COUNT",
-             "KeyConditionExpression": Key("queue_pk").eq(keys.WAITING_PK) & Key("queue_sk").lt(queue_sk)}
-    ahead = 0
-    while True:
-        page = table().query(**query)
-        ahead += int(page.get("Count", 0))
-        if "LastEvaluatedKey" not in page:
-            return ahead + 1
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return 1 + _counted({"IndexName": keys.QUEUE_INDEX,
+                         "KeyConditionExpression": Key("queue_pk").eq(keys.WAITING_PK) & Key("queue_sk").lt(queue_sk)})
 
 
 def mark_told(conversation_id: str, queue_sk: str) -> bool:
@@ -211,13 +231,14 @@ def transfer(conversation_id: str, to_user: str, by_user: str, press: str = "") 
         item = table().update_item(
             Key=keys.conversation(conversation_id),
             UpdateExpression="SET claimed_by = :to, claimed_at = if_not_exists(claimed_at, :now), "
-                             "transferred_by = :by, transferred_at = :now, transfer_press = :press "
+                             "transferred_by = :by, transferred_at = :now, transfer_press = :press, "
+                             "transfers = list_append(if_not_exists(transfers, :none), :transfer) "
                              "REMOVE queue_pk, queue_sk",
             ConditionExpression="attribute_exists(pk) AND #status = :open "
                                 "AND (attribute_not_exists(claimed_by) OR claimed_by <> :to)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":to": to_user, ":by": by_user, ":now": now, ":open": Status.OPEN.value,
-                                       ":press": press},
+                                       ":press": press, ":none": [], ":transfer": [f"{by_user}>{to_user}"]},
             ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]
     except ClientError as error:
