@@ -1,7 +1,8 @@
 """The local stand-in for CloudFront (template.yaml's CacheDistribution), under /_cdn: the paths
 the distribution caches are answered from a cache kept as CloudFront keeps it, so that what a
 page gets through the cache, and how often the functions are asked, can be seen locally
-(/_cdn/presence, /_cdn/presence/jid/…, /_cdn/widget.js, /_cdn/contact.vcf).
+(/_cdn/presence, /_cdn/presence/jid/…, /_cdn/widget.js, /_cdn/js/libraryh3lp.js,
+/_cdn/chat/…, /_cdn/contact.vcf).
 
 * One entry per cache key: method, path and the query strings the path's cache policy lists.
   Other query strings are dropped before the origin sees them, as CloudFront drops them, and

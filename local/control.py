@@ -91,6 +91,7 @@ class Control:
                               "team_id": PARTNER_TEAM_ID, "team_name": PARTNER_TEAM_NAME,
                               "users": {user: " ".join(name[:2]) for user, name in PARTNER_DIRECTORY.items()}},
             "twilio_from_number": os.environ["TWILIO_FROM_NUMBER"],
+            "library_timezone": os.environ.get("LIBRARY_TIMEZONE", ""),
         }
 
     # Slack
@@ -105,7 +106,8 @@ class Control:
         channel = data.get("channel") or os.environ["SLACK_STAFF_CHANNEL"]
         # The Slack client escapes what people type before it reaches apps.
         typed = _required(data, "text").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        message = slack.record_human(channel, data.get("user") or DEFAULT_USER, typed, data.get("thread_ts"))
+        message = slack.record_human(channel, data.get("user") or DEFAULT_USER, typed, data.get("thread_ts"),
+                                     _scripted_ts(data))
         team = team_of(message["user"])  # a partner's member may write in a shared staff channel
         event = {"type": "message", "channel": channel, "user": message["user"], "text": message["text"],
                  "ts": message["ts"], "channel_type": "channel", "event_ts": message["ts"], "team": team,
@@ -138,7 +140,7 @@ class Control:
         if not isinstance(text, str) or not text.strip():
             raise ControlError(400, "text must be a non-empty string")
         typed = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        message = slack.record_human(PARTNER_CHANNEL, user, typed, data.get("thread_ts") or None)
+        message = slack.record_human(PARTNER_CHANNEL, user, typed, data.get("thread_ts") or None, _scripted_ts(data))
         first, last, _ = PARTNER_DIRECTORY[user]
         event = {"type": "message", "channel": PARTNER_CHANNEL, "user": user, "text": message["text"],
                  "ts": message["ts"], "channel_type": "channel", "event_ts": message["ts"],
@@ -224,25 +226,38 @@ class Control:
         return {"status": status}
 
     def slack_home_click(self, request: Request) -> dict:
-        """A librarian presses a button in their Home tab: {"user", "action_id", "value"}."""
+        """A librarian presses a button in their Home tab, or picks an option of one of its
+        static_selects (the filter): {"user", "action_id", "value"}; a pick is sent with
+        selected_option, as Slack sends it."""
         data = _input(request)
         user, action_id, value = data.get("user") or DEFAULT_USER, _required(data, "action_id"), data.get("value")
         view = self._stand_in("slack").home_view(user)
         if view is None:
             raise ControlError(404, "no Home tab published for that user")
-        buttons = [(block, element) for block in view.get("blocks") or []
-                   for element in (block.get("elements") or []) + [block.get("accessory") or {}]
-                   if element.get("action_id") == action_id and (value is None or element.get("value") == value)]
-        if not buttons:
-            raise ControlError(404, f"no {action_id} button with that value in the Home tab")
-        block, button = buttons[0]
+        elements = [(block, element) for block in view.get("blocks") or []
+                    for element in (block.get("elements") or []) + [block.get("accessory") or {}]
+                    if element.get("action_id") == action_id]
+        if elements and elements[0][1].get("type") == "static_select":
+            block, menu = elements[0]
+            value = _required(data, "value")
+            option = _option(menu, value)
+            if option is None:
+                raise ControlError(404, f"no option {value!r} in the Home tab's {action_id} menu")
+            action = {"type": "static_select", "selected_option": option, "placeholder": menu.get("placeholder"),
+                      **({"initial_option": menu["initial_option"]} if "initial_option" in menu else {})}
+        else:
+            buttons = [(block, element) for block, element in elements
+                       if element.get("type") == "button" and (value is None or element.get("value") == value)]
+            if not buttons:
+                raise ControlError(404, f"no {action_id} button with that value in the Home tab")
+            block, button = buttons[0]
+            action = {"type": "button", "value": button.get("value", ""), "text": button.get("text")}
         payload = {
             "type": "block_actions", "api_app_id": APP_ID, "token": "local", "trigger_id": _trigger_id(),
             "user": {"id": user, "username": user_name(user), "name": user_name(user), "team_id": team_of(user)},
             "team": {"id": team_of(user), "domain": TEAM_DOMAIN}, "container": {"type": "view", "view_id": "V0HOME"},
             "view": {**view, "id": "V0HOME"}, "state": {"values": {}},
-            "actions": [{"action_id": action_id, "block_id": block.get("block_id", ""), "type": "button",
-                         "value": button.get("value", ""), "text": button.get("text"),
+            "actions": [{"action_id": action_id, "block_id": block.get("block_id", ""), **action,
                          "action_ts": f"{time.time():.6f}"}],
         }
         status, _ = self._post_slack("/slack/interactions", urlencode({"payload": json.dumps(payload)}), FORM)
@@ -258,13 +273,13 @@ class Control:
         if message is None:
             raise ControlError(404, f"no recorded Slack message with ts {ts}")
         block, menu = _find_element(message["blocks"], action_id, "static_select")
-        option = next((option for option in menu.get("options") or [] if option.get("value") == value), None)
+        option = _option(menu, value)
         if option is None:
             raise ControlError(404, f"no option {value!r} in that menu")
         user = data.get("user") or DEFAULT_USER
         action = {"action_id": action_id, "block_id": block.get("block_id", ""), "type": "static_select",
                   "selected_option": option, "placeholder": menu.get("placeholder"),
-                  "action_ts": f"{time.time():.6f}"}
+                  "action_ts": _scripted_ts(data, "action_ts") or f"{time.time():.6f}"}
         return self._block_actions(slack, message, user, action)
 
     def slack_views(self, request: Request) -> dict:
@@ -498,6 +513,17 @@ def _media(value) -> list[tuple[str, bytes]]:
     return media
 
 
+def _scripted_ts(data: dict, key: str = "ts") -> str | None:
+    """When a scripted person acted ("1765000000.000100", Slack's form), for tests that need known
+    times (a scripted day of conversations with known waits); None: now."""
+    ts = data.get(key)
+    if ts is None:
+        return None
+    if not isinstance(ts, str) or not re.fullmatch(r"\d{10}\.\d{6}", ts):
+        raise ControlError(400, f"{key} is a Slack timestamp such as 1765000000.000100")
+    return ts
+
+
 def _required(data: dict, key: str):
     if key not in data:
         raise ControlError(400, f"{key} is required")
@@ -522,6 +548,11 @@ def _find_element(blocks: list, action_id: str, kind: str) -> tuple[dict, dict]:
     raise ControlError(404, f"no {kind} with action_id {action_id} in that message")
 
 
+def _option(menu: dict, value) -> dict | None:
+    """The option of a static_select whose value is `value`, or None."""
+    return next((option for option in menu.get("options") or [] if option.get("value") == value), None)
+
+
 def _view_state(view: dict, values: dict) -> dict:
     """view.state.values for a submission: {block_id: {action_id: state}} for the view's inputs,
     from {block_id: value}; inputs not given are absent, as Slack leaves empty optional ones."""
@@ -532,7 +563,7 @@ def _view_state(view: dict, values: dict) -> dict:
             continue
         value, kind = values[block["block_id"]], element.get("type")
         if kind == "static_select":
-            option = next((option for option in element.get("options") or [] if option.get("value") == value), None)
+            option = _option(element, value)
             if option is None:
                 raise ControlError(400, f"no option {value!r} in {block['block_id']}")
             entry = {"type": kind, "selected_option": option}

@@ -1,9 +1,9 @@
 """POST /slack/interactions - button presses and modal submissions: verify, enqueue, ack within 3 s.
 
-The one exception to "webhooks only enqueue": an element that opens a modal (Invite) calls
-views.open here, once, because Slack honours the click's trigger_id for 3 seconds only and a
-queued job could not make it. Nothing else calls Slack from a webhook; the modal's submission
-(view_submission) is queued like any action."""
+The one exception to "webhooks only enqueue": an element that opens a modal (Invite; "Add a
+comment" on a Slack Connect patron's rating) calls views.open here, once, because Slack honours
+the click's trigger_id for 3 seconds only and a queued job could not make it. Nothing else calls Slack from a webhook; the modal's submission
+(view_submission) is queued like any action, or answered with the fields to fix."""
 from refdesk import http, jobs
 from refdesk.http import Api, Router
 from refdesk.observability import count, logger
@@ -19,7 +19,10 @@ def interaction():
     verify_slack(request)
     payload = interactions.parse_payload(request.form())
     if payload.get("type") == "view_submission":
-        job = interactions.router.job_for_view(payload)  # an empty 200 closes the modal
+        try:
+            job = interactions.router.job_for_view(payload)  # an empty 200 closes the modal
+        except interactions.ViewErrors as fix:  # Slack keeps the modal open and shows why
+            return http.json_response(200, {"response_action": "errors", "errors": fix.errors})
     else:
         _open_modal(payload)
         job = interactions.router.job_for_interaction(payload)
@@ -32,8 +35,8 @@ def interaction():
 
 def _open_modal(payload: dict) -> None:
     """views.open with the click's trigger_id, when the element opens a modal: one Slack call. A
-    failure (an expired trigger on a retried delivery, Slack down) is logged, not retried: the
-    librarian clicks again."""
+    failure (an expired trigger on a retried delivery, Slack down) is logged, not retried: whoever
+    clicked clicks again."""
     found = interactions.router.modal_for_interaction(payload)
     if not found:
         return

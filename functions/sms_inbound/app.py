@@ -1,7 +1,8 @@
-"""POST /sms/inbound - Twilio's Messaging webhook: verify, store, enqueue, answer TwiML.
+"""POST /sms/inbound - Twilio's Messaging webhook: verify, store, enqueue, answer TwiML (a
+rating's thanks, the acknowledgement of a new conversation, or nothing).
 POST /twilio/status - Twilio's status callback for each text the desk sent: verify, record
 (refdesk.delivery_status), answer 204."""
-from refdesk import conversations, delivery_status, erasure, http
+from refdesk import assessment, conversations, delivery_status, erasure, http, jobs
 from refdesk.channels import sms
 from refdesk.errors import BadRequest, NotFound
 from refdesk.http import Api, Router
@@ -25,6 +26,12 @@ def inbound():
     if erasure.is_request(message):  # DELETE: the dispatcher erases and confirms
         erasure.request(message)
         return http.respond(200, sms.twiml(), TWIML)
+    rating = sms.take_rating(message)
+    if rating:  # a digit answering the closing line: it rates the closed conversation, opens nothing
+        jobs.enqueue(rating)
+        count("RatingAccepted", channel=sms.CHANNEL.name)
+        logger.info("rating by reply accepted", extra={"conversation_id": rating.conversation_id})
+        return http.respond(200, sms.twiml(assessment.THANKS), TWIML)
     try:
         opened = conversations.accept(message)
     except NotFound:  # a START or HELP with no conversation open: Twilio's answer is all it gets

@@ -1,5 +1,6 @@
 """Web chat API for the widget: POST /chat/sessions, POST|GET /chat/sessions/{id}/messages,
-DELETE /chat/sessions/{id} ("Delete this conversation").
+DELETE /chat/sessions/{id} ("Delete this conversation"), POST /chat/sessions/{id}/rating and
+POST /chat/sessions/{id}/transcript ("E-mail me this conversation").
 Browsers may use it only from the library's origins (ALLOWED_ORIGINS); see refdesk.http."""
 from refdesk import http
 from refdesk import webchat
@@ -12,7 +13,9 @@ chat = Router()
 
 @chat.post("/chat/sessions")
 def create_session():
-    answer = webchat.create_session(http.request(chat).source_ip)
+    request = http.request(chat)
+    # The body is optional ({"visitor_id": …} from the widget); when there is one it must be JSON.
+    answer = webchat.create_session(request.source_ip, request.json() if request.body else None)
     count("ChatSessionCreated")
     return http.json_response(201, answer)
 
@@ -44,6 +47,13 @@ def rate(id: str):  # noqa: A002 - the optional 1-5 rating after close (refdesk.
 
     request = http.request(chat)
     return http.json_response(202, assessment.rate_web_chat(id, request.bearer_token(), request.json()))
+
+
+@chat.post("/chat/sessions/<id>/transcript")
+def email_transcript(id: str):  # noqa: A002 - "E-mail me this conversation" after close (refdesk.transcript_mail)
+    request = http.request(chat)
+    return http.json_response(202, webchat.email_transcript(id, request.bearer_token(), request.json(),
+                                                            request.source_ip))
 
 
 app = Api(chat, allowed_origins=get_settings().allowed_origins)

@@ -1,8 +1,8 @@
 /* RefDesk local stand-ins: the app's Home tab, as Slack would show it to the librarian picked in
  * "You are" (the staff view's #me): opening it sends a signed app_home_opened event; the view is
  * what RefDesk last published for them (views.publish), read from GET /_local/api/slack/home.
- * Its Claim buttons press through POST /_local/api/slack/home/click. Text goes on the page with
- * textContent only. */
+ * Its buttons (Claim) press, and its menus (the filter) choose, through POST
+ * /_local/api/slack/home/click. Text goes on the page with textContent only. */
 (function () {
   'use strict';
 
@@ -34,6 +34,25 @@
     return btn;
   }
 
+  function menu(s) { // a static_select (the filter): picking an option sends it as Slack does, selected_option
+    var pick = el('select', 'home-select');
+    pick.setAttribute('aria-label', textOf(s.placeholder) || s.action_id);
+    (s.options || []).forEach(function (o) { pick.appendChild(el('option', null, plain(textOf(o.text)))).value = o.value; });
+    pick.value = s.initial_option ? s.initial_option.value : '';
+    pick.addEventListener('change', async function () {
+      pick.disabled = true;
+      try {
+        await api('POST', '/slack/home/click', { user: me.value, action_id: s.action_id, value: pick.value });
+        status.textContent = 'Chose ' + pick.options[pick.selectedIndex].text + '.';
+      } catch (err) {
+        status.textContent = 'Could not choose it: ' + err.message;
+      } finally {
+        pick.disabled = false;
+      }
+    });
+    return pick;
+  }
+
   var shown = '';
   function render(view) {
     var sig = JSON.stringify(view);
@@ -52,7 +71,10 @@
         if (b.accessory && b.accessory.type === 'button') { row.appendChild(document.createTextNode(' ')); row.appendChild(button(b.accessory)); }
       } else if (b.type === 'actions') {
         row = el('div', 'card-actions');
-        (b.elements || []).forEach(function (e) { if (e && e.type === 'button') row.appendChild(button(e)); });
+        (b.elements || []).forEach(function (e) {
+          if (e && e.type === 'button') row.appendChild(button(e));
+          else if (e && e.type === 'static_select') row.appendChild(menu(e));
+        });
       }
       if (row) pane.appendChild(row);
     });

@@ -1,4 +1,4 @@
-"""Claim, Transfer and the Home tab in the local staff view (/_local/), through its buttons only."""
+"""Claim, Transfer and the Home tab in the local staff view (/_local/), through its buttons and menus only."""
 from __future__ import annotations
 
 import random
@@ -28,6 +28,12 @@ def test_claim_transfer_and_the_home_tab_from_the_staff_view(desk, page, marker)
     row.get_by_role("button", name="Claim").click()
     expect(thread).to_contain_text("Claimed by @Priya", timeout=20_000)
     expect(row).to_have_count(0, timeout=20_000)
+
+    home.get_by_label("Show…").select_option(label="Mine")  # the filter, a static_select
+    expect(page.locator("#home-view")).to_contain_text("Your open conversations", timeout=20_000)
+    expect(page.locator("#home-view .home-row").filter(has_text=number[-4:])).to_have_count(1, timeout=20_000)
+    home.get_by_label("Show…").select_option(label="All channels")
+    expect(page.locator("#home-view")).to_contain_text("Waiting for a librarian", timeout=20_000)
 
     thread.get_by_label("Transfer to…").select_option("U0BEN")
     expect(thread).to_contain_text("Transferred to @Ben by @Priya", timeout=20_000)

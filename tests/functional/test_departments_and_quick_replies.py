@@ -171,7 +171,9 @@ def test_the_card_offers_invite_and_the_quick_replies_of_the_configuration(aws, 
     assert elements["invite_department"]["value"] == conversation["conversation_id"]
     menu = elements["quick_reply"]
     assert menu["type"] == "static_select" and menu["placeholder"]["text"] == "Quick reply…"
-    assert [option["value"] for option in menu["options"]] == [reply.id for reply in deskconfig.get().quick_replies]
+    # desk.json's quick replies seed the canned replies (refdesk.canned_replies), offered by label
+    assert [option["value"] for option in menu["options"]] == [
+        reply.id for reply in sorted(deskconfig.get().quick_replies, key=lambda reply: reply.label.lower())]
 
 
 # --- Invite --------------------------------------------------------------------------------
@@ -424,7 +426,7 @@ def test_malformed_view_submissions_are_refused_with_400(aws, slack, twilio, bre
     assert queue_depth(aws) == 0
 
 
-@pytest.mark.parametrize("breakage", ["no_selected_option", "unknown_reply", "selected_option_not_object",
+@pytest.mark.parametrize("breakage", ["no_selected_option", "malformed_reply_id", "selected_option_not_object",
                                       "no_action_ts", "no_container"])
 def test_malformed_quick_reply_actions_are_refused_with_400(aws, slack, twilio, breakage):
     conversation = open_sms(aws, slack)
@@ -434,8 +436,8 @@ def test_malformed_quick_reply_actions_are_refused_with_400(aws, slack, twilio, 
     action = payload["actions"][0]
     if breakage == "no_selected_option":
         del action["selected_option"]
-    elif breakage == "unknown_reply":
-        action["selected_option"]["value"] = "nope"
+    elif breakage == "malformed_reply_id":
+        action["selected_option"]["value"] = "not an id!"
     elif breakage == "selected_option_not_object":
         action["selected_option"] = "hours"
     elif breakage == "no_action_ts":

@@ -156,7 +156,7 @@ def test_a_follow_up_with_an_email_address_gets_the_reply_by_email_once(aws, sla
     assert sent["to"] == [ADDRESS]
     assert sent["from"] == f"{LIBRARY} <{SENDER}>"
     assert sent["subject"] == f"Your question to {LIBRARY}"
-    assert sent["body"].startswith(f"Amanda (library): {ANSWER_READS}\n")
+    assert sent["body"].startswith(f"Amanda (library): {ANSWER_READS}\n\nYou asked:\n> {QUESTION}\n\n-- \n")
     assert LIBRARY in sent["body"].split("-- \n", 1)[1]
     assert (f"To ask us something else, chat with us at {ENV['ALLOWED_ORIGINS']} or text us at {LIBRARY_NUMBER}."
             in sent["body"])

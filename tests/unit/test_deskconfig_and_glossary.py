@@ -169,7 +169,10 @@ def test_without_departments_or_quick_replies_the_card_has_neither(tmp_path, mon
     from refdesk.models import Conversation
     from refdesk.slack import cards
 
+    from refdesk import canned_replies
+
     monkeypatch.setenv("DESK_CONFIG_PATH", str(write(tmp_path, {})))
+    monkeypatch.setattr(canned_replies, "all_replies", lambda: [])  # none kept (tests/unit/conftest.py)
     conversation = Conversation(conversation_id="c1", patron_id="p", channel="sms", anchor="s", label="SMS ···4321")
 
     assert cards.desk_help_elements(conversation) == []

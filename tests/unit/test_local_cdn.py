@@ -64,11 +64,15 @@ def test_the_behaviours_are_the_distributions_with_their_policies():
     assert found == {
         "/presence*": cdn.CachePolicy(0, 30, 60, frozenset({"cb"})),
         "/widget.js": cdn.CachePolicy(0, 300, 31536000, frozenset({"v"})),
+        # LibraryH3lp's chat snippet script and direct chat links: kept as the widget is.
+        "/js/libraryh3lp.js": cdn.CachePolicy(0, 300, 31536000, frozenset({"v"})),
+        "/chat/*@chat.*": cdn.CachePolicy(0, 300, 31536000, frozenset({"v"})),
         "/contact.vcf": cdn.CachePolicy(0, 3600, 86400, frozenset()),
     }
 
 
-@pytest.mark.parametrize("path", ["/chat/sessions", "/sms/inbound", "/slack/events", "/", "/widget.jsx"])
+@pytest.mark.parametrize("path", ["/chat/sessions", "/chat/sessions/abc/messages", "/sms/inbound", "/slack/events",
+                                  "/", "/widget.jsx", "/js/other.js"])
 def test_a_path_the_distribution_does_not_cache_is_404_at_the_edge(clock, path):
     origin = Origin()
 
@@ -175,6 +179,21 @@ def test_an_immutable_versioned_widget_is_kept_a_year(clock):
     get(cache, "/widget.js")
 
     assert [request.query for request in origin.requests] == ["v=abc", ""]
+
+
+def test_every_libraryh3lp_snippet_id_and_chat_link_query_shares_one_entry_for_5_minutes(clock):
+    origin = Origin("public, max-age=300")
+    cache = edge(origin, clock)
+
+    for query in ("7421", "13843", ""):
+        get(cache, "/js/libraryh3lp.js", query)
+    for query in ("skin=11342", "skin=13780&identity=Librarian"):
+        get(cache, "/chat/ask@chat.libraryh3lp.com", query)
+    clock.now += 301
+    get(cache, "/js/libraryh3lp.js", "7421")
+
+    assert [(request.path, request.query) for request in origin.requests] == [
+        ("/js/libraryh3lp.js", ""), ("/chat/ask@chat.libraryh3lp.com", ""), ("/js/libraryh3lp.js", "")]
 
 
 def test_an_error_is_counted_and_marked_but_kept_briefly(clock):

@@ -13,9 +13,10 @@ var TITLE = ds.title || 'Ask a librarian';
 var LIBRARY = ds.library || '';
 var LEFT = ds.position === 'left';
 var ALT = ds.contact !== 'off';
+var FULL = ds.layout === 'page'; // the panel is the page: open, no launcher (a direct chat link)
 var PRESENCE_MS = Math.max(1, parseFloat(ds.presenceInterval) || 60) * 1000;
 var POLL_OPEN = 1e4, POLL_CLOSED = 2e4, POLL_HIDDEN = 6e4, LIVE_TRIES = 3, PING_MS = 3e5;
-var KEY = 'refdesk.session', MAX = 2000, KEEP = 200, PAGE = 100, ENDED = 'This chat has ended', AWAY = 'No librarian is online right now'; // PAGE: a GET's most messages
+var KEY = 'refdesk.session', VKEY = 'refdesk.visitor', IKEY = 'refdesk.invited', MAX = 2000, KEEP = 200, PAGE = 100, ENDED = 'This chat has ended', AWAY = 'No librarian is online right now'; // PAGE: a GET's most messages
 
 // Undo the host page's element rules first.
 var CSS = `
@@ -33,7 +34,7 @@ var CSS = `
 .refdesk-on .refdesk-dot{background:#22c55e}
 .refdesk-badge{flex:none;min-width:22px;padding:1px 7px;border-radius:11px;background:#d92d20;color:#fff;font-size:13px;text-align:center}
 .refdesk-panel{position:fixed;bottom:88px;right:20px;z-index:2147483001;display:flex;flex-direction:column;width:370px;max-width:calc(100vw - 40px);height:560px;max-height:calc(100vh - 108px);background:#fff;border-radius:12px;box-shadow:0 12px 40px #00000047;overflow:hidden}
-.refdesk-left .refdesk-launcher,.refdesk-left .refdesk-panel{left:20px;right:auto}
+.refdesk-left .refdesk-launcher,.refdesk-left .refdesk-panel,.refdesk-left .refdesk-invite{left:20px;right:auto}
 .refdesk-head{display:flex;align-items:flex-start;gap:8px;padding:12px 12px 12px 16px;background:#1d4e89;color:#fff}
 .refdesk-head>div{flex:1;min-width:0}
 .refdesk-title{margin:0;font-size:17px;line-height:1.3}
@@ -69,12 +70,23 @@ var CSS = `
 .refdesk-form .refdesk-btn{margin-top:14px;width:100%}
 .refdesk-opt{font-weight:400;color:#4b5563}
 .refdesk-err{margin:8px 0 0;color:#b42318;font-size:14px}
+.refdesk-rate,.refdesk-mail{margin:0 0 10px}
+.refdesk-rate .refdesk-link{min-width:32px;min-height:32px;margin-right:4px;border:1px solid #8a94a3;border-radius:6px;font-size:14px;text-decoration:none}
+.refdesk-rate [aria-pressed="true"]{background:#1d4e89;color:#fff}
+.refdesk-rate label,.refdesk-mail label{display:block;margin:8px 0 4px;font-size:14px}
+.refdesk-rate .refdesk-btn{margin-top:6px}
 .refdesk-alt,.refdesk-del{margin:0;padding:6px 12px;border-top:1px solid #dfe3e8;background:#fff;color:#4b5563;font-size:13px;text-align:center}
 .refdesk-root [aria-invalid="true"]{border-color:#b42318;border-width:2px}
+.refdesk-invite{position:fixed;bottom:80px;right:20px;z-index:2147483000;max-width:calc(100vw - 40px);padding:12px 14px;border-radius:12px;background:#fff;box-shadow:0 8px 28px #00000047}
+.refdesk-invite p{margin:0 0 8px}
+.refdesk-invite .refdesk-link{margin-left:12px;font-size:14px}
+@media (prefers-reduced-motion:no-preference){.refdesk-invite{animation:refdesk-in .3s ease-out}}
+@keyframes refdesk-in{from{opacity:0;transform:translateY(10px)}}
+.refdesk-full .refdesk-panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0;box-shadow:none}
 @media (max-width:480px){.refdesk-panel,.refdesk-left .refdesk-panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}
 .refdesk-launcher{bottom:12px;right:12px;max-width:calc(100vw - 24px);padding:10px 14px;font-size:14px}.refdesk-left .refdesk-launcher{left:12px}}`;
 
-function blank() { return { session_id: null, token: null, live_url: null, cursor: null, closed: false, unread: 0, open: false, msgs: [] }; }
+function blank() { return { session_id: null, token: null, live_url: null, cursor: null, closed: false, rated: false, unread: 0, open: false, msgs: [] }; }
 var st = blank();
 try {
   var saved = JSON.parse(window.sessionStorage.getItem(KEY) || 'null');
@@ -111,6 +123,14 @@ function el(tag, attrs, kids) {
 function uuid() { // randomUUID needs a secure context
   if (crypto.randomUUID) return crypto.randomUUID();
   return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
+}
+// A returning visitor's random id, kept until the patron deletes (none without localStorage).
+function visitor() {
+  try {
+    var v = localStorage.getItem(VKEY);
+    if (!/^[\w-]{22,64}$/.test(v || '')) localStorage.setItem(VKEY, v = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24)))).replace(/\+/g, '-').replace(/\//g, '_'));
+    return v;
+  } catch (e) { return undefined; }
 }
 var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // http(s) links made clickable, from text nodes only (never HTML).
@@ -156,7 +176,7 @@ function errText(r, fallback) {
 var base = () => '/chat/sessions/' + encodeURIComponent(st.session_id), sessionPath = () => base() + '/messages';
 
 var root, launcher, launchLabel, badge, panel, stateLine, notice, log, intro, logEnd;
-var compose, ta, counter, ended, rate, del, form, fq, fc, fn, fErr, alt, altKey;
+var compose, ta, counter, ended, rate, mail, del, form, fq, fc, fn, fErr, alt, altKey;
 var nodes = {}; // message key -> element
 
 function build() {
@@ -165,7 +185,7 @@ function build() {
   badge = el('span', { class: 'refdesk-badge', hidden: true });
   launchLabel = el('span', { text: TITLE });
   launcher = el('button', {
-    type: 'button', class: 'refdesk-launcher', 'aria-expanded': 'false', 'aria-controls': 'refdesk-panel',
+    type: 'button', class: 'refdesk-launcher', 'aria-expanded': 'false', 'aria-controls': 'refdesk-panel', hidden: FULL,
     onclick: () => (isOpen ? close() : open(true))
   }, [el('span', { class: 'refdesk-dot', 'aria-hidden': 'true' }), launchLabel, badge]);
 
@@ -177,7 +197,7 @@ function build() {
       stateLine,
       el('p', { class: 'refdesk-lib' }, [el('a', { href: API + '/privacy.html', target: '_blank', text: 'Privacy' })])
     ]),
-    el('button', { type: 'button', class: 'refdesk-close', 'aria-label': 'Close chat', onclick: () => { close(); } },
+    FULL ? null : el('button', { type: 'button', class: 'refdesk-close', 'aria-label': 'Close chat', onclick: () => { close(); } },
       [el('span', { 'aria-hidden': 'true', text: '\u00d7' })])
   ]);
 
@@ -197,7 +217,11 @@ function build() {
     el('div', { class: 'refdesk-hint' }, [el('span', { id: 'refdesk-keys', text: 'Enter to send, Shift+Enter for a new line' }), counter])
   ]);
   ended = el('div', { class: 'refdesk-ended', hidden: true }, [
-    rate = el('p', {}, ['Rate this chat: ', ...[1, 2, 3, 4, 5].map((n) => el('button', { type: 'button', class: 'refdesk-link', text: '' + n, onclick: () => api('POST', base() + '/rating', { rating: n }, true).then((r) => { rate.textContent = r.status === 202 ? 'Thanks!' : errText(r, 'Not sent'); }) }))]),
+    rate = el('form', { class: 'refdesk-rate', novalidate: true, onsubmit: onRate }),
+    mail = el('form', { class: 'refdesk-mail', novalidate: true, onsubmit: onMail }, [
+      el('label', { for: 'refdesk-em', text: 'E-mail me this conversation' }),
+      el('div', { class: 'refdesk-row' }, [el('input', { id: 'refdesk-em', type: 'email', autocomplete: 'email', maxlength: '254' }), el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send' })]),
+      el('p', { role: 'status' })]),
     el('button', { type: 'button', class: 'refdesk-btn', text: 'Start a new chat', onclick: newChat })
   ]);
 
@@ -219,15 +243,48 @@ function build() {
   }, [head, notice, log, compose, ended, del = el('p', { class: 'refdesk-del', hidden: true }, [
     el('button', { type: 'button', class: 'refdesk-link', text: 'Delete this conversation', onclick: onDelete })]), form, alt = el('p', { class: 'refdesk-alt', hidden: true })]);
 
-  root = el('div', { class: 'refdesk-root' + (LEFT ? ' refdesk-left' : '') }, [launcher, panel]);
+  invitation = el('div', { 'aria-live': 'polite' });
+  root = el('div', { class: 'refdesk-root' + (LEFT ? ' refdesk-left' : '') + (FULL ? ' refdesk-full' : '') }, [launcher, panel, invitation]);
   root.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape' && isOpen) { ev.preventDefault(); close(true); }
   });
   document.body.appendChild(root);
 
   st.msgs.forEach(renderMsg);
+  renderRate();
   renderPresence();
   updateBadge();
+}
+
+// After close: 1-5 and an optional comment, sent once; "Thanks!" from then on (kept in st).
+function renderRate() {
+  rate.textContent = '';
+  if (st.rated) { rate.append(el('p', { role: 'status', text: 'Thanks!' })); return; }
+  rate.append(el('div', { role: 'group', 'aria-label': 'Rate this chat' }, ['Rate this chat: ', ...[1, 2, 3, 4, 5].map((n) => el('button', {
+    type: 'button', class: 'refdesk-link', text: '' + n, 'aria-label': 'Rate ' + n + ' of 5', 'aria-pressed': 'false',
+    onclick: (ev) => { rate.querySelectorAll('[aria-pressed]').forEach((b) => b.setAttribute('aria-pressed', String(b === ev.currentTarget))); }
+  }))]),
+  el('label', { for: 'refdesk-rc' }, ['Comment ', el('span', { class: 'refdesk-opt', text: '(optional)' })]),
+  el('textarea', { id: 'refdesk-rc', rows: '2', maxlength: '500' }),
+  el('p', { class: 'refdesk-err', role: 'alert' }),
+  el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send' }));
+}
+async function onRate(ev) {
+  ev.preventDefault();
+  var picked = rate.querySelector('[aria-pressed="true"]'), err = rate.querySelector('.refdesk-err'), comment = rate.querySelector('textarea').value.trim();
+  if (!picked) { err.textContent = 'Choose 1 to 5 first.'; return; }
+  var r = await api('POST', base() + '/rating', { rating: +picked.textContent, comment: comment || undefined }, true);
+  if (r.status !== 202) { err.textContent = errText(r, 'Not sent.'); return; }
+  st.rated = true; save(); renderRate();
+  ended.lastChild.focus(); // "Start a new chat": the Send pressed is gone
+}
+
+// "Sent" once the server queued it (202): it sends, once, after this answer.
+async function onMail(ev) {
+  ev.preventDefault();
+  var out = mail.lastChild, r = await api('POST', base() + '/transcript', { email: mail.querySelector('input').value.trim() }, true);
+  out.className = r.status === 202 ? '' : 'refdesk-err';
+  out.textContent = r.status === 202 ? 'Sent' : errText(r, 'Not sent.');
 }
 
 function renderMsg(m) {
@@ -275,6 +332,7 @@ function renderPresence() {
   launchLabel.textContent = TITLE + (presence ? ' \u2014 ' + (on ? 'online now' : 'leave a question') : '');
   launcher.classList.toggle('refdesk-on', on);
   stateLine.textContent = !presence ? '' : on ? 'A librarian is online now' : AWAY;
+  if (on) invite(); else uninvite();
   renderAlt();
   applyView();
 }
@@ -298,11 +356,8 @@ function updateBadge() {
 function hasDraft() { return !!(ta.value.trim() || fq.value.trim() || fc.value.trim() || fn.value.trim()); }
 function applyView() {
   var cur = form.hidden ? 'chat' : 'offline', want = st.session_id || st.msgs.length || online() ? 'chat' : 'offline';
-  if (want !== cur && (!hasDraft() || st.session_id)) {
-    var hadFocus = panel.contains(document.activeElement);
-    form.hidden = want !== 'offline';
-    if (hadFocus) focusFirst();
-  }
+  var swap = want !== cur && (!hasDraft() || st.session_id), refocus = swap && panel.contains(document.activeElement);
+  if (swap) form.hidden = want !== 'offline';
   var chat = form.hidden;
   log.hidden = !chat;
   compose.hidden = !chat || st.closed;
@@ -313,6 +368,7 @@ function applyView() {
     : chat && !st.closed && st.pos > 1 ? 'You are number ' + st.pos + ' in line' : '';
   notice.hidden = !line;
   notice.textContent = line;
+  if (refocus) focusFirst(); // once the new view is shown: a panel opened before presence was known
 }
 function focusFirst() {
   if (!form.hidden) fq.focus();
@@ -327,6 +383,7 @@ function open(focus) {
     panel.hidden = false;
     launcher.setAttribute('aria-expanded', 'true');
     st.unread = 0; st.open = true; save();
+    uninvite();
     updateBadge();
     applyView();
     scrollDown();
@@ -336,7 +393,7 @@ function open(focus) {
   if (focus) focusFirst();
 }
 function close(returnFocus) {
-  if (!root || !isOpen) return;
+  if (!root || !isOpen || FULL) return;
   var inside = panel.contains(document.activeElement);
   isOpen = false;
   panel.hidden = true;
@@ -412,7 +469,10 @@ async function pump() {
 
 async function ensureSession() {
   if (st.session_id) return null;
-  var r = await api('POST', '/chat/sessions', {});
+  var w = Math.min(screen.width, screen.height); // the device's, also in a frame
+  // where the chat started, for the librarian's card (the server checks and redacts each)
+  var r = await api('POST', '/chat/sessions', { visitor_id: visitor(), context: { title: document.title.slice(0, 120), path: location.pathname,
+    device: w < 600 ? 'phone' : w < 1100 && matchMedia('(pointer:coarse)').matches ? 'tablet' : 'desktop', language: navigator.language } });
   if ((r.status === 201 || r.status === 200) && r.data.session_id && r.data.token) {
     st.session_id = String(r.data.session_id); st.token = String(r.data.token);
     st.live_url = typeof r.data.live_url === 'string' ? r.data.live_url : null;
@@ -436,7 +496,7 @@ async function deliver(m) {
   for (var attempt = 1; ; attempt++) {
     var r = await ensureSession();
     if (!r) {
-      var body = { text: m.text, client_id: m.client_id };
+      var body = { text: m.text, client_id: m.client_id, age_ms: Math.max(0, Date.now() - Date.parse(m.at)) || 0 }; // since Send, by this page's clock
       if (m.contact) { body.contact = m.contact; if (m.pname) body.name = m.pname; }
       r = await api('POST', sessionPath(), body, true);
       if (r.status === 201 || r.status === 200) {
@@ -484,6 +544,8 @@ function newChat() {
   var wasOpen = st.open;
   st = blank(); st.open = wasOpen;
   intro.hidden = false;
+  renderRate();
+  mail.reset(); mail.lastChild.textContent = '';
   save();
   form.hidden = true;
   applyView();
@@ -495,6 +557,7 @@ async function onDelete() {
   if (!confirm('Delete this conversation for good?')) return;
   var r = await api('DELETE', base(), undefined, true);
   if (r.status !== 202) { note('Not deleted: ' + errText(r, 'please try again.')); return; }
+  try { localStorage.removeItem(VKEY); } catch (e) { /* none kept */ }
   newChat();
   note(String(r.data.message || 'Deleted.'), true);
 }
@@ -597,6 +660,29 @@ function ingest(d) {
   return list.length;
 }
 
+// desk.json's proactive chat: once per visit, on a matching page, after its delay, while online.
+var inviteTimer = 0, invitation;
+function invited() { try { return !!sessionStorage.getItem(IKEY); } catch (e) { return true; } } // no storage: never, not on every page
+function invite() {
+  var p = presence.proactive, path = location.pathname;
+  if (inviteTimer || invited() || !p || !Array.isArray(p.pages) || !p.pages.some((g) => g.endsWith('*') ? path.startsWith(g.slice(0, -1)) : path === g)) return;
+  inviteTimer = setTimeout(() => {
+    inviteTimer = 0;
+    if (!online() || isOpen || st.session_id || st.msgs.length || invited()) return;
+    sessionStorage.setItem(IKEY, '1');
+    invitation.append(el('div', { class: 'refdesk-invite' }, [el('p', { text: 'Questions? Chat with a librarian now.' }),
+      el('button', { type: 'button', class: 'refdesk-btn', text: 'Chat', onclick: () => open(true) }),
+      el('button', { type: 'button', class: 'refdesk-link', text: 'No thanks', onclick: uninvite })]));
+    document.addEventListener('keydown', onInviteKey);
+  }, (p.delay_seconds | 0) * 1000);
+}
+function uninvite() {
+  if (invitation.contains(document.activeElement)) launcher.focus();
+  invitation.textContent = '';
+  document.removeEventListener('keydown', onInviteKey);
+}
+function onInviteKey(ev) { if (ev.key === 'Escape') uninvite(); }
+
 var presenceTimer = null;
 async function refreshPresence() {
   clearTimeout(presenceTimer);
@@ -613,7 +699,7 @@ async function refreshPresence() {
 function start() {
   if (root) return;
   build();
-  if (st.open) open(false);
+  if (st.open || FULL) open(FULL);
   refreshPresence();
   schedulePoll(st.open ? 0 : 1000);
   connect();

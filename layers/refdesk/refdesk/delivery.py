@@ -9,11 +9,20 @@ from aws_lambda_powertools import Logger
 
 from refdesk import channels, contact_card, delivery_status, jobs, live, retry, store
 from refdesk.errors import DeliveryFailed, NotFound
-from refdesk.models import Conversation, Delivery, DeliveryOutcomeJob, Message, OutcomeReactionJob, Receipt, ReplyTo
+from refdesk.models import (Author, Conversation, Delivery, DeliveryOutcomeJob, Message, OutcomeReactionJob, Receipt,
+                            ReplyTo)
 from refdesk.observability import count
 from refdesk.slack import api as slack
 
 logger = Logger(child=True)
+
+QUESTION_READ = 10  # messages read to find the patron's question: it is the first
+
+
+def _question(conversation_id: str) -> str:
+    """The patron's first message: the question a follow-up's answer quotes."""
+    return next((stored.text for stored in store.messages.list_after(conversation_id, limit=QUESTION_READ)
+                 if stored.author is Author.PATRON), "")
 
 
 def send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Message, sender: str) -> bool:
@@ -28,8 +37,10 @@ def send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Messa
     live.push_message(conversation, message)  # web chat: to the widget whatever the route; a failed push is no failure
     conversation_id = conversation.conversation_id
     channel, address = channels.route(conversation.channel, reply_to.address, is_open=conversation.is_open)
-    parts = channel.compose(sender, message.text, message.department) if message.department else \
-        channel.compose(sender, message.text)
+    extra = {"department": message.department} if message.department else {}
+    if sender and getattr(channel, "quotes_question", False):  # an e-mailed answer, far from its form
+        extra["question"] = _question(conversation_id)
+    parts = channel.compose(sender, message.text, **extra)
     unsent = range(message.parts_sent, len(parts))
     stored = message
     try:

@@ -3,7 +3,9 @@
   config/desk.json     departments staff can pull into a conversation (Invite), each a Slack
                        user group (S…) and/or a channel (C…), the quick replies offered on
                        every card, and the user groups whose members may see the reveal audit
-                       (`audit_usergroups`, refdesk.reveal_audit) besides Slack's admins
+                       (`audit_usergroups`, refdesk.reveal_audit) besides Slack's admins, and
+                       the pages where the widget invites a visitor to chat (`proactive`: off
+                       unless present)
   config/glossary.tsv  text/IM shorthand shown to staff under a patron message that uses it
 
 Both ship in the layer as a working example; DESK_CONFIG_PATH and GLOSSARY_PATH point at a
@@ -31,6 +33,11 @@ TERM = re.compile(r"[a-z0-9][a-z0-9;/'&]{0,19}")
 MAX_LABEL = 75
 MAX_OPTIONS = 100
 MAX_REPLY_TEXT = 1500
+# A page path as the browser's location.pathname has it (no query or fragment), ending in "*" to
+# match every path that begins so.
+PAGE_PATTERN = re.compile(r"/[A-Za-z0-9._~!$&'()+,;=:@%/-]{0,199}\*?")
+MAX_PAGES = 50
+MAX_INVITE_DELAY = 600  # seconds: a visitor still on the page after 10 minutes is not waiting for one
 
 
 class ConfigError(ValueError):
@@ -65,12 +72,20 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Proactive:
+    """The widget invites a visitor to chat once per visit, after `delay_seconds` on a matching page."""
+    pages: tuple[str, ...]  # "/databases" exactly, "/research/*" anything under /research/
+    delay_seconds: int
+
+
+@dataclass(frozen=True)
 class DeskConfig:
     departments: tuple[Department, ...] = ()
     quick_replies: tuple[QuickReply, ...] = ()
     glossary: tuple[tuple[str, str], ...] = ()  # (shorthand, meaning), as in the file
     topics: tuple["Topic", ...] = ()  # topic tags offered on a closed card (refdesk.assessment)
     audit_usergroups: tuple[str, ...] = ()  # S…: their members see `/refdesk reveals` (refdesk.reveal_audit)
+    proactive: Proactive | None = None  # None: no invitation (the default)
 
     def topic(self, topic_id: str) -> "Topic | None":
         return next((topic for topic in self.topics if topic.id == topic_id), None)
@@ -110,7 +125,7 @@ def load(desk_path: Path = DEFAULT_DESK_CONFIG, glossary_file: Path | None = DEF
         raise ConfigError(f"{desk_path}: not valid JSON ({error})") from error
     if not isinstance(data, dict):
         raise ConfigError(f"{desk_path}: expected a JSON object with departments and quick_replies")
-    unknown = set(data) - {"departments", "quick_replies", "topics", "audit_usergroups", "$comment"}
+    unknown = set(data) - {"departments", "quick_replies", "topics", "audit_usergroups", "proactive", "$comment"}
     if unknown:
         raise ConfigError(f"{desk_path}: unknown key(s) {', '.join(sorted(unknown))}")
     departments = tuple(_department(desk_path, index, entry)
@@ -127,7 +142,7 @@ def load(desk_path: Path = DEFAULT_DESK_CONFIG, glossary_file: Path | None = DEF
     if len({topic.id for topic in topics}) != len(topics):
         raise ConfigError(f"{desk_path}: a topics id is used twice")
     return DeskConfig(departments=departments, quick_replies=replies, glossary=glossary, topics=topics,
-                      audit_usergroups=_usergroups(desk_path, data))
+                      audit_usergroups=_usergroups(desk_path, data), proactive=_proactive(desk_path, data))
 
 
 def load_glossary(path: Path) -> tuple[tuple[str, str], ...]:
@@ -206,6 +221,24 @@ def _usergroups(path: Path, data: dict) -> tuple[str, ...]:
         if not isinstance(group, str) or not USERGROUP.fullmatch(group):
             raise ConfigError(f"{path}: audit_usergroups[{index}] must be a Slack user group id (S…), not a handle")
     return tuple(dict.fromkeys(groups))
+
+
+def _proactive(path: Path, data: dict) -> Proactive | None:
+    if "proactive" not in data:
+        return None
+    entry = data["proactive"]
+    if not isinstance(entry, dict) or set(entry) != {"pages", "delay_seconds"}:
+        raise ConfigError(f"{path}: proactive must be an object with pages and delay_seconds, and nothing else")
+    pages, delay = entry["pages"], entry["delay_seconds"]
+    if not isinstance(pages, list) or not 1 <= len(pages) <= MAX_PAGES:
+        raise ConfigError(f"{path}: proactive.pages must be a list of 1 to {MAX_PAGES} path patterns")
+    for index, page in enumerate(pages):
+        if not isinstance(page, str) or not PAGE_PATTERN.fullmatch(page):
+            raise ConfigError(f"{path}: proactive.pages[{index}] must be a path such as /databases or /research/*"
+                              " (starting with /, no query string, * only at the end, at most 200 characters)")
+    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_INVITE_DELAY:
+        raise ConfigError(f"{path}: proactive.delay_seconds must be a whole number of seconds, 0 to {MAX_INVITE_DELAY}")
+    return Proactive(pages=tuple(dict.fromkeys(pages)), delay_seconds=delay)
 
 
 def _quick_reply(path: Path, index: int, entry) -> QuickReply:

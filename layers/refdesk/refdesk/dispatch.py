@@ -10,14 +10,16 @@ from typing import Callable
 from aws_lambda_powertools import Logger
 
 from refdesk import (assessment, assignment, blocking, delivery, departments, erasure, jobs, relay, retry, reveal,
-                     staff, waiting)
+                     staff, transcript_mail, waiting)
 from refdesk.observability import count, seconds
 from refdesk.models import (AssessJob, BlockPatronJob, ClaimJob, CloseJob, DeliveryOutcomeJob, ErasePatronJob,
                             HomeOpenedJob, InviteJob,
                             DigestJob, IdleCloseJob, Job, OutcomeReactionJob, PatronEditJob, PatronMessageJob,
                             QuickReplyJob, RatingJob, RemoveFromSlackJob, RemoveSentReplyJob, RevealJob, StaffEditJob,
                             StaffOnlyJob,
-                            StaffReplyJob, TransferJob, RetiredJob, UnblockPatronJob, job_from_body)
+                            StaffReplyJob, TransferJob, TranscriptMailJob, RetiredJob, UnblockPatronJob,
+                            HomeFilterJob, CannedReplyJob, job_from_body)
+from refdesk.slack import home
 
 logger = Logger(child=True)
 
@@ -45,6 +47,9 @@ HANDLERS: dict[type[Job], Callable] = {
     StaffOnlyJob: staff.tell_refused,  # someone outside the library pressed a staff button
     OutcomeReactionJob: delivery.add_reaction,  # a ✅/❌/:lock: tried again apart from its delivery
     DeliveryOutcomeJob: delivery.show_reported,  # a reply's delivery as Twilio or SES reported it
+    TranscriptMailJob: transcript_mail.send,  # a closed web chat e-mailed to the patron
+    HomeFilterJob: home.choose_filter,  # a librarian's Home tab filter
+    CannedReplyJob: home.canned_reply_changed,  # a canned reply added, edited or deleted on the Home tab
 }
 
 

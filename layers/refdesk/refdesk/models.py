@@ -77,11 +77,14 @@ class Conversation:
     topic: str = ""  # the topic tag staff recorded (a deskconfig topic id)
     rating: int = 0  # the patron's optional rating after close (1-5)
     reopen_ts: str = ""  # the librarian's reply (its Slack ts) that last reopened it (store.conversations.reopen)
+    transfers: tuple[str, ...] = ()  # each transfer as "{from user}>{to user}", in order (the figures' transfers)
+    context: tuple[str, ...] = ()  # the card's patron context lines, made once at its first post (refdesk.patron_context)
 
     @classmethod
     def from_item(cls, item: dict) -> "Conversation":
         conversation = _from_item(cls, item)
-        return dataclasses.replace(conversation, status=Status(conversation.status))
+        return dataclasses.replace(conversation, status=Status(conversation.status),
+                                   transfers=tuple(conversation.transfers), context=tuple(conversation.context))
 
     @property
     def is_open(self) -> bool:
@@ -94,6 +97,11 @@ class ReplyTo:
 
     address: str = ""
     name: str = ""
+
+
+# The transfer line's message id starts so (refdesk.lifecycle tells it): a response to the patron
+# in the figures (refdesk.assessment), unlike the desk's other lines.
+TRANSFER_LINE = "transfer-"
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,7 @@ class InboundMessage:
     # field existed load with none.
     media: tuple[tuple[str, str], ...] = ()
     joins_only: bool = False  # shown only in an open conversation, never opens one (an SMS START or HELP)
+    country: str = ""  # SMS: the number's country (Twilio's FromCountry, ISO 3166 alpha-2), for the card
 
     def __post_init__(self):
         # A job body holds JSON lists: back to tuples, so the message stays hashable.
@@ -188,11 +197,12 @@ class PatronMessageJob(Job):
 
     kind: ClassVar[str] = "patron_message"
     conversation_id: str
-    at: str  # when the webhook accepted it
+    at: str  # when the webhook accepted it: its place in the waiting line
     channel: str = ""
     session_id: str = ""
     message_id: str = ""
     media: int = 0  # how many pictures or files it carries (their URLs are parked with it)
+    sent_at: str = ""  # when the patron sent it, where the channel knows (Slack's ts, the widget's send): the wait's start
     # Only jobs queued before messages were parked (or built by hand) carry the message itself.
     message: InboundMessage | None = None
 
@@ -506,16 +516,19 @@ class AssessJob(ByStaff, OnCard, Job):
 
 @dataclass(frozen=True)
 class RatingJob(Job):
-    """A patron's 1-5 rating of a closed conversation: from the widget (web) or from the buttons
-    posted in the shared thread (Slack Connect; `slack_channel`/`message_ts` is that post)."""
+    """A patron's 1-5 rating of a closed conversation: from the widget (web), a text answering the
+    closing line (SMS), or the buttons posted in the shared thread (Slack Connect;
+    `slack_channel`/`message_ts` is that post). Rating 0 with a comment: a comment on the rating
+    the same rater gave (Slack Connect's modal after the buttons)."""
 
     kind: ClassVar[str] = "rating"
     conversation_id: str
     rating: int
-    channel: str  # the patron channel: web or slack_connect
+    channel: str  # the patron channel
     slack_channel: str = ""
     message_ts: str = ""
-    rater: str = ""  # Slack Connect: the keyed hash of whoever pressed the rating (the patron's, to count)
+    rater: str = ""  # the keyed hash of whoever rated (the patron's, to count): Slack Connect, SMS
+    comment: str = ""  # already cleaned (refdesk.assessment.clean_comment): at most 500 characters
 
     @property
     def group(self) -> str:
@@ -525,7 +538,7 @@ class RatingJob(Job):
     def idempotency_key(self) -> str:
         # Once per conversation and rater: counted once by store.stats.record_rating, and someone
         # else's press (not counted) must not shadow the patron's.
-        return f"rating:{self.conversation_id}:{self.rater}"
+        return f"rating{'' if self.rating else '-comment'}:{self.conversation_id}:{self.rater}"
 
 
 JOB_TYPES.update({job.kind: job for job in (AssessJob, RatingJob)})
@@ -719,3 +732,78 @@ class IdleCloseJob(OnCard, Job):
 
 
 JOB_TYPES[IdleCloseJob.kind] = IdleCloseJob
+
+
+# --- "E-mail me this conversation" (refdesk.transcript_mail) ------------------------------------
+
+@dataclass(frozen=True)
+class TranscriptMailJob(Job):
+    """A web patron asked for their closed chat by e-mail. References only: the address waits on
+    the session item (store.transcript_requests) until the dispatcher has sent it, never on the queue."""
+
+    kind: ClassVar[str] = "transcript_mail"
+    conversation_id: str
+    session_id: str
+    request_id: str  # one per request: names the parked address
+
+    @property
+    def group(self) -> str:
+        return self.conversation_id
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.session_id}:{self.request_id}"
+
+
+JOB_TYPES[TranscriptMailJob.kind] = TranscriptMailJob
+
+
+# --- the Home tab's filter (refdesk.slack.home) -------------------------------------------------
+
+@dataclass(frozen=True)
+class HomeFilterJob(ByStaff, Job):
+    """A librarian chose what their Home tab shows (every channel, one, or their own conversations):
+    remembered, and their tab published again."""
+
+    kind: ClassVar[str] = "home_filter"
+    user: str
+    choice: str  # one of refdesk.slack.home.filters(), checked by the listener
+    action_ts: str
+    actor_team: str = ""
+
+    @property
+    def group(self) -> str:
+        return f"home:{self.user}"  # with their HomeOpenedJob: the last choice is the one shown
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.user}:{self.action_ts}"
+
+
+JOB_TYPES[HomeFilterJob.kind] = HomeFilterJob
+
+
+@dataclass(frozen=True)
+class CannedReplyJob(ByStaff, Job):
+    """A librarian added, edited ("save") or deleted a canned reply on the Home tab
+    (refdesk.canned_replies). Its label and text are the library's words, never a patron's."""
+
+    kind: ClassVar[str] = "canned_reply"
+    user: str
+    change: str  # "save" or "delete"
+    submission: str  # the modal's view id, or the Delete press's action_ts: a retry is the same job
+    reply_id: str = ""  # "" for a new one (its id is made from its label)
+    label: str = ""
+    text: str = ""
+    actor_team: str = ""
+
+    @property
+    def group(self) -> str:
+        return "canned"  # one at a time, in order
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.change}:{self.submission}"
+
+
+JOB_TYPES[CannedReplyJob.kind] = CannedReplyJob

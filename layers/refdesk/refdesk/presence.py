@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from refdesk import roster
+from refdesk import deskconfig, roster
 from refdesk.errors import NotFound
 from refdesk.schedule import Schedule
 
@@ -45,6 +45,16 @@ def current(now: datetime | None = None) -> dict:
         # As the after-hours reply words it, in the library's time zone: the widget shows this.
         "opens": schedule.opening_label(next_open, now) or None,
     }
+
+
+def proactive_fields() -> dict:
+    """desk.json's proactive chat, for the widget to invite a visitor while the desk is available:
+    in the presence answer (cached with it), so it costs the page no request of its own; nothing
+    when off."""
+    proactive = deskconfig.get().proactive
+    if not proactive:
+        return {}
+    return {"proactive": {"pages": list(proactive.pages), "delay_seconds": proactive.delay_seconds}}
 
 
 # --- LibraryH3lp's presence API --------------------------------------------------------

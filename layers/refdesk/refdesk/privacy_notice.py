@@ -8,6 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from refdesk.settings import Settings
+from refdesk.store.stats import PATRON_SEEN_SECONDS
 
 HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -40,11 +41,31 @@ def html(settings: Settings) -> str:
         ("For how long", f"While your conversation is open, and {kept} after it closes; then it is deleted. A "
                          f"conversation with no new message for {idle} is closed for you."),
         ("Transcripts", transcripts),
+        ("Your browser's visitor id", "The chat keeps a random id in your browser's local storage, so that "
+                                      "when you come back you count as a returning visitor. We keep only a "
+                                      "scrambled (keyed hash) form of it, never the id itself: with your "
+                                      f"conversations, and for {_days(PATRON_SEEN_SECONDS // 86400)} after "
+                                      "your last one to tell new visitors from returning ones."),
+        ("Where you asked from", "So that the librarian knows where you are: for a chat, the title and "
+                                 "address of the web page you started it on (without anything after a "
+                                 "“?”, and with phone numbers, e-mail addresses and card numbers "
+                                 "hidden), whether you use a phone, tablet or computer, and your browser's "
+                                 "language; for a text, your number's country. Kept with your conversation, "
+                                 "no longer. Librarians also see your earlier conversations we still keep."),
+        ("Your comment on a rating", "If you add a comment when you rate a chat, it is kept with names, "
+                                     "phone numbers, e-mail addresses and card numbers taken out, for "
+                                     f"{_days(settings.transcripts_kept_days)} (as long as de-identified "
+                                     "transcripts), to improve the service."),
+        ("E-mailing you the conversation", "If you ask the chat to e-mail you the conversation, the address "
+                                           "you type is kept only until the e-mail is sent, and library "
+                                           "staff never see it."),
         ("Statistics", "Counts only (how many questions, how long they waited), which say nothing about who "
                        "asked."),
         ("Deleting it now", "Press \u201cDelete this conversation\u201d in the chat, or text DELETE if you "
                             "texted us: your conversations are deleted at once, from our records and from what "
-                            "library staff see."),
+                            "library staff see. That also deletes your comments on ratings, and the visitor "
+                            "id: its hash with us and the id in your browser (a later chat starts with a new "
+                            "one)."),
     ]
     rows = "\n".join(f"<h2>{escape(title)}</h2>\n<p>{escape(text)}</p>" for title, text in items)
     return f"""<!doctype html>

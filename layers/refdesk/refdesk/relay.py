@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import (assignment, blocking, channels, delivery, departments, desk_lines, idle, lifecycle, pictures,
-                     staff, store, waiting)
+from refdesk import (assignment, blocking, channels, delivery, departments, desk_lines, idle, lifecycle,
+                     patron_context, pictures, staff, store, waiting)
 from refdesk.errors import Conflict, NotFound, RetryLater
 from refdesk.models import (Author, CloseJob, Conversation, Delivery, IdleCloseJob, InboundMessage, Job, Message,
                             PatronEditJob, PatronMessageJob, QuickReplyJob, ReplyTo, StaffEditJob, StaffReplyJob,
@@ -20,7 +20,6 @@ from refdesk.settings import get_settings
 from refdesk.slack import api as slack
 from refdesk.slack import cards
 from refdesk.slack.text import is_internal, plain_text
-from refdesk.store.table import now_iso
 
 logger = Logger(child=True)
 
@@ -45,8 +44,8 @@ def deliver_patron_message(job: PatronMessageJob) -> None:
         return
     if not blocking.intercept(job, message):  # a blocked patron: answered once per block, never shown
         for earlier in (one for one in held if one.at < job.at):
-            _show_to_staff(dataclasses.replace(job, at=earlier.at, message_id=earlier.message.message_id,
-                                               media=len(earlier.message.media)), earlier.message)
+            _show_to_staff(dataclasses.replace(job, at=earlier.at, sent_at="", media=len(earlier.message.media),
+                                               message_id=earlier.message.message_id), earlier.message)
             store.sessions.unpark(job.session_id, earlier)
         _show_to_staff(job, message)
     if parked:
@@ -72,7 +71,7 @@ def _stored_patron_message(job: PatronMessageJob) -> InboundMessage | None:
 def _store_patron_message(conversation_id: str, message: InboundMessage,
                           at: str) -> tuple[Conversation, ReplyTo, Message]:
     """The conversation (created by its first message), where replies go, and the message, stored."""
-    conversation = store.conversations.ensure(conversation_id, message)
+    conversation = store.conversations.ensure(conversation_id, message, at)
     reply_to = ReplyTo(address=message.reply_address, name=message.patron_name)
     if message.reply_address:
         store.conversations.save_reply_to(conversation_id, reply_to)
@@ -84,7 +83,7 @@ def _store_patron_message(conversation_id: str, message: InboundMessage,
 
 def _show_to_staff(job: PatronMessageJob, message: InboundMessage) -> None:
     conversation_id = job.conversation_id
-    conversation, reply_to, stored = _store_patron_message(conversation_id, message, job.at)
+    conversation, reply_to, stored = _store_patron_message(conversation_id, message, job.sent_at or job.at)
     assignment.patron_waiting(conversation, job)  # the waiting queue; the patron's place, once per wait
     if stored.slack_ts:  # posted by an earlier attempt; its pictures may not all be shown yet
         if conversation.after_hours and stored.slack_ts == conversation.slack_ts:
@@ -101,6 +100,11 @@ def _show_to_staff(job: PatronMessageJob, message: InboundMessage) -> None:
         if opening is not None:
             store.nudges.mark_after_hours(conversation_id, opening or "again")
             conversation = dataclasses.replace(conversation, after_hours=opening or "again")
+        if not conversation.context:  # where the patron is, and their earlier conversations: once
+            lines = patron_context.lines(conversation)
+            if lines:
+                store.conversations.set_context(conversation_id, lines)
+                conversation = dataclasses.replace(conversation, context=tuple(lines))
         text, blocks, overflow = cards.root_card(conversation, message.text, reply_to)
         ts = thread_ts = slack.post(channel, text, blocks, shows=stored)
         store.conversations.set_slack_root(conversation_id, channel, ts)
@@ -212,31 +216,33 @@ def send_quick_reply(job: QuickReplyJob) -> None:
     librarian who chose it, stored as their message and sent to the patron like their reply
     (✅/❌ on the post). The same click retried resumes; a second click within a minute is
     not sent again (store.invitations.claim_quick_reply)."""
-    from refdesk import deskconfig
+    from refdesk import canned_replies
 
     conversation_id = store.conversations.for_thread(job.channel, job.root_ts)
     if not conversation_id:
         return
     conversation = store.conversations.get(conversation_id)
-    reply = deskconfig.get().quick_reply(job.reply_id)
+    reply = next((reply for reply in canned_replies.all_replies() if reply.reply_id == job.reply_id), None)
     if reply is None or not conversation.is_open:
-        slack.tell(job.channel, job.user, "That quick reply is no longer configured." if reply is None else
+        slack.tell(job.channel, job.user, "That canned reply was deleted." if reply is None else
                    "This conversation is closed; the quick reply was not sent.", thread_ts=job.root_ts)
         return
-    if not store.invitations.claim_quick_reply(conversation_id, reply.id, job.action_ts):
+    if not store.invitations.claim_quick_reply(conversation_id, reply.reply_id, job.action_ts):
         slack.tell(job.channel, job.user, f"\u201c{reply.label}\u201d was just sent in this conversation; it "
                    "was not sent again.", thread_ts=job.root_ts)
         return
     name = slack.first_name(job.user)
+    text = canned_replies.filled(reply.text, librarian=name,
+                                 patron_name=store.conversations.get_reply_to(conversation_id).name)
     stored, _ = store.messages.put(conversation_id, Message(
-        message_id=f"quick-{job.root_ts}-{job.action_ts}", at=now_iso(), author=Author.LIBRARIAN,
-        author_name=name, author_user=job.user, text=reply.text, delivery=Delivery.PENDING))
+        message_id=f"quick-{job.root_ts}-{job.action_ts}", at=_slack_time(job.action_ts), author=Author.LIBRARIAN,
+        author_name=name, author_user=job.user, text=text, delivery=Delivery.PENDING))
     if stored.delivery is not Delivery.PENDING:
         if not stored.outcome_shown:  # sent, but its reaction failed: added now
             delivery.show_outcome(conversation_id, job.channel, job.root_ts, stored)
         return
     if not stored.slack_ts:
-        text, blocks = cards.quick_reply_post(reply.label, reply.text, job.user)
+        text, blocks = cards.quick_reply_post(reply.label, stored.text, job.user)
         ts = slack.post(job.channel, text, blocks, thread_ts=job.root_ts, shows=stored)
         store.messages.update(conversation_id, stored, slack_ts=ts)
         stored = dataclasses.replace(stored, slack_ts=ts)

@@ -1,20 +1,23 @@
-"""The web chat widget's API (functions/webchat): sessions, sending, reading by cursor, and
-"Delete this conversation", with the rate limits that keep abuse cheap. The channel behind it,
-and the contract the widget relies on (the live connection's frames), are in
-refdesk.channels.web."""
+"""The web chat widget's API (functions/webchat): sessions, sending, reading by cursor,
+"Delete this conversation" and "E-mail me this conversation", with the rate limits that keep
+abuse cheap. The channel behind it, and the contract the widget relies on (the live
+connection's frames), are in refdesk.channels.web."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
 import time
-from typing import Any, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Mapping
 from urllib.parse import urlencode
 
-from refdesk import conversations, erasure, identity, store
+from refdesk import conversations, erasure, identity, patron_context, store, transcript_mail, wake_ups
 from refdesk.channels.web import CHANNEL, check_session_id, message_view
 from refdesk.errors import BadRequest
 from refdesk.models import Visibility
 from refdesk.settings import get_settings
+from refdesk.shapes import Matches, conforms
 
 SESSION_LIFETIME = 24 * 3600
 # (requests, per seconds). A library computer lab shares one address, so the per-address
@@ -25,6 +28,13 @@ SENDS_PER_ADDRESS = (120, 60)
 # Polls that read something: from the start, or finding messages after their cursor (see
 # list_messages).
 POLLS_PER_SESSION = (60, 60)
+# Transcripts e-mailed from one address (each session also has its own cap, transcript_mail).
+TRANSCRIPTS_PER_ADDRESS = (20, 3600)
+# The random id the widget keeps in localStorage to recognise a returning visitor (refdesk.identity
+# hashes it like a phone number); anything else in its place is ignored, as if there were none.
+VisitorId = Annotated[str, Matches(r"[A-Za-z0-9_-]{22,64}")]
+# How long ago the patron pressed Send, by the widget's own clock (`age_ms`): older is not believed.
+MAX_SEND_AGE_MS = 10 * 60 * 1000
 
 
 def _limit(scope: str, key: str, rule: tuple[int, int], *, counted: bool = True) -> None:
@@ -41,11 +51,17 @@ def _address_key(source_ip: str) -> str:
     return identity.keyed_hash("ip", source_ip)
 
 
-def create_session(source_ip: str) -> dict:
+def create_session(source_ip: str, body: Mapping[str, Any] | None = None) -> dict:
+    """A new chat. Its patron is the visitor the body names ({"visitor_id": …}), so that a returning
+    visitor counts as a repeat patron, or else this session alone. The body's "context" (the page
+    it started on, device class, language) is kept for the card as far as it checks out."""
     _limit("sessions-ip", _address_key(source_ip), SESSIONS_PER_ADDRESS)
     session_id, token = identity.new_id("s"), secrets.token_urlsafe(32)
+    visitor_id = (body or {}).get("visitor_id")
+    patron = visitor_id if conforms(visitor_id, VisitorId) else session_id
     store.sessions.create(session_id, identity.token_hash(token), identity.new_id("c"),
-                          identity.patron_id(CHANNEL.name, session_id), int(time.time()) + SESSION_LIFETIME)
+                          identity.patron_id(CHANNEL.name, patron), int(time.time()) + SESSION_LIFETIME,
+                          context=patron_context.from_widget((body or {}).get("context")))
     return {"session_id": session_id, "token": token, "live_url": _live_url(session_id, token)}
 
 
@@ -56,12 +72,24 @@ def _live_url(session_id: str, token: str) -> str | None:
 
 def post_message(session_id: str, token: str, body: Mapping[str, Any], source_ip: str) -> dict:
     message = CHANNEL.parse(body, session_id)
+    sent_at = _sent_at(body.get("age_ms"))
     check_session_id(session_id)
     # Counted per token hash: requests with a wrong token cannot use up the patron's allowance.
     _limit("sends-session", identity.token_hash(token), SENDS_PER_SESSION)
     _limit("sends-ip", _address_key(source_ip), SENDS_PER_ADDRESS)
-    conversations.accept(message, credential=identity.token_hash(token))
+    # The session's patron (a returning visitor's, see create_session): one read, checking the token,
+    # strongly consistent: the first message comes right after the session was made.
+    session = store.sessions.get(session_id, identity.token_hash(token), consistent=True)
+    message = dataclasses.replace(message, patron_id=session["patron_id"])
+    conversations.accept(message, credential=identity.token_hash(token), sent_at=sent_at)
     return {"message_id": message.message_id, "client_id": message.message_id}
+
+
+def _sent_at(age_ms: Any) -> str:
+    """When the patron pressed Send: now less the message's age by the page's own clock (so the
+    device's clock skew does not matter), taken as 0 to MAX_SEND_AGE_MS; none or a malformed one is 0."""
+    age = min(max(age_ms, 0), MAX_SEND_AGE_MS) if conforms(age_ms, float) else 0
+    return wake_ups.iso(datetime.now(timezone.utc) - timedelta(milliseconds=age))
 
 
 def list_messages(session_id: str, token: str, after: str) -> dict:
@@ -93,6 +121,16 @@ def delete_session(session_id: str, token: str) -> dict:
     erasure.request_for_session(CHANNEL.name, session_id,
                                 session.get("patron_id") or identity.patron_id(CHANNEL.name, session_id))
     return {"status": "deleting", "message": erasure.CONFIRMATION}
+
+
+def email_transcript(session_id: str, token: str, body: Any, source_ip: str) -> dict:
+    """"E-mail me this conversation" after the chat ended: the address checked, parked and the
+    send queued (refdesk.transcript_mail). The answer means queued, not yet sent."""
+    address = transcript_mail.address_of(body)
+    check_session_id(session_id)
+    _limit("transcripts-ip", _address_key(source_ip), TRANSCRIPTS_PER_ADDRESS)
+    transcript_mail.request(session_id, identity.token_hash(token), address)
+    return {"status": "queued"}
 
 
 def _encode_cursor(sort_key: str) -> str:

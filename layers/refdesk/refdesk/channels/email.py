@@ -81,19 +81,23 @@ def reach_us_again(settings: Settings | None = None) -> str:
 
 class EmailChannel:
     name = "email"
+    # An answer by e-mail arrives long after the form it answers: it quotes the question
+    # (refdesk.delivery passes it).
+    quotes_question = True
 
-    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
-        """One plain-text body: the reply credited to the librarian (REPLY_FORMAT), then the
-        library's name and how to reach the desk again."""
+    def compose(self, sender: str, text: str, department: str = "", question: str = "") -> list[str]:
+        """One plain-text body: the reply credited to the librarian (REPLY_FORMAT), the patron's
+        question quoted, then the library's name and how to reach the desk again."""
         settings = get_settings()
         reply = settings.credit(sender, text, department) if sender else text
-        return [f"{reply}\n\n-- \n{settings.library_name or DEFAULT_NAME}\n{reach_us_again(settings)}\n"]
+        quoted = "\n\nYou asked:\n" + "\n".join(f"> {line}" for line in question.splitlines()) if question.strip() else ""
+        return [f"{reply}{quoted}\n\n-- \n{settings.library_name or DEFAULT_NAME}\n{reach_us_again(settings)}\n"]
 
-    def send(self, address: str, part: str, *, shows: Message | None = None) -> Receipt:
-        """Hand one message to SES; DeliveryFailed when SES refuses it for good. SES keeps no list
-        of what it sent to look in, so `shows` changes nothing: e-mail is at least once. Only a
-        crash between SendEmail and the save of the part (or an answer lost on the way back)
-        sends the reply again on the retry."""
+    def send(self, address: str, part: str, *, shows: Message | None = None, title: str = "") -> Receipt:
+        """Hand one message to SES, titled `title` (default: `subject`); DeliveryFailed when SES
+        refuses it for good. SES keeps no list of what it sent to look in, so `shows` changes
+        nothing: e-mail is at least once. Only a crash between SendEmail and the save of the part
+        (or an answer lost on the way back) sends the reply again on the retry."""
         from botocore.exceptions import ClientError
 
         from refdesk import clients
@@ -108,7 +112,7 @@ class EmailChannel:
             sent = clients.get("ses").send_email(
                 FromEmailAddress=formataddr((settings.library_name, settings.email_from), charset="utf-8"),
                 Destination={"ToAddresses": [address]},
-                Content={"Simple": {"Subject": {"Data": subject(settings), "Charset": "UTF-8"},
+                Content={"Simple": {"Subject": {"Data": title or subject(settings), "Charset": "UTF-8"},
                                     "Body": {"Text": {"Data": part, "Charset": "UTF-8"}}}},
                 **extra)
         except ClientError as error:

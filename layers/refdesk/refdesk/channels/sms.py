@@ -1,6 +1,7 @@
 """Twilio SMS: the inbound webhook's parsing and answers, and sending replies. A patron's
 session is their phone number: it is forgotten on close, so their next text opens a new
-conversation.
+conversation; but a text of one digit within 10 minutes of the closing line, which asks for it,
+rates the closed conversation instead (`take_rating`).
 
 Nothing doubled: a retry (refdesk.jobs.attempt() > 1) may follow an attempt whose text Twilio
 accepted though its answer never came back (the process died, the connection dropped). Before it
@@ -19,9 +20,9 @@ from typing import Mapping
 from aws_lambda_powertools import Logger
 
 from refdesk import identity, jobs, store
-from refdesk.channels.contract import Traits
+from refdesk.channels.contract import Rating, Traits
 from refdesk.errors import BadRequest, DeliveryFailed
-from refdesk.models import InboundMessage, Message, Receipt
+from refdesk.models import InboundMessage, Message, RatingJob, Receipt
 from refdesk.settings import get_settings
 from refdesk.store.sessions import Release
 
@@ -32,6 +33,8 @@ KEYWORD_NOTES = {"START": "[START: a keyword Twilio answered itself; this number
                  "HELP": "[HELP: a keyword Twilio answered itself with the number's help reply]"}
 # Appended to the acknowledgement, the first automated text of a conversation.
 DELETE_HINT = "Text DELETE to erase this conversation."
+# A reply to the closing line's "Reply 1-5 to rate…": one digit, spaces and a final "." or "!" allowed.
+RATING_REPLY = re.compile(r"\s*([1-5])\s*[.!]?\s*")
 # The carrier's reasons a status callback gives for a text that never reached the phone (its
 # ErrorCode), in the words staff read in the thread (refdesk.delivery_status).
 UNDELIVERABLE = {
@@ -46,6 +49,7 @@ UNDELIVERABLE = {
 PERMANENT_ERRORS = {21211, 21408, 21610, 21612, 21614, 30003, 30005, 30006}
 STATUS_PATH = "/twilio/status"  # Twilio's status callbacks (functions/sms_inbound)
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+COUNTRY = re.compile(r"[A-Z]{2}")  # Twilio's FromCountry: ISO 3166-1 alpha-2
 MAX_MEDIA = 10  # Twilio's limit per message
 MAX_MEDIA_URL = 2048
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
@@ -133,10 +137,10 @@ def split(text: str, limit: int = MAX_SMS) -> list[str]:
 class SmsChannel:
     name = "sms"
     release = Release.FORGET
-    # DELETE is not one of Twilio's keywords, so it reaches the desk. A patron is not asked for a
-    # rating: a text costs them.
+    # DELETE is not one of Twilio's keywords, so it reaches the desk. The closing line asks for a
+    # rating by reply, a single digit (`take_rating`).
     traits = Traits(display_name="SMS", delete_words=frozenset({"delete"}), patron_address=same_number,
-                    sends_contact_card=True)
+                    rating=Rating.BY_REPLY, sends_contact_card=True)
 
     def parse(self, fields: Mapping[str, str], session_id: str = "") -> InboundMessage | None:
         """Only the fields RefDesk needs are checked; Twilio adds others without notice.
@@ -171,14 +175,17 @@ class SmsChannel:
             raise BadRequest("Body missing")
         media = _media(fields, media_count)
         text = "\n".join(part for part in (_text(body, media_count, media), KEYWORD_NOTES.get(opt_out_type)) if part)
+        country = fields.get("FromCountry") or ""  # for the card (refdesk.patron_context); anything else dropped
         return InboundMessage(channel=self.name, message_id=sid, session_id=f"sms-{patron}", patron_id=patron,
                               label=f"SMS {identity.mask_phone(sender)}", text=text, reply_address=sender,
-                              media=media, joins_only=bool(opt_out_type))
+                              media=media, joins_only=bool(opt_out_type),
+                              country=country if COUNTRY.fullmatch(country) else "")
 
     def claim(self, message: InboundMessage, credential: str = "", at: str = "") -> tuple[str, bool]:
         opens = "" if message.joins_only else identity.new_id("c")
         return store.sessions.claim(message.session_id, message.message_id, new_conversation_id=opens,
-                                    message=message, at=at)
+                                    message=message, at=at,
+                                    context={"country": message.country} if message.country else None)
 
     def compose(self, sender: str, text: str, department: str = "") -> list[str]:
         if not sender:
@@ -215,6 +222,21 @@ class SmsChannel:
                 why = STOPPED if error.code == 21610 else "the number cannot receive texts"
                 raise DeliveryFailed(f"Twilio error {error.code}: {why}", code=str(error.code)) from error
             raise
+
+
+def take_rating(message: InboundMessage) -> RatingJob | None:
+    """A text of one digit 1-5 (no picture) answering the closing line, within
+    store.sessions.RATING_WINDOW_SECONDS and while the patron has no newer conversation open: the
+    job that rates the closed conversation (it opens nothing and never reaches staff). None for
+    any other text, which is a message like any other; only a digit costs a table call."""
+    reply = RATING_REPLY.fullmatch(message.text)
+    if not reply or message.media or message.joins_only:
+        return None
+    conversation_id = store.sessions.take_rating(message.session_id, message.message_id)
+    if not conversation_id:
+        return None
+    return RatingJob(conversation_id=conversation_id, rating=int(reply.group(1)), channel=CHANNEL.name,
+                     rater=message.patron_id)
 
 
 def status_callback_url() -> str:

@@ -8,7 +8,8 @@ form also gets the librarians' replies at the contact it gave (`WebChannel.route
 
 The live connection (an API Gateway WebSocket API; refdesk.live, functions/live):
 
-  POST /chat/sessions answers {"session_id", "token", "live_url"}. live_url is
+  POST /chat/sessions (with the widget's {"visitor_id"}, refdesk.webchat.create_session) answers
+  {"session_id", "token", "live_url"}. live_url is
   wss://{api}.execute-api.{region}.amazonaws.com/{stage}?session={session_id}&token={token}
   (ws://127.0.0.1:{port}/{stage}?… locally), or null when no WebSocket API is configured. It
   carries the same bearer token. The handshake is refused with 401 without session or token,
@@ -60,6 +61,9 @@ class ChatMessage(TypedDict):
     client_id: str
     contact: NotRequired[str]  # the follow-up form, asked while nobody is on duty
     name: NotRequired[str]
+    # Milliseconds since the patron pressed Send, by the page's clock (refdesk.webchat): taken as 0
+    # to 10 minutes; anything that is not a number counts as 0.
+    age_ms: NotRequired[object]
 
 
 class WebChannel:
@@ -119,9 +123,10 @@ class RepliesOnly:
 
     def __init__(self, channel: Outbound):
         self.channel = channel
+        self.quotes_question = getattr(channel, "quotes_question", False)  # e-mail does (refdesk.delivery)
 
-    def compose(self, sender: str, text: str, department: str = "") -> list[str]:
-        return self.channel.compose(sender, text, department) if sender else []
+    def compose(self, sender: str, text: str, department: str = "", **quoting: str) -> list[str]:
+        return self.channel.compose(sender, text, department, **quoting) if sender else []
 
     def send(self, address: str, part: str, *, shows: Message | None = None) -> Receipt | None:
         return self.channel.send(address, part, shows=shows)

@@ -2,17 +2,18 @@
 limits (3,000 characters a section, 50 blocks a message) are checked when a card is built."""
 from __future__ import annotations
 
-from slack_sdk.models.blocks import (ActionsBlock, Block, ButtonElement, ConfirmObject, ContextBlock,
+from slack_sdk.models.blocks import (ActionsBlock, Block, ButtonElement, ConfirmObject, ContextBlock, HeaderBlock,
                                      MarkdownTextObject, PlainTextObject, SectionBlock, UserSelectElement)
 
 from refdesk.models import Conversation, ReplyTo
 from refdesk.settings import get_settings
-from refdesk.slack.actions import (BLOCK_ACTION, CLAIM_ACTION, CLOSE_ACTION, INVITE_ACTION, QUICK_REPLY_ACTION,
-                                   RATE_ACTION_PREFIX, READ_ACTION_PREFIX, REVEAL_ACTION, TOPIC_ACTION,
-                                   TRANSFER_ACTION)
+from refdesk.slack.actions import (BLOCK_ACTION, CLAIM_ACTION, CLOSE_ACTION, COMMENT_ACTION, INVITE_ACTION,
+                                   QUICK_REPLY_ACTION, RATE_ACTION_PREFIX, READ_ACTION_PREFIX, REVEAL_ACTION,
+                                   TOPIC_ACTION, TRANSFER_ACTION)
 from refdesk.slack.text import escape, escaped_chunks
 
 BLOCK_LIMIT = 50
+MAX_OPTIONS = 100  # a static_select's options
 HOW_TO_REPLY = "Reply in this thread to answer the patron. Start with `note:` to keep a reply internal."
 
 
@@ -70,11 +71,13 @@ def root_card(conversation: Conversation, question: str, reply_to: ReplyTo = Rep
     if redacted.changed:
         actions["elements"].append(reveal_button(conversation.conversation_id))
     shorthand = glossary_blocks(question)  # refdesk.glossary
-    room = BLOCK_LIMIT - 4 - len(shorthand)
+    patron = [ContextBlock(elements=[MarkdownTextObject(text=line) for line in conversation.context[:10]]).to_dict()
+              ] if conversation.context else []  # refdesk.patron_context: already escaped
+    room = BLOCK_LIMIT - 4 - len(shorthand) - len(patron)
     if first[room:]:
         overflow.insert(0, first[room:])
     return (f"{conversation.label}: {escaped_chunks(question, 300)[0]}",
-            [top, *first[:room], *shorthand, how, state, actions], overflow)
+            [top, *patron, *first[:room], *shorthand, how, state, actions], overflow)
 
 
 STATE_BLOCK = "state"
@@ -147,20 +150,21 @@ def glossary_blocks(text: str) -> list[dict]:
 
 
 def desk_help_elements(conversation: Conversation) -> list[dict]:
-    """Invite (a department) and "Quick reply…" (a static_select) for the card's actions, when the
-    desk's configuration has departments or quick replies (refdesk.deskconfig)."""
+    """Invite (a department) and "Quick reply…" for the card's actions, when the desk has
+    departments (refdesk.deskconfig) or canned replies (refdesk.canned_replies: a static_select,
+    which Slack filters as one types, of the first 100)."""
     from slack_sdk.models.blocks import Option, StaticSelectElement
 
-    from refdesk import deskconfig
+    from refdesk import canned_replies, deskconfig
 
-    config = deskconfig.get()
     elements: list = []
-    if config.departments:
+    if deskconfig.get().departments:
         elements.append(ButtonElement(text="Invite", action_id=INVITE_ACTION, value=conversation.conversation_id))
-    if config.quick_replies:
+    replies = canned_replies.all_replies()[:MAX_OPTIONS]
+    if replies:
         elements.append(StaticSelectElement(
             placeholder="Quick reply…", action_id=QUICK_REPLY_ACTION,
-            options=[Option(value=reply.id, text=reply.label) for reply in config.quick_replies]))
+            options=[Option(value=reply.reply_id, text=reply.label) for reply in replies]))
     return [element.to_dict() for element in elements]
 
 
@@ -245,6 +249,90 @@ def rating_prompt(conversation_id: str) -> tuple[str, list[dict]]:
     return text, as_dicts([section(text), ActionsBlock(elements=[
         ButtonElement(text=str(rating), action_id=f"{RATE_ACTION_PREFIX}{rating}", value=f"{conversation_id}:{rating}")
         for rating in range(1, 6)])])
+
+
+def rating_thanks(conversation_id: str, thanks: str) -> tuple[str, list[dict]]:
+    """What the rating prompt becomes once the patron rated: `thanks`, and "Add a comment", which
+    opens `comment_modal`."""
+    return thanks, as_dicts([section(thanks), ActionsBlock(elements=[
+        ButtonElement(text="Add a comment", action_id=COMMENT_ACTION, value=conversation_id)])])
+
+
+COMMENT_CALLBACK = "rating_comment"
+COMMENT_INPUT = "comment"
+
+
+def comment_modal(conversation_id: str, channel: str, message_ts: str, max_length: int) -> dict:
+    """The patron's optional comment on their rating: one text input of at most `max_length`
+    characters (Slack refuses more before it is sent). private_metadata carries the conversation
+    and the thanks message to the view_submission."""
+    import json
+
+    from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
+    from slack_sdk.models.views import View
+
+    view = View(
+        type="modal", callback_id=COMMENT_CALLBACK, title="Add a comment", submit="Send", close="Cancel",
+        private_metadata=json.dumps({"conversation_id": conversation_id, "channel": channel, "ts": message_ts}),
+        blocks=[
+            InputBlock(block_id=COMMENT_INPUT, label="Anything you would like the library to know?", optional=True,
+                       element=PlainTextInputElement(action_id=COMMENT_INPUT, multiline=True, max_length=max_length)),
+            context("Please leave out personal details: phone numbers, e-mail addresses and card numbers "
+                    "are removed before the comment is kept."),
+        ])
+    return view.to_dict()
+
+
+# --- canned replies (refdesk.canned_replies) ------------------------------------------------
+
+CANNED_CALLBACK = "canned_reply"
+CANNED_LABEL_INPUT, CANNED_TEXT_INPUT, CANNED_DELETE_INPUT = "label", "text", "delete"
+
+
+def canned_modal(reply=None) -> dict:
+    """Add a canned reply, or edit `reply` (a store.canned.CannedReply) with a "Delete this reply"
+    box: deleting takes the modal, a tick and Submit, never one stray click."""
+    import json
+
+    from slack_sdk.models.blocks import CheckboxesElement, InputBlock, Option, PlainTextInputElement
+    from slack_sdk.models.views import View
+
+    from refdesk import canned_replies
+
+    variables = ", ".join("{" + name + "}" for name in canned_replies.VARIABLES)
+    blocks = [
+        InputBlock(block_id=CANNED_LABEL_INPUT, label="Label (what the card's menu shows)",
+                   element=PlainTextInputElement(action_id=CANNED_LABEL_INPUT, max_length=canned_replies.MAX_LABEL,
+                                                 initial_value=reply.label if reply else None)),
+        InputBlock(block_id=CANNED_TEXT_INPUT, label="Reply", hint=f"Variables filled when sent: {variables}",
+                   element=PlainTextInputElement(action_id=CANNED_TEXT_INPUT, multiline=True,
+                                                 max_length=canned_replies.MAX_TEXT,
+                                                 initial_value=reply.text if reply else None)),
+    ]
+    if reply:
+        blocks.append(InputBlock(block_id=CANNED_DELETE_INPUT, label="Delete", optional=True,
+                                 element=CheckboxesElement(action_id=CANNED_DELETE_INPUT, options=[
+                                     Option(value="delete", text="Delete this canned reply")])))
+    return View(type="modal", callback_id=CANNED_CALLBACK, title="Edit canned reply" if reply else "Add canned reply",
+                submit="Save", close="Cancel", private_metadata=json.dumps({"reply_id": reply.reply_id if reply else ""}),
+                blocks=blocks).to_dict()
+
+
+def canned_list(replies, shown: int) -> list[dict]:
+    """The Home tab's "Canned replies": each label and its start, Edit beside it; Add below."""
+    from refdesk.slack.actions import CANNED_ADD_ACTION, CANNED_EDIT_ACTION
+
+    blocks: list[Block] = [HeaderBlock(text="Canned replies")]
+    for reply in replies[:shown]:
+        start = reply.text if len(reply.text) <= 60 else reply.text[:59].rsplit(" ", 1)[0] + "…"
+        blocks.append(SectionBlock(block_id=f"canned:{reply.reply_id}",
+                                   text=MarkdownTextObject(text=f"*{escape(reply.label)}* · {escape(start)}"),
+                                   accessory=ButtonElement(text="Edit", action_id=CANNED_EDIT_ACTION,
+                                                           value=reply.reply_id)))
+    if len(replies) > shown:
+        blocks.append(context(f"{len(replies) - shown} more: the card's menu offers them all."))
+    blocks.append(ActionsBlock(elements=[ButtonElement(text="Add a canned reply", action_id=CANNED_ADD_ACTION)]))
+    return [block.to_dict() for block in blocks]
 
 
 # --- redaction (refdesk.redaction, refdesk.reveal) -----------------------------------------

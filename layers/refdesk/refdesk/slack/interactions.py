@@ -1,6 +1,6 @@
 """Button listeners: which presses become jobs. The router has checked each payload's shape
 (refdesk.slack.payloads) and that the presser is staff (refdesk.staff) before a listener runs,
-except for the patron's rating (`staff=False`)."""
+except for the patron's rating and its comment (`staff=False`)."""
 from __future__ import annotations
 
 import re
@@ -8,14 +8,15 @@ import re
 from refdesk.errors import BadRequest
 from refdesk.shapes import check, parse_json
 from refdesk.slack import payloads
-from refdesk.slack.actions import (BLOCK_ACTION, CLAIM_ACTION, CLOSE_ACTION, INVITE_ACTION, QUICK_REPLY_ACTION,
+from refdesk.slack.actions import (BLOCK_ACTION, CANNED_ADD_ACTION, CANNED_EDIT_ACTION, CLAIM_ACTION, CLOSE_ACTION,
+                                   COMMENT_ACTION, HOME_FILTER_ACTION, INVITE_ACTION, QUICK_REPLY_ACTION,
                                    RATE_ACTION_PREFIX, READ_ACTION_PREFIX, REVEAL_ACTION, TOPIC_ACTION,
                                    TRANSFER_ACTION, UNBLOCK_ACTION)
 from refdesk.models import ClaimJob, CloseJob, TransferJob
-from refdesk.models import InviteJob, QuickReplyJob
-from refdesk.models import BlockPatronJob, UnblockPatronJob
+from refdesk.models import CannedReplyJob, InviteJob, QuickReplyJob
+from refdesk.models import BlockPatronJob, HomeFilterJob, UnblockPatronJob
 from refdesk.models import AssessJob, RatingJob
-from refdesk.slack.router import router
+from refdesk.slack.router import ViewErrors, router
 
 
 @router.action(CLOSE_ACTION)
@@ -103,19 +104,60 @@ def invite_modal(action: dict, payload: dict) -> dict:
 
 @router.action(QUICK_REPLY_ACTION)
 def quick_reply(action: dict, payload: dict) -> QuickReplyJob:
-    from refdesk import deskconfig
+    """A canned reply picked from the card: its id's form here, the reply itself where it is sent."""
+    from refdesk import canned_replies
 
     reply_id = (action.get("selected_option") or {}).get("value")
     if not reply_id:
         raise BadRequest("quick reply without selected_option")
-    if deskconfig.get().quick_reply(reply_id) is None:
-        raise BadRequest("no such quick reply")
+    canned_replies.check_id(reply_id)
     channel, root_ts = _on_card(payload, "quick reply")
     action_ts = action.get("action_ts")
     if not action_ts:
         raise BadRequest("quick reply without action_ts")
     return QuickReplyJob(reply_id=reply_id, user=_user_id(payload), channel=channel, root_ts=root_ts,
                          action_ts=action_ts)
+
+
+@router.modal(CANNED_ADD_ACTION)
+def add_canned_reply(action: dict, payload: dict) -> dict:
+    from refdesk.slack import cards
+
+    return cards.canned_modal()
+
+
+@router.modal(CANNED_EDIT_ACTION)
+def edit_canned_reply(action: dict, payload: dict) -> dict | None:
+    """The modal holding the reply as it is now (one GetItem); None, no modal, for one just deleted."""
+    from refdesk import canned_replies, store
+    from refdesk.slack import cards
+
+    reply = store.canned.get(canned_replies.check_id(action.get("value") or ""))
+    return cards.canned_modal(reply) if reply else None
+
+
+@router.view("canned_reply")  # refdesk.slack.cards.CANNED_CALLBACK
+def canned_reply_submitted(view: dict, payload: dict) -> CannedReplyJob:
+    """Saved or deleted: a job. Fields to fix (an unknown {variable}, an empty label) keep the
+    modal open with Slack showing why (ViewErrors)."""
+    from refdesk import canned_replies
+    from refdesk.slack import cards
+
+    edited = check(parse_json(view.get("private_metadata") or "", "private_metadata"), payloads.CannedRef,
+                   "private_metadata")["reply_id"]
+    if edited:
+        canned_replies.check_id(edited)
+    values = check((view.get("state") or {}).get("values"), payloads.CannedValues, "view.state.values")
+    label = ((values[cards.CANNED_LABEL_INPUT].get(cards.CANNED_LABEL_INPUT) or {}).get("value") or "")
+    text = ((values[cards.CANNED_TEXT_INPUT].get(cards.CANNED_TEXT_INPUT) or {}).get("value") or "")
+    ticked = (values.get(cards.CANNED_DELETE_INPUT) or {}).get(cards.CANNED_DELETE_INPUT) or {}
+    if edited and ticked.get("selected_options"):
+        return CannedReplyJob(user=_user_id(payload), change="delete", submission=view["id"], reply_id=edited)
+    problems = canned_replies.problems(label, text)
+    if problems:
+        raise ViewErrors(problems)  # block ids are the fields' names (cards.CANNED_*_INPUT)
+    return CannedReplyJob(user=_user_id(payload), change="save", submission=view["id"], reply_id=edited,
+                          label=label, text=text)
 
 
 @router.view("invite_department")  # refdesk.slack.cards.INVITE_CALLBACK
@@ -150,6 +192,20 @@ def unblock_patron(action: dict, payload: dict) -> UnblockPatronJob:
     return UnblockPatronJob(patron_id=patron_id, user=_user_id(payload), action_ts=action.get("action_ts", ""))
 
 
+@router.action(HOME_FILTER_ACTION)
+def home_filter(action: dict, payload: dict) -> HomeFilterJob:
+    """The Home tab's filter: a choice the tab offers (refdesk.slack.home.FILTER_CHOICES), or a 400."""
+    from refdesk.slack import home
+
+    choice = (action.get("selected_option") or {}).get("value")
+    if choice not in home.FILTER_CHOICES:
+        raise BadRequest("home filter without a known choice")
+    action_ts = action.get("action_ts")
+    if not action_ts:
+        raise BadRequest("home filter without action_ts")
+    return HomeFilterJob(user=_user_id(payload), choice=choice, action_ts=action_ts)
+
+
 # --- assessment (refdesk.assessment): READ and topic on the closed card; a patron's rating ---
 
 
@@ -182,13 +238,11 @@ def rate(action: dict, payload: dict) -> RatingJob:
     rides along as the keyed hash the conversation's patron has (refdesk.assessment counts only
     theirs, not a colleague's or anyone else's in the shared channel)."""
     from refdesk.channels import slack_connect
-    from refdesk.staff import team_of_interaction
 
     conversation_id, rating = _pair(action.get("value"), "[1-5]")
     channel, message_ts = _on_card(payload, "rating")
     return RatingJob(conversation_id=conversation_id, rating=int(rating), channel=slack_connect.NAME,
-                     slack_channel=channel, message_ts=message_ts,
-                     rater=slack_connect.patron_of(team_of_interaction(payload), _user_id(payload)))
+                     slack_channel=channel, message_ts=message_ts, rater=_rater(payload))
 
 
 for _level in range(1, 7):
@@ -196,6 +250,47 @@ for _level in range(1, 7):
 router.action(TOPIC_ACTION)(topic_tag)
 for _rating in range(1, 6):
     router.action(f"{RATE_ACTION_PREFIX}{_rating}", staff=False)(rate)
+
+
+def _rater(payload: dict) -> str:
+    """The keyed hash of whoever pressed or submitted, as a Slack Connect patron is known by:
+    refdesk.assessment counts a rating or comment only when it is the conversation's patron's."""
+    from refdesk.channels import slack_connect
+    from refdesk.staff import team_of_interaction
+
+    return slack_connect.patron_of(team_of_interaction(payload), _user_id(payload))
+
+
+@router.modal(COMMENT_ACTION, staff=False)
+def comment_modal(action: dict, payload: dict) -> dict:
+    """"Add a comment" on the rating's thanks: the modal, opened by the webhook itself (Slack's
+    trigger_id lasts 3 seconds). Anyone in the shared channel may open it; only the patron's
+    submission counts."""
+    from refdesk.assessment import COMMENT_MAX
+    from refdesk.slack import cards
+
+    conversation_id = _conversation_id(action, "comment")
+    return cards.comment_modal(conversation_id, *_on_card(payload, "comment"), max_length=COMMENT_MAX)
+
+
+@router.view("rating_comment", staff=False)  # refdesk.slack.cards.COMMENT_CALLBACK
+def comment_submitted(view: dict, payload: dict) -> RatingJob | None:
+    """The comment modal submitted: a comment (rating 0) on the rating the same person gave,
+    cleaned here (refdesk.assessment.clean_comment: names and identifiers masked; over
+    COMMENT_MAX characters, which Slack's max_length stops first, is a 400). An empty one: no job."""
+    from refdesk import assessment
+    from refdesk.channels import slack_connect
+    from refdesk.slack import cards
+
+    card = check(parse_json(view.get("private_metadata") or "", "private_metadata"), payloads.CardRef,
+                 "private_metadata")
+    values = check((view.get("state") or {}).get("values"), payloads.CommentValues, "view.state.values")
+    comment = assessment.clean_comment(((values.get(cards.COMMENT_INPUT) or {}).get(cards.COMMENT_INPUT) or {})
+                                       .get("value") or "")
+    if not comment:
+        return None
+    return RatingJob(conversation_id=card["conversation_id"], rating=0, comment=comment, channel=slack_connect.NAME,
+                     slack_channel=card["channel"], message_ts=card["ts"], rater=_rater(payload))
 
 
 # --- Reveal (refdesk.reveal): the original of a patron message shown redacted ----------------

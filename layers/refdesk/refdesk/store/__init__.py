@@ -18,6 +18,9 @@ with the access patterns it serves:
   stats          daily aggregates for reports (`stats.days(start, end)`), READ/topic/rating once
   transcripts    the S3 key of a conversation's de-identified transcript, chosen once
   connections    a web chat session's open live (WebSocket) connections, a few slots per session
+  transcript_requests  a web patron's address parked until their chat's transcript is e-mailed
+  home           what each librarian's Home tab shows (their filter)
+  canned         the canned replies librarians keep in Slack, and who changed them when
 
 Every item carries `expires_at` (DynamoDB TTL, also checked on read where it matters).
 
@@ -25,8 +28,10 @@ A module is imported when first used (`store.queue`), not with the package: a we
 pays only for the ones its request reads or writes."""
 import importlib
 
-__all__ = ["blocks", "connections", "contact_cards", "conversations", "duty", "erasures", "invitations", "limits",
-           "messages", "nudges", "optouts", "queue", "reveals", "sessions", "stats", "transcripts"]
+__all__ = ["blocks", "canned", "connections", "contact_cards", "conversations", "duty", "erasures", "home",
+           "invitations",
+           "limits", "messages", "nudges", "optouts", "queue", "reveals", "sessions", "stats", "transcript_requests",
+           "transcripts"]
 
 
 def __getattr__(name: str):

@@ -10,6 +10,9 @@ Access patterns:
   - close it and release its session in one transaction (the idle close: only while it is still
     idle); then every item of the conversation (and its thread lookup) expires the retention
     time after the close (`retire`)
+  - keep a short redacted preview of the patron's question, written once (`set_preview`), and read
+    a page of conversations' summaries, previews included, in one BatchGetItem (`summaries`: the
+    Home tab)
   - reads of items whose lifetime is over behave as if they were gone (TTL deletion lags)"""
 from __future__ import annotations
 
@@ -32,9 +35,10 @@ ACTIVITY_STEP_SECONDS = 3600
 REPLY_TO_REFRESH_SECONDS = 24 * 3600
 
 
-def ensure(conversation_id: str, message: InboundMessage) -> Conversation:
-    """Create the conversation on its first message (a no-op for later ones). Read first: a
-    read costs a fifth of a write, and every later message finds it (only `ensure` creates it)."""
+def ensure(conversation_id: str, message: InboundMessage, sent_at: str = "") -> Conversation:
+    """Create the conversation on its first message (a no-op for later ones), started when the
+    patron sent that message (`sent_at`; else now). Read first: a read costs a fifth of a write,
+    and every later message finds it (only `ensure` creates it)."""
     item = table().get_item(Key=keys.conversation(conversation_id), ConsistentRead=True).get("Item")
     if item:
         return Conversation.from_item(item)
@@ -43,13 +47,14 @@ def ensure(conversation_id: str, message: InboundMessage) -> Conversation:
         Key=keys.conversation(conversation_id),
         UpdateExpression="SET patron_id = if_not_exists(patron_id, :pid), channel = if_not_exists(channel, :ch), "
                          "anchor = if_not_exists(anchor, :anchor), label = if_not_exists(label, :label), "
-                         "#status = if_not_exists(#status, :open), created_at = if_not_exists(created_at, :now), "
+                         "#status = if_not_exists(#status, :open), created_at = if_not_exists(created_at, :sent), "
                          "follow_up = if_not_exists(follow_up, :fu), conversation_id = :cid, "
                          "open_pk = if_not_exists(open_pk, :open_pk), active_at = if_not_exists(active_at, :now), "
                          "expires_at = if_not_exists(expires_at, :until)",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={":pid": message.patron_id, ":ch": message.channel, ":anchor": message.session_id,
                                    ":label": message.label, ":open": Status.OPEN.value, ":now": now,
+                                   ":sent": min(sent_at or now, now),
                                    ":fu": message.follow_up, ":cid": conversation_id, ":open_pk": keys.OPEN_PK,
                                    ":until": keys.open_until(now)},
         ReturnValues="ALL_NEW",
@@ -133,6 +138,13 @@ def _reply_to(item: dict) -> ReplyTo:
     return ReplyTo(address=item.get("address", ""), name=item.get("name", ""))
 
 
+def set_context(conversation_id: str, lines: list[str]) -> None:
+    """The card's patron context, kept from its first post (a retry keeps the first made)."""
+    table().update_item(Key=keys.conversation(conversation_id),
+                        UpdateExpression="SET context = if_not_exists(context, :lines)",
+                        ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":lines": lines})
+
+
 def set_slack_root(conversation_id: str, channel: str, ts: str) -> None:
     """Remember the conversation's root message, and the thread -> conversation lookup."""
     transact([
@@ -148,6 +160,43 @@ def set_slack_root(conversation_id: str, channel: str, ts: str) -> None:
 def for_thread(channel: str, ts: str) -> str | None:
     item = table().get_item(Key=keys.thread(channel, ts)).get("Item")
     return item["conversation_id"] if item and not expired(item) else None
+
+
+def set_preview(conversation_id: str, preview: str) -> None:
+    """Keep a short preview of the patron's question (already redacted and cut: refdesk.slack.home)
+    on the conversation item, where it lives and expires with the conversation. Written once:
+    a later call changes nothing; a conversation gone meanwhile gets none."""
+    try:
+        table().update_item(Key=keys.conversation(conversation_id),
+                            UpdateExpression="SET preview = if_not_exists(preview, :preview)",
+                            ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":preview": preview})
+    except ClientError as error:
+        if not failed_condition(error):
+            raise
+
+
+# What a list of conversations shows of each (the Home tab): who has it, and its question's preview.
+SUMMARY_ATTRIBUTES = ("conversation_id", "label", "channel", "status", "claimed_by", "claimed_at", "preview",
+                      "expires_at")
+
+
+def summaries(conversation_ids: list[str]) -> dict[str, dict]:
+    """SUMMARY_ATTRIBUTES of each conversation that exists, by id: one BatchGetItem per 100 ids
+    (DynamoDB's limit), eventually consistent, with what it leaves unprocessed asked again."""
+    handle, found, unique = table(), {}, list(dict.fromkeys(conversation_ids))
+    names = {f"#a{index}": name for index, name in enumerate(SUMMARY_ATTRIBUTES)}
+    for start in range(0, len(unique), 100):
+        wanted = {handle.name: {"Keys": [keys.conversation(conversation_id) for conversation_id in
+                                         unique[start:start + 100]],
+                                "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}}
+        while wanted:
+            # The table's own client: it (de)serializes attribute values as the table resource does.
+            answer = handle.meta.client.batch_get_item(RequestItems=wanted)
+            for item in answer.get("Responses", {}).get(handle.name, []):
+                if not expired(item):
+                    found[str(item["conversation_id"])] = item
+            wanted = answer.get("UnprocessedKeys") or {}
+    return found
 
 
 class ParkedSinceRead(Exception):

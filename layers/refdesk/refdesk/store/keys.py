@@ -9,6 +9,11 @@
   DUTY                  / USER#{user}        a librarian on duty
   HOME                  / USER#{user}        a librarian who opened the app's Home tab lately (republished
                                              when the desk changes, on duty or not: store.duty.home_viewers)
+  HOME#{user}           / FILTER             what a librarian's Home tab shows: every channel, one, or theirs
+  CANNED                / REPLY#{id}         a canned reply librarians keep in Slack (store.canned)
+  CANNED                / SEEDED             desk.json's quick replies were written once (store.canned)
+  CANNED_AUDIT          / {at}#{id}          who added, edited or deleted a canned reply, and when
+                                             (store.home)
   RATE#{scope}#{key}    / {window}           a rate-limit counter
   OPTOUT#{patron_id}    / META               an SMS patron who texted STOP (keyed hash, never the number)
   CARD#{patron_id}      / META               the library's contact card went to this patron (keyed hash)
@@ -152,6 +157,28 @@ HOME_PK = "HOME"
 
 def home_viewer(user_id: str) -> dict:
     return {"pk": HOME_PK, "sk": f"USER#{user_id}"}
+
+
+def home_filter(user_id: str) -> dict:
+    """A librarian's Home tab filter: one item per librarian, read with every publish of their tab."""
+    return {"pk": f"HOME#{user_id}", "sk": "FILTER"}
+
+
+CANNED_PK = "CANNED"
+CANNED_REPLY_PREFIX = "REPLY#"
+CANNED_AUDIT_PK = "CANNED_AUDIT"
+
+
+def canned_reply(reply_id: str) -> dict:
+    return {"pk": CANNED_PK, "sk": f"{CANNED_REPLY_PREFIX}{reply_id}"}
+
+
+def canned_seeded() -> dict:
+    return {"pk": CANNED_PK, "sk": "SEEDED"}
+
+
+def canned_audit(at: str, reply_id: str) -> dict:
+    return {"pk": CANNED_AUDIT_PK, "sk": f"{at}#{reply_id}"}
 
 
 def rate(scope: str, key: str, window: int) -> dict:

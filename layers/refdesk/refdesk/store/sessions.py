@@ -13,6 +13,9 @@ Access patterns:
   - find a session's conversation from a message claimed in it (a patron's edit or deletion)
   - park the claimed message on the session (the same UpdateItem), read it and remove it once the
     dispatcher stored it in the conversation: jobs on the queue carry only references
+  - after a closing line that asks for a rating by reply (SMS), the released session takes one
+    reply as the closed conversation's rating for a while (`await_rating`, `take_rating`: one
+    conditional write each)
 
 A session that does not exist yet is created by its first claim (SMS: one per phone number);
 a session created ahead with a token (web chat) only takes claims that carry that token."""
@@ -28,7 +31,7 @@ from botocore.exceptions import ClientError
 from refdesk.errors import Conflict, DuplicateDelivery, Forbidden, NotFound, PayloadTooLarge, RateLimited
 from refdesk.models import InboundMessage
 from refdesk.store import keys
-from refdesk.store.table import failed_condition, now_iso, old_item, table
+from refdesk.store.table import expired, failed_condition, now_iso, old_item, table
 
 # Parked messages (see claim) a session may hold at once, in bytes: DynamoDB items are at most
 # 400 KB, and the rest is left for the session's own attributes (recent_ids grows per message,
@@ -42,6 +45,8 @@ PENDING_RETRY_SECONDS = 60
 RECOGNISE_SECONDS = 24 * 3600
 # ...and at most this many (the newest): about 25 KB of the room PENDING_BUDGET leaves.
 MAX_RECOGNISED = 500
+# A patron asked by the closing line to rate by reply may do so this long after it (`await_rating`).
+RATING_WINDOW_SECONDS = 600
 
 
 class Release(StrEnum):
@@ -52,7 +57,8 @@ class Release(StrEnum):
 
 
 def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
-          token_hash: str = "", message: InboundMessage | None = None, at: str = "") -> tuple[str, bool]:
+          token_hash: str = "", message: InboundMessage | None = None, at: str = "",
+          context: dict[str, str] | None = None) -> tuple[str, bool]:
     """Record that this message arrived and return (conversation_id, opened_now).
 
     Without a token hash the session is created on first use with `new_conversation_id`;
@@ -60,7 +66,7 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
     only joins the session's open conversation: NotFound (nothing written) when it has none. Raises
     DuplicateDelivery for a message id seen before (in the open conversation, or in one closed
     less than RECOGNISE_SECONDS ago: then with no conversation id), Conflict when the session
-    has ended.
+    has ended. `context` (refdesk.patron_context: an SMS number's country) is kept on the session.
 
     With `message` (arrived at `at`), the same write parks it on the session item until the
     dispatcher stores it (`all_pending`, `unpark`), so that the job needs only references. One
@@ -87,6 +93,10 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
         assignments.append("#parked = :parked")
         additions.append("pending_bytes :size")
         condition += " AND (attribute_not_exists(pending_bytes) OR pending_bytes <= :room)"
+    if context:
+        assignments.append("#context = :context")
+        names["#context"] = "context"
+        values[":context"] = context
     if new_conversation_id:
         assignments.append("conversation_id = if_not_exists(conversation_id, :new)")
         values[":new"] = new_conversation_id
@@ -186,16 +196,28 @@ def conversation_holding(session_id: str, message_id: str) -> str | None:
     return item.get("conversation_id") or None
 
 
-def create(session_id: str, token_hash: str, conversation_id: str, patron_id: str, expires_at: int) -> None:
+def create(session_id: str, token_hash: str, conversation_id: str, patron_id: str, expires_at: int,
+           context: dict[str, str] | None = None) -> None:
+    """`context`: where the chat started (refdesk.patron_context), already checked and redacted."""
     table().put_item(
         Item={**keys.session(session_id), "token_hash": token_hash, "conversation_id": conversation_id,
-              "patron_id": patron_id, "created_at": now_iso(), "message_count": 0, "expires_at": expires_at},
+              "patron_id": patron_id, "created_at": now_iso(), "message_count": 0, "expires_at": expires_at,
+              **({"context": context} if context else {})},
         ConditionExpression="attribute_not_exists(pk)",
     )
 
 
-def get(session_id: str, token_hash: str) -> dict:
-    return _check(table().get_item(Key=keys.session(session_id)).get("Item") or {}, token_hash)
+def context(session_id: str) -> dict[str, str]:
+    """What the session keeps of where its patron is (refdesk.patron_context); {} once it has gone."""
+    item = table().get_item(Key=keys.session(session_id), ProjectionExpression="#context, expires_at",
+                            ExpressionAttributeNames={"#context": "context"}).get("Item") or {}
+    return {} if expired(item) else dict(item.get("context") or {})
+
+
+def get(session_id: str, token_hash: str, *, consistent: bool = False) -> dict:
+    """consistent: a read right after the session was made (its first message) must find it."""
+    return _check(table().get_item(Key=keys.session(session_id), ConsistentRead=consistent).get("Item") or {},
+                  token_hash)
 
 
 def _check(item: dict, token_hash: str) -> dict:
@@ -251,6 +273,45 @@ def reopen_step(session_id: str, conversation_id: str, release: Release) -> dict
                        "ConditionExpression": "attribute_not_exists(conversation_id)",
                        "ExpressionAttributeValues": {":cid": conversation_id, ":zero": 0,
                                                      ":keep": keys.open_until(now_iso())}}}
+
+
+def await_rating(session_id: str, conversation_id: str) -> None:
+    """The closing line asked the patron to rate by reply (refdesk.channels.sms): their released
+    session takes a rating of `conversation_id` for RATING_WINDOW_SECONDS from now (`take_rating`).
+    Once per conversation: a retried close does not move the window. Nothing happens when the
+    session is gone (erased) or a newer conversation holds it already."""
+    try:
+        table().update_item(
+            Key=keys.session(session_id), UpdateExpression="SET rating_of = :cid, rating_until = :until",
+            ConditionExpression="attribute_exists(closed_ids) AND attribute_not_exists(conversation_id) "
+                                "AND (attribute_not_exists(rating_of) OR rating_of <> :cid)",
+            ExpressionAttributeValues={":cid": conversation_id, ":until": int(time.time()) + RATING_WINDOW_SECONDS})
+    except ClientError as error:
+        if not failed_condition(error):
+            raise
+
+
+def take_rating(session_id: str, message_id: str) -> str:
+    """The conversation a patron's reply rates (`await_rating`): while its window lasts and no newer
+    conversation holds the session; "" otherwise, and nothing is written (the text is a message
+    like any other). One conditional write, which also recognises the reply's id as a closed
+    conversation's (`closed_ids`): Twilio retrying it, or a replay after the window, is a
+    duplicate, never a new conversation. The same reply again within the window is the same
+    rating again (counted once, store.stats.record_rating)."""
+    try:
+        item = table().update_item(
+            Key=keys.session(session_id), UpdateExpression="SET closed_ids.#id = :recognised",
+            ConditionExpression="attribute_exists(rating_of) AND rating_until >= :epoch "
+                                "AND attribute_not_exists(conversation_id) AND attribute_exists(closed_ids)",
+            ExpressionAttributeNames={"#id": message_id},
+            ExpressionAttributeValues={":epoch": int(time.time()),
+                                       ":recognised": int(time.time()) + RECOGNISE_SECONDS},
+            ReturnValues="ALL_NEW")["Attributes"]
+    except ClientError as error:
+        if not failed_condition(error):
+            raise
+        return ""
+    return str(item["rating_of"])
 
 
 def erase(session_id: str, *, conversation_id: str = "") -> None:
