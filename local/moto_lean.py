@@ -4,7 +4,11 @@ moto rolls back a failed TransactWriteItems by deep-copying every table the tran
 touches, before each transaction: time and memory grow with the table, and concurrent
 transactions each hold a copy (`make load` reached 5.9 GB at 1,000 messages). Here a
 transaction snapshots only the items it names and puts those back if it fails, which is all
-the rollback needs; everything else is moto's own code."""
+the rollback needs; everything else is moto's own code.
+
+And two lookups moto's server repeats for every request, whose answers never change while it
+runs, are made once: the list of its service packages (a directory listing and a stat of each
+entry) and the method names of a responses class (inspect.getmembers)."""
 from __future__ import annotations
 
 import copy
@@ -17,6 +21,7 @@ def install() -> None:
 
     if getattr(models.DynamoDBBackend.transact_write_items, "lean", False):
         return
+    _once_per_server()
     original = models.DynamoDBBackend.transact_write_items
 
     def deepcopy_all_but_tables(value, memo=None):
@@ -52,3 +57,14 @@ def install() -> None:
 
     transact_write_items.lean = True
     models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _once_per_server() -> None:
+    import functools
+
+    from moto import backends
+    from moto.core import responses, utils
+
+    packages = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: packages
+    responses.method_names_from_class = functools.cache(utils.method_names_from_class)
