@@ -8,7 +8,6 @@ from __future__ import annotations
 from html import escape
 
 from refdesk.settings import Settings
-from refdesk.store.stats import PATRON_SEEN_SECONDS
 
 HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -29,6 +28,8 @@ def _hours(count: float) -> str:
 
 
 def html(settings: Settings) -> str:
+    from refdesk.store import stats  # on this page's request only: its module loads boto3
+
     library = escape(settings.library_name or "the library")
     kept, idle = _days(settings.retention_days), _hours(settings.idle_close_hours)
     transcripts = (f"A copy of a closed conversation with names, phone numbers, e-mail addresses and card "
@@ -44,7 +45,7 @@ def html(settings: Settings) -> str:
         ("Your browser's visitor id", "The chat keeps a random id in your browser's local storage, so that "
                                       "when you come back you count as a returning visitor. We keep only a "
                                       "scrambled (keyed hash) form of it, never the id itself: with your "
-                                      f"conversations, and for {_days(PATRON_SEEN_SECONDS // 86400)} after "
+                                      f"conversations, and for {_days(stats.PATRON_SEEN_SECONDS // 86400)} after "
                                       "your last one to tell new visitors from returning ones."),
         ("Where you asked from", "So that the librarian knows where you are: for a chat, the title and "
                                  "address of the web page you started it on (without anything after a "
