@@ -229,7 +229,8 @@ def rate(job: RatingJob) -> None:
                 conversation.conversation_id, day, int(conversation.rating), job.comment, keep_days):
             logger.info("rating comment kept", extra={"conversation_id": conversation.conversation_id})
             if job.slack_channel and job.message_ts:  # the thanks, its "Add a comment" gone: commented once
-                slack.update(job.slack_channel, job.message_ts, THANKS, [])
+                slack.update(job.slack_channel, job.message_ts,
+                             *cards.rating_thanks(job.conversation_id, THANKS, comment=False))
         return
     if store.stats.record_rating(conversation.conversation_id, day, job.rating, job.comment, keep_days):
         logger.info("rating counted", extra={"conversation_id": conversation.conversation_id})

@@ -738,13 +738,15 @@ JOB_TYPES[IdleCloseJob.kind] = IdleCloseJob
 
 @dataclass(frozen=True)
 class TranscriptMailJob(Job):
-    """A web patron asked for their closed chat by e-mail. References only: the address waits on
-    the session item (store.transcript_requests) until the dispatcher has sent it, never on the queue."""
+    """A patron asked for their closed conversation by e-mail: a web patron from the widget, a Slack
+    Connect partner from the modal in their shared thread. References only: the address waits in
+    the table (store.transcript_requests) until the dispatcher has sent it, never on the queue."""
 
     kind: ClassVar[str] = "transcript_mail"
     conversation_id: str
-    session_id: str
+    session_id: str  # the web chat's session, where the address is parked; "" for Slack Connect
     request_id: str  # one per request: names the parked address
+    user: str = ""  # the Slack Connect partner who asked (Slack user id): told, only them, once SES answered
 
     @property
     def group(self) -> str:

@@ -188,5 +188,25 @@ class SlackConnectChannel:
                 raise DeliveryFailed(f"Slack error {code}: {PERMANENT_ERRORS[code]}", code=code) from error
             raise
 
+    def tell(self, address: str, user: str, text: str) -> bool:
+        """A line only `user` (a partner's member) sees, in the shared thread `address` names
+        (chat.postEphemeral: nothing to look for on a retry, so at least once). False, and nothing
+        posted, when it cannot be (no thread, they left the channel, a PERMANENT_ERRORS case);
+        raises what may pass (Slack down, rate limited) for the jobs queue's backoff."""
+        from slack_sdk.errors import SlackApiError
+
+        from refdesk.slack import api as slack
+
+        channel, thread_root = thread_of(address)
+        if not CHANNEL_ID.match(channel) or not TS.match(thread_root):
+            return False
+        try:
+            slack.tell(channel, user, escaped_chunks(text, MAX_PART)[0], thread_ts=thread_root)
+        except SlackApiError as error:
+            if str(error.response.get("error") or "") in {*PERMANENT_ERRORS, "user_not_in_channel"}:
+                return False
+            raise
+        return True
+
 
 CHANNEL = SlackConnectChannel()

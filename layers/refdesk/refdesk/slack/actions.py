@@ -14,6 +14,8 @@ READ_ACTION_PREFIX = "read_level_"  # read_level_1 … read_level_6; value: "{co
 TOPIC_ACTION = "topic_tag"  # the closed card's static_select; selected_option value: "{conversation id}:{topic}"
 RATE_ACTION_PREFIX = "rate_"  # rate_1 … rate_5 in a Slack Connect thread; value: "{conversation id}:{rating}"
 COMMENT_ACTION = "rating_comment"  # the rating's thanks: "Add a comment" opens a modal; value: the conversation id
+TRANSCRIPT_ACTION = "email_transcript"  # on the rating's post: "E-mail me this conversation" opens a modal;
+# value: the conversation id
 REVEAL_ACTION = "reveal_original"  # on a redacted patron message (card, thread post); value: the conversation id
 HOME_FILTER_ACTION = "home_filter"  # the Home tab's static_select; selected_option value: a refdesk.slack.home filter
 CANNED_ADD_ACTION = "canned_add"  # the Home tab's "Add a canned reply": opens the modal

@@ -9,7 +9,7 @@ from refdesk.models import Conversation, ReplyTo
 from refdesk.settings import get_settings
 from refdesk.slack.actions import (BLOCK_ACTION, CLAIM_ACTION, CLOSE_ACTION, COMMENT_ACTION, INVITE_ACTION,
                                    QUICK_REPLY_ACTION, RATE_ACTION_PREFIX, READ_ACTION_PREFIX, REVEAL_ACTION,
-                                   TOPIC_ACTION, TRANSFER_ACTION)
+                                   TOPIC_ACTION, TRANSCRIPT_ACTION, TRANSFER_ACTION)
 from refdesk.slack.text import escape, escaped_chunks
 
 BLOCK_LIMIT = 50
@@ -244,18 +244,28 @@ def assessment_blocks(conversation_id: str, read_level: int, topic_label: str, t
 
 
 def rating_prompt(conversation_id: str) -> tuple[str, list[dict]]:
-    """The optional 1-5 rating offered to a Slack Connect patron after the closing line."""
+    """The optional 1-5 rating offered to a Slack Connect patron after the closing line, and the
+    transcript by e-mail (`transcript_offer`)."""
     text = "How did we do? Rate this conversation from 1 (poor) to 5 (excellent). Optional."
     return text, as_dicts([section(text), ActionsBlock(elements=[
         ButtonElement(text=str(rating), action_id=f"{RATE_ACTION_PREFIX}{rating}", value=f"{conversation_id}:{rating}")
-        for rating in range(1, 6)])])
+        for rating in range(1, 6)]), transcript_offer(conversation_id)])
 
 
-def rating_thanks(conversation_id: str, thanks: str) -> tuple[str, list[dict]]:
+def rating_thanks(conversation_id: str, thanks: str, *, comment: bool = True) -> tuple[str, list[dict]]:
     """What the rating prompt becomes once the patron rated: `thanks`, and "Add a comment", which
-    opens `comment_modal`."""
-    return thanks, as_dicts([section(thanks), ActionsBlock(elements=[
-        ButtonElement(text="Add a comment", action_id=COMMENT_ACTION, value=conversation_id)])])
+    opens `comment_modal` (not once they commented: `comment` false); the transcript offer stays."""
+    actions = [ActionsBlock(elements=[ButtonElement(text="Add a comment", action_id=COMMENT_ACTION,
+                                                    value=conversation_id)])] if comment else []
+    return thanks, as_dicts([section(thanks), *actions, transcript_offer(conversation_id)])
+
+
+def transcript_offer(conversation_id: str) -> SectionBlock:
+    """"E-mail me this conversation" (refdesk.transcript_mail), a section's button so that the
+    rating's own buttons stay the post's one actions block: it opens `transcript_modal`."""
+    return SectionBlock(text=MarkdownTextObject(text="Would you like a copy of this conversation?"),
+                        accessory=ButtonElement(text="E-mail me this conversation", action_id=TRANSCRIPT_ACTION,
+                                                value=conversation_id))
 
 
 COMMENT_CALLBACK = "rating_comment"
@@ -264,23 +274,43 @@ COMMENT_INPUT = "comment"
 
 def comment_modal(conversation_id: str, channel: str, message_ts: str, max_length: int) -> dict:
     """The patron's optional comment on their rating: one text input of at most `max_length`
-    characters (Slack refuses more before it is sent). private_metadata carries the conversation
-    and the thanks message to the view_submission."""
+    characters (Slack refuses more before it is sent)."""
+    from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
+
+    return _patron_modal(COMMENT_CALLBACK, "Add a comment", (conversation_id, channel, message_ts), [
+        InputBlock(block_id=COMMENT_INPUT, label="Anything you would like the library to know?", optional=True,
+                   element=PlainTextInputElement(action_id=COMMENT_INPUT, multiline=True, max_length=max_length)),
+        context("Please leave out personal details: phone numbers, e-mail addresses and card numbers "
+                "are removed before the comment is kept.")])
+
+
+TRANSCRIPT_CALLBACK = "email_transcript"
+EMAIL_INPUT = "email"
+MAX_ADDRESS = 254  # characters, as refdesk.channels.email takes an address
+
+
+def transcript_modal(conversation_id: str, channel: str, message_ts: str) -> dict:
+    """A Slack Connect patron's "E-mail me this conversation": one address, sent once and not kept after."""
+    from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
+
+    return _patron_modal(TRANSCRIPT_CALLBACK, "E-mail this conversation", (conversation_id, channel, message_ts), [
+        InputBlock(block_id=EMAIL_INPUT, label="Your e-mail address", element=PlainTextInputElement(
+            action_id=EMAIL_INPUT, placeholder="name@example.org", max_length=MAX_ADDRESS)),
+        context("We e-mail what you saw of this conversation to this address, once, and do not keep the "
+                "address after sending it.")])
+
+
+def _patron_modal(callback_id: str, title: str, card: tuple[str, str, str], blocks: list[Block]) -> dict:
+    """A modal a patron submits ("Send", "Cancel"), opened from a post in their shared thread:
+    private_metadata carries the conversation and that post (payloads.CardRef) to the view_submission."""
     import json
 
-    from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
     from slack_sdk.models.views import View
 
-    view = View(
-        type="modal", callback_id=COMMENT_CALLBACK, title="Add a comment", submit="Send", close="Cancel",
-        private_metadata=json.dumps({"conversation_id": conversation_id, "channel": channel, "ts": message_ts}),
-        blocks=[
-            InputBlock(block_id=COMMENT_INPUT, label="Anything you would like the library to know?", optional=True,
-                       element=PlainTextInputElement(action_id=COMMENT_INPUT, multiline=True, max_length=max_length)),
-            context("Please leave out personal details: phone numbers, e-mail addresses and card numbers "
-                    "are removed before the comment is kept."),
-        ])
-    return view.to_dict()
+    conversation_id, channel, message_ts = card
+    return View(type="modal", callback_id=callback_id, title=title, submit="Send", close="Cancel", blocks=blocks,
+                private_metadata=json.dumps({"conversation_id": conversation_id, "channel": channel,
+                                             "ts": message_ts})).to_dict()
 
 
 # --- canned replies (refdesk.canned_replies) ------------------------------------------------

@@ -1,6 +1,6 @@
 """Button listeners: which presses become jobs. The router has checked each payload's shape
 (refdesk.slack.payloads) and that the presser is staff (refdesk.staff) before a listener runs,
-except for the patron's rating and its comment (`staff=False`)."""
+except for a Slack Connect patron's rating, its comment and "E-mail me this conversation" (`staff=False`)."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,7 @@ from refdesk.slack import payloads
 from refdesk.slack.actions import (BLOCK_ACTION, CANNED_ADD_ACTION, CANNED_EDIT_ACTION, CLAIM_ACTION, CLOSE_ACTION,
                                    COMMENT_ACTION, HOME_FILTER_ACTION, INVITE_ACTION, QUICK_REPLY_ACTION,
                                    RATE_ACTION_PREFIX, READ_ACTION_PREFIX, REVEAL_ACTION, TOPIC_ACTION,
-                                   TRANSFER_ACTION, UNBLOCK_ACTION)
+                                   TRANSCRIPT_ACTION, TRANSFER_ACTION, UNBLOCK_ACTION)
 from refdesk.models import ClaimJob, CloseJob, TransferJob
 from refdesk.models import CannedReplyJob, InviteJob, QuickReplyJob
 from refdesk.models import BlockPatronJob, HomeFilterJob, UnblockPatronJob
@@ -291,6 +291,46 @@ def comment_submitted(view: dict, payload: dict) -> RatingJob | None:
         return None
     return RatingJob(conversation_id=card["conversation_id"], rating=0, comment=comment, channel=slack_connect.NAME,
                      slack_channel=card["channel"], message_ts=card["ts"], rater=_rater(payload))
+
+
+# --- "E-mail me this conversation" (refdesk.transcript_mail): a Slack Connect patron's ---------
+
+
+
+@router.modal(TRANSCRIPT_ACTION, staff=False)
+def transcript_modal(action: dict, payload: dict) -> dict:
+    """"E-mail me this conversation" on the rating's post: the modal asking for an address, opened
+    by the webhook itself (Slack's trigger_id lasts 3 seconds). Anyone in the shared channel may
+    open it; only the patron's submission parks an address."""
+    from refdesk.slack import cards
+
+    conversation_id = _conversation_id(action, "e-mail")
+    return cards.transcript_modal(conversation_id, *_on_card(payload, "e-mail"))
+
+
+@router.view("email_transcript", staff=False)  # refdesk.slack.cards.TRANSCRIPT_CALLBACK
+def transcript_submitted(view: dict, payload: dict):
+    """The transcript modal submitted: the address checked and parked here, the one listener that
+    writes (one transaction, as the widget's POST …/transcript does: the job must carry only
+    references), only for the conversation's patron, at most twice a conversation. Anything to
+    fix keeps the modal open with Slack showing why (ViewErrors), never quoting the address."""
+    from refdesk import transcript_mail
+    from refdesk.errors import RefDeskError
+    from refdesk.slack import cards
+
+    card = check(parse_json(view.get("private_metadata") or "", "private_metadata"), payloads.CardRef,
+                 "private_metadata")
+    values = check((view.get("state") or {}).get("values"), payloads.TranscriptValues, "view.state.values")
+    typed = ((values.get(cards.EMAIL_INPUT) or {}).get(cards.EMAIL_INPUT) or {}).get("value") or ""
+    try:
+        address = transcript_mail.checked(typed)
+    except BadRequest:
+        raise ViewErrors({cards.EMAIL_INPUT: "Enter an e-mail address, such as name@example.org."}) from None
+    try:
+        return transcript_mail.request_by_partner(card["conversation_id"], _rater(payload), _user_id(payload),
+                                                  view["id"], address)
+    except RefDeskError as refused:  # NotFound, Forbidden, Conflict, RateLimited: the reason, in a sentence
+        raise ViewErrors({cards.EMAIL_INPUT: f"{refused.message[:1].upper()}{refused.message[1:]}."}) from None
 
 
 # --- Reveal (refdesk.reveal): the original of a patron message shown redacted ----------------

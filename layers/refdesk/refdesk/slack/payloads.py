@@ -191,6 +191,11 @@ CommentValues = TypedDict("CommentValues", {
     "comment": NotRequired[TypedDict("CommentBlock", {"comment": NotRequired[TextState]})],
 })
 
+# The transcript modal's state.values (cards.EMAIL_INPUT is both ids): "E-mail me this conversation".
+TranscriptValues = TypedDict("TranscriptValues", {
+    "email": NotRequired[TypedDict("EmailBlock", {"email": NotRequired[TextState]})],
+})
+
 # The Invite modal's state.values: {block_id: {action_id: state}} (the two ids are the same; cards.DEPARTMENT_INPUT,
 # cards.NOTE_INPUT).
 # The canned reply modal's state.values (cards.CANNED_LABEL_INPUT, cards.CANNED_TEXT_INPUT are both ids).

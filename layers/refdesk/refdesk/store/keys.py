@@ -124,6 +124,11 @@ def conversation(conversation_id: str) -> dict:
     return {"pk": f"CONV#{conversation_id}", "sk": META}
 
 
+def transcript_request(conversation_id: str, request_id: str) -> dict:
+    """A Slack Connect partner's "E-mail me this conversation", parked until sent (store.transcript_requests)."""
+    return {"pk": f"CONV#{conversation_id}", "sk": f"TRANSCRIPT#{request_id}"}
+
+
 def reply_to(conversation_id: str) -> dict:
     return {"pk": f"CONV#{conversation_id}", "sk": "REPLY_TO"}
 
