@@ -105,13 +105,18 @@ class Control:
         slack = self._stand_in("slack")
         channel = data.get("channel") or os.environ["SLACK_STAFF_CHANNEL"]
         # The Slack client escapes what people type before it reaches apps.
-        typed = _required(data, "text").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        message = slack.record_human(channel, data.get("user") or DEFAULT_USER, typed, data.get("thread_ts"),
-                                     _scripted_ts(data))
+        user = data.get("user") or DEFAULT_USER
+        files = [slack.share_file(name, content_type, content, user)
+                 for name, content_type, content in _shared_files(data.get("files"))]
+        typed = (data.get("text") if files else _required(data, "text")) or ""
+        typed = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        message = slack.record_human(channel, user, typed, data.get("thread_ts"), _scripted_ts(data), files)
         team = team_of(message["user"])  # a partner's member may write in a shared staff channel
         event = {"type": "message", "channel": channel, "user": message["user"], "text": message["text"],
                  "ts": message["ts"], "channel_type": "channel", "event_ts": message["ts"], "team": team,
                  "user_team": team, "source_team": team}
+        if files:  # attached in Slack's composer: a file_share
+            event.update(subtype="file_share", files=files)
         if message["thread_ts"]:
             event["thread_ts"] = message["thread_ts"]
         envelope = {
@@ -511,6 +516,14 @@ def _media(value) -> list[tuple[str, bytes]]:
             raise ControlError(400, "a medium's data is not base64") from None
         media.append((content_type, content))
     return media
+
+
+def _shared_files(value) -> list[tuple[str, str, bytes]]:
+    """slack/reply's "files": [{"name", "content_type", "data" (base64)}], at most 10."""
+    items = value if isinstance(value, list) else [] if value is None else None
+    if items is None or len(items) > 10 or not all(isinstance(item, dict) and item.get("name") for item in items):
+        raise ControlError(400, 'files is a list of up to 10 {"name", "content_type", "data": "<base64>"}')
+    return [(str(item["name"]), content_type, content) for item, (content_type, content) in zip(items, _media(items))]
 
 
 def _scripted_ts(data: dict, key: str = "ts") -> str | None:

@@ -58,6 +58,8 @@ RESPONSE_PREFIX = "/_local/response/"
 # there, files.completeUploadExternal shares the file (in a thread); the file is then served.
 UPLOAD_PREFIX = "/_local/upload/"
 FILES_PREFIX = "/_local/files/"
+# url_private_download: what an app reads a shared file from, with its bot token (files:read).
+DOWNLOAD_PREFIX = "/_local/download/"
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_CALLS = 1_000  # the call log keeps the latest calls only
 # Reading history (conversations.history, conversations.replies): a page's size by default and at most.
@@ -171,6 +173,7 @@ class SlackStandIn:
             "views.publish": self._publish_view,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "files.info": self._file_info,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
         }
@@ -208,12 +211,15 @@ class SlackStandIn:
             return next((copy.deepcopy(message) for message in self._messages
                          if message["ts"] == ts and channel in (None, message["channel"])), None)
 
-    def record_human(self, channel: str, user: str, text: str, thread_ts: str | None, ts: str | None = None) -> dict:
-        """A person's message. With a ts, the message Slack already shows under it, if any."""
+    def record_human(self, channel: str, user: str, text: str, thread_ts: str | None, ts: str | None = None,
+                     files: list[dict] | None = None) -> dict:
+        """A person's message (with the files they shared: share_file's). With a ts, the message
+        Slack already shows under it, if any."""
         existing = self.find(ts, channel) if ts else None
         if existing:
             return existing
-        message = self._record(channel=channel, user=user, text=text, thread_ts=thread_ts, ts=ts)
+        message = self._record(channel=channel, user=user, text=text, thread_ts=thread_ts, ts=ts,
+                               **({"files": files} if files else {}))
         self._say("slack", f"{user_name(user)} in {_where(message)}: {excerpt(text)}")
         return message
 
@@ -282,6 +288,10 @@ class SlackStandIn:
             return self._upload(request)
         if request.path.startswith(FILES_PREFIX) and request.method in ("GET", "HEAD"):
             return self._serve_file(request)
+        if request.path.startswith(DOWNLOAD_PREFIX) and request.method in ("GET", "HEAD"):
+            if request.header("authorization") != f"Bearer {self._bot_token}":
+                return Response(403, b"Forbidden", [("Content-Type", "text/plain")])
+            return self._serve_file(request, DOWNLOAD_PREFIX)
         if not request.path.startswith("/api/"):
             return json_response(404, {"ok": False, "error": "unknown_method"})
         method = request.path.removeprefix("/api/")
@@ -533,14 +543,35 @@ class SlackStandIn:
         filename, length = str(params.get("filename") or ""), str(params.get("length") or "")
         if not filename or not length.isdigit() or not 0 < int(length) <= MAX_FILE_BYTES:
             raise SlackError("invalid_arguments")
+        meta = self._new_file(filename, mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                              BOT_USER_ID, int(length), alt_txt=str(params.get("alt_txt") or ""))
+        return {"ok": True, "upload_url": f"{self.url}{UPLOAD_PREFIX}{meta['id']}", "file_id": meta["id"]}
+
+    def _new_file(self, filename: str, mimetype: str, user: str, size: int, data: bytes | None = None,
+                  **extra) -> dict:
         file_id = "F" + uuid.uuid4().hex[:10].upper()
-        mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        meta = {"id": file_id, "name": filename, "title": filename, "mimetype": mimetype, "size": int(length),
-                "alt_txt": str(params.get("alt_txt") or ""), "user": BOT_USER_ID,
-                "url_private": f"{self.url}{FILES_PREFIX}{file_id}/{filename}"}
+        meta = {"id": file_id, "name": filename, "title": filename, "mimetype": mimetype, "size": size,
+                "user": user, **extra,
+                "url_private": f"{self.url}{FILES_PREFIX}{file_id}/{filename}",
+                "url_private_download": f"{self.url}{DOWNLOAD_PREFIX}{file_id}/{filename}"}
         with self._lock:
-            self._files[file_id] = {"meta": meta, "data": None}
-        return {"ok": True, "upload_url": f"{self.url}{UPLOAD_PREFIX}{file_id}", "file_id": file_id}
+            self._files[file_id] = {"meta": meta, "data": data}
+        return copy.deepcopy(meta)
+
+    def share_file(self, filename: str, mimetype: str, data: bytes, user: str) -> dict:
+        """A file a person attaches in Slack's composer (shared with their message): its metadata."""
+        return self._new_file(filename, mimetype, user, len(data), data)
+
+    def delete_file(self, file_id: str) -> None:
+        with self._lock:
+            self._files.pop(file_id, None)
+
+    def _file_info(self, params: dict) -> dict:
+        with self._lock:
+            stored = self._files.get(str(params.get("file") or ""))
+            if stored is None or stored["data"] is None:
+                raise SlackError("file_not_found")
+            return {"ok": True, "file": copy.deepcopy(stored["meta"])}
 
     def _upload(self, request: Request):
         """The upload URL: the file's bytes, as the body of a POST (no token: the URL is the secret)."""
@@ -579,8 +610,8 @@ class SlackStandIn:
                                f"{', '.join(f['title'] for f in shared)}")
         return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in shared]}
 
-    def _serve_file(self, request: Request):
-        file_id = request.path.removeprefix(FILES_PREFIX).split("/")[0]
+    def _serve_file(self, request: Request, prefix: str = FILES_PREFIX):
+        file_id = request.path.removeprefix(prefix).split("/")[0]
         with self._lock:
             stored = self._files.get(file_id)
         if stored is None or stored["data"] is None:

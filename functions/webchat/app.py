@@ -1,6 +1,7 @@
 """Web chat API for the widget: POST /chat/sessions, POST|GET /chat/sessions/{id}/messages,
 DELETE /chat/sessions/{id} ("Delete this conversation"), POST /chat/sessions/{id}/rating and
-POST /chat/sessions/{id}/transcript ("E-mail me this conversation").
+POST /chat/sessions/{id}/transcript ("E-mail me this conversation"), POST /chat/sessions/{id}/files
+(a picture or PDF to send) and GET /files/{token} (a librarian's file, by its link).
 Browsers may use it only from the library's origins (ALLOWED_ORIGINS); see refdesk.http."""
 from refdesk import http
 from refdesk import webchat
@@ -31,8 +32,8 @@ def post_message(id: str):  # noqa: A002 - route variables are named as in templ
 @chat.get("/chat/sessions/<id>/messages")
 def list_messages(id: str):  # noqa: A002
     request = http.request(chat)
-    return http.json_response(200, webchat.list_messages(id, request.bearer_token(),
-                                                         str(request.query.get("after", ""))))
+    return http.json_response(200, webchat.list_messages(id, request.bearer_token(), str(request.query.get("after", "")),
+                                                         api_base=f"https://{request.domain}"))
 
 
 @chat.delete("/chat/sessions/<id>")
@@ -54,6 +55,20 @@ def email_transcript(id: str):  # noqa: A002 - "E-mail me this conversation" aft
     request = http.request(chat)
     return http.json_response(202, webchat.email_transcript(id, request.bearer_token(), request.json(),
                                                             request.source_ip))
+
+
+@chat.post("/chat/sessions/<id>/files")
+def request_upload(id: str):  # noqa: A002 - a picture or PDF to send: where to upload it (refdesk.attachments)
+    request = http.request(chat)
+    return http.json_response(201, webchat.request_upload(id, request.bearer_token(), request.json(),
+                                                          request.source_ip))
+
+
+@chat.route("/files/<token>", method=("GET", "HEAD"))
+def shared_file(token: str):  # a librarian's file, by the link the patron got (refdesk.attachments)
+    from refdesk import attachments
+
+    return http.respond(302, headers={"location": attachments.open_link(token), "cache-control": "no-store"})
 
 
 app = Api(chat, allowed_origins=get_settings().allowed_origins)

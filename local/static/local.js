@@ -300,8 +300,13 @@
     send.type = 'submit';
     var err = el('p', 'err');
     err.setAttribute('role', 'alert');
+    // A file attached as in Slack's composer: the reply is then a file_share (refdesk.attachments).
+    var attach = el('input');
+    attach.type = 'file';
+    attach.setAttribute('aria-label', 'Attach a file');
     form.appendChild(as);
     form.appendChild(ta);
+    form.appendChild(attach);
     form.appendChild(send);
     form.appendChild(err);
     ta.addEventListener('keydown', function (ev) {
@@ -309,14 +314,17 @@
     });
     async function submit(ev) {
       ev.preventDefault();
-      var text = ta.value.trim();
-      if (!text) { ta.focus(); return; }
+      var text = ta.value.trim(), file = attach.files && attach.files[0];
+      if (!text && !file) { ta.focus(); return; }
       send.disabled = true;
       err.textContent = '';
       try {
-        var r = await api('POST', '/slack/reply', { thread_ts: rootTs, text: text, user: sel.value });
+        var body = { thread_ts: rootTs, text: text, user: sel.value };
+        if (file) body.files = [{ name: file.name, content_type: file.type || 'application/octet-stream', data: await base64Of(file) }];
+        var r = await api('POST', '/slack/reply', body);
         if (r.status && r.status >= 400) throw new Error('the app answered HTTP ' + r.status);
         ta.value = '';
+        attach.value = '';
         refreshSlack();
       } catch (e) {
         err.textContent = 'Not sent: ' + e.message;
@@ -330,6 +338,15 @@
     box.appendChild(replies);
     box.appendChild(form);
     return { box: box, card: card, replies: replies, form: form, cardSig: '', repliesSig: '' };
+  }
+
+  function base64Of(file) {
+    return new Promise(function (resolve, reject) {
+      var reader = new FileReader();
+      reader.onload = function () { resolve(String(reader.result).split(',')[1] || ''); };
+      reader.onerror = function () { reject(new Error('the file could not be read')); };
+      reader.readAsDataURL(file);
+    });
   }
 
   function renderSlack(messages) {

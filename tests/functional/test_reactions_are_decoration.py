@@ -146,23 +146,23 @@ def test_a_reaction_whose_answer_was_lost_is_not_doubled(aws, slack, twilio, cap
 
 # --- Slack says it never will -----------------------------------------------------------------------
 
-def test_a_deleted_reply_finishes_at_once_and_the_librarian_still_hears_the_files_were_not_sent(aws, slack, twilio,
-                                                                                               capsys, monkeypatch):
-    from refdesk.relay import FILES_NOT_SENT
-
+def test_a_deleted_reply_finishes_at_once_and_its_file_still_reaches_the_patron(aws, slack, twilio, capsys,
+                                                                               monkeypatch):
     log_to_captured_stdout(monkeypatch)
     conversation = open_conversation(aws, slack)
     now = f"{time.time():.6f}"
     slack.fail("reactions.add", error="message_not_found")  # the librarian deleted the reply meanwhile
-    slack_in(in_thread("slack_file_share.json", conversation["root_ts"], ts=now, event_ts=now))
+    reply = in_thread("slack_file_share.json", conversation["root_ts"], ts=now, event_ts=now)
+    reply["event"]["files"] = [slack.stand_in.share_file("floor-map.pdf", "application/pdf", b"%PDF-1.7\n", "U0AMANDA")]
+    slack_in(reply)
     capsys.readouterr()
 
     outcomes = pump(aws)
 
     assert outcomes == ["done"]  # no retry, no job for the reaction
-    assert len(twilio.sent) == 1
-    [told] = calls_named(slack, "chat.postEphemeral")
-    assert (told["user"], told["text"]) == ("U0AMANDA", FILES_NOT_SENT)
+    [sent] = twilio.sent
+    assert "floor-map.pdf: " in sent["body"]
+    assert calls_named(slack, "chat.postEphemeral") == []
     assert queue_depth(aws) == queue_depth(aws, "dlq") == 0
     lines = logged(capsys)
     [line] = given_up(lines)

@@ -203,7 +203,9 @@ def test_a_broadcast_reaches_the_web_widget_too(aws, slack):
 
 # --- file_share ---------------------------------------------------------------------------------
 
-def test_a_reply_with_a_file_sends_the_text_and_tells_the_librarian_privately(aws, slack, twilio):
+def test_a_reply_whose_file_slack_no_longer_has_sends_the_text_and_tells_the_librarian_privately(aws, slack, twilio):
+    """The fixture's file is not in the stand-in: as if deleted before the dispatcher came. Files
+    Slack hands over reach the patron: tests/functional/test_files_in_web_chat.py."""
     thread = open_sms_conversation(aws, slack)
     now = f"{time.time():.6f}"  # a reply just sent: relayed on time, so no note about lateness either
     shared = in_thread("slack_file_share.json", thread, ts=now, event_ts=now)
@@ -222,7 +224,7 @@ def test_a_reply_with_a_file_sends_the_text_and_tells_the_librarian_privately(aw
     assert "files.slack.com" not in files and "main-floor-2.png" not in files
 
 
-def test_a_file_without_text_sends_nothing_and_only_tells_the_librarian(aws, slack, twilio):
+def test_a_file_alone_that_slack_no_longer_has_sends_nothing_and_only_tells_the_librarian(aws, slack, twilio):
     thread = open_sms_conversation(aws, slack)
     before = len(slack.calls)
 
@@ -234,10 +236,10 @@ def test_a_file_without_text_sends_nothing_and_only_tells_the_librarian(aws, sla
     [note] = calls_named(slack, "chat.postEphemeral")
     assert note["user"] == "U0AMANDA" and note["thread_ts"] == thread
     assert [method for method in slack.methods()[before:] if method not in ("auth.test", "users.info")] == [
-        "chat.postEphemeral"]
+        "files.info", "chat.postEphemeral"]
 
 
-def test_a_web_patron_gets_the_text_of_a_reply_with_a_file_and_nothing_of_a_file_alone(aws, slack):
+def test_a_web_patron_gets_a_replys_text_and_nothing_of_a_file_alone_slack_no_longer_has(aws, slack):
     session, thread = open_web_chat(aws, slack)
 
     slack_in(in_thread("slack_file_share.json", thread))

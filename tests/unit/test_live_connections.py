@@ -189,7 +189,7 @@ def test_a_push_meeting_410_removes_that_connection_and_still_reaches_the_others
 
     live.push_message(web_conversation(session_id), reply())
 
-    assert api.frames == [("open", {"type": "message", "message": web.message_view(reply())})]
+    assert api.frames == [("open", {"type": "message", "message": web.message_view("c-live", reply())})]
     assert [c.connection_id for c in store.connections.of_session(session_id)] == ["open"]
     assert {item["pk"] for item in live_items()} == {f"LIVE#{session_id}", "LIVECONN#open"}
     assert live.disconnect("gone") == {"statusCode": 200}  # API Gateway's late $disconnect: nothing left to do
@@ -261,7 +261,7 @@ def test_the_closing_line_is_followed_by_the_closed_status(aws):
     live.push_status(web_conversation(session_id), {"state": "claimed", "by": "Amanda"})
 
     assert [frame for _, frame in api.frames] == [
-        {"type": "message", "message": web.message_view(reply())},
+        {"type": "message", "message": web.message_view("c-live", reply())},
         {"type": "status", "status": "closed", "queue": None},
         {"type": "status", "status": "open", "queue": {"state": "claimed", "by": "Amanda"}}]
 

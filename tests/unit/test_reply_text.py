@@ -138,8 +138,8 @@ def test_a_thread_broadcast_is_a_reply_like_any_other():
     job = router.job_for_event(payload)
     assert isinstance(job, StaffReplyJob)
     event = payload["event"]
-    assert (job.user, job.text, job.ts, job.thread_ts, job.files) == (
-        event["user"], event["text"], event["ts"], event["thread_ts"], 0)
+    assert (job.user, job.text, job.ts, job.thread_ts, job.file_ids) == (
+        event["user"], event["text"], event["ts"], event["thread_ts"], ())
     assert job.idempotency_key == payload["event_id"]
 
 
@@ -149,12 +149,12 @@ def test_a_top_level_broadcast_like_message_is_not_a_reply():
     assert router.job_for_event(payload) is None
 
 
-def test_a_file_share_in_a_thread_carries_its_text_and_how_many_files():
+def test_a_file_share_in_a_thread_carries_its_text_and_its_files_ids():
     payload = fixture("slack_file_share.json")
     job = router.job_for_event(payload)
     assert isinstance(job, StaffReplyJob)
     assert job.text == payload["event"]["text"]
-    assert job.files == 1
+    assert job.file_ids == tuple(shared["id"] for shared in payload["event"]["files"]) != ()
     assert job_from_body(job.to_body()) == job  # crosses the queue intact
 
 
@@ -162,7 +162,7 @@ def test_a_file_share_without_text_is_still_a_job():
     payload = fixture("slack_file_share.json")
     del payload["event"]["text"]
     job = router.job_for_event(payload)
-    assert (job.text, job.files) == ("", 1)
+    assert (job.text, len(job.file_ids)) == ("", 1)
 
 
 def test_a_file_share_outside_a_thread_is_not_a_reply():
@@ -179,10 +179,17 @@ def test_a_malformed_file_share_is_a_bad_request(change):
         router.job_for_event(payload)
 
 
-def test_a_staff_reply_job_queued_before_files_were_counted_still_runs():
+def test_a_staff_reply_job_queued_before_files_were_copied_still_runs_without_them():
     body = json.loads(router.job_for_event(fixture("slack_message_reply.json")).to_body())
-    del body["files"]
-    assert job_from_body(json.dumps(body)).files == 0
+    del body["file_ids"]
+    body["files"] = 1  # how an older version counted them
+    assert job_from_body(json.dumps(body)).file_ids == ()
+
+
+def test_only_files_with_an_id_slack_could_have_made_are_kept():
+    payload = fixture("slack_file_share.json")
+    payload["event"]["files"] = [{"id": "F0GOOD1"}, {"id": "../x"}, {"name": "no id"}] + [{"id": f"F{n}"} for n in range(12)]
+    assert router.job_for_event(payload).file_ids == ("F0GOOD1", *(f"F{n}" for n in range(9)))
 
 
 # --- closing lines, per channel ---------------------------------------------------------------

@@ -16,6 +16,7 @@ var ALT = ds.contact !== 'off';
 var FULL = ds.layout === 'page'; // the panel is the page: open, no launcher (a direct chat link)
 var PRESENCE_MS = Math.max(1, parseFloat(ds.presenceInterval) || 60) * 1000;
 var POLL_OPEN = 1e4, POLL_CLOSED = 2e4, POLL_HIDDEN = 6e4, LIVE_TRIES = 3, PING_MS = 3e5;
+var TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf'], MAXF = 10485760; // what the server takes too
 var KEY = 'refdesk.session', VKEY = 'refdesk.visitor', IKEY = 'refdesk.invited', MAX = 2000, KEEP = 200, PAGE = 100, ENDED = 'This chat has ended', AWAY = 'No librarian is online right now'; // PAGE: a GET's most messages
 
 // Undo the host page's element rules first.
@@ -61,6 +62,11 @@ var CSS = `
 .refdesk-root textarea{resize:none;min-height:44px;max-height:140px}
 .refdesk-btn{flex:none;padding:9px 16px;border:0;border-radius:8px;background:#1d4e89;color:#fff;font-weight:600;cursor:pointer}
 .refdesk-btn:hover{background:#163d6c}
+.refdesk-att{flex:none;width:40px;height:44px;padding:0;border:1px solid #8a94a3;border-radius:8px;background:#fff;color:#1d4e89;cursor:pointer}
+.refdesk-att svg{display:block;width:22px;height:22px;margin:auto;fill:currentColor}
+.refdesk-file{display:block;margin-top:4px}
+.refdesk-file img{display:block;height:120px;max-width:100%;object-fit:contain;border-radius:6px}
+.refdesk-compose .refdesk-err{margin:4px 0 0}
 .refdesk-hint{display:flex;justify-content:space-between;gap:8px;margin-top:4px;font-size:12px;color:#4b5563}
 .refdesk-hint>span+span{white-space:nowrap}
 .refdesk-warn{color:#b42318;font-weight:600}
@@ -132,6 +138,14 @@ function visitor() {
     return v;
   } catch (e) { return undefined; }
 }
+function clip() { // a paperclip
+  var ns = 'http://www.w3.org/2000/svg', svg = document.createElementNS(ns, 'svg'), path = document.createElementNS(ns, 'path');
+  svg.setAttribute('viewBox', '0 0 24 24'); svg.setAttribute('aria-hidden', 'true'); svg.setAttribute('focusable', 'false');
+  var d = 'M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6z';
+  path.setAttribute('d', d); path.style.d = 'path("' + d + '")'; // where d is a CSS property, the reset (all:revert) drops the attribute
+  svg.append(path);
+  return svg;
+}
 var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // http(s) links made clickable, from text nodes only (never HTML).
 function fillText(node, text) {
@@ -177,7 +191,8 @@ var base = () => '/chat/sessions/' + encodeURIComponent(st.session_id), sessionP
 
 var root, launcher, launchLabel, badge, panel, stateLine, notice, log, intro, logEnd;
 var compose, ta, counter, ended, rate, mail, del, form, fq, fc, fn, fErr, alt, altKey;
-var nodes = {}; // message key -> element
+var nodes = {}, blobs = {}, thumbs = {}; // message key -> element; a file picked on this page, its picture's object URL
+var picker, attach, fileErr;
 
 function build() {
   document.head.appendChild(el('style', { text: CSS }));
@@ -213,7 +228,10 @@ function build() {
   counter = el('span', { id: 'refdesk-count', text: '0 / ' + MAX });
   compose = el('form', { class: 'refdesk-compose', novalidate: true, onsubmit: onSend }, [
     el('label', { for: 'refdesk-input', class: 'refdesk-sr', text: 'Type your question' }),
-    el('div', { class: 'refdesk-row' }, [ta, el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send' })]),
+    el('div', { class: 'refdesk-row' }, [ta, attach = el('button', { type: 'button', class: 'refdesk-att', 'aria-label': 'Attach a picture or PDF', title: 'Attach a picture or PDF', onclick: () => picker.click() }, [clip()]),
+      el('button', { type: 'submit', class: 'refdesk-btn', text: 'Send' })]),
+    picker = el('input', { type: 'file', accept: TYPES.join(), hidden: true, tabindex: '-1', onchange: onPick }),
+    fileErr = el('p', { class: 'refdesk-err', role: 'alert' }),
     el('div', { class: 'refdesk-hint' }, [el('span', { id: 'refdesk-keys', text: 'Enter to send, Shift+Enter for a new line' }), counter])
   ]);
   ended = el('div', { class: 'refdesk-ended', hidden: true }, [
@@ -295,12 +313,23 @@ function renderMsg(m) {
     fillText(text, m.text);
     row = el('div', { class: 'refdesk-msg refdesk-' + (me ? 'me' : them ? 'them' : 'sys'), title: dateText(m.at) || null }, [
       el('span', { class: 'refdesk-who', text: me ? 'You' : them ? m.name || 'Librarian' : 'Library' }),
-      el('span', { class: 'refdesk-sr', text: ': ' }), text]);
+      el('span', { class: 'refdesk-sr', text: ': ' }), text, ...fileNodes(m)]);
     if (m.state) fillMeta(row, m);
   }
   if (old) log.replaceChild(row, old); else log.insertBefore(row, logEnd);
   nodes[m.key] = row;
   intro.hidden = true;
+}
+// A file: a librarian's as a link (a picture as its thumbnail), the patron's own by name (its picture while this page lives).
+function fileNodes(m) {
+  return (m.file ? [m.file] : Array.isArray(m.files) ? m.files : []).filter((f) => f && f.name).map((f) => {
+    var name = String(f.name), url = /^https?:\/\//i.test(f.url) && f.url, n = +f.size;
+    var src = TYPES.indexOf(f.type) > -1 && f.type !== TYPES[4] && (url || m.file && thumbs[m.key]); // a picture every browser shows
+    var about = [(/\.(\w{1,5})$/.exec(name) || [])[1], n > 0 && (n < 1048576 ? Math.ceil(n / 1024) + ' KB' : (n / 1048576).toFixed(1) + ' MB')].filter(Boolean).join(', ');
+    var line = '\ud83d\udcce ' + name + (url && !src && about ? ' (' + about.toUpperCase() + ')' : ''); // guide.pdf (PDF, 1.2 MB)
+    var img = src && el('img', { src, alt: name });
+    return el('span', { class: 'refdesk-file' }, url ? [el('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: img ? null : line }, [img])] : [img, line]);
+  });
 }
 function fillMeta(row, m) {
   var meta = row.querySelector('.refdesk-meta');
@@ -308,7 +337,7 @@ function fillMeta(row, m) {
   row.classList.toggle('refdesk-failed', m.state === 'failed');
   if (m.state !== 'sending' && m.state !== 'failed') { if (meta) meta.remove(); return; }
   if (!meta) { meta = el('span', { class: 'refdesk-meta' }); row.appendChild(meta); }
-  meta.textContent = m.state === 'sending' ? 'Sending\u2026' : (m.error || 'Not sent.') + ' ';
+  meta.textContent = m.state === 'sending' ? (m.file && !m.file_id ? 'Uploading ' + m.file.name + '\u2026' : 'Sending\u2026') : (m.error || 'Not sent.') + ' ';
   if (m.state === 'sending') return;
   meta.appendChild(el('button', { type: 'button', class: 'refdesk-link', text: 'Retry', 'aria-label': 'Retry sending this message', onclick: () => retry(m) }));
 }
@@ -424,6 +453,19 @@ function onSend(ev) {
   queue(text, null);
   ta.focus();
 }
+// A picture or PDF, sent at once with what is typed (the server checks it again).
+function onPick() {
+  var f = picker.files[0];
+  picker.value = '';
+  if (!f) return;
+  fileErr.textContent = TYPES.indexOf(f.type) < 0 ? f.name + ' cannot be sent: only a picture (PNG, JPEG, GIF, WebP) or a PDF.'
+    : f.size > MAXF ? f.name + ' is too large to send (10 MB at most).' : '';
+  if (fileErr.textContent) return;
+  var text = ta.value.trim();
+  ta.value = ''; onInput();
+  queue(text, null, f);
+  ta.focus();
+}
 function onFix(ev) {
   if (ev.target.hasAttribute('aria-invalid')) { ev.target.removeAttribute('aria-invalid'); fErr.textContent = ''; }
 }
@@ -448,9 +490,14 @@ function onOffline(ev) {
   applyView();
   ta.focus();
 }
-function queue(text, extra) {
+function queue(text, extra, file) {
   var m = { key: 'c' + uuid(), from: 'patron', text, state: 'sending', at: new Date().toISOString() };
   m.client_id = m.key.slice(1);
+  if (file) {
+    m.file = { name: file.name, type: file.type, size: file.size };
+    blobs[m.key] = file;
+    if (/^image\//.test(file.type)) thumbs[m.key] = URL.createObjectURL(file);
+  }
   if (extra) { m.contact = extra.contact; if (extra.name) m.pname = extra.name; }
   addMsg(m);
   save();
@@ -495,9 +542,11 @@ async function deliver(m) {
   var restarted = false;
   for (var attempt = 1; ; attempt++) {
     var r = await ensureSession();
+    if (!r && m.file && !m.file_id) r = await upload(m);
     if (!r) {
       var body = { text: m.text, client_id: m.client_id, age_ms: Math.max(0, Date.now() - Date.parse(m.at)) || 0 }; // since Send, by this page's clock
       if (m.contact) { body.contact = m.contact; if (m.pname) body.name = m.pname; }
+      if (m.file_id) body.file_id = m.file_id;
       r = await api('POST', sessionPath(), body, true);
       if (r.status === 201 || r.status === 200) {
         m.state = 'sent';
@@ -509,7 +558,7 @@ async function deliver(m) {
         return;
       }
       var code = r.data.error && r.data.error.code;
-      if ((r.status === 403 || r.status === 404 || (r.status === 409 && code === 'closed')) && !restarted) {
+      if ((r.status === 403 || r.status === 404 || (r.status === 409 && code === 'closed')) && !restarted && !m.file) {
         // expired or closed: a new chat
         restarted = true;
         dropSession(r.status === 409 ? ENDED : 'Your earlier chat has expired');
@@ -519,16 +568,32 @@ async function deliver(m) {
         continue;
       }
     }
-    if (r.status === 429 && attempt < 6) { await sleep(r.wait); continue; }
+    if (r.status === 429 && attempt < 6 && !r.once) { await sleep(r.wait); continue; }
     if ((r.status === 0 || r.status >= 500) && attempt < 5) { await sleep(1000 * 2 ** attempt); continue; }
     m.state = 'failed';
-    m.error = r.status === 413 ? 'Too long (2,000 characters at most).'
+    if (m.file && r.status === 404) m.file_id = null; // the upload is gone: Retry uploads again
+    m.error = r.msg || (r.status === 413 && !m.file ? 'Too long (2,000 characters at most).'
       : r.status === 0 ? 'Not sent: no connection.'
-        : 'Not sent: ' + errText(r, 'something went wrong.');
+        : 'Not sent: ' + errText(r, 'something went wrong.'));
     updateMsg(m);
     save();
     return;
   }
+}
+// POST …/files, then the bytes straight to storage: null once m.file_id is known, else why not.
+async function upload(m) {
+  var f = blobs[m.key];
+  if (!f) return { status: 1, msg: 'Not sent: attach the file again.' };
+  var r = await api('POST', base() + '/files', m.file, true), u = r.data.upload;
+  if (r.status !== 201 || !u || !r.data.file_id) return Object.assign(r, { once: true });
+  var form = new FormData();
+  Object.keys(u.fields || {}).forEach((k) => form.append(k, u.fields[k]));
+  form.append('file', f);
+  var ok = await fetch(u.url, { method: 'POST', body: form, credentials: 'omit', signal: AbortSignal.timeout && AbortSignal.timeout(3e5) }).then((x) => x.ok, () => false);
+  if (!ok) return { status: 1, msg: 'The file could not be uploaded. Try again.' };
+  m.file_id = String(r.data.file_id);
+  updateMsg(m); save();
+  return null;
 }
 function thanks(contact) {
   // the server's words ("Tue 9:00", library time), never the browser's
@@ -637,7 +702,7 @@ function ingest(d) {
       return;
     }
     var from = s.from === 'patron' || s.from === 'librarian' ? s.from : 'system';
-    addMsg({ key: 'm' + id, id, from, name: typeof s.name === 'string' ? s.name : null, text: String(s.text == null ? '' : s.text), client_id: s.client_id || null, at: s.at });
+    addMsg({ key: 'm' + id, id, from, name: typeof s.name === 'string' ? s.name : null, text: String(s.text == null ? '' : s.text), client_id: s.client_id || null, at: s.at, files: Array.isArray(s.files) ? s.files : null });
     if (from !== 'patron' && !isOpen) st.unread++;
   });
   if (typeof d.cursor === 'string' && d.cursor) st.cursor = d.cursor;

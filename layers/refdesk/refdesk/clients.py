@@ -71,10 +71,16 @@ def _ses():
 
 
 def _s3():
-    """S3 for de-identified transcripts (refdesk.transcripts): the dispatcher only."""
-    import boto3
+    """S3: de-identified transcripts (refdesk.transcripts), files in web chat (refdesk.attachments).
+    Presigned URLs are signed with SigV4 (the only signature newer regions accept) for the bucket's
+    own host (virtual addressing; a local endpoint keeps its path style)."""
+    import os
 
-    return boto3.client("s3")
+    import boto3
+    from botocore.config import Config
+
+    addressing = {} if os.environ.get("AWS_ENDPOINT_URL") else {"s3": {"addressing_style": "virtual"}}
+    return boto3.client("s3", config=Config(signature_version="s3v4", **addressing))
 
 
 def _scheduler():

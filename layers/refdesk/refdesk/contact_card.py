@@ -70,20 +70,25 @@ def presence_fields(base_url: str) -> dict:
 
 
 def send_part(channel, conversation: Conversation, message: Message, address: str, part: str,
-              index: int) -> Receipt | None:
+              index: int, media: tuple[str, ...] = ()) -> Receipt | None:
     """Send one part of an outbound message through the patron's channel (which, told the stored
-    message, may find the part sent by an earlier attempt). The first part of the first librarian
-    reply a patron ever gets carries the contact card, on a channel that sends it (SMS)."""
+    message, may find the part sent by an earlier attempt), with the message's `media` (MMS:
+    pictures a librarian shared, refdesk.attachments) on its first part. The first part of the
+    first librarian reply a patron ever gets carries the contact card too, on a channel that sends
+    it (SMS)."""
     shows = dataclasses.replace(message, parts_sent=index)  # as it stands before this part
-    if index != 0 or not _card_due(channel, conversation, message):
+    card = index == 0 and _card_due(channel, conversation, message)
+    media = (*(media if index == 0 else ()), *((url(),) if card else ()))
+    if not media:
         return channel.send(address, part, shows=shows)
     try:
-        receipt = channel.send(address, part, media=(url(),), shows=shows)
+        receipt = channel.send(address, part, media=media, shows=shows)
     except DeliveryFailed:
-        # Never reached the patron (opted out, bad number): the next reply carries the card.
-        store.contact_cards.release(conversation.patron_id, message.message_id)
+        if card:  # never reached the patron (opted out, bad number): the next reply carries the card
+            store.contact_cards.release(conversation.patron_id, message.message_id)
         raise
-    logger.info("contact card sent", extra={"conversation_id": conversation.conversation_id})
+    if card:
+        logger.info("contact card sent", extra={"conversation_id": conversation.conversation_id})
     return receipt
 
 

@@ -7,7 +7,7 @@ import dataclasses
 
 from aws_lambda_powertools import Logger
 
-from refdesk import channels, contact_card, delivery_status, jobs, live, retry, store
+from refdesk import attachments, channels, contact_card, delivery_status, jobs, live, retry, store
 from refdesk.errors import DeliveryFailed, NotFound
 from refdesk.models import (Author, Conversation, Delivery, DeliveryOutcomeJob, Message, OutcomeReactionJob, Receipt,
                             ReplyTo)
@@ -40,13 +40,14 @@ def send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Messa
     extra = {"department": message.department} if message.department else {}
     if sender and getattr(channel, "quotes_question", False):  # an e-mailed answer, far from its form
         extra["question"] = _question(conversation_id)
-    parts = channel.compose(sender, message.text, **extra)
+    text, media = attachments.for_patron(conversation_id, message, getattr(channel, "traits", None))
+    parts = channel.compose(sender, text, **extra)
     unsent = range(message.parts_sent, len(parts))
     stored = message
     try:
         for index in unsent:
-            receipt = contact_card.send_part(channel, conversation, message, address, parts[index], index) \
-                or Receipt()
+            receipt = contact_card.send_part(channel, conversation, message, address, parts[index], index,
+                                             media) or Receipt()
             # The last part's write records the hand-over too: one write per part (and the
             # provider's id), none more.
             handed_over = {"delivery": Delivery.ACCEPTED if receipt.reports_delivery else Delivery.SENT} \

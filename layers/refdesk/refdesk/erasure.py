@@ -135,10 +135,11 @@ def _erase_conversation(conversation_id: str) -> None:
         store.erasures.remember_removal_queued(conversation_id)
     # The webhooks that take a patron's "delete" import this module: S3 and Slack's SDK, which the
     # transcript and the lifecycle's views need, are loaded by the dispatcher only, here.
-    from refdesk import assessment, lifecycle, transcripts
+    from refdesk import assessment, attachments, lifecycle, transcripts
 
     assessment.erased_while_open(conversation)  # counted before its messages go; the counts stay
     transcripts.remove(conversation_id)  # first: the conversation's record holds its key
+    attachments.erase(conversation_id)  # the files sent both ways, whose links then answer 410
     store.stats.forget_comment(conversation_id, assessment.day_of(conversation))
     store.erasures.delete_conversation(conversation_id, anchor=conversation.anchor,
                                        slack_channel=conversation.slack_channel, slack_ts=conversation.slack_ts)

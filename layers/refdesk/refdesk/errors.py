@@ -29,6 +29,17 @@ class Conflict(RefDeskError):
     status, code = 409, "conflict"
 
 
+class Gone(RefDeskError):
+    """What was there is no longer kept (a librarian's file past its conversation's retention)."""
+
+    status, code = 410, "gone"
+
+
+def chat_ended() -> Conflict:
+    """What the widget is told when it sends to a web chat that has ended."""
+    return Conflict("this chat has ended; start a new one", code="closed")
+
+
 class NotConfigured(RefDeskError):
     """A secret the request is checked with is not stored yet (a first deploy, before the Slack
     app exists: Slack's URL verification is refused until the signing secret is, then Retry)."""

@@ -87,7 +87,7 @@ def push_message(conversation: Conversation, message: Message) -> None:
     have none). The closing line is the last message of a chat: the closed status follows it."""
     if conversation.channel != web.CHANNEL.name:
         return
-    frames = [{"type": "message", "message": web.message_view(message)}]
+    frames = [{"type": "message", "message": web.message_view(conversation.conversation_id, message)}]
     if not conversation.is_open:
         frames.append(_status(conversation, None))
     _push(conversation, frames)

@@ -105,6 +105,16 @@ TRANSFER_LINE = "transfer-"
 
 
 @dataclass(frozen=True)
+class SharedFile:
+    """A file a librarian shared in the thread, kept for the patron (refdesk.attachments)."""
+
+    file_id: str  # Slack's: the copy's key
+    name: str
+    kind: str  # its media type, as Slack gave it
+    size: int
+
+
+@dataclass(frozen=True)
 class Message:
     message_id: str  # the idempotency key: MessageSid, client_id, slack-{ts}, close-{conversation}
     at: str
@@ -122,6 +132,7 @@ class Message:
     failure: str = ""  # why delivery failed for good (DeliveryFailed), for the note in the thread
     outcome_shown: bool = False  # its reaction (✅, 📤, ❌ and the note, :lock:) is on its Slack message
     part_status: dict = dataclasses.field(default_factory=dict)  # part index -> the provider's last status
+    files: tuple[SharedFile, ...] = ()  # a librarian's files, sent with the text (refdesk.attachments)
     sort_key: str = ""  # set once stored: the message's place in its conversation
 
     @classmethod
@@ -130,12 +141,14 @@ class Message:
         return dataclasses.replace(
             message, author=Author(message.author), visibility=Visibility(message.visibility),
             delivery=Delivery(message.delivery) if message.delivery else None, parts_sent=int(message.parts_sent),
-            media_shown=int(message.media_shown))
+            media_shown=int(message.media_shown),
+            files=tuple(SharedFile(str(f["file_id"]), str(f["name"]), str(f["kind"]), int(f["size"]))
+                        for f in message.files))
 
     def to_item(self) -> dict:
         item = {name: value for name, value in dataclasses.asdict(self).items()
-                if value not in ("", None) and name != "sort_key"}
-        item["parts_sent"] = self.parts_sent
+                if value not in ("", None, ()) and name != "sort_key"}
+        item.update(parts_sent=self.parts_sent, text=self.text)  # a reply of files alone has no text
         return item
 
 
@@ -250,9 +263,12 @@ class StaffReplyJob(ThreadEventJob):
     user: str
     text: str
     ts: str
-    files: int = 0  # files attached in Slack (file_share): never sent to the patron; the librarian is told
+    file_ids: tuple[str, ...] = ()  # files attached in Slack (file_share): copied for the patron (refdesk.attachments)
     # The author's team as the edge verified it (refdesk.staff); "": not the library's, never relayed.
     actor_team: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "file_ids", tuple(self.file_ids))  # a job body holds a JSON list
 
 
 @dataclass(frozen=True)

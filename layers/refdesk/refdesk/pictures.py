@@ -1,4 +1,5 @@
-"""A patron's MMS pictures (a book cover, an error screen), shown in the staff thread.
+"""A patron's MMS pictures (a book cover, an error screen), and the pictures and PDFs a web patron
+uploads (refdesk.attachments), shown in the staff thread.
 
 The webhook only records the media URLs and content types Twilio sent (`InboundMessage.media`);
 the dispatcher fetches each one here, with the account's credentials (HTTP basic auth: Twilio's
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 
-from refdesk import store
+from refdesk import attachments, downloads, store
 from refdesk.channels.sms import media_type
 from refdesk.models import Message
 from refdesk.settings import get_settings
@@ -39,9 +40,7 @@ BACKOFF_SECONDS = 0.5  # then 1 s
 # one job's pictures, after which the rest wait for the job's next attempt (which resumes).
 PICTURE_SECONDS = 10
 JOB_SECONDS = 15
-CONNECT_TIMEOUT = 3.05
 MAX_REDIRECTS = 3
-CHUNK = 64 * 1024
 TWILIO_API = "https://api.twilio.com"
 MEDIA_PATH = "/2010-04-01/Accounts/"
 
@@ -53,10 +52,6 @@ class NotShown(Exception):
         super().__init__(code)
         self.code = code
         self.reason = reason
-
-
-class _Transient(Exception):
-    """Worth another try: a connection error, a timeout, HTTP 429 or 5xx."""
 
 
 class PicturesPending(Exception):
@@ -79,21 +74,33 @@ def show(channel: str, thread_ts: str, conversation_id: str, stored: Message,
         noun = "picture" if media_type(declared).startswith("image/") else "file"
         which = f"{noun} {index + 1} of {total}" if total > 1 else noun
         try:
-            if session is None:
-                session = _session()
-            data, kind = _fetch(session, url, declared)
+            if url.startswith(attachments.UPLOAD_REF):  # from the widget: its type proven by its bytes
+                data, kind = _uploaded(url), media_type(declared)
+            else:
+                if session is None:
+                    session = _session()
+                data, kind = _fetch(session, url, declared)
         except NotShown as why:
             slack.post(channel, f":frame_with_picture: The patron's {which} can't be shown here: {why.reason}",
                        thread_ts=thread_ts)
             logger.warning("patron picture not shown", extra={"conversation_id": conversation_id, "reason": why.code})
         else:
-            slack.upload(channel, thread_ts, data, filename=f"picture-{index + 1}{_extension(kind)}",
+            slack.upload(channel, thread_ts, data, filename=f"{noun}-{index + 1}{_extension(kind)}",
                          title=f"The patron's {which}")
             logger.info("patron picture shown", extra={"conversation_id": conversation_id, "bytes": len(data),
                                                         "content_type": kind})
         store.messages.update(conversation_id, stored, media_shown=index + 1)
+        if url.startswith(attachments.UPLOAD_REF):
+            attachments.discard_upload(url)  # kept in Slack only, as an MMS picture is
     if session is not None:
         session.close()
+
+
+def _uploaded(ref: str) -> bytes:
+    upload = attachments.read_upload(ref)
+    if upload is None:  # erased meanwhile, or (after a lost answer) already shown and deleted
+        raise NotShown("upload_gone", "it is no longer stored. Ask the patron to send it again.")
+    return upload[0]
 
 
 def report_unshown(conversation_id: str, attempts: int) -> None:
@@ -144,7 +151,7 @@ def _fetch(session, url: str, declared: str) -> tuple[bytes, str]:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return _download(session, url, deadline)
-        except _Transient as error:
+        except downloads.Transient as error:
             logger.info("picture fetch failed", extra={"attempt": attempt, "error": str(error)})
             pause = BACKOFF_SECONDS * attempt
             if attempt == ATTEMPTS or time.monotonic() + pause >= deadline:
@@ -156,35 +163,17 @@ def _fetch(session, url: str, declared: str) -> tuple[bytes, str]:
 
 
 def _download(session, url: str, deadline: float) -> tuple[bytes, str]:
-    import requests
-
-    read_timeout = max(0.5, deadline - time.monotonic())
     try:
-        with session.get(url, stream=True, timeout=(CONNECT_TIMEOUT, read_timeout),
-                         allow_redirects=True) as response:
-            status = response.status_code
-            if status == 429 or status >= 500:
-                raise _Transient(f"HTTP {status}")
-            if status != 200:
-                raise NotShown("fetch_failed", f"Twilio refused to hand it over (HTTP {status}).")
-            kind = media_type(response.headers.get("content-type", ""))
-            if not kind.startswith("image/"):
-                raise NotShown("not_image", f"it is {_described(kind)}, and only pictures are shown. "
-                                            "Ask the patron to describe it.")
-            length = response.headers.get("content-length", "")
-            if length.isdigit() and int(length) > MAX_BYTES:
-                raise NotShown("too_big", _too_big())
-            chunks, size = [], 0
-            for chunk in response.iter_content(CHUNK):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise NotShown("too_big", _too_big())  # stop reading: the rest is never downloaded
-                if time.monotonic() > deadline:
-                    raise _Transient("too slow")
-                chunks.append(chunk)
-            return b"".join(chunks), kind
-    except requests.RequestException as error:  # only its type: its message quotes the URL
-        raise _Transient(type(error).__name__) from None
+        data, kind = downloads.capped(session, url, deadline, MAX_BYTES,
+                                      accepts=lambda kind: media_type(kind).startswith("image/"))
+        return data, media_type(kind)
+    except downloads.Refused as refused:
+        if refused.code == "too_big":
+            raise NotShown("too_big", _too_big()) from None
+        if refused.code == "wrong_type":
+            raise NotShown("not_image", f"it is {_described(media_type(refused.kind))}, and only pictures are shown. "
+                                        "Ask the patron to describe it.") from None
+        raise NotShown("fetch_failed", f"Twilio refused to hand it over (HTTP {refused.status}).") from None
 
 
 def _too_big() -> str:

@@ -57,6 +57,10 @@ def html(settings: Settings) -> str:
                                      "phone numbers, e-mail addresses and card numbers taken out, for "
                                      f"{_days(settings.transcripts_kept_days)} (as long as de-identified "
                                      "transcripts), to improve the service."),
+        ("Pictures and files", "A picture or PDF you send in the chat is passed to the librarians and then "
+                               "deleted from our storage at once (one never sent is deleted within a day). "
+                               "A file a librarian sends you is kept for you to open for "
+                               f"{kept}, then deleted; the link stops working then."),
         ("E-mailing you the conversation", "If you ask the chat to e-mail you the conversation, the address "
                                            "you type is kept only until the e-mail is sent, and library "
                                            "staff never see it."),

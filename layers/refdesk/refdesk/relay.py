@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
 
-from refdesk import (assignment, blocking, channels, delivery, departments, desk_lines, idle, lifecycle,
+from refdesk import (assignment, attachments, blocking, channels, delivery, departments, desk_lines, idle, lifecycle,
                      patron_context, pictures, staff, store, waiting)
 from refdesk.errors import Conflict, NotFound, RetryLater
 from refdesk.models import (Author, CloseJob, Conversation, Delivery, IdleCloseJob, InboundMessage, Job, Message,
@@ -152,16 +152,11 @@ def _tell_thread_if_late(channel: str, thread_ts: str, message: Message, outcome
                     "— delivery was retried.", about=message)
 
 
-FILES_NOT_SENT = ("The patron doesn't get files or pictures from Slack: only the text of your reply was "
-                  "relayed. Describe the file, or share a public link, if they need it.")
-ONLY_FILES = ("Files and pictures aren't sent to the patron, so nothing reached them. Reply with text (a "
-              "description, or a public link) to answer.")
-
-
 def relay_staff_reply(job: StaffReplyJob) -> None:
     """A librarian's reply in a conversation thread goes to the patron, unless it is a note.
     Slack's markup becomes plain text (emoji, mentions, links); files attached in Slack are
-    not sent, and the librarian is told so privately."""
+    copied for the patron (refdesk.attachments), and the librarian is told privately of any that
+    could not be (too large, deleted)."""
     conversation_id = store.conversations.for_thread(job.channel, job.thread_ts)
     if not conversation_id or job.user == slack.bot_user_id():
         return
@@ -169,18 +164,25 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
         _keep_from_patron(job)
         return
     text = plain_text(job.text, name_of=slack.first_name)
-    if not text.strip():
-        if job.files:
-            slack.tell(job.channel, job.user, ONLY_FILES, thread_ts=job.thread_ts)
+    if not text.strip() and not job.file_ids:
         return
     internal = is_internal(text)
     name = slack.first_name(job.user)
     department = "" if internal else departments.credit(conversation_id, job.user)  # "Sam (IT)"
+    files, refused = (), []
+    # Copied once: a retry finds the message stored with them.
+    if job.file_ids and not internal and store.messages.get(conversation_id, f"slack-{job.ts}") is None:
+        files, refused = attachments.keep_for_patron(conversation_id, tuple(job.file_ids))
+        if not text.strip() and not files:
+            _tell_files_refused(job, refused)
+            return
     stored, created = store.messages.put(conversation_id, Message(
         message_id=f"slack-{job.ts}", at=_slack_time(job.ts), author=Author.LIBRARIAN, author_name=name,
-        author_user=job.user, text=text, slack_ts=job.ts, department=department,
+        author_user=job.user, text=text, slack_ts=job.ts, department=department, files=files,
         visibility=Visibility.INTERNAL if internal else Visibility.PATRON,
         delivery=Delivery.INTERNAL if internal else Delivery.PENDING))
+    if created:
+        _tell_files_refused(job, refused)
     if internal:
         if not stored.outcome_shown:
             delivery.show_outcome(conversation_id, job.channel, job.thread_ts, stored)
@@ -194,10 +196,11 @@ def relay_staff_reply(job: StaffReplyJob) -> None:
             _tell_thread_if_late(job.channel, job.thread_ts, stored, "sent on to the patron")
     elif not stored.outcome_shown:  # handed over, but its reaction failed: added now
         delivery.show_outcome(conversation_id, job.channel, job.thread_ts, stored)
-    else:
-        return
-    if job.files:  # after the ✅/❌, once: a retry finds its outcome shown
-        slack.tell(job.channel, job.user, FILES_NOT_SENT, thread_ts=job.thread_ts)
+
+
+def _tell_files_refused(job: StaffReplyJob, refused: list[str]) -> None:
+    if refused:
+        slack.tell(job.channel, job.user, " ".join(refused), thread_ts=job.thread_ts)
 
 
 def _keep_from_patron(job: StaffReplyJob) -> None:

@@ -35,6 +35,7 @@ UNREACHABLE = {
     "requests.exceptions.Timeout",
     "botocore.exceptions.ConnectionError",  # EndpointConnectionError, ConnectTimeoutError
     "botocore.exceptions.HTTPClientError",  # ReadTimeoutError, ConnectionClosedError
+    "refdesk.downloads.Transient",  # a file download from Slack or Twilio: refused for now, or too slow
 }
 SLACK_TRANSIENT = {"ratelimited", "internal_error", "service_unavailable", "request_timeout", "fatal_error",
                    # the bot token revoked or rotated: passes once the new one is in SSM (docs/OPERATIONS.md)

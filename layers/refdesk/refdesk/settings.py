@@ -124,6 +124,8 @@ class Settings:
     reports_bucket: str = setting("REPORTS_BUCKET", "", STACK, "The bucket of the monthly statistics CSVs.")
     transcript_bucket: str = setting("TRANSCRIPT_BUCKET", "", STACK, "Where de-identified transcripts go "
                                      "(refdesk.transcripts).", read=_strip)
+    files_bucket: str = setting("FILES_BUCKET", "", STACK, "Files in web chat, both ways, and librarians' files "
+                                "for patrons (refdesk.attachments).", read=_strip)
     # The web chat's live connection (refdesk.live). Empty: no live connection, the widget polls.
     live_url: str = setting("LIVE_URL", "", STACK, "The WebSocket URL the widget opens (wss://…/{stage}; the "
                             "web chat function's).", read=_url)

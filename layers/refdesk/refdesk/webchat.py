@@ -12,10 +12,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Mapping
 from urllib.parse import urlencode
 
-from refdesk import conversations, erasure, identity, patron_context, store, transcript_mail, wake_ups
+from refdesk import attachments, conversations, erasure, identity, patron_context, store, transcript_mail, wake_ups
 from refdesk.channels.web import CHANNEL, check_session_id, message_view
-from refdesk.errors import BadRequest
-from refdesk.models import Visibility
+from refdesk.errors import BadRequest, chat_ended
+from refdesk.models import InboundMessage, Visibility
 from refdesk.settings import get_settings
 from refdesk.shapes import Matches, conforms
 
@@ -30,6 +30,9 @@ SENDS_PER_ADDRESS = (120, 60)
 POLLS_PER_SESSION = (60, 60)
 # Transcripts e-mailed from one address (each session also has its own cap, transcript_mail).
 TRANSCRIPTS_PER_ADDRESS = (20, 3600)
+# Files a patron may send (refdesk.attachments): a few per chat, and an address's all together.
+UPLOADS_PER_SESSION = (10, 3600)
+UPLOADS_PER_ADDRESS = (60, 3600)
 # The random id the widget keeps in localStorage to recognise a returning visitor (refdesk.identity
 # hashes it like a phone number); anything else in its place is ignored, as if there were none.
 VisitorId = Annotated[str, Matches(r"[A-Za-z0-9_-]{22,64}")]
@@ -80,9 +83,38 @@ def post_message(session_id: str, token: str, body: Mapping[str, Any], source_ip
     # The session's patron (a returning visitor's, see create_session): one read, checking the token,
     # strongly consistent: the first message comes right after the session was made.
     session = store.sessions.get(session_id, identity.token_hash(token), consistent=True)
+    if "file_id" in body:
+        message = _with_upload(message, session, attachments.check_upload_id(body["file_id"]))
     message = dataclasses.replace(message, patron_id=session["patron_id"])
     conversations.accept(message, credential=identity.token_hash(token), sent_at=sent_at)
     return {"message_id": message.message_id, "client_id": message.message_id}
+
+
+def _with_upload(message: InboundMessage, session: dict, file_id: str) -> InboundMessage:
+    """The message with the file the widget uploaded for it, once its bytes prove it a picture or a
+    PDF (refdesk.attachments); staff see "[sent 1 picture]" with the text, then the file itself."""
+    from refdesk.channels.sms import media_note
+
+    conversation_id = session["conversation_id"]
+    kind = attachments.take_upload(conversation_id, file_id, ended=bool(session.get("closed_at")))
+    media = ((attachments.upload_ref(attachments.upload_key(conversation_id, file_id)), kind),)
+    return dataclasses.replace(message, media=media,
+                               text="\n".join(part for part in (message.text, media_note(media, 1)) if part))
+
+
+def request_upload(session_id: str, token: str, body: Any, source_ip: str) -> dict:
+    """A presigned POST for one picture or PDF the patron is about to send (refdesk.attachments):
+    its type and size checked first, and the chat still open."""
+    kind = attachments.declared(body)
+    check_session_id(session_id)
+    _limit("uploads-session", identity.token_hash(token), UPLOADS_PER_SESSION)
+    _limit("uploads-ip", _address_key(source_ip), UPLOADS_PER_ADDRESS)
+    session = store.sessions.get(session_id, identity.token_hash(token))
+    if session.get("closed_at"):
+        raise chat_ended()
+    file_id = identity.new_id("f")
+    return {"file_id": file_id, "upload": attachments.upload_form(session["conversation_id"], file_id, kind),
+            "max_bytes": attachments.MAX_BYTES}
 
 
 def _sent_at(age_ms: Any) -> str:
@@ -92,7 +124,7 @@ def _sent_at(age_ms: Any) -> str:
     return wake_ups.iso(datetime.now(timezone.utc) - timedelta(milliseconds=age))
 
 
-def list_messages(session_id: str, token: str, after: str) -> dict:
+def list_messages(session_id: str, token: str, after: str, api_base: str = "") -> dict:
     check_session_id(session_id)
     session = store.sessions.get(session_id, identity.token_hash(token))
     cursor = _decode_cursor(after)
@@ -104,7 +136,7 @@ def list_messages(session_id: str, token: str, after: str) -> dict:
     if cursor and messages:
         _limit("polls-session", session_id, POLLS_PER_SESSION)
     return {
-        "messages": [message_view(message) for message in messages],
+        "messages": [message_view(session["conversation_id"], message, api_base) for message in messages],
         "cursor": _encode_cursor(messages[-1].sort_key) if messages else after,
         "status": "closed" if session.get("closed_at") else "open",
         # The waiting queue, from the session item just read: {"state": "waiting", "position": n}

@@ -140,7 +140,7 @@ class SmsChannel:
     # DELETE is not one of Twilio's keywords, so it reaches the desk. The closing line asks for a
     # rating by reply, a single digit (`take_rating`).
     traits = Traits(display_name="SMS", delete_words=frozenset({"delete"}), patron_address=same_number,
-                    rating=Rating.BY_REPLY, sends_contact_card=True)
+                    rating=Rating.BY_REPLY, sends_contact_card=True, sends_pictures=True)
 
     def parse(self, fields: Mapping[str, str], session_id: str = "") -> InboundMessage | None:
         """Only the fields RefDesk needs are checked; Twilio adds others without notice.

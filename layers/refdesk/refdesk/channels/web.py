@@ -43,7 +43,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, NotRequired, TypedDict
 
-from refdesk import identity, store
+from refdesk import attachments, identity, store
 from refdesk.channels.contract import Outbound, Rating, Traits
 from refdesk.errors import BadRequest, DeliveryFailed, NotFound, PayloadTooLarge
 from refdesk.models import InboundMessage, Message, Receipt
@@ -64,6 +64,8 @@ class ChatMessage(TypedDict):
     # Milliseconds since the patron pressed Send, by the page's clock (refdesk.webchat): taken as 0
     # to 10 minutes; anything that is not a number counts as 0.
     age_ms: NotRequired[object]
+    # A picture or PDF uploaded for this message (refdesk.attachments): the text may then be empty.
+    file_id: NotRequired[str]
 
 
 class WebChannel:
@@ -71,11 +73,11 @@ class WebChannel:
     release = Release.END
     # The widget's "Delete this conversation" is its own request (refdesk.webchat), not a word; the
     # widget offers the rating when it sees the chat closed, and shows its place in line and who has it.
-    traits = Traits(display_name="Web chat", rating=Rating.BY_CLIENT, shows_status=True)
+    traits = Traits(display_name="Web chat", rating=Rating.BY_CLIENT, shows_status=True, shows_files=True)
 
     def parse(self, fields: Mapping[str, Any], session_id: str = "") -> InboundMessage:
         check(fields, ChatMessage, "body")
-        text = _text_field(fields, "text", MAX_TEXT, required=True)
+        text = _text_field(fields, "text", MAX_TEXT, required="file_id" not in fields)
         client_id = _text_field(fields, "client_id", 100, required=True)
         contact = _text_field(fields, "contact", MAX_FIELD)
         name = _text_field(fields, "name", MAX_FIELD)
@@ -189,10 +191,14 @@ def _text_field(body: Mapping[str, Any], name: str, limit: int, required: bool =
     return value
 
 
-def message_view(message: Message) -> dict:
-    """A message as the widget gets it: listed by GET …/messages, or pushed live (refdesk.live)."""
-    return {"id": message.message_id, "from": message.author.value, "name": _credited(message) or None,
+def message_view(conversation_id: str, message: Message, api_base: str = "") -> dict:
+    """A message as the widget gets it: listed by GET …/messages, or pushed live (refdesk.live);
+    a librarian's files with their links (refdesk.attachments: under `api_base` when given)."""
+    view = {"id": message.message_id, "from": message.author.value, "name": _credited(message) or None,
             "text": message.text, "client_id": message.client_id or None, "at": message.at}
+    if message.files:
+        view["files"] = attachments.views(conversation_id, message, api_base)
+    return view
 
 
 def _credited(message) -> str:

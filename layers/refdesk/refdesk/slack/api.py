@@ -259,6 +259,19 @@ def upload(channel: str, thread_ts: str, data: bytes, filename: str, title: str)
     _slack().files_upload_v2(channel=channel, thread_ts=thread_ts, file=data, filename=filename, title=title)
 
 
+@_retry_later_when_limited
+def file_info(file_id: str) -> dict:
+    """A file someone shared (files.info, files:read), with its url_private_download; {} when it
+    was deleted meanwhile."""
+    try:
+        answer = _slack().files_info(file=file_id)
+    except SlackApiError as error:
+        if error.response.get("error") in ("file_not_found", "file_deleted"):
+            return {}
+        raise
+    return dict(answer["file"])
+
+
 @lru_cache(maxsize=1)
 def _auth() -> dict:
     """auth.test once: the bot's user id and the library's own team (and Enterprise Grid org)."""

@@ -16,6 +16,8 @@ from refdesk.observability import count
 from refdesk.slack import payloads
 from refdesk.slack.router import router
 
+MAX_FILES = 10  # a reply's files copied for the patron: as many as Slack's message composer shares at once
+
 
 def _in_a_thread(message: dict) -> bool:
     return bool(message.get("thread_ts")) and message.get("thread_ts") != message.get("ts")
@@ -41,9 +43,9 @@ def thread_reply(event: dict, envelope: dict) -> StaffReplyJob | None:
 
 @router.event("message", subtype="file_share", shape=payloads.MessageEvent)
 def reply_with_files(event: dict, envelope: dict) -> StaffReplyJob | None:
-    """A reply with files attached: its text is relayed, the files are not (they are private to
-    the workspace); the job carries how many there were so the librarian can be told. A Slack
-    Connect partner's message with files is a patron's (the files are mentioned to staff)."""
+    """A reply with files attached: the job carries the files' ids, and the dispatcher copies them
+    for the patron (refdesk.attachments: they are private to the workspace). A Slack Connect
+    partner's message with files is a patron's (the files are mentioned to staff)."""
     if partner.from_partner(event, envelope):
         return _accept_partner_message(event)
     if not _in_a_thread(event):
@@ -52,7 +54,9 @@ def reply_with_files(event: dict, envelope: dict) -> StaffReplyJob | None:
         raise BadRequest("file_share event missing user, ts or files")
     return StaffReplyJob(event_id=envelope["event_id"], channel=event["channel"], user=event["user"],
                          text=event.get("text") or "", ts=event["ts"], thread_ts=event["thread_ts"],
-                         files=len(event["files"]), actor_team=staff.of_message(event, envelope))
+                         file_ids=tuple(file_id for file_id in (str(shared.get("id") or "") for shared in event["files"])
+                                        if file_id.isalnum())[:MAX_FILES],
+                         actor_team=staff.of_message(event, envelope))
 
 
 def _accept_partner_message(event: dict) -> None:

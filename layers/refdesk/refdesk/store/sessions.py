@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from botocore.exceptions import ClientError
 
-from refdesk.errors import Conflict, DuplicateDelivery, Forbidden, NotFound, PayloadTooLarge, RateLimited
+from refdesk.errors import DuplicateDelivery, Forbidden, NotFound, PayloadTooLarge, RateLimited, chat_ended
 from refdesk.models import InboundMessage
 from refdesk.store import keys
 from refdesk.store.table import expired, failed_condition, now_iso, old_item, table
@@ -124,7 +124,7 @@ def claim(session_id: str, message_id: str, *, new_conversation_id: str = "",
         if message_id in old.get("closed_ids", {}):  # a retry or replay after its conversation closed
             raise DuplicateDelivery("") from error
         if "closed_at" in old:
-            raise Conflict("this chat has ended; start a new one", code="closed") from error
+            raise chat_ended() from error
         if joins_only and "conversation_id" not in old:
             raise NotFound("no open conversation") from error
         if size and int(old.get("pending_bytes", 0)) + size > PENDING_BUDGET:

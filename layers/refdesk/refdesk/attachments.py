@@ -1,0 +1,313 @@
+"""Files in web chat, both ways, and a librarian's files for every patron (issue 19, item 4).
+This module owns the files bucket (FILES_BUCKET): its key formats, what may go in, and links out.
+
+From a web patron (a picture or a PDF, at most MAX_BYTES):
+1. `upload_form`: the widget asks (POST /chat/sessions/{id}/files) and gets a presigned POST for
+   one key, `uploads/{conversation}/{file}`, whose policy holds the declared type and the size
+   range, valid UPLOAD_SECONDS. The bytes go from the browser to S3, never through Lambda.
+2. `take_upload`: the widget sends its message with the file's id; the object's size is read and
+   its first bytes are checked (`kind_of`: the type is what the bytes are, never what the name
+   says). A file that fails, or comes after the chat ended, is deleted there and then and the
+   widget is told why: nothing is kept.
+3. The message carries `upload_ref(key)` as its media; the dispatcher shows it in the staff thread
+   with files_upload_v2 (refdesk.pictures) and then deletes it (`discard_upload`): a patron's file
+   is kept in Slack only, like an MMS picture.
+
+From a librarian (a file shared in the staff thread, at most MAX_BYTES):
+`keep_for_patron` copies it from Slack (files.info, its url_private_download with the bot token)
+to `files/{conversation}/{file}`, and the reply carries it (`Message.files`). The patron gets a
+link (`link`): GET /files/{token} on the web chat API, signed with the patron-id key, good for
+RetentionDays, which answers with a redirect to a presigned GET of a few minutes (`open_link`), so
+the link outlives the Lambda credentials that sign each redirect. `for_patron` decides per channel:
+the widget shows the files itself (a picture inline), an SMS patron gets pictures Twilio can carry
+as MMS media, and every other file, on every channel, is a line with its link.
+
+Retention: a patron's upload lives until shown (the bucket's lifecycle removes a forgotten one
+after a day); a librarian's file RetentionDays after it was copied, which is never after its
+conversation's own end (the lifecycle rule, and the link's expiry). A patron's delete removes the
+conversation's files at once (`erase`)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypedDict
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools import Logger
+
+from refdesk import clients, downloads
+from refdesk.errors import BadRequest, Gone, NotFound, PayloadTooLarge, UnsupportedMediaType, chat_ended
+from refdesk.models import Message, SharedFile
+from refdesk.settings import get_settings
+from refdesk.shapes import check
+
+if TYPE_CHECKING:
+    from refdesk.channels.contract import Traits
+
+logger = Logger(child=True)
+
+MAX_BYTES = 10 * 1024 * 1024
+UPLOAD_SECONDS = 300  # the presigned POST's life: the widget uploads right after asking
+REDIRECT_SECONDS = 300  # each link's redirect: long enough to load, short enough not to share
+UPLOAD_PREFIX, FILES_PREFIX = "uploads/", "files/"
+UPLOAD_REF = "s3:"  # a patron message's media entry for an upload (InboundMessage.media)
+PATH = "/files/"  # GET /files/{token}
+SLACK_FILES_HOST = "files.slack.com"  # where url_private_download points: the only host given the bot token
+DOWNLOAD_SECONDS = 15  # one librarian file from Slack, against the dispatcher's 30 s
+# What a patron may send: the type each one's first bytes prove.
+ACCEPTED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WebP",
+            "application/pdf": "PDF"}
+# Pictures every phone shows as MMS (Twilio: JPEG, PNG and GIF, at most 5 MB); others go as links.
+MMS_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
+MMS_MAX_BYTES = 5 * 1024 * 1024
+NOT_ACCEPTED = "Only pictures (PNG, JPEG, GIF, WebP) and PDF files can be sent."
+TOO_LARGE = f"That file is larger than {MAX_BYTES // (1024 * 1024)} MB."
+
+
+class UploadRequest(TypedDict):
+    """The body of POST /chat/sessions/{id}/files (refdesk.shapes checks it)."""
+    type: str
+    size: int
+
+
+def kind_of(head: bytes) -> str:
+    """The accepted type the first bytes of a file prove, or "" for anything else."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    return ""
+
+
+def upload_key(conversation_id: str, file_id: str) -> str:
+    return f"{UPLOAD_PREFIX}{conversation_id}/{file_id}"
+
+
+def upload_ref(key: str) -> str:
+    return UPLOAD_REF + key
+
+
+def check_upload_id(file_id: Any) -> str:
+    if not (isinstance(file_id, str) and file_id.startswith("f") and file_id[1:].isalnum() and len(file_id) < 64):
+        raise BadRequest("file_id is not a file this chat uploaded")
+    return file_id
+
+
+def declared(body: Any) -> str:
+    """The type an upload request declares, once its type and size are ones a patron may send."""
+    fields = check(body, UploadRequest, "body")
+    kind = str(fields["type"]).split(";")[0].strip().lower()
+    if kind not in ACCEPTED:
+        raise UnsupportedMediaType(NOT_ACCEPTED)
+    if not 0 < fields["size"] <= MAX_BYTES:
+        raise PayloadTooLarge(TOO_LARGE if fields["size"] > 0 else "That file is empty.")
+    return kind
+
+
+def upload_form(conversation_id: str, file_id: str, kind: str) -> dict:
+    """A presigned POST for one upload: the key, the type and the size range in its signed policy."""
+    form = _s3().generate_presigned_post(
+        Bucket=_bucket(), Key=upload_key(conversation_id, file_id), Fields={"Content-Type": kind},
+        Conditions=[{"Content-Type": kind}, ["content-length-range", 1, MAX_BYTES]], ExpiresIn=UPLOAD_SECONDS)
+    return {"url": form["url"], "fields": form["fields"]}
+
+
+def take_upload(conversation_id: str, file_id: str, *, ended: bool) -> str:
+    """The type an uploaded file's bytes prove. The file is deleted, and the error raised, when it is
+    too large (PayloadTooLarge), not a picture or PDF (UnsupportedMediaType), or the chat has ended
+    (Conflict); NotFound when nothing was uploaded under that id."""
+    from botocore.exceptions import ClientError
+
+    key = upload_key(conversation_id, file_id)
+    s3 = _s3()
+    try:
+        size = s3.head_object(Bucket=_bucket(), Key=key)["ContentLength"]
+        head = s3.get_object(Bucket=_bucket(), Key=key, Range="bytes=0-15")["Body"].read() if size else b""
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise NotFound("no file was uploaded with that id, or it was already sent") from None
+        raise
+    refusal = (chat_ended() if ended else
+               PayloadTooLarge(TOO_LARGE) if size > MAX_BYTES else
+               None if kind_of(head) else UnsupportedMediaType(f"That file is not a picture or a PDF. {NOT_ACCEPTED}"))
+    if refusal:
+        discard_upload(key)
+        logger.info("upload refused", extra={"code": refusal.code, "bytes": size})
+        raise refusal
+    return kind_of(head)
+
+
+def read_upload(ref: str) -> tuple[bytes, str] | None:
+    """An upload's bytes and type (for the staff thread), or None when it is gone (shown, or erased)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = _s3().get_object(Bucket=_bucket(), Key=ref.removeprefix(UPLOAD_REF))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return None
+        raise
+    return answer["Body"].read(), answer.get("ContentType", "")
+
+
+def discard_upload(ref: str) -> None:
+    _s3().delete_object(Bucket=_bucket(), Key=ref.removeprefix(UPLOAD_REF))
+
+
+def keep_for_patron(conversation_id: str, file_ids: tuple[str, ...]) -> tuple[tuple[SharedFile, ...], list[str]]:
+    """A librarian's files copied from Slack for the patron, and a line for each one that cannot be
+    (too large, gone). The copy's key is the Slack file's id: a retry writes the same object again.
+    Slack failing (or busy) raises: the job is tried again."""
+    from refdesk.slack import api as slack
+
+    kept, refused = [], []
+    for file_id in file_ids:
+        meta = slack.file_info(file_id)
+        if not meta:
+            refused.append("A file was not sent: Slack no longer has it (deleted meanwhile).")
+            continue
+        name = str(meta.get("name") or meta.get("title") or "A file")
+        data = _from_slack(meta) if int(meta.get("size") or 0) <= MAX_BYTES else None
+        if data is None:
+            refused.append(f"{name} was not sent: " + (f"it is larger than {MAX_BYTES // (1024 * 1024)} MB."
+                                                        if int(meta.get("size") or 0) > MAX_BYTES else
+                                                        "Slack did not hand it over."))
+            continue
+        kind = str(meta.get("mimetype") or "application/octet-stream")
+        _s3().put_object(Bucket=_bucket(), Key=_file_key(conversation_id, file_id), Body=data, ContentType=kind,
+                         Metadata={"name": name.encode("ascii", "replace").decode()})
+        kept.append(SharedFile(file_id=file_id, name=name, kind=kind, size=len(data)))
+    logger.info("librarian files kept for the patron", extra={"conversation_id": conversation_id,
+                                                              "kept": len(kept), "refused": len(refused)})
+    return tuple(kept), refused
+
+
+def _from_slack(meta: dict) -> bytes | None:
+    """A shared file's bytes with the bot token, sent to Slack's file host only; None when Slack
+    refuses it. Slack failing for now raises downloads.Transient (the job is tried again)."""
+    import requests
+
+    url = str(meta.get("url_private_download") or meta.get("url_private") or "")
+    local = get_settings().slack_api_url
+    host = urlsplit(local).netloc if local else SLACK_FILES_HOST
+    if urlsplit(url).scheme not in ("https", "http" if local else "https") or urlsplit(url).netloc != host:
+        return None
+    with requests.Session() as session:
+        session.max_redirects = 3
+        session.headers["Authorization"] = f"Bearer {get_settings().secret('slack_bot_token')}"
+        try:
+            return downloads.capped(session, url, time.monotonic() + DOWNLOAD_SECONDS, MAX_BYTES)[0]
+        except downloads.Refused:
+            return None
+
+
+def _file_key(conversation_id: str, file_id: str) -> str:
+    return f"{FILES_PREFIX}{conversation_id}/{file_id}"
+
+
+def link(conversation_id: str, shared: SharedFile, sent_at: str, api_base: str = "") -> str:
+    """The patron's link to a librarian's file, good for RetentionDays from its message's time: the
+    same link however often it is made (a retried text is recognised by its words). Under
+    PublicBaseUrl, else `api_base` (a request's own host), else the dispatcher's API_URL."""
+    settings = get_settings()
+    expires = int(_epoch(sent_at)) + settings.retention_seconds
+    payload = f"{conversation_id}.{shared.file_id}.{expires:x}"
+    return f"{settings.public_base_url or api_base or settings.api_url}{PATH}{payload}.{_signature(payload)}"
+
+
+def _epoch(at: str) -> float:
+    try:
+        return datetime.fromisoformat(at).timestamp()
+    except ValueError:
+        return time.time()
+
+
+def open_link(token: str, now: float | None = None) -> str:
+    """Where a link leads now: a presigned GET of a few minutes. NotFound for a link that is not one
+    of ours, Gone for one past its time or whose file is no longer kept."""
+    from botocore.exceptions import ClientError
+
+    payload, _, signature = token.rpartition(".")
+    parts = payload.split(".")
+    if len(parts) != 3 or not all(part.isalnum() for part in parts) or \
+            not hmac.compare_digest(signature, _signature(payload)):
+        raise NotFound("no such file")
+    conversation_id, file_id, expires = parts
+    if int(expires, 16) < (now if now is not None else time.time()):
+        raise Gone("This file is no longer available: files are kept only as long as the conversation.")
+    key = _file_key(conversation_id, file_id)
+    s3 = _s3()
+    try:
+        head = s3.head_object(Bucket=_bucket(), Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise Gone("This file is no longer available: it was deleted, or its conversation was.") from None
+        raise
+    kind = head.get("ContentType", "")
+    name = (head.get("Metadata") or {}).get("name", "file").replace('"', "")
+    shown = kind.startswith("image/") or kind == "application/pdf"  # anything else is downloaded, never opened
+    return s3.generate_presigned_url("get_object", ExpiresIn=REDIRECT_SECONDS, Params={
+        "Bucket": _bucket(), "Key": key,
+        "ResponseContentDisposition": f'{"inline" if shown else "attachment"}; filename="{name}"'})
+
+
+def for_patron(conversation_id: str, message: Message, traits: Traits | None) -> tuple[str, tuple[str, ...]]:
+    """The text a reply with files is sent as, and the MMS media sent with it. A channel whose
+    client shows the files itself (the widget) gets the text alone; one that sends pictures (SMS)
+    carries as media those Twilio can; every other file becomes a line with its link. A channel
+    handed the reply on (a web follow-up's e-mail) has no traits: links."""
+    if not message.files or (traits and traits.shows_files):
+        return message.text, ()
+    as_media = [shared for shared in message.files if traits and traits.sends_pictures and
+                shared.kind in MMS_TYPES and shared.size <= MMS_MAX_BYTES]
+    lines = [f"{shared.name}: {link(conversation_id, shared, message.at)}"  # no emoji: an SMS stays GSM-7
+             for shared in message.files if shared not in as_media]
+    return ("\n".join(part for part in (message.text, *lines) if part),
+            tuple(link(conversation_id, shared, message.at) for shared in as_media))
+
+
+def views(conversation_id: str, message: Message, api_base: str = "") -> list[dict]:
+    """A message's files as the widget lists them (refdesk.channels.web.message_view)."""
+    return [{"name": shared.name, "type": shared.kind, "size": shared.size,
+             "url": link(conversation_id, shared, message.at, api_base)} for shared in message.files]
+
+
+def erase(conversation_id: str) -> None:
+    """Every file of the conversation, both ways (a patron's delete). Safe to run again."""
+    bucket = get_settings().files_bucket
+    if not bucket:
+        return
+    s3 = _s3()
+    removed = 0
+    for prefix in (UPLOAD_PREFIX, FILES_PREFIX):
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{conversation_id}/")
+        keys = [{"Key": item["Key"]} for item in listed.get("Contents", ())]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            removed += len(keys)
+    if removed:
+        logger.info("conversation's files removed", extra={"conversation_id": conversation_id, "files": removed})
+
+
+def _signature(payload: str) -> str:
+    key = get_settings().secret("patron_id_key").encode()
+    return hmac.new(key, f"file-link:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _bucket() -> str:
+    bucket = get_settings().files_bucket
+    if not bucket:
+        raise NotFound("files are not configured")
+    return bucket
+
+
+def _s3():
+    return clients.get("s3")
