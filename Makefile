@@ -12,7 +12,7 @@ export AWS_EC2_METADATA_DISABLED := true
 TOOLS_VENV := .venv-tools
 CHECKOV_REQUIREMENTS := tests/security/requirements-checkov.txt
 
-.PHONY: dev test lint build clean venv tools load bench redrive deploy
+.PHONY: dev test lint build clean venv tools load bench screenshots redrive deploy
 
 venv: $(VENV)/.installed
 
@@ -52,6 +52,11 @@ load: venv
 # Speed and cost, measured in one run and printed as ratios and counts.
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+# The README's pictures of the staff side (docs/card.png, docs/home-tab.png): a scripted desk on a
+# local stack of its own, photographed in headless chromium (Debian's, as the browser tests).
+screenshots: venv
+	$(PY) scripts/screenshots.py $(SCREENSHOTS_ARGS)
 
 # Move dead-lettered jobs back to the jobs queue of the running `make dev` stack (PORT, default
 # 3000). Against AWS: $(PY) scripts/redrive.py --stack <stack name>.
