@@ -326,3 +326,33 @@ def test_no_file_name_link_or_byte_is_logged(aws, slack, monkeypatch, capfd):
     out = "".join(capfd.readouterr())
     assert "Priya" not in out and "21234567890123" not in out
     assert reply["files"][0]["url"].rsplit(".", 1)[1] not in out
+
+
+def test_s3_failing_while_a_file_is_checked_is_a_503_to_retry_and_nothing_is_taken(aws, slack, monkeypatch):
+    """S3 busy after the client's own retries (here: every HEAD answered 503 SlowDown): the widget is
+    told to try again, nothing reaches the staff, and the same send succeeds once S3 is back."""
+    from botocore.exceptions import ClientError
+
+    from refdesk import clients
+
+    session, _ = web_chat_with_answer_thread(aws, slack)
+    file_id = upload(session, png())
+    s3 = clients.get("s3")
+    real_head = s3.head_object
+
+    def busy(**kwargs):
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+                           "ResponseMetadata": {"HTTPStatusCode": 503}}, "HeadObject")
+
+    monkeypatch.setattr(s3, "head_object", busy)
+    client_id = str(uuid.uuid4())
+    body = {"text": "", "client_id": client_id, "file_id": file_id}
+    refused = invoke("webchat", message_event(session, body))
+    assert refused["statusCode"] == 503 and header(refused, "retry-after")
+    pump(aws)
+    assert shared_files(slack) == []
+
+    monkeypatch.setattr(s3, "head_object", real_head)
+    assert invoke("webchat", message_event(session, body))["statusCode"] == 201
+    pump(aws)
+    assert len(shared_files(slack)) == 1
