@@ -65,10 +65,10 @@ def request_upload(id: str):  # noqa: A002 - a picture or PDF to send: where to 
 
 
 @chat.route("/files/<token>", method=("GET", "HEAD"))
-def shared_file(token: str):  # a librarian's file, by the link the patron got (refdesk.attachments)
-    from refdesk import attachments
+def shared_file(token: str):  # a librarian's file, by the link the patron got (refdesk.file_links)
+    from refdesk import file_links
 
-    return http.respond(302, headers={"location": attachments.open_link(token), "cache-control": "no-store"})
+    return http.respond(302, headers={"location": file_links.open_link(token), "cache-control": "no-store"})
 
 
 app = Api(chat, allowed_origins=get_settings().allowed_origins)

@@ -15,12 +15,8 @@ From a web patron (a picture or a PDF, at most MAX_BYTES):
 
 From a librarian (a file shared in the staff thread, at most MAX_BYTES):
 `keep_for_patron` copies it from Slack (files.info, its url_private_download with the bot token)
-to `files/{conversation}/{file}`, and the reply carries it (`Message.files`). The patron gets a
-link (`link`): GET /files/{token} on the web chat API, signed with the patron-id key, good for
-RetentionDays, which answers with a redirect to a presigned GET of a few minutes (`open_link`), so
-the link outlives the Lambda credentials that sign each redirect. `for_patron` decides per channel:
-the widget shows the files itself (a picture inline), an SMS patron gets pictures Twilio can carry
-as MMS media, and every other file, on every channel, is a line with its link.
+to `files/{conversation}/{file}`, and the reply carries it (`Message.files`); the patron reaches it
+by a link (refdesk.file_links).
 
 Retention: a patron's upload lives until shown (the bucket's lifecycle removes a forgotten one
 after a day); a librarian's file RetentionDays after it was copied, which is never after its
@@ -28,40 +24,29 @@ conversation's own end (the lifecycle rule, and the link's expiry). A patron's d
 conversation's files at once (`erase`)."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 
-from refdesk import clients, downloads
-from refdesk.errors import BadRequest, Gone, NotFound, PayloadTooLarge, UnsupportedMediaType, chat_ended
-from refdesk.models import Message, SharedFile
+from refdesk import downloads, file_links
+from refdesk.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType, chat_ended
+from refdesk.models import SharedFile
 from refdesk.settings import get_settings
 from refdesk.shapes import check
-
-if TYPE_CHECKING:
-    from refdesk.channels.contract import Traits
 
 logger = Logger(child=True)
 
 MAX_BYTES = 10 * 1024 * 1024
 UPLOAD_SECONDS = 300  # the presigned POST's life: the widget uploads right after asking
-REDIRECT_SECONDS = 300  # each link's redirect: long enough to load, short enough not to share
-UPLOAD_PREFIX, FILES_PREFIX = "uploads/", "files/"
+UPLOAD_PREFIX = "uploads/"
 UPLOAD_REF = "s3:"  # a patron message's media entry for an upload (InboundMessage.media)
-PATH = "/files/"  # GET /files/{token}
 SLACK_FILES_HOST = "files.slack.com"  # where url_private_download points: the only host given the bot token
 DOWNLOAD_SECONDS = 15  # one librarian file from Slack, against the dispatcher's 30 s
 # What a patron may send: the type each one's first bytes prove.
 ACCEPTED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WebP",
             "application/pdf": "PDF"}
-# Pictures every phone shows as MMS (Twilio: JPEG, PNG and GIF, at most 5 MB); others go as links.
-MMS_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
-MMS_MAX_BYTES = 5 * 1024 * 1024
 NOT_ACCEPTED = "Only pictures (PNG, JPEG, GIF, WebP) and PDF files can be sent."
 TOO_LARGE = f"That file is larger than {MAX_BYTES // (1024 * 1024)} MB."
 
@@ -114,8 +99,8 @@ def declared(body: Any) -> str:
 
 def upload_form(conversation_id: str, file_id: str, kind: str) -> dict:
     """A presigned POST for one upload: the key, the type and the size range in its signed policy."""
-    form = _s3().generate_presigned_post(
-        Bucket=_bucket(), Key=upload_key(conversation_id, file_id), Fields={"Content-Type": kind},
+    form = file_links.s3().generate_presigned_post(
+        Bucket=file_links.bucket(), Key=upload_key(conversation_id, file_id), Fields={"Content-Type": kind},
         Conditions=[{"Content-Type": kind}, ["content-length-range", 1, MAX_BYTES]], ExpiresIn=UPLOAD_SECONDS)
     return {"url": form["url"], "fields": form["fields"]}
 
@@ -127,12 +112,12 @@ def take_upload(conversation_id: str, file_id: str, *, ended: bool) -> str:
     from botocore.exceptions import ClientError
 
     key = upload_key(conversation_id, file_id)
-    s3 = _s3()
+    s3 = file_links.s3()
     try:
-        size = s3.head_object(Bucket=_bucket(), Key=key)["ContentLength"]
-        head = s3.get_object(Bucket=_bucket(), Key=key, Range="bytes=0-15")["Body"].read() if size else b""
+        size = s3.head_object(Bucket=file_links.bucket(), Key=key)["ContentLength"]
+        head = s3.get_object(Bucket=file_links.bucket(), Key=key, Range="bytes=0-15")["Body"].read() if size else b""
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if file_links.missing(error):
             raise NotFound("no file was uploaded with that id, or it was already sent") from None
         raise
     refusal = (chat_ended() if ended else
@@ -150,16 +135,16 @@ def read_upload(ref: str) -> tuple[bytes, str] | None:
     from botocore.exceptions import ClientError
 
     try:
-        answer = _s3().get_object(Bucket=_bucket(), Key=ref.removeprefix(UPLOAD_REF))
+        answer = file_links.s3().get_object(Bucket=file_links.bucket(), Key=ref.removeprefix(UPLOAD_REF))
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+        if file_links.missing(error):
             return None
         raise
     return answer["Body"].read(), answer.get("ContentType", "")
 
 
 def discard_upload(ref: str) -> None:
-    _s3().delete_object(Bucket=_bucket(), Key=ref.removeprefix(UPLOAD_REF))
+    file_links.s3().delete_object(Bucket=file_links.bucket(), Key=ref.removeprefix(UPLOAD_REF))
 
 
 def keep_for_patron(conversation_id: str, file_ids: tuple[str, ...]) -> tuple[tuple[SharedFile, ...], list[str]]:
@@ -182,7 +167,7 @@ def keep_for_patron(conversation_id: str, file_ids: tuple[str, ...]) -> tuple[tu
                                                         "Slack did not hand it over."))
             continue
         kind = str(meta.get("mimetype") or "application/octet-stream")
-        _s3().put_object(Bucket=_bucket(), Key=_file_key(conversation_id, file_id), Body=data, ContentType=kind,
+        file_links.s3().put_object(Bucket=file_links.bucket(), Key=file_links.file_key(conversation_id, file_id), Body=data, ContentType=kind,
                          Metadata={"name": name.encode("ascii", "replace").decode()})
         kept.append(SharedFile(file_id=file_id, name=name, kind=kind, size=len(data)))
     logger.info("librarian files kept for the patron", extra={"conversation_id": conversation_id,
@@ -209,85 +194,14 @@ def _from_slack(meta: dict) -> bytes | None:
             return None
 
 
-def _file_key(conversation_id: str, file_id: str) -> str:
-    return f"{FILES_PREFIX}{conversation_id}/{file_id}"
-
-
-def link(conversation_id: str, shared: SharedFile, sent_at: str, api_base: str = "") -> str:
-    """The patron's link to a librarian's file, good for RetentionDays from its message's time: the
-    same link however often it is made (a retried text is recognised by its words). Under
-    PublicBaseUrl, else `api_base` (a request's own host), else the dispatcher's API_URL."""
-    settings = get_settings()
-    expires = int(_epoch(sent_at)) + settings.retention_seconds
-    payload = f"{conversation_id}.{shared.file_id}.{expires:x}"
-    return f"{settings.public_base_url or api_base or settings.api_url}{PATH}{payload}.{_signature(payload)}"
-
-
-def _epoch(at: str) -> float:
-    try:
-        return datetime.fromisoformat(at).timestamp()
-    except ValueError:
-        return time.time()
-
-
-def open_link(token: str, now: float | None = None) -> str:
-    """Where a link leads now: a presigned GET of a few minutes. NotFound for a link that is not one
-    of ours, Gone for one past its time or whose file is no longer kept."""
-    from botocore.exceptions import ClientError
-
-    payload, _, signature = token.rpartition(".")
-    parts = payload.split(".")
-    if len(parts) != 3 or not all(part.isalnum() for part in parts) or \
-            not hmac.compare_digest(signature, _signature(payload)):
-        raise NotFound("no such file")
-    conversation_id, file_id, expires = parts
-    if int(expires, 16) < (now if now is not None else time.time()):
-        raise Gone("This file is no longer available: files are kept only as long as the conversation.")
-    key = _file_key(conversation_id, file_id)
-    s3 = _s3()
-    try:
-        head = s3.head_object(Bucket=_bucket(), Key=key)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            raise Gone("This file is no longer available: it was deleted, or its conversation was.") from None
-        raise
-    kind = head.get("ContentType", "")
-    name = (head.get("Metadata") or {}).get("name", "file").replace('"', "")
-    shown = kind.startswith("image/") or kind == "application/pdf"  # anything else is downloaded, never opened
-    return s3.generate_presigned_url("get_object", ExpiresIn=REDIRECT_SECONDS, Params={
-        "Bucket": _bucket(), "Key": key,
-        "ResponseContentDisposition": f'{"inline" if shown else "attachment"}; filename="{name}"'})
-
-
-def for_patron(conversation_id: str, message: Message, traits: Traits | None) -> tuple[str, tuple[str, ...]]:
-    """The text a reply with files is sent as, and the MMS media sent with it. A channel whose
-    client shows the files itself (the widget) gets the text alone; one that sends pictures (SMS)
-    carries as media those Twilio can; every other file becomes a line with its link. A channel
-    handed the reply on (a web follow-up's e-mail) has no traits: links."""
-    if not message.files or (traits and traits.shows_files):
-        return message.text, ()
-    as_media = [shared for shared in message.files if traits and traits.sends_pictures and
-                shared.kind in MMS_TYPES and shared.size <= MMS_MAX_BYTES]
-    lines = [f"{shared.name}: {link(conversation_id, shared, message.at)}"  # no emoji: an SMS stays GSM-7
-             for shared in message.files if shared not in as_media]
-    return ("\n".join(part for part in (message.text, *lines) if part),
-            tuple(link(conversation_id, shared, message.at) for shared in as_media))
-
-
-def views(conversation_id: str, message: Message, api_base: str = "") -> list[dict]:
-    """A message's files as the widget lists them (refdesk.channels.web.message_view)."""
-    return [{"name": shared.name, "type": shared.kind, "size": shared.size,
-             "url": link(conversation_id, shared, message.at, api_base)} for shared in message.files]
-
-
 def erase(conversation_id: str) -> None:
     """Every file of the conversation, both ways (a patron's delete). Safe to run again."""
     bucket = get_settings().files_bucket
     if not bucket:
         return
-    s3 = _s3()
+    s3 = file_links.s3()
     removed = 0
-    for prefix in (UPLOAD_PREFIX, FILES_PREFIX):
+    for prefix in (UPLOAD_PREFIX, file_links.FILES_PREFIX):
         listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{conversation_id}/")
         keys = [{"Key": item["Key"]} for item in listed.get("Contents", ())]
         if keys:
@@ -295,19 +209,3 @@ def erase(conversation_id: str) -> None:
             removed += len(keys)
     if removed:
         logger.info("conversation's files removed", extra={"conversation_id": conversation_id, "files": removed})
-
-
-def _signature(payload: str) -> str:
-    key = get_settings().secret("patron_id_key").encode()
-    return hmac.new(key, f"file-link:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _bucket() -> str:
-    bucket = get_settings().files_bucket
-    if not bucket:
-        raise NotFound("files are not configured")
-    return bucket
-
-
-def _s3():
-    return clients.get("s3")

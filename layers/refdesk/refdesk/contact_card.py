@@ -73,7 +73,7 @@ def send_part(channel, conversation: Conversation, message: Message, address: st
               index: int, media: tuple[str, ...] = ()) -> Receipt | None:
     """Send one part of an outbound message through the patron's channel (which, told the stored
     message, may find the part sent by an earlier attempt), with the message's `media` (MMS:
-    pictures a librarian shared, refdesk.attachments) on its first part. The first part of the
+    pictures a librarian shared, refdesk.file_links) on its first part. The first part of the
     first librarian reply a patron ever gets carries the contact card too, on a channel that sends
     it (SMS)."""
     shows = dataclasses.replace(message, parts_sent=index)  # as it stands before this part

@@ -7,7 +7,7 @@ import dataclasses
 
 from aws_lambda_powertools import Logger
 
-from refdesk import attachments, channels, contact_card, delivery_status, jobs, live, retry, store
+from refdesk import channels, contact_card, delivery_status, file_links, jobs, live, retry, store
 from refdesk.errors import DeliveryFailed, NotFound
 from refdesk.models import (Author, Conversation, Delivery, DeliveryOutcomeJob, Message, OutcomeReactionJob, Receipt,
                             ReplyTo)
@@ -40,7 +40,9 @@ def send_to_patron(conversation: Conversation, reply_to: ReplyTo, message: Messa
     extra = {"department": message.department} if message.department else {}
     if sender and getattr(channel, "quotes_question", False):  # an e-mailed answer, far from its form
         extra["question"] = _question(conversation_id)
-    text, media = attachments.for_patron(conversation_id, message, getattr(channel, "traits", None))
+    traits = getattr(channel, "traits", None)  # none: a channel handed the reply on (a follow-up's e-mail)
+    text, media = file_links.for_patron(conversation_id, message, shows_files=bool(traits and traits.shows_files),
+                                        sends_pictures=bool(traits and traits.sends_pictures))
     parts = channel.compose(sender, text, **extra)
     unsent = range(message.parts_sent, len(parts))
     stored = message

@@ -49,7 +49,7 @@ class Traits:
     # The Slack thread (channel id, root ts) where the bot posted replies for the patron to read, from
     # the reply address: a patron's erasure edits them there (refdesk.erasure). None: replies leave Slack.
     replies_thread: Callable[[str], tuple[str, str]] | None = None
-    # How a librarian's files reach the patron (refdesk.attachments): the patron's client shows them
+    # How a librarian's files reach the patron (refdesk.file_links): the patron's client shows them
     # itself (the widget), or pictures go as MMS media; otherwise each is a line with its link.
     shows_files: bool = False
     sends_pictures: bool = False

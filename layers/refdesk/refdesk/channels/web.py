@@ -43,7 +43,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, NotRequired, TypedDict
 
-from refdesk import attachments, identity, store
+from refdesk import file_links, identity, store
 from refdesk.channels.contract import Outbound, Rating, Traits
 from refdesk.errors import BadRequest, DeliveryFailed, NotFound, PayloadTooLarge
 from refdesk.models import InboundMessage, Message, Receipt
@@ -193,11 +193,11 @@ def _text_field(body: Mapping[str, Any], name: str, limit: int, required: bool =
 
 def message_view(conversation_id: str, message: Message, api_base: str = "") -> dict:
     """A message as the widget gets it: listed by GET …/messages, or pushed live (refdesk.live);
-    a librarian's files with their links (refdesk.attachments: under `api_base` when given)."""
+    a librarian's files with their links (refdesk.file_links: under `api_base` when given)."""
     view = {"id": message.message_id, "from": message.author.value, "name": _credited(message) or None,
             "text": message.text, "client_id": message.client_id or None, "at": message.at}
     if message.files:
-        view["files"] = attachments.views(conversation_id, message, api_base)
+        view["files"] = file_links.views(conversation_id, message, api_base)
     return view
 
 
