@@ -225,7 +225,18 @@ def test_a_file_of_another_type_is_downloaded_never_opened(aws, slack):
     staff_reply_with_files(slack, root_ts, [("page.html", "text/html", b"<script>alert(1)</script>")], "as asked")
     pump(aws)
     [reply] = [message for message in poll(session)["messages"] if message["from"] == "librarian"]
-    assert fetched(reply["files"][0]["url"]).headers["content-disposition"] == 'attachment; filename="page.html"'
+    assert fetched(reply["files"][0]["url"]).headers["content-disposition"] == (
+        "attachment; filename=\"page.html\"; filename*=UTF-8''page.html")
+
+
+def test_a_file_name_beyond_ascii_is_downloaded_under_its_own_name(aws, slack):
+    session, root_ts = web_chat_with_answer_thread(aws, slack)
+    staff_reply_with_files(slack, root_ts, [("Guía de citas.pdf", "application/pdf", PDF)], "Aquí está")
+    pump(aws)
+    [reply] = [message for message in poll(session)["messages"] if message["from"] == "librarian"]
+    assert reply["files"][0]["name"] == "Guía de citas.pdf"
+    assert fetched(reply["files"][0]["url"]).headers["content-disposition"] == (
+        "inline; filename=\"Gu?a de citas.pdf\"; filename*=UTF-8''Gu%C3%ADa%20de%20citas.pdf")
 
 
 def test_a_tampered_link_is_404_and_one_past_its_time_410(aws, slack, monkeypatch):

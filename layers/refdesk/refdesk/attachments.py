@@ -1,5 +1,6 @@
 """Files in web chat, both ways, and a librarian's files for every patron (issue 19, item 4).
-This module owns the files bucket (FILES_BUCKET): its key formats, what may go in, and links out.
+This module decides what goes into the files bucket (FILES_BUCKET) and takes it out again;
+refdesk.file_links owns the librarians' files' keys and the patrons' links to them.
 
 From a web patron (a picture or a PDF, at most MAX_BYTES):
 1. `upload_form`: the widget asks (POST /chat/sessions/{id}/files) and gets a presigned POST for
@@ -44,11 +45,10 @@ UPLOAD_PREFIX = "uploads/"
 UPLOAD_REF = "s3:"  # a patron message's media entry for an upload (InboundMessage.media)
 SLACK_FILES_HOST = "files.slack.com"  # where url_private_download points: the only host given the bot token
 DOWNLOAD_SECONDS = 15  # one librarian file from Slack, against the dispatcher's 30 s
-# What a patron may send: the type each one's first bytes prove.
-ACCEPTED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WebP",
-            "application/pdf": "PDF"}
+# What a patron may send: the types `kind_of` proves from the first bytes.
+ACCEPTED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"})
 NOT_ACCEPTED = "Only pictures (PNG, JPEG, GIF, WebP) and PDF files can be sent."
-TOO_LARGE = f"That file is larger than {MAX_BYTES // (1024 * 1024)} MB."
+TOO_LARGE = f"it is larger than {MAX_BYTES // (1024 * 1024)} MB."
 
 
 class UploadRequest(TypedDict):
@@ -93,7 +93,7 @@ def declared(body: Any) -> str:
     if kind not in ACCEPTED:
         raise UnsupportedMediaType(NOT_ACCEPTED)
     if not 0 < fields["size"] <= MAX_BYTES:
-        raise PayloadTooLarge(TOO_LARGE if fields["size"] > 0 else "That file is empty.")
+        raise PayloadTooLarge(f"That file is too large: {TOO_LARGE}" if fields["size"] > 0 else "That file is empty.")
     return kind
 
 
@@ -121,7 +121,7 @@ def take_upload(conversation_id: str, file_id: str, *, ended: bool) -> str:
             raise NotFound("no file was uploaded with that id, or it was already sent") from None
         raise
     refusal = (chat_ended() if ended else
-               PayloadTooLarge(TOO_LARGE) if size > MAX_BYTES else
+               PayloadTooLarge(f"That file is too large: {TOO_LARGE}") if size > MAX_BYTES else
                None if kind_of(head) else UnsupportedMediaType(f"That file is not a picture or a PDF. {NOT_ACCEPTED}"))
     if refusal:
         discard_upload(key)
@@ -160,15 +160,13 @@ def keep_for_patron(conversation_id: str, file_ids: tuple[str, ...]) -> tuple[tu
             refused.append("A file was not sent: Slack no longer has it (deleted meanwhile).")
             continue
         name = str(meta.get("name") or meta.get("title") or "A file")
-        data = _from_slack(meta) if int(meta.get("size") or 0) <= MAX_BYTES else None
+        too_large = int(meta.get("size") or 0) > MAX_BYTES
+        data = None if too_large else _from_slack(meta)
         if data is None:
-            refused.append(f"{name} was not sent: " + (f"it is larger than {MAX_BYTES // (1024 * 1024)} MB."
-                                                        if int(meta.get("size") or 0) > MAX_BYTES else
-                                                        "Slack did not hand it over."))
+            refused.append(f"{name} was not sent: " + (TOO_LARGE if too_large else "Slack did not hand it over."))
             continue
         kind = str(meta.get("mimetype") or "application/octet-stream")
-        file_links.s3().put_object(Bucket=file_links.bucket(), Key=file_links.file_key(conversation_id, file_id), Body=data, ContentType=kind,
-                         Metadata={"name": name.encode("ascii", "replace").decode()})
+        file_links.keep(conversation_id, file_id, name, kind, data)
         kept.append(SharedFile(file_id=file_id, name=name, kind=kind, size=len(data)))
     logger.info("librarian files kept for the patron", extra={"conversation_id": conversation_id,
                                                               "kept": len(kept), "refused": len(refused)})

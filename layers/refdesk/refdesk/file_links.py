@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import time
 from datetime import datetime
+from urllib.parse import quote, unquote
 
 from refdesk import clients
 from refdesk.errors import Gone, NotFound
@@ -29,6 +30,13 @@ MMS_MAX_BYTES = 5 * 1024 * 1024
 
 def file_key(conversation_id: str, file_id: str) -> str:
     return f"{FILES_PREFIX}{conversation_id}/{file_id}"
+
+
+def keep(conversation_id: str, file_id: str, name: str, kind: str, data: bytes) -> None:
+    """A librarian's file, kept for the patron's link, with its name for the download (URL-encoded:
+    S3 metadata is ASCII)."""
+    s3().put_object(Bucket=bucket(), Key=file_key(conversation_id, file_id), Body=data, ContentType=kind,
+                    Metadata={"name": quote(name, safe="")})
 
 
 def link(conversation_id: str, shared: SharedFile, sent_at: str, api_base: str = "") -> str:
@@ -70,11 +78,12 @@ def open_link(token: str, now: float | None = None) -> str:
             raise Gone("This file is no longer available: it was deleted, or its conversation was.") from None
         raise
     kind = head.get("ContentType", "")
-    name = (head.get("Metadata") or {}).get("name", "file").replace('"', "")
-    shown = kind.startswith("image/") or kind == "application/pdf"  # anything else is downloaded, never opened
+    name = unquote((head.get("Metadata") or {}).get("name") or "file")
+    plain = name.encode("ascii", "replace").decode().replace('"', "'")  # for a browser without filename*
+    how = "inline" if kind.startswith("image/") or kind == "application/pdf" else "attachment"  # never opened
     return storage.generate_presigned_url("get_object", ExpiresIn=REDIRECT_SECONDS, Params={
         "Bucket": bucket(), "Key": key,
-        "ResponseContentDisposition": f'{"inline" if shown else "attachment"}; filename="{name}"'})
+        "ResponseContentDisposition": f"{how}; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"})
 
 
 def for_patron(conversation_id: str, message: Message, *, shows_files: bool = False,
