@@ -48,7 +48,7 @@ DOWNLOAD_SECONDS = 15  # one librarian file from Slack, against the dispatcher's
 # What a patron may send: the types `kind_of` proves from the first bytes.
 ACCEPTED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"})
 NOT_ACCEPTED = "Only pictures (PNG, JPEG, GIF, WebP) and PDF files can be sent."
-TOO_LARGE = f"it is larger than {MAX_BYTES // (1024 * 1024)} MB."
+TOO_LARGE = f"larger than {MAX_BYTES // (1024 * 1024)} MB."
 
 
 class UploadRequest(TypedDict):
@@ -93,7 +93,7 @@ def declared(body: Any) -> str:
     if kind not in ACCEPTED:
         raise UnsupportedMediaType(NOT_ACCEPTED)
     if not 0 < fields["size"] <= MAX_BYTES:
-        raise PayloadTooLarge(f"That file is too large: {TOO_LARGE}" if fields["size"] > 0 else "That file is empty.")
+        raise PayloadTooLarge(f"That file is {TOO_LARGE}" if fields["size"] > 0 else "That file is empty.")
     return kind
 
 
@@ -121,7 +121,7 @@ def take_upload(conversation_id: str, file_id: str, *, ended: bool) -> str:
             raise NotFound("no file was uploaded with that id, or it was already sent") from None
         raise
     refusal = (chat_ended() if ended else
-               PayloadTooLarge(f"That file is too large: {TOO_LARGE}") if size > MAX_BYTES else
+               PayloadTooLarge(f"That file is {TOO_LARGE}") if size > MAX_BYTES else
                None if kind_of(head) else UnsupportedMediaType(f"That file is not a picture or a PDF. {NOT_ACCEPTED}"))
     if refusal:
         discard_upload(key)
@@ -163,7 +163,7 @@ def keep_for_patron(conversation_id: str, file_ids: tuple[str, ...]) -> tuple[tu
         too_large = int(meta.get("size") or 0) > MAX_BYTES
         data = None if too_large else _from_slack(meta)
         if data is None:
-            refused.append(f"{name} was not sent: " + (TOO_LARGE if too_large else "Slack did not hand it over."))
+            refused.append(f"{name} was not sent: " + (f"it is {TOO_LARGE}" if too_large else "Slack did not hand it over."))
             continue
         kind = str(meta.get("mimetype") or "application/octet-stream")
         file_links.keep(conversation_id, file_id, name, kind, data)
