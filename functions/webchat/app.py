@@ -32,7 +32,8 @@ def post_message(id: str):  # noqa: A002 - route variables are named as in templ
 @chat.get("/chat/sessions/<id>/messages")
 def list_messages(id: str):  # noqa: A002
     request = http.request(chat)
-    return http.json_response(200, webchat.list_messages(id, request.bearer_token(), str(request.query.get("after", "")),
+    after = str(request.query.get("after", ""))
+    return http.json_response(200, webchat.list_messages(id, request.bearer_token(), after,
                                                          api_base=f"https://{request.domain}"))
 
 

@@ -297,7 +297,8 @@ def test_a_file_slack_no_longer_has_is_named_to_the_librarian_and_the_text_still
     text_in("Do you have census records?")
     pump(aws)
     [root] = slack.roots()
-    payload = staff_reply_with_files(slack, root["answered_ts"], [("census.pdf", "application/pdf", PDF)], "Yes, see here")
+    payload = staff_reply_with_files(slack, root["answered_ts"], [("census.pdf", "application/pdf", PDF)],
+                                     "Yes, see here")
     slack.stand_in.delete_file(payload["event"]["files"][0]["id"])  # deleted before the dispatcher came
     pump(aws)
 

@@ -1,4 +1,5 @@
-"""refdesk.attachments and refdesk.file_links without AWS: which bytes pass, and how a librarian's files reach each channel."""
+"""refdesk.attachments and refdesk.file_links without AWS: which bytes pass, and how a librarian's
+files reach each channel."""
 from __future__ import annotations
 
 import pytest

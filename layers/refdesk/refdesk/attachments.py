@@ -163,7 +163,8 @@ def keep_for_patron(conversation_id: str, file_ids: tuple[str, ...]) -> tuple[tu
         too_large = int(meta.get("size") or 0) > MAX_BYTES
         data = None if too_large else _from_slack(meta)
         if data is None:
-            refused.append(f"{name} was not sent: " + (f"it is {TOO_LARGE}" if too_large else "Slack did not hand it over."))
+            why = f"it is {TOO_LARGE}" if too_large else "Slack did not hand it over."
+            refused.append(f"{name} was not sent: {why}")
             continue
         kind = str(meta.get("mimetype") or "application/octet-stream")
         file_links.keep(conversation_id, file_id, name, kind, data)

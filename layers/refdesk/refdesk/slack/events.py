@@ -52,10 +52,10 @@ def reply_with_files(event: dict, envelope: dict) -> StaffReplyJob | None:
         return None
     if not event.get("user") or not event.get("ts") or "files" not in event:
         raise BadRequest("file_share event missing user, ts or files")
+    file_ids = [str(shared.get("id") or "") for shared in event["files"]]
     return StaffReplyJob(event_id=envelope["event_id"], channel=event["channel"], user=event["user"],
                          text=event.get("text") or "", ts=event["ts"], thread_ts=event["thread_ts"],
-                         file_ids=tuple(file_id for file_id in (str(shared.get("id") or "") for shared in event["files"])
-                                        if file_id.isalnum())[:MAX_FILES],
+                         file_ids=tuple(file_id for file_id in file_ids if file_id.isalnum())[:MAX_FILES],
                          actor_team=staff.of_message(event, envelope))
 
 
