@@ -6,13 +6,17 @@ The embedded moto also answers DynamoDB requests with injected faults (`dynamodb
 control API's {"dynamodb": …}), as DynamoDB answers them: {"method": "UpdateItem", "error":
 "ProvisionedThroughputExceededException", "count": 5} throttles the next 5 UpdateItem requests
 with HTTP 400 (boto3's own retries take some of them); "commit": true carries the request out
-first, as when the answer is lost."""
+first, as when the answer is lost.
+
+The tests use moto in this process instead (in_process=True): boto3's requests to AWS are answered
+by moto from a botocore `before-send` hook, with the same faults, without a server between them."""
 from __future__ import annotations
 
 import json
 import logging
 import os
 import threading
+import urllib.parse
 import urllib.request
 import uuid
 from http import HTTPStatus
@@ -41,19 +45,29 @@ DYNAMODB_TARGET_PREFIX = "DynamoDB_20120810."  # X-Amz-Target: DynamoDB_20120810
 
 
 class LocalAws:
-    """endpoint_url: an AWS endpoint to use (AWS_ENDPOINT_URL); None starts moto on 127.0.0.1.
+    """endpoint_url: an AWS endpoint to use (AWS_ENDPOINT_URL); None starts moto on 127.0.0.1,
+    or, with in_process, answers this process's boto3 with moto directly (no endpoint: boto3 calls
+    AWS's own URLs, and moto takes every such request before it leaves the process; requests to
+    other hosts, such as the tests' Lambda recorder on 127.0.0.1, go out as usual).
     `environment` holds the variables that point boto3 at these resources; unless
     use_in_this_process is False (the tests set them per test), they are set in os.environ."""
 
-    def __init__(self, template: Template, endpoint_url: str | None = None, *, use_in_this_process: bool = True):
+    def __init__(self, template: Template, endpoint_url: str | None = None, *, use_in_this_process: bool = True,
+                 in_process: bool = False):
+        if in_process and endpoint_url:
+            raise ValueError("in_process is moto in this process: no endpoint_url")
         self.embedded = not endpoint_url
+        self.in_process = in_process
         self.dynamodb_faults = DynamoDBFaults()
-        self._moto = _start_moto(self.dynamodb_faults) if self.embedded else None
+        self._moto = _start_moto(self.dynamodb_faults) if self.embedded and not in_process else None
         if self._moto:
             host, port = self._moto.get_host_and_port()
             endpoint_url = f"http://{host}:{port}"
+        if in_process:
+            _InProcessMoto.start(self.dynamodb_faults)
         self.endpoint_url = endpoint_url
-        self.environment = {"AWS_ENDPOINT_URL": endpoint_url, "AWS_DEFAULT_REGION": REGION, **DUMMY_CREDENTIALS}
+        self.environment = {**({"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}),
+                            "AWS_DEFAULT_REGION": REGION, **DUMMY_CREDENTIALS}
         self.sqs = self.client("sqs")
         self.dynamodb = self.client("dynamodb")
         self.ses = self.client("ses")
@@ -91,6 +105,8 @@ class LocalAws:
     def stop(self) -> None:
         if self._moto:
             self._moto.stop()
+        if self.in_process:
+            _InProcessMoto.stop()
 
     def reset(self) -> None:
         """The embedded moto back to template.yaml's table and queues, empty (what the tests do
@@ -100,9 +116,12 @@ class LocalAws:
         if not self.embedded:
             raise RuntimeError("reset() is for the embedded moto only")
         self.dynamodb_faults.clear()
-        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        with _direct.open(reset, timeout=30) as answer:
-            answer.read()
+        if self.in_process:
+            _InProcessMoto.reset()
+        else:
+            reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+            with _direct.open(reset, timeout=30) as answer:
+                answer.read()
         self._create_resources(again=True)
 
     @property
@@ -282,6 +301,117 @@ def _check_dynamodb_fault(fault: Fault) -> None:
         raise ValueError(f"a DynamoDB fault's error is one of {', '.join(DYNAMODB_ERRORS)}")
 
 
+def _fault_answer(fault: Fault) -> tuple[int, dict[str, str], bytes]:
+    """DynamoDB's answer to a request that `fault` fails: its status, headers and JSON body."""
+    status, kind = DYNAMODB_ERRORS[fault.error]
+    status = fault.status or status
+    body = json.dumps({"__type": kind, "message": fault.message or f"injected fault: {fault.error}"}).encode()
+    return status, {"Content-Type": "application/x-amz-json-1.0", "Content-Length": str(len(body)),
+                    "x-amzn-RequestId": uuid.uuid4().hex}, body
+
+
+class _InProcessMoto:
+    """moto answering this process's boto3 (LocalAws(in_process=True)): one botocore `before-send`
+    handler, registered for every botocore session made from now on (boto3's default session is
+    made again, so that the handlers' clients have it too), hands each request for an AWS URL to
+    moto, after the DynamoDB faults, as the embedded server does (_with_dynamodb_faults): a
+    request a fault matches is answered with the fault's error (carried out first if it commits),
+    and DynamoDB requests are carried out one at a time. A request moto does not know is refused
+    here, never sent to AWS. Requests to other hosts (127.0.0.1) go out as usual. The `requests`
+    library's requests to AWS (a presigned S3 POST or GET followed by a test) are moto's too."""
+
+    _faults: DynamoDBFaults | None = None
+    _registered = False
+    _one_at_a_time = threading.Lock()
+    _requests_mock = None
+
+    @classmethod
+    def start(cls, faults: DynamoDBFaults) -> None:
+        if cls._faults is not None:
+            raise RuntimeError("moto is already answering this process's boto3")
+        from botocore.handlers import BUILTIN_HANDLERS
+
+        from local import moto_lean
+        from moto.core.models import botocore_stubber  # noqa: F401  (moto's own hook: left disabled)
+
+        moto_lean.install()
+        if not cls._registered:
+            BUILTIN_HANDLERS.append(("before-send", cls._answer))
+            cls._registered = True
+        boto3.DEFAULT_SESSION = None  # made again on first use, with the handler
+        cls._faults = faults
+        cls._requests_mock = _requests_to_moto()
+        cls.reset()
+
+    @classmethod
+    def stop(cls) -> None:
+        cls._faults = None
+        if cls._requests_mock is not None:
+            cls._requests_mock.stop(allow_assert=False)
+            cls._requests_mock = None
+        cls.reset()
+        boto3.DEFAULT_SESSION = None
+
+    @staticmethod
+    def reset() -> None:
+        """What moto's server does for POST /moto-api/reset."""
+        from moto.core.base_backend import BackendDict
+        from moto.core.model_instances import reset_model_data
+
+        BackendDict.reset()
+        reset_model_data()
+
+    @classmethod
+    def _answer(cls, request, event_name: str = "", **kwargs):
+        faults = cls._faults
+        if faults is None:
+            return None
+        host = urllib.parse.urlsplit(request.url).hostname or ""
+        if host in ("127.0.0.1", "localhost", "::1"):
+            return None  # a local server (the Lambda recorder, the @connections stand-in)
+        from botocore.awsrequest import AWSResponse
+        from moto.core.botocore_stubber import MockRawResponse
+        from moto.core.models import botocore_stubber
+
+        service = event_name.split(".")[1] if event_name.count(".") >= 2 else ""
+        if service != "dynamodb":
+            answer = botocore_stubber.process_request(request)
+        else:
+            operation = event_name.split(".")[2]
+            fault = faults.take(operation)
+            with cls._one_at_a_time:
+                answer = botocore_stubber.process_request(request) if fault is None or fault.commit else None
+            if fault is not None:
+                answer = _fault_answer(fault)
+        if answer is None:
+            raise RuntimeError(f"moto in this process does not answer {request.method} {request.url}")
+        status, headers, body = answer
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
+
+def _requests_to_moto():
+    """The `requests` library's requests for an AWS URL answered by moto in this process (the
+    `responses` library, as moto's own mock_aws does it); every other request goes out as usual."""
+    import re
+
+    import responses
+    from moto.core.models import botocore_stubber
+
+    def answer(request):
+        answered = botocore_stubber.process_prepared_request(request)
+        if answered is None:
+            raise RuntimeError(f"moto in this process does not answer {request.method} {request.url}")
+        return answered
+
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    aws = re.compile(r"https?://([^/?#]+\.)?amazonaws\.com([/?#:].*)?$")
+    for method in ("GET", "DELETE", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"):
+        mock.add(responses.CallbackResponse(method=method, url=aws, callback=answer, content_type=None))
+    mock.add_passthru("http")
+    mock.start()
+    return mock
+
+
 def _with_dynamodb_faults(app, faults: DynamoDBFaults):
     """moto's WSGI app, answering a DynamoDB request that a pending fault matches as DynamoDB
     would: the fault's status and a JSON body with the error's __type and a message. DynamoDB
@@ -305,12 +435,8 @@ def _with_dynamodb_faults(app, faults: DynamoDBFaults):
                 getattr(answer, "close", lambda: None)()
         else:  # the body is read, so that the connection stays usable
             environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        status, kind = DYNAMODB_ERRORS[fault.error]
-        status = fault.status or status
-        body = json.dumps({"__type": kind, "message": fault.message or f"injected fault: {fault.error}"}).encode()
-        start_response(f"{status} {HTTPStatus(status).phrase}",
-                       [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body))),
-                        ("x-amzn-RequestId", uuid.uuid4().hex)])
+        status, headers, body = _fault_answer(fault)
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]
 
     return faulty_app

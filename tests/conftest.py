@@ -1,7 +1,7 @@
 """Shared fixtures, built from the local stack's own parts (local/), so that the tests and
 `make dev` exercise the handlers the same way:
 
-* `aws`: one embedded moto server per session (local.aws.LocalAws) holding template.yaml's table
+* `aws`: moto in this process for the session (local.aws.LocalAws(in_process=True)) holding template.yaml's table
   and queues, emptied before each test; the template's environment resolved to them;
 * `slack` and `twilio`: one Slack and one Twilio stand-in per session (local/*_standin.py),
   reset before each test, reached by the real slack_sdk WebClient and twilio Client that
@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -132,6 +133,20 @@ def pytest_collection_modifyitems(items):
     items.sort(key=tier)  # stable: a file's tests stay together and in order
 
 
+# The tiers that use the session's local stack (tests/e2e/conftest.py `stack`).
+STACK_TIERS = ("e2e", "browser")
+
+
+def pytest_runtest_setup(item):
+    """Once this process runs a test of a later tier, it runs no more of the stack's (files are
+    handed out in tier order): the session's stack is stopped, not left polling while the
+    rest run (tests/e2e/conftest.py starts it again should a test ask for it after all)."""
+    parts = Path(str(item.fspath)).resolve().relative_to(ROOT / "tests").parts
+    e2e = sys.modules.get("tests.e2e.conftest")
+    if e2e is not None and parts[0] not in STACK_TIERS:
+        e2e.park_session_stack()
+
+
 # --- settings ---------------------------------------------------------------------------
 
 def _forget_settings_and_clients() -> None:
@@ -157,8 +172,9 @@ def settings_env(monkeypatch):
 
 @pytest.fixture(scope="session")
 def local_aws():
-    """One moto server for the session, with template.yaml's table and queues."""
-    aws = LocalAws(template(), use_in_this_process=False)
+    """moto for the session, in this process (local.aws: boto3's requests answered without a
+    server between them, DynamoDB faults included), with template.yaml's table and queues."""
+    aws = LocalAws(template(), use_in_this_process=False, in_process=True)
     yield aws
     aws.stop()
 

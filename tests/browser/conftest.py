@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import stack, start_devstack  # noqa: F401  (session fixtures, reused here)
+from tests.e2e.conftest import pytest_runtest_setup  # noqa: F401  (the parked stack started again)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -2,7 +2,12 @@
 
 `stack` is one stack for the whole session; `start_devstack(**env)` starts more, for a module:
 each is stopped (in the background) when the module's tests are done. Each stack's output goes to
-test-output/devstack-<port>.log."""
+test-output/devstack-<port>.log.
+
+The session's stack is stopped too once this process runs a test of a later tier (tests/conftest.py
+hands out the end-to-end and browser files first, so a worker that moved on gets none of them
+again): an idle stack still polls its schedules, and its CPU is the other files' time. Should a
+test ask for it after all, it is started again first (on a new port)."""
 from __future__ import annotations
 
 import functools
@@ -33,6 +38,8 @@ READY_TIMEOUT = 60
 class Stack:
     def __init__(self, process: subprocess.Popen, port: int, log_path: Path, env: dict[str, str]):
         self.process = process
+        self.env = env
+        self.parked = False  # stopped by park_session_stack(), to be started again if asked for
         self.twilio_auth_token = env.get("TWILIO_AUTH_TOKEN", LOCAL_SECRETS["TWILIO_AUTH_TOKEN"])
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
@@ -115,6 +122,12 @@ class Stack:
         """Stops the stack as Ctrl-C or SIGTERM would; returns its exit status."""
         return stop_process(self.process)
 
+    def restart(self) -> None:
+        """This stack started again, as a new local.devstack with the same settings (a new port)."""
+        fresh = Stack.start(self.env)
+        self.__dict__.clear()  # the cached config too: its URLs name the old port
+        self.__dict__.update(fresh.__dict__)
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
@@ -171,8 +184,30 @@ def start_devstack():
         threading.Thread(target=stack.stop, name=f"stop-devstack-{stack.port}").start()
 
 
+_session_stack: Stack | None = None  # the session's `stack`, once a test asked for it
+
+
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    stack = Stack.start({})
+    global _session_stack
+    stack = _session_stack = Stack.start({})
     yield stack
-    stack.stop()
+    _session_stack = None
+    if not stack.parked:
+        stack.stop()
+
+
+def park_session_stack() -> None:
+    """Stops the session's stack, in the background (a non-daemon thread, as start_devstack's):
+    tests/conftest.py calls this when this process starts a test of a tier after browser."""
+    stack = _session_stack
+    if stack is not None and not stack.parked:
+        stack.parked = True
+        threading.Thread(target=stack.stop, name=f"stop-devstack-{stack.port}").start()
+
+
+def pytest_runtest_setup(item):
+    """A test that asks for the session's stack after it was parked gets it started again."""
+    stack = _session_stack
+    if stack is not None and stack.parked and "stack" in getattr(item, "fixturenames", ()):
+        stack.restart()

@@ -605,8 +605,9 @@ class FakeSam:
 
 @pytest.fixture
 def moto(local_aws, monkeypatch):
-    """boto3 (the script's clients too) pointed at the session's moto server."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws.endpoint_url)
+    """boto3 (the script's clients too) answered by the session's moto (in this process: no endpoint)."""
+    if local_aws.endpoint_url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws.endpoint_url)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     return local_aws
 
